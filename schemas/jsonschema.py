@@ -1,0 +1,29 @@
+"""JSON Schema of the wire documents, generated from the models (never written by hand)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from schemas.work import CountRequest, FinishedWork, ViewRequest, Work
+
+SCHEMA_DIR = Path(__file__).parent
+
+MODELS: dict[str, type[BaseModel]] = {
+    "work": Work,
+    "finished-work": FinishedWork,
+    "view-request": ViewRequest,
+    "count-request": CountRequest,
+}
+
+
+def render(model: type[BaseModel]) -> str:
+    """The JSON Schema of `model`, as stable, pretty JSON text."""
+    return json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def render_all() -> dict[str, str]:
+    """Every model's schema text, keyed by file stem."""
+    return {name: render(model) for name, model in MODELS.items()}

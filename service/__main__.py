@@ -1,0 +1,62 @@
+"""`python -m service` (what `make run` calls): serve Sluice, with the embedded
+database when MONGODB_URI is unset. Ctrl-C stops Sluice, then the database."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from service.app import create_app
+from service.embedded import EmbeddedDatabase, EmbeddedDatabaseError
+from service.settings import Settings, SettingsError
+
+
+def main() -> int:
+    """Run the server in the foreground; return the exit code."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"sluice: configuration error: {exc}", file=sys.stderr)
+        return 2
+    embedded: EmbeddedDatabase | None = None
+    if not settings.mongodb_uri:
+        data = Path(settings.embedded_path)
+        embedded = EmbeddedDatabase(
+            storage_path=str(data),
+            port=settings.embedded_port,
+            sync_on_commit=True,
+            log_path=data.parent / "secantus.log",
+        )
+        try:
+            uri = embedded.start()
+        except EmbeddedDatabaseError as exc:
+            print(f"sluice: {exc}", file=sys.stderr)
+            return 1
+        # The embedded server collapses under contended claims unless they are serialised.
+        serialize = settings.serialize_claims or "SLUICE_SERIALIZE_CLAIMS" not in os.environ
+        settings = dataclasses.replace(settings, mongodb_uri=uri, serialize_claims=serialize)
+        print(f"sluice: embedded database on {uri} (data in {data})", file=sys.stderr)
+    # uvicorn re-raises the signal that stopped it once it has shut down; let that be a
+    # no-op here so the embedded database is still stopped in order below.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: None)
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""The application factory: `create_app()` is what uvicorn serves."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from service import __version__
+from service.db import Database
+from service.errors import Unavailable, exception_handlers
+from service.jsonio import JSONResponse
+from service.query import QueryValidator
+from service.results.routes import routes as results_routes
+from service.results.store import ResultsStore
+from service.settings import Settings
+
+log = logging.getLogger("sluice")
+
+
+async def healthz(request: Request) -> Response:
+    """The process is up (says nothing about the database)."""
+    return JSONResponse({"status": "ok", "version": __version__})
+
+
+async def readyz(request: Request) -> Response:
+    """The database answers; 503 otherwise."""
+    database: Database = request.app.state.database
+    try:
+        await database.ping()
+    except Exception as exc:
+        raise Unavailable("the database is unreachable", {"reason": str(exc)}) from None
+    return JSONResponse({"status": "ready"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """Build the Sluice ASGI app; settings default to the environment's."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        database = Database(settings)
+        await database.ping()
+        validator = QueryValidator(settings.max_query_depth, settings.max_query_nodes)
+        app.state.database = database
+        app.state.results = ResultsStore(database, validator, settings)
+        await app.state.results.create_indexes()
+        log.info("sluice %s ready (database %s)", __version__, settings.db_name)
+        try:
+            yield
+        finally:
+            await database.close()
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET", "HEAD"]),
+        Route("/readyz", readyz, methods=["GET", "HEAD"]),
+        Mount("/results", routes=results_routes),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
+    app.state.settings = settings
+    return app

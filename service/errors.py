@@ -1,0 +1,138 @@
+"""The one exception tree of the service, and its one mapping to HTTP responses.
+
+Stores and handlers raise `SluiceError` subclasses; `exception_handlers` turns every
+error, ours or not, into `{"error": {"code", "message", "details"}}` with its status.
+
+    SluiceError
+    ├── BadRequest (400)
+    │   ├── MalformedJSON (400)
+    │   ├── InvalidQuery (400)
+    │   └── TooManyResults (400)
+    ├── Unauthorized (401)
+    ├── Forbidden (403)
+    ├── NotFound (404)
+    ├── Conflict (409)
+    ├── PayloadTooLarge (413)
+    ├── ValidationFailed (422)
+    └── Unavailable (503)
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from service.jsonio import JSONResponse
+
+log = logging.getLogger("sluice")
+
+
+class SluiceError(Exception):
+    """Base of every error the service answers with a 4xx or 503."""
+
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class BadRequest(SluiceError):
+    status_code = 400
+    code = "bad_request"
+
+
+class MalformedJSON(BadRequest):
+    code = "malformed_json"
+
+
+class InvalidQuery(BadRequest):
+    code = "invalid_query"
+
+
+class TooManyResults(BadRequest):
+    code = "too_many_results"
+
+
+class Unauthorized(SluiceError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(SluiceError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(SluiceError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(SluiceError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(SluiceError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class ValidationFailed(SluiceError):
+    status_code = 422
+    code = "validation_failed"
+
+
+class Unavailable(SluiceError):
+    status_code = 503
+    code = "database_unavailable"
+
+
+def error_response(status_code: int, code: str, message: str, details: Any = None) -> Response:
+    """The error body every failure uses."""
+    body = {"error": {"code": code, "message": message, "details": details}}
+    return JSONResponse(body, status_code=status_code)
+
+
+async def _sluice_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SluiceError)
+    return error_response(exc.status_code, exc.code, exc.message, exc.details)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail))
+
+
+async def _database_error(request: Request, exc: Exception) -> Response:
+    log.warning("database unavailable during %s %s: %s", request.method, request.url.path, exc)
+    return error_response(
+        503, Unavailable.code, "the database is unreachable; retry later", {"reason": str(exc)}
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "internal_error", "internal server error")
+
+
+exception_handlers: dict[Any, Any] = {
+    SluiceError: _sluice_error,
+    HTTPException: _http_error,
+    ServerSelectionTimeoutError: _database_error,
+    ConnectionFailure: _database_error,
+    AutoReconnect: _database_error,
+    Exception: _unexpected_error,
+}

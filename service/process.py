@@ -1,0 +1,108 @@
+"""Run Sluice as a child process on a free loopback port (tests, benchmarks, drills)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class SluiceProcess:
+    """`uvicorn service.app:create_app` in a child process, configured by `env`."""
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        port: int | None = None,
+        log_path: Path | None = None,
+        app: str = "service.app:create_app",
+    ) -> None:
+        self.env = dict(env)
+        self.port = port or free_port()
+        self.log_path = log_path
+        self.app = app
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self, timeout: float = 60.0) -> SluiceProcess:
+        """Start the server and wait until /healthz answers."""
+        argv = [
+            sys.executable, "-m", "uvicorn", self.app, "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
+        output = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
+        self.process = subprocess.Popen(
+            argv,
+            env={**os.environ, **self.env},
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=output,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"sluice exited with code {self.process.returncode} at start "
+                    f"(log: {self.log_path})"
+                )
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"sluice did not answer within {timeout}s")
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop gracefully (SIGTERM), then SIGKILL if it lingers."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        """Stop abruptly (SIGKILL), as a crash would."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def __enter__(self) -> SluiceProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""Results: per-pipeline stores of finished work."""

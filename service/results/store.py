@@ -1,0 +1,325 @@
+"""Results: finished works, one MongoDB collection per pipeline.
+
+Every write of a batch runs in one transaction, so a request either writes all of its
+documents or none. A locked result (`results.locked: true`) is never replaced or deleted;
+the one change allowed on it is clearing the lock.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, IndexModel, ReplaceOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+
+from schemas.work import PIPELINE_PATTERN, FinishedWork, ViewRequest
+from service.db import DUPLICATE_KEY, Database, Document
+from service.errors import (
+    BadRequest,
+    Conflict,
+    InvalidQuery,
+    NotFound,
+    PayloadTooLarge,
+    TooManyResults,
+    ValidationFailed,
+)
+from service.query import QueryValidator
+from service.settings import Settings
+from service.validation import duplicates, validate_works
+
+COLLECTION_PREFIX = "results."
+_PIPELINE = re.compile(PIPELINE_PATTERN)
+
+INDEXES = [
+    IndexModel([("id", ASCENDING)], unique=True, name="id_unique"),
+    IndexModel([("event", ASCENDING)], name="event"),
+    IndexModel([("creation", ASCENDING)], name="creation"),
+    IndexModel([("status", ASCENDING)], name="status"),
+    IndexModel([("tags", ASCENDING)], name="tags"),
+    IndexModel([("results.locked", ASCENDING)], name="locked"),
+]
+
+#: Documents fetched before deciding between one JSON answer and a streamed one.
+FIRST_BATCH = 500
+
+
+def check_pipeline(name: Any) -> str:
+    """Return `name` if it is a valid pipeline name; 400 otherwise."""
+    if not isinstance(name, str) or not _PIPELINE.match(name):
+        raise BadRequest(
+            f"invalid pipeline name {name!r}: 1-128 characters, each a letter, digit or '-'",
+            {"pipeline": name if isinstance(name, str) else repr(name)},
+        )
+    return name
+
+
+def is_locked(document: Document) -> bool:
+    """Whether a stored result carries `results.locked: true`."""
+    results = document.get("results")
+    return isinstance(results, dict) and results.get("locked") is True
+
+
+def _without_lock(document: Document) -> Document:
+    comparable = {k: v for k, v in document.items() if k != "_id"}
+    results = comparable.get("results")
+    if isinstance(results, dict):
+        comparable["results"] = {k: v for k, v in results.items() if k != "locked"}
+    return comparable
+
+
+def _find_projection(projection: dict[str, Any]) -> dict[str, Any]:
+    """The projection actually sent: `id` always present, `_id` never."""
+    wanted = {k: v for k, v in projection.items() if k != "_id"}
+    inclusive = any(
+        (v is True or (v == 1 and not isinstance(v, bool)))
+        or (isinstance(v, dict) and "$elemMatch" in v)
+        for v in wanted.values()
+    )
+    if inclusive:
+        wanted["id"] = True
+    elif wanted.get("id") in (0, False):
+        del wanted["id"]
+    wanted["_id"] = False
+    return wanted
+
+
+class ResultsStore:
+    """Deposit, update, delete, view and count results."""
+
+    def __init__(self, database: Database, validator: QueryValidator, settings: Settings) -> None:
+        self.database = database
+        self.validator = validator
+        self.settings = settings
+        self._indexed: set[str] = set()
+
+    def collection(self, pipeline: str) -> AsyncCollection[Document]:
+        return self.database.db[COLLECTION_PREFIX + pipeline]
+
+    async def pipelines(self) -> list[str]:
+        """Names of the pipelines that have a results collection, sorted."""
+        names = await self.database.db.list_collection_names(
+            filter={"name": {"$regex": "^" + re.escape(COLLECTION_PREFIX)}}
+        )
+        return sorted(name[len(COLLECTION_PREFIX) :] for name in names)
+
+    async def create_indexes(self) -> None:
+        """Ensure the indexes of every existing pipeline (run at start-up)."""
+        for pipeline in await self.pipelines():
+            await self.ensure_indexes(pipeline)
+
+    async def ensure_indexes(self, pipeline: str) -> None:
+        # Must precede the first insert: the unique index is what refuses duplicates.
+        if pipeline not in self._indexed:
+            await self.collection(pipeline).create_indexes(INDEXES)
+            self._indexed.add(pipeline)
+
+    async def deposit(self, raw: Any) -> dict[str, bool]:
+        """Insert finished works; all or nothing. 409 if any `id` already exists."""
+        by_pipeline: dict[str, list[Document]] = {}
+        for document in validate_works(raw, FinishedWork, self.settings.max_batch):
+            if document["id"] is None:
+                document["id"] = str(ObjectId())
+            if document["creation"] is None:
+                document["creation"] = time.time()
+            by_pipeline.setdefault(document["pipeline"], []).append(document)
+        for pipeline, documents in by_pipeline.items():
+            repeated = duplicates([d["id"] for d in documents])
+            if repeated:
+                raise Conflict(
+                    f"ids repeated within the batch for pipeline {pipeline}; nothing was written",
+                    {"pipeline": pipeline, "ids": repeated},
+                )
+            await self.ensure_indexes(pipeline)
+
+        async def insert(session: AsyncClientSession) -> None:
+            for pipeline, documents in by_pipeline.items():
+                await self.collection(pipeline).insert_many(
+                    [dict(d) for d in documents], session=session
+                )
+
+        try:
+            await self.database.transaction(insert)
+        except (BulkWriteError, DuplicateKeyError) as exc:
+            if not _is_duplicate(exc):
+                raise
+            existing = await self._existing_ids(by_pipeline)
+            raise Conflict(
+                "results with these ids already exist; nothing was deposited",
+                {"existing": existing},
+            ) from None
+        return {pipeline: True for pipeline in by_pipeline}
+
+    async def _existing_ids(self, by_pipeline: dict[str, list[Document]]) -> dict[str, list[str]]:
+        existing: dict[str, list[str]] = {}
+        for pipeline, documents in by_pipeline.items():
+            cursor = self.collection(pipeline).find(
+                {"id": {"$in": [d["id"] for d in documents]}}, {"id": True, "_id": False}
+            )
+            ids = sorted([d["id"] async for d in cursor])
+            if ids:
+                existing[pipeline] = ids
+        return existing
+
+    async def update(self, raw: Any) -> bool:
+        """Replace results by `id`; all or nothing. 404 for unknown ids, 409 for locked ones."""
+        documents = validate_works(raw, FinishedWork, self.settings.max_batch)
+        by_pipeline: dict[str, dict[str, Document]] = {}
+        for index, document in enumerate(documents):
+            if document["id"] is None:
+                raise ValidationFailed(f"document {index} has no id; an update needs one")
+            batch = by_pipeline.setdefault(document["pipeline"], {})
+            if document["id"] in batch:
+                raise ValidationFailed(f"id {document['id']} appears twice in the batch")
+            batch[document["id"]] = document
+
+        async def apply(session: AsyncClientSession) -> None:
+            missing: dict[str, list[str]] = {}
+            locked: dict[str, list[str]] = {}
+            for pipeline, incoming in by_pipeline.items():
+                collection = self.collection(pipeline)
+                stored = {
+                    d["id"]: d
+                    async for d in collection.find({"id": {"$in": list(incoming)}}, session=session)
+                }
+                writes = []
+                for result_id, document in incoming.items():
+                    current = stored.get(result_id)
+                    if current is None:
+                        missing.setdefault(pipeline, []).append(result_id)
+                    elif not is_locked(current):
+                        guard = {"_id": current["_id"], "results.locked": {"$ne": True}}
+                        writes.append(ReplaceOne(guard, document))
+                    elif _without_lock(current) == _without_lock(document):
+                        # Unchanged but for the lock: an unlock, or locking what is locked.
+                        writes.append(ReplaceOne({"_id": current["_id"]}, document))
+                    else:
+                        locked.setdefault(pipeline, []).append(result_id)
+                if writes and not missing and not locked:
+                    await collection.bulk_write(writes, session=session)
+            if missing:
+                raise NotFound("no results with these ids; nothing was updated", {"missing": missing})
+            if locked:
+                raise Conflict(
+                    "these results are locked and cannot be changed; nothing was updated",
+                    {"locked": locked},
+                )
+
+        await self.database.transaction(apply)
+        return True
+
+    async def delete(self, ids_by_pipeline: dict[str, list[str]]) -> dict[str, bool]:
+        """Delete results by id; all or nothing. 409 listing locked ids. Unknown ids are no-ops."""
+        total = sum(len(ids) for ids in ids_by_pipeline.values())
+        if total > self.settings.max_batch:
+            raise PayloadTooLarge(
+                f"{total} ids exceed SLUICE_MAX_BATCH ({self.settings.max_batch})",
+                {"limit": "SLUICE_MAX_BATCH", "max_batch": self.settings.max_batch},
+            )
+        for pipeline in ids_by_pipeline:
+            check_pipeline(pipeline)
+
+        async def remove(session: AsyncClientSession) -> None:
+            locked: dict[str, list[str]] = {}
+            for pipeline, ids in ids_by_pipeline.items():
+                cursor = self.collection(pipeline).find(
+                    {"id": {"$in": ids}, "results.locked": True},
+                    {"id": True, "_id": False},
+                    session=session,
+                )
+                found = sorted([d["id"] async for d in cursor])
+                if found:
+                    locked[pipeline] = found
+            if locked:
+                raise Conflict(
+                    "these results are locked and cannot be deleted; nothing was deleted",
+                    {"locked": locked},
+                )
+            for pipeline, ids in ids_by_pipeline.items():
+                await self.collection(pipeline).delete_many(
+                    {"id": {"$in": ids}, "results.locked": {"$ne": True}}, session=session
+                )
+
+        await self.database.transaction(remove)
+        return {pipeline: True for pipeline in ids_by_pipeline}
+
+    def _split_query(self, query: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Validate a view/count query; return its pipeline and the rest of the filter."""
+        self.validator.filter(query)
+        if "pipeline" not in query:
+            raise InvalidQuery("query.pipeline is required: it names the results collection")
+        rest = dict(query)
+        return check_pipeline(rest.pop("pipeline")), rest
+
+    async def view(
+        self, request: ViewRequest
+    ) -> tuple[list[Document], AsyncIterator[Document] | None]:
+        """Matching results in deposit order: the first batch, and an iterator over the
+        rest (None when the first batch is all of them).
+
+        `limit` 0 or None means all, which is refused past SLUICE_MAX_VIEW_RESULTS.
+        """
+        pipeline, query = self._split_query(request.query)
+        projection = _find_projection(self.validator.projection(request.projection))
+        cap = self.settings.max_view_results
+        limit = request.limit or 0
+        collection = self.collection(pipeline)
+        if limit > cap:
+            raise TooManyResults(
+                f"limit {limit} exceeds SLUICE_MAX_VIEW_RESULTS ({cap}); page with skip and limit",
+                {"limit": "SLUICE_MAX_VIEW_RESULTS", "max": cap},
+            )
+        try:
+            if limit == 0:
+                matching = await collection.count_documents(query, skip=request.skip, limit=cap + 1)
+                if matching > cap:
+                    raise TooManyResults(
+                        f"more than SLUICE_MAX_VIEW_RESULTS ({cap}) results match; "
+                        "page with skip and limit",
+                        {"limit": "SLUICE_MAX_VIEW_RESULTS", "max": cap},
+                    )
+                limit = cap
+            cursor = collection.find(
+                query, projection, skip=request.skip, limit=limit, sort=[("_id", ASCENDING)]
+            )
+            first = await cursor.to_list(length=min(limit, FIRST_BATCH))
+        except OperationFailure as exc:
+            raise _refused(exc) from None
+        if len(first) < FIRST_BATCH or len(first) >= limit:
+            await cursor.close()
+            return first, None
+        return first, cursor.__aiter__()
+
+    async def count(self, query: dict[str, Any]) -> int:
+        """How many results match `query` (which names its pipeline)."""
+        pipeline, rest = self._split_query(query)
+        collection = self.collection(pipeline)
+        try:
+            if not rest:
+                return await collection.estimated_document_count()
+            return await collection.count_documents(rest)
+        except OperationFailure as exc:
+            raise _refused(exc) from None
+
+    async def status(self) -> dict[str, int]:
+        """Result count of every pipeline."""
+        return {
+            pipeline: await self.collection(pipeline).estimated_document_count()
+            for pipeline in await self.pipelines()
+        }
+
+
+def _is_duplicate(exc: BulkWriteError | DuplicateKeyError) -> bool:
+    if isinstance(exc, DuplicateKeyError):
+        return True
+    return any(error.get("code") == DUPLICATE_KEY for error in exc.details.get("writeErrors", []))
+
+
+def _refused(exc: OperationFailure) -> InvalidQuery:
+    message = (exc.details or {}).get("errmsg") or str(exc)
+    return InvalidQuery(f"the database refused the query: {message}", {"code": exc.code})

@@ -1,0 +1,138 @@
+"""Configuration, read once from the environment.
+
+Every knob Sluice has is a field of `Settings`; `Settings.from_env()` validates all of
+them and raises `SettingsError` naming the variable at fault, so a bad deployment fails
+at start, not at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value Sluice cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with its documented default.
+
+    The environment variable of each field is `SLUICE_<FIELD>` (upper case), except
+    `mongodb_uri`, which is `MONGODB_URI`.
+    """
+
+    #: MongoDB connection string; None means "start the embedded server" (launcher only).
+    mongodb_uri: str | None = None
+    #: Database holding every Sluice collection.
+    db_name: str = "sluice"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: Write concern for every write: "majority" or a node count.
+    write_concern: str = "majority"
+    #: Milliseconds the driver waits for a reachable server before a request fails (503).
+    server_selection_timeout_ms: int = 5000
+    #: Largest request body accepted, in bytes (413 past it).
+    max_body_bytes: int = 16 * 1024 * 1024
+    #: Most documents in one deposit, update or delete request (413 past it).
+    max_batch: int = 1000
+    #: Deepest nesting of objects and arrays in a query or projection (400 past it).
+    max_query_depth: int = 12
+    #: Most keys and values, counted together, in one query or projection (400 past it).
+    max_query_nodes: int = 5000
+    #: Most documents one view may return, including `limit` 0 / null ("all").
+    max_view_results: int = 10_000
+    #: Serialise work claims inside each process (needed by the embedded server).
+    serialize_claims: bool = False
+    #: Port of the embedded database started by `make run`.
+    embedded_port: int = 27017
+    #: Data directory of the embedded database started by `make run`.
+    embedded_path: str = "./var/db"
+    log_level: str = "info"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from `environ` (default: `os.environ`); raise SettingsError."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            name = env_name(field.name)
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            parser = _PARSERS.get(field.name, _parser_for(field.default))
+            try:
+                values[field.name] = parser(raw)
+            except ValueError as exc:
+                raise SettingsError(f"{name}={raw!r}: {exc}") from None
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raise SettingsError if values are individually valid but unusable."""
+        for name in (
+            "max_body_bytes",
+            "max_batch",
+            "max_query_depth",
+            "max_query_nodes",
+            "max_view_results",
+            "server_selection_timeout_ms",
+        ):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{env_name(name)} must be at least 1")
+        for name in ("port", "embedded_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise SettingsError(f"{env_name(name)} must be a TCP port (0-65535)")
+        if not self.db_name or any(c in self.db_name for c in '/\\. "$'):
+            raise SettingsError(f"SLUICE_DB_NAME={self.db_name!r} is not a valid database name")
+        if self.write_concern != "majority" and not self.write_concern.isdigit():
+            raise SettingsError("SLUICE_WRITE_CONCERN must be 'majority' or a node count")
+        if self.log_level not in ("critical", "error", "warning", "info", "debug"):
+            raise SettingsError("SLUICE_LOG_LEVEL must be one of critical/error/warning/info/debug")
+
+    @property
+    def write_concern_value(self) -> str | int:
+        """The write concern as the driver wants it."""
+        return self.write_concern if self.write_concern == "majority" else int(self.write_concern)
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable that sets `field_name`."""
+    return "MONGODB_URI" if field_name == "mongodb_uri" else f"SLUICE_{field_name.upper()}"
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected one of 1/0, true/false, yes/no, on/off")
+
+
+def _parse_int(raw: str) -> int:
+    try:
+        return int(raw.strip().replace("_", ""))
+    except ValueError:
+        raise ValueError("expected a whole number") from None
+
+
+def _parse_log_level(raw: str) -> str:
+    return raw.strip().lower()
+
+
+def _parser_for(default: object) -> Callable[[str], Any]:
+    if isinstance(default, bool):
+        return _parse_bool
+    if isinstance(default, int):
+        return _parse_int
+    return str.strip
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {"log_level": _parse_log_level}

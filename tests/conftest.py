@@ -1,0 +1,68 @@
+"""Fixtures that start real servers: the embedded database (unless MONGODB_URI is set)
+and Sluice itself, as child processes on free loopback ports. Nothing is mocked."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.embedded import EmbeddedDatabase
+from service.process import SluiceProcess
+
+
+@pytest.fixture(scope="session")
+def mongo_uri() -> Iterator[str]:
+    """MONGODB_URI when set; else a fresh in-memory embedded server for this session."""
+    uri = os.environ.get("MONGODB_URI")
+    if uri:
+        yield uri
+        return
+    with EmbeddedDatabase(storage_path=":memory:", sync_on_commit=False) as database:
+        yield database.uri
+
+
+@pytest.fixture(scope="session")
+def sluice_env(mongo_uri: str) -> dict[str, str]:
+    """Environment for a Sluice process: its own database name on the test server."""
+    env = {
+        "MONGODB_URI": mongo_uri,
+        "SLUICE_DB_NAME": f"sluice_test_{uuid.uuid4().hex[:8]}",
+    }
+    if not os.environ.get("MONGODB_URI"):
+        env["SLUICE_SERIALIZE_CLAIMS"] = "1"
+    return env
+
+
+@pytest.fixture(scope="session")
+def sluice(sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
+    """One Sluice server for the whole session."""
+    log = tmp_path_factory.mktemp("sluice") / "sluice.log"
+    with SluiceProcess(sluice_env, log_path=log) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def base_url(sluice: SluiceProcess) -> str:
+    return sluice.url
+
+
+@pytest.fixture
+def http(base_url: str) -> Iterator[httpx.Client]:
+    """A plain HTTP client for the running Sluice."""
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def pipeline() -> str:
+    """A pipeline name no other test uses."""
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ.setdefault("SLUICE_TEST_ROOT", str(Path(__file__).parent))
