@@ -14,7 +14,9 @@ def main() -> int:
         path = SCHEMA_DIR / f"{name}.schema.json"
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
-            print(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}")
+            print(
+                f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path}"
+            )
     return 0
 
 

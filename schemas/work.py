@@ -113,7 +113,7 @@ class Work(_Strict):
 class FinishedWork(Work):
     """A work as Results stores it: finished, with status success or failure."""
 
-    status: FinishedStatus  # type: ignore[assignment]
+    status: FinishedStatus
 
 
 class ViewRequest(BaseModel):

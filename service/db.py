@@ -24,7 +24,9 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         if not settings.mongodb_uri:
-            raise ValueError("MONGODB_URI is not set (the launcher sets it for the embedded server)")
+            raise ValueError(
+                "MONGODB_URI is not set (the launcher sets it for the embedded server)"
+            )
         self.settings = settings
         self.client: AsyncMongoClient[Document] = AsyncMongoClient(
             settings.mongodb_uri,

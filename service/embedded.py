@@ -69,6 +69,8 @@ class EmbeddedDatabase:
         """Start the server, wait until it answers ping, and return its URI."""
         if self.storage_path != ":memory:":
             Path(self.storage_path).mkdir(parents=True, exist_ok=True)
+        self._ready = threading.Event()
+        self.port = None
         argv = [
             _server_program(),
             "--host", "127.0.0.1",
@@ -132,7 +134,9 @@ class EmbeddedDatabase:
                     return
                 except Exception as exc:
                     if time.monotonic() > deadline:
-                        raise EmbeddedDatabaseError(f"embedded database never answered: {exc}")
+                        raise EmbeddedDatabaseError(
+                            f"embedded database never answered: {exc}"
+                        ) from exc
                     time.sleep(0.1)
         finally:
             client.close()

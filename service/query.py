@@ -104,7 +104,7 @@ class QueryValidator:
             if isinstance(value, bool) or value in (0, 1):
                 continue
             if isinstance(value, dict) and len(value) == 1:
-                (operator, argument), = value.items()
+                ((operator, argument),) = value.items()
                 if operator == "$slice" and _is_slice(argument):
                     continue
                 if operator == "$elemMatch":
@@ -153,9 +153,7 @@ class QueryValidator:
                 self._filter_doc(item, f"{path}.{index}", depth + 1, budget)
         elif key == "$expr":
             self._expression(value, path, depth, budget)
-        elif key == "$jsonSchema":
-            self._inert(value, path, depth, budget)
-        elif key == "$comment":
+        elif key == "$jsonSchema" or key == "$comment":
             self._inert(value, path, depth, budget)
         else:
             raise InvalidQuery(f"{path}: {key} is not valid at the top of a filter", {"key": key})

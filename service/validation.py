@@ -19,7 +19,11 @@ MAX_REPORTED_ERRORS = 100
 def _errors(exc: ValidationError, index: int | None = None) -> list[dict[str, Any]]:
     found = []
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
-        entry: dict[str, Any] = {"loc": list(error["loc"]), "msg": error["msg"], "type": error["type"]}
+        entry: dict[str, Any] = {
+            "loc": list(error["loc"]),
+            "msg": error["msg"],
+            "type": error["type"],
+        }
         if index is not None:
             entry["index"] = index
         found.append(entry)
@@ -34,7 +38,9 @@ def parse_model(model: type[M], raw: Any, what: str = "request body") -> M:
         errors = _errors(exc)
         first = errors[0]
         where = ".".join(str(part) for part in first["loc"]) or what
-        raise ValidationFailed(f"{what} is invalid: {where}: {first['msg']}", {"errors": errors})
+        raise ValidationFailed(
+            f"{what} is invalid: {where}: {first['msg']}", {"errors": errors}
+        ) from None
 
 
 def to_document(work: Work, raw: dict[str, Any]) -> Document:

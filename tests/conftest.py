@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -39,7 +38,9 @@ def sluice_env(mongo_uri: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def sluice(sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[SluiceProcess]:
+def sluice(
+    sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SluiceProcess]:
     """One Sluice server for the whole session."""
     log = tmp_path_factory.mktemp("sluice") / "sluice.log"
     with SluiceProcess(sluice_env, log_path=log) as server:
@@ -62,7 +63,3 @@ def http(base_url: str) -> Iterator[httpx.Client]:
 def pipeline() -> str:
     """A pipeline name no other test uses."""
     return f"t-{uuid.uuid4().hex[:12]}"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("SLUICE_TEST_ROOT", str(Path(__file__).parent))

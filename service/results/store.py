@@ -203,7 +203,9 @@ class ResultsStore:
                 if writes and not missing and not locked:
                     await collection.bulk_write(writes, session=session)
             if missing:
-                raise NotFound("no results with these ids; nothing was updated", {"missing": missing})
+                raise NotFound(
+                    "no results with these ids; nothing was updated", {"missing": missing}
+                )
             if locked:
                 raise Conflict(
                     "these results are locked and cannot be changed; nothing was updated",
