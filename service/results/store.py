@@ -309,11 +309,12 @@ class ResultsStore:
             raise _refused(exc) from None
 
     async def status(self) -> dict[str, int]:
-        """Result count of every pipeline."""
-        return {
+        """Result count of every pipeline that holds results."""
+        counts = {
             pipeline: await self.collection(pipeline).estimated_document_count()
             for pipeline in await self.pipelines()
         }
+        return {pipeline: n for pipeline, n in counts.items() if n}
 
 
 def _is_duplicate(exc: BulkWriteError | DuplicateKeyError) -> bool:

@@ -352,6 +352,15 @@ def test_delete_by_pipeline_query_keys(http: httpx.Client, pipeline: str) -> Non
     assert count(http, other) == 0
 
 
-def test_delete_needs_ids_and_valid_pipelines(http: httpx.Client) -> None:
-    assert_error(http.delete("/results/results"), 400)
+def test_delete_without_ids_is_a_no_op_and_pipelines_are_checked(http: httpx.Client) -> None:
+    assert http.delete("/results/results").json() == {}
     assert_error(http.delete("/results/results", params={"bad name": "x"}), 400)
+
+
+def test_status_lists_only_pipelines_holding_results(http: httpx.Client, pipeline: str) -> None:
+    refused = [work(pipeline, status="queued")]
+    assert http.post("/results/results", json=refused).status_code == 422
+    sent = work(pipeline + "-kept")
+    deposit(http, [sent, work(pipeline + "-kept", id=sent["id"])])  # 409: nothing written
+    status = http.get("/results/status").json()
+    assert pipeline not in status and pipeline + "-kept" not in status

@@ -1,0 +1,51 @@
+"""The `sluice` command line.
+
+Each family of commands is a click group in its own `client/cli_<name>.py` module,
+registered in `SUBCOMMANDS`. A failed call prints the service's message on one line
+of stderr and exits 1; usage mistakes exit 2.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from client.cli_results import results
+from client.cli_support import Connection
+from client.errors import SluiceError
+
+SUBCOMMANDS: list[click.Command] = [results]
+
+
+class _Group(click.Group):
+    """A group that turns client errors into one line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SluiceError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--url",
+    envvar="SLUICE_URL",
+    show_envvar=True,
+    metavar="URL",
+    help="Root URL of the Sluice server [default: http://127.0.0.1:8000].",
+)
+@click.option(
+    "--token", envvar="SLUICE_TOKEN", show_envvar=True, help="Access token (x-access-token)."
+)
+@click.version_option(package_name="sluice")
+@click.pass_context
+def main(ctx: click.Context, url: str | None, token: str | None) -> None:
+    """Sluice: a results store and work queue for scientific data pipelines."""
+    ctx.obj = Connection(url, token)
+
+
+for _command in SUBCOMMANDS:
+    main.add_command(_command)

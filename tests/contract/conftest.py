@@ -1,0 +1,73 @@
+"""Fixtures that point the real CHIME/FRB `workflow` client at the session's Sluice.
+
+The client fixes its workspace path from HOME when first imported, and every client
+object of a process shares one requests.Session, so it never runs in the pytest process:
+each test module gets its own agent process (`tests.contract.agent`) whose HOME is a
+temporary directory where the real `workflow workspace set` activated a workspace that
+names Sluice's base URLs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.contract.remote import PROJECT_ROOT, RemoteBackend, WorkflowAgent
+from tests.contract.workspace import SITE, WorkFactory, WorkflowHome, client_env, workspace_yaml
+
+
+@pytest.fixture(scope="session")
+def workflow_home(base_url: str, tmp_path_factory: pytest.TempPathFactory) -> WorkflowHome:
+    """A HOME where `workflow workspace set` activated a workspace naming Sluice."""
+    home = tmp_path_factory.mktemp("workflow-home")
+    baseurls = {"buckets": f"{base_url}/buckets", "results": f"{base_url}/results"}
+    source = tmp_path_factory.mktemp("workspace") / "sluice.yml"
+    source.write_text(workspace_yaml("sluice-contract", baseurls))
+    env = client_env(home)
+    done = subprocess.run(
+        [sys.executable, "-m", "workflow.cli.main", "workspace", "set", str(source)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    active = home / ".config" / "workflow" / "workspace.yml"
+    assert done.returncode == 0 and active.is_file(), (
+        f"`workflow workspace set` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    )
+    return WorkflowHome(home=home, workspace=active, baseurls=baseurls, env=env)
+
+
+@pytest.fixture(scope="module")
+def workflow_agent(
+    workflow_home: WorkflowHome, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WorkflowAgent]:
+    """A fresh client process for this test module, reading `workflow_home`."""
+    log = tmp_path_factory.mktemp("workflow-agent") / "agent.log"
+    with WorkflowAgent(workflow_home.env, log) as agent:
+        assert agent.default_workspace() == workflow_home.workspace
+        yield agent
+
+
+@pytest.fixture(scope="module")
+def results(workflow_agent: WorkflowAgent) -> RemoteBackend:
+    """`HTTPContext(backends=["results"]).results`, as the client's users obtain it."""
+    return workflow_agent.connect("results")
+
+
+@pytest.fixture(scope="module")
+def make_work(workflow_agent: WorkflowAgent) -> WorkFactory:
+    """`make_work(pipeline, **fields)`: the `.payload` of the client's own `Work`;
+    site defaults to SITE and user to "contract"."""
+
+    def make(pipeline: str, **fields: Any) -> dict[str, Any]:
+        return workflow_agent.work(
+            **{"site": SITE, "user": "contract", **fields}, pipeline=pipeline
+        )
+
+    return make
