@@ -56,13 +56,17 @@ class SluiceProcess:
             "--log-level", "warning", "--no-access-log",
         ]  # fmt: skip
         output = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
-        self.process = subprocess.Popen(
-            argv,
-            env={**os.environ, **self.env},
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=output,
-        )
+        try:
+            self.process = subprocess.Popen(
+                argv,
+                env={**os.environ, **self.env},
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+            )
+        finally:
+            if not isinstance(output, int):
+                output.close()  # the child has its own copy
         deadline = time.monotonic() + timeout
         while True:
             if self.process.poll() is not None:

@@ -269,32 +269,37 @@ class ResultsStore:
         pipeline, query = self._split_query(request.query)
         projection = _find_projection(self.validator.projection(request.projection))
         cap = self.settings.max_view_results
-        limit = request.limit or 0
+        too_many = TooManyResults(
+            f"more than SLUICE_MAX_VIEW_RESULTS ({cap}) results asked for or matching; "
+            "page with skip and limit",
+            {"limit": "SLUICE_MAX_VIEW_RESULTS", "max": cap},
+        )
+        everything = not request.limit
+        if not everything and (request.limit or 0) > cap:
+            raise too_many
+        # "All" reads one past the cap, so that going over it is seen, not truncated.
+        limit = cap + 1 if everything else (request.limit or 0)
         collection = self.collection(pipeline)
-        if limit > cap:
-            raise TooManyResults(
-                f"limit {limit} exceeds SLUICE_MAX_VIEW_RESULTS ({cap}); page with skip and limit",
-                {"limit": "SLUICE_MAX_VIEW_RESULTS", "max": cap},
-            )
         try:
-            if limit == 0:
-                matching = await collection.count_documents(query, skip=request.skip, limit=cap + 1)
-                if matching > cap:
-                    raise TooManyResults(
-                        f"more than SLUICE_MAX_VIEW_RESULTS ({cap}) results match; "
-                        "page with skip and limit",
-                        {"limit": "SLUICE_MAX_VIEW_RESULTS", "max": cap},
-                    )
-                limit = cap
             cursor = collection.find(
                 query, projection, skip=request.skip, limit=limit, sort=[("_id", ASCENDING)]
             )
             first = await cursor.to_list(length=min(limit, FIRST_BATCH))
+            if len(first) < min(limit, FIRST_BATCH) or len(first) == limit:
+                await cursor.close()
+                if len(first) > cap:
+                    raise too_many
+                return first, None
+            # A full first batch of "all": count before streaming, as a stream cannot
+            # turn into an error half-way.
+            if (
+                everything
+                and await collection.count_documents(query, skip=request.skip, limit=cap + 1) > cap
+            ):
+                await cursor.close()
+                raise too_many
         except OperationFailure as exc:
             raise _refused(exc) from None
-        if len(first) < FIRST_BATCH or len(first) >= limit:
-            await cursor.close()
-            return first, None
         return first, cursor.__aiter__()
 
     async def count(self, query: dict[str, Any]) -> int:

@@ -1,0 +1,128 @@
+"""`python -m bench [NAME ...] [--docs N] [--batch N] [--requests N]`: run the benchmark
+modules in turn on one database and print a summary to paste into the README.
+
+A benchmark module lives in bench/ and has `run(ctx: Context) -> list[Comparison]`;
+list its name in `BENCHMARKS` to include it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from bench.common import Comparison, Context, Options, machine, open_context, table
+from service.settings import SettingsError
+
+BENCHMARKS: tuple[str, ...] = ("results",)
+
+Runner = Callable[[Context], list[Comparison]]
+
+
+def _positive(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _from_env(env_name: str, default: int) -> int:
+    raw = os.environ.get(env_name)
+    if not raw:
+        return default
+    try:
+        return _positive(raw)
+    except argparse.ArgumentTypeError as exc:
+        raise SystemExit(f"bench: {env_name}: {exc}") from None
+
+
+def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
+    """Options and benchmark names from the command line, defaults from SLUICE_BENCH_*."""
+    defaults = Options()
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark Sluice against baselines measured in the same run.",
+    )
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})",
+    )
+    parser.add_argument(
+        "--docs",
+        type=_positive,
+        default=_from_env("SLUICE_BENCH_DOCS", defaults.docs),
+        help=f"documents deposited (env SLUICE_BENCH_DOCS; default {defaults.docs})",
+    )
+    parser.add_argument(
+        "--batch",
+        type=_positive,
+        default=_from_env("SLUICE_BENCH_BATCH", defaults.batch),
+        help=f"documents per deposit request (env SLUICE_BENCH_BATCH; default {defaults.batch})",
+    )
+    parser.add_argument(
+        "--requests",
+        type=_positive,
+        default=_from_env("SLUICE_BENCH_REQUESTS", defaults.requests),
+        help=f"requests per burst (env SLUICE_BENCH_REQUESTS; default {defaults.requests})",
+    )
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.names) - set(BENCHMARKS))
+    if unknown:
+        parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
+    options = Options(docs=args.docs, batch=args.batch, requests=args.requests)
+    return options, list(args.names) or list(BENCHMARKS)
+
+
+def summary(ctx: Context, comparisons: list[Comparison], seconds: float) -> str:
+    """The block for the README: what ran where, and every figure with its ratio."""
+    options = ctx.options
+    rows: list[list[object]] = [
+        [c.name, c.unit, c.sluice, c.baseline, c.baseline_name, c.ratio] for c in comparisons
+    ]
+    lines = [
+        f"`python -m bench`: {options.docs:,} documents, batches of {options.batch}, "
+        f"bursts of {options.requests} requests;",
+        f"{ctx.database}; {machine()}; {seconds:.0f} s in all.",
+        "",
+        table(["benchmark", "unit", "Sluice", "baseline", "baseline is", "ratio"], rows),
+        "",
+        "Ratio = Sluice / baseline, both from the same run. For rates, below 1 is slower",
+        "than the baseline; for CPU per request, above 1 is more CPU.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen benchmarks; return the exit code."""
+    options, names = parse_args(argv)
+    started = time.perf_counter()
+    comparisons: list[Comparison] = []
+    try:
+        with open_context(options) as ctx:
+            print(f"database: {ctx.database}\nmachine: {machine()}", flush=True)
+            for name in names:
+                print(f"\n=== {name} ===", flush=True)
+                run: Runner = importlib.import_module(f"bench.{name}").run
+                comparisons.extend(run(ctx))
+            report = summary(ctx, comparisons, time.perf_counter() - started)
+    except SettingsError as exc:
+        print(f"bench: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        # A server that did not start, refused a request or answered wrongly.
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    print(f"\n=== summary ===\n\n{report}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

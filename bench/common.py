@@ -1,0 +1,240 @@
+"""Plumbing every benchmark shares: the database, Sluice processes, timing, CPU, tables."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, TypeGuard
+
+import httpx
+import orjson
+import psutil
+from pymongo import MongoClient
+
+from service.embedded import EmbeddedDatabase
+from service.process import SluiceProcess
+from service.settings import Settings
+
+#: The repository root, so child processes can import `bench` wherever they start.
+ROOT = Path(__file__).resolve().parents[1]
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Options:
+    """How much work each benchmark does."""
+
+    #: Documents deposited, then viewed and counted.
+    docs: int = 2000
+    #: Documents per deposit request (and per `insert_many`).
+    batch: int = 100
+    #: Requests in each request burst (count, CPU per request).
+    requests: int = 500
+    #: `limit` of each view page.
+    page: int = 500
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One Sluice figure against its baseline from the same run; ratio = Sluice / baseline."""
+
+    name: str
+    unit: str
+    sluice: float
+    baseline: float
+    baseline_name: str
+
+    @property
+    def ratio(self) -> float:
+        return self.sluice / self.baseline if self.baseline else float("nan")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a benchmark module runs against: one database, shared by every module."""
+
+    options: Options
+    mongo_uri: str
+    db_name: str
+    #: Temporary directory for logs and data, removed at the end of the run.
+    workdir: Path
+    #: One line naming the database, for the report.
+    database: str
+    embedded: bool
+    settings: Settings
+
+
+@contextmanager
+def open_context(options: Options) -> Iterator[Context]:
+    """The database for a run: MONGODB_URI if set, else a fresh embedded server
+    (temporary directory, sync on commit, as `make run` starts it)."""
+    settings = Settings.from_env()
+    with tempfile.TemporaryDirectory(prefix="sluice-bench-") as tmp:
+        workdir = Path(tmp)
+        embedded: EmbeddedDatabase | None = None
+        if settings.mongodb_uri:
+            uri, label = settings.mongodb_uri, "MongoDB at MONGODB_URI"
+        else:
+            embedded = EmbeddedDatabase(
+                storage_path=str(workdir / "db"),
+                sync_on_commit=True,
+                log_path=workdir / "secantus.log",
+            )
+            uri = embedded.start()
+            label = f"embedded SecantusDB {_version('secantusdb')} (on disk, sync on commit)"
+        ctx = Context(
+            options=options,
+            mongo_uri=uri,
+            db_name=f"sluice_bench_{uuid.uuid4().hex[:8]}",
+            workdir=workdir,
+            database=label,
+            embedded=embedded is not None,
+            settings=settings,
+        )
+        try:
+            yield ctx
+        finally:
+            if embedded is None:
+                # A server that outlives the run keeps nothing of it.
+                with mongo_client(ctx) as client:
+                    client.drop_database(ctx.db_name)
+            else:
+                embedded.stop()
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "?"
+
+
+def machine() -> str:
+    """One line naming the machine, for the report."""
+    return f"Python {platform.python_version()}, {os.cpu_count()} CPUs, {platform.machine()}"
+
+
+def mongo_client(ctx: Context) -> MongoClient[Document]:
+    """A PyMongo client with the write concern Sluice uses (the baselines' side)."""
+    return MongoClient(ctx.mongo_uri, appname="sluice-bench", w=ctx.settings.write_concern_value)
+
+
+@contextmanager
+def serve(
+    ctx: Context,
+    name: str = "sluice",
+    app: str = "service.app:create_app",
+    env: Mapping[str, str] | None = None,
+) -> Iterator[SluiceProcess]:
+    """Run `app` (a factory) under uvicorn in its own process, on the run's database."""
+    full_env = {
+        "MONGODB_URI": ctx.mongo_uri,
+        "SLUICE_DB_NAME": ctx.db_name,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        **(env or {}),
+    }
+    if ctx.embedded:
+        full_env.setdefault("SLUICE_SERIALIZE_CLAIMS", "1")
+    log = ctx.workdir / f"{name}.log"
+    try:
+        with SluiceProcess(full_env, log_path=log, app=app) as process:
+            yield process
+    except BaseException:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if text.strip():
+            print(f"--- end of the {name} log ---\n{text[-4000:]}", file=sys.stderr, flush=True)
+        raise
+
+
+def post_json(http: httpx.Client, path: str, body: bytes) -> Any:
+    """POST an encoded JSON body; the decoded answer, or RuntimeError naming the failure."""
+    response = http.post(path, content=body, headers={"content-type": "application/json"})
+    if response.status_code != 200:
+        raise RuntimeError(f"POST {path}: {response.status_code} {response.text[:500]}")
+    return orjson.loads(response.content)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
+
+
+@dataclass(frozen=True)
+class Burst:
+    """Wall time, and CPU time of the process that does the work, around a run of
+    identical requests."""
+
+    requests: int
+    seconds: float
+    cpu: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+    @property
+    def cpu_us(self) -> float:
+        """CPU per request, in microseconds."""
+        return self.cpu / self.requests * 1e6
+
+
+def burst(request: Callable[[], object], pid: int, requests: int) -> Burst:
+    """Call `request` `requests` times in a row, timing the wall clock and the CPU of
+    process `pid` (the server that answers, or this process for a direct driver call)."""
+    cpu_before = cpu_seconds(pid)
+    started = time.perf_counter()
+    for _ in range(requests):
+        request()
+    seconds = time.perf_counter() - started
+    return Burst(requests, seconds, cpu_seconds(pid) - cpu_before)
+
+
+def number(value: float) -> str:
+    """A figure for a table: thousands separated, fewer decimals as it grows."""
+    if isinstance(value, int):
+        return f"{value:,}"
+    if value != value:  # NaN
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:,.1f}"
+    return f"{value:,.2f}"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table, padded so it also reads as plain text; figures right-aligned."""
+    cells = [[_cell(c) for c in row] for row in rows]
+    widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
+    right = [any(_is_figure(row[i]) for row in rows) for i in range(len(headers))]
+
+    def line(values: Sequence[str]) -> str:
+        padded = [
+            v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right, strict=True)
+        ]
+        return "| " + " | ".join(padded) + " |"
+
+    dashes = [
+        "-" * (w + 1) + ":" if r else "-" * (w + 2) for w, r in zip(widths, right, strict=True)
+    ]
+    rule = "|" + "|".join(dashes) + "|"
+    return "\n".join([line(headers), rule, *(line(row) for row in cells)])
+
+
+def _is_figure(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _cell(value: object) -> str:
+    return number(value) if _is_figure(value) else str(value)
