@@ -1,5 +1,6 @@
-"""`python -m bench [NAME ...] [--docs N] [--batch N] [--requests N]`: run the benchmark
-modules in turn on one database and print a summary to paste into the README.
+"""`python -m bench [NAME ...] [--docs N] [--batch N] [--requests N] [--cycles N]
+[--seconds N] [--workers N] [--jobs N]`: run the benchmark modules in turn on one
+database and print a summary to paste into the README.
 
 A benchmark module lives in bench/ and has `run(ctx: Context) -> list[Comparison]`;
 list its name in `BENCHMARKS` to include it.
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from bench.common import Comparison, Context, Options, machine, open_context, table
 from service.settings import SettingsError
 
-BENCHMARKS: tuple[str, ...] = ("results",)
+BENCHMARKS: tuple[str, ...] = ("results", "queue")
 
 Runner = Callable[[Context], list[Comparison]]
 
@@ -59,7 +60,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
         "--docs",
         type=_positive,
         default=_from_env("SLUICE_BENCH_DOCS", defaults.docs),
-        help=f"documents deposited (env SLUICE_BENCH_DOCS; default {defaults.docs})",
+        help="documents (and queued works) deposited "
+        f"(env SLUICE_BENCH_DOCS; default {defaults.docs})",
     )
     parser.add_argument(
         "--batch",
@@ -73,23 +75,65 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
         default=_from_env("SLUICE_BENCH_REQUESTS", defaults.requests),
         help=f"requests per burst (env SLUICE_BENCH_REQUESTS; default {defaults.requests})",
     )
+    parser.add_argument(
+        "--cycles",
+        type=_positive,
+        default=_from_env("SLUICE_BENCH_CYCLES", defaults.cycles),
+        help="withdraw -> update cycles per queue configuration, at most "
+        f"(env SLUICE_BENCH_CYCLES; default {defaults.cycles})",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=_positive,
+        default=_from_env("SLUICE_BENCH_SECONDS", defaults.seconds),
+        help="seconds per queue configuration, at most "
+        f"(env SLUICE_BENCH_SECONDS; default {defaults.seconds})",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        default=_from_env("SLUICE_BENCH_WORKERS", defaults.workers),
+        help="concurrent workers of the contended queue runs "
+        f"(env SLUICE_BENCH_WORKERS; default {defaults.workers})",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_positive,
+        default=_from_env("SLUICE_BENCH_JOBS", defaults.jobs),
+        help=f"no-op works run by `sluice worker` (env SLUICE_BENCH_JOBS; default {defaults.jobs})",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(BENCHMARKS))
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
-    options = Options(docs=args.docs, batch=args.batch, requests=args.requests)
+    options = Options(
+        docs=args.docs,
+        batch=args.batch,
+        requests=args.requests,
+        cycles=args.cycles,
+        seconds=args.seconds,
+        workers=args.workers,
+        jobs=args.jobs,
+    )
     return options, list(args.names) or list(BENCHMARKS)
 
 
-def summary(ctx: Context, comparisons: list[Comparison], seconds: float) -> str:
+def summary(ctx: Context, names: list[str], comparisons: list[Comparison], seconds: float) -> str:
     """The block for the README: what ran where, and every figure with its ratio."""
     options = ctx.options
     rows: list[list[object]] = [
         [c.name, c.unit, c.sluice, c.baseline, c.baseline_name, c.ratio] for c in comparisons
     ]
+    sizes = {
+        "results": f"{options.docs:,} documents, batches of {options.batch}, "
+        f"bursts of {options.requests} requests",
+        "queue": f"{options.docs:,} works deposited, at most {options.cycles} cycles or "
+        f"{options.seconds} s per configuration, {options.workers} workers, "
+        f"{options.jobs} worker jobs",
+    }
     lines = [
-        f"`python -m bench`: {options.docs:,} documents, batches of {options.batch}, "
-        f"bursts of {options.requests} requests;",
+        f"`python -m bench {' '.join(names)}`:",
+        *(f"{name}: {sizes[name]};" for name in names),
         f"{ctx.database}; {machine()}; {seconds:.0f} s in all.",
         "",
         table(["benchmark", "unit", "Sluice", "baseline", "baseline is", "ratio"], rows),
@@ -112,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"\n=== {name} ===", flush=True)
                 run: Runner = importlib.import_module(f"bench.{name}").run
                 comparisons.extend(run(ctx))
-            report = summary(ctx, comparisons, time.perf_counter() - started)
+            report = summary(ctx, names, comparisons, time.perf_counter() - started)
     except SettingsError as exc:
         print(f"bench: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -42,6 +42,15 @@ class Options:
     requests: int = 500
     #: `limit` of each view page.
     page: int = 500
+    #: Withdraw -> update cycles per queue configuration (Sluice or PyMongo, 1 or
+    #: `workers` workers), at most; each also stops at `seconds`.
+    cycles: int = 400
+    #: Seconds each queue configuration may take, at most (a collapsing baseline is cut short).
+    seconds: int = 10
+    #: Concurrent workers of the contended queue runs.
+    workers: int = 16
+    #: No-op works run end to end by `sluice worker`.
+    jobs: int = 40
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,11 @@ def mongo_client(ctx: Context) -> MongoClient[Document]:
     return MongoClient(ctx.mongo_uri, appname="sluice-bench", w=ctx.settings.write_concern_value)
 
 
+def python_path() -> str:
+    """PYTHONPATH for a child process that must import `bench` (and the project)."""
+    return os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+
+
 @contextmanager
 def serve(
     ctx: Context,
@@ -140,7 +154,7 @@ def serve(
     full_env = {
         "MONGODB_URI": ctx.mongo_uri,
         "SLUICE_DB_NAME": ctx.db_name,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": python_path(),
         **(env or {}),
     }
     if ctx.embedded:
@@ -238,3 +252,21 @@ def _is_figure(value: object) -> TypeGuard[float]:
 
 def _cell(value: object) -> str:
     return number(value) if _is_figure(value) else str(value)
+
+
+def batches(documents: list[Document], size: int) -> list[list[Document]]:
+    """`documents` cut into lists of at most `size`."""
+    return [documents[i : i + size] for i in range(0, len(documents), size)]
+
+
+def timed(action: Callable[..., object], *args: object) -> float:
+    """Seconds `action(*args)` took."""
+    started = time.perf_counter()
+    action(*args)
+    return time.perf_counter() - started
+
+
+def report(title: str, headers: list[str], rows: list[list[object]], result: Comparison) -> None:
+    """Print one benchmark's table and its ratio."""
+    print(f"\n{title}\n\n{table(headers, rows)}\n")
+    print(f"ratio Sluice / {result.baseline_name}: {result.ratio:.2f}", flush=True)

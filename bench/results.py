@@ -17,7 +17,6 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Callable
 
 import httpx
 import orjson
@@ -29,11 +28,13 @@ from bench.common import (
     Comparison,
     Context,
     Document,
+    batches,
     burst,
     mongo_client,
     post_json,
+    report,
     serve,
-    table,
+    timed,
 )
 from bench.floor import ANSWER_ENV
 from schemas.work import FinishedWork
@@ -78,39 +79,24 @@ def make_documents(pipeline: str, count: int) -> list[Document]:
     return documents
 
 
-def _batches(documents: list[Document], size: int) -> list[list[Document]]:
-    return [documents[i : i + size] for i in range(0, len(documents), size)]
-
-
-def _timed(action: Callable[..., object], *args: object) -> float:
-    started = time.perf_counter()
-    action(*args)
-    return time.perf_counter() - started
-
-
-def _report(title: str, headers: list[str], rows: list[list[object]], result: Comparison) -> None:
-    print(f"\n{title}\n\n{table(headers, rows)}\n")
-    print(f"ratio Sluice / {result.baseline_name}: {result.ratio:.2f}", flush=True)
-
-
 def deposit(
     ctx: Context, http: httpx.Client, scratch: Collection[Document], documents: list[Document]
 ) -> Comparison:
     """(a) Deposit `documents` both ways, alternating batch by batch so that any drift of
     the database's speed falls on both sides alike."""
-    batches = _batches(documents, ctx.options.batch)
-    bodies = [orjson.dumps(batch) for batch in batches]
+    groups = batches(documents, ctx.options.batch)
+    bodies = [orjson.dumps(batch) for batch in groups]
     # insert_many adds `_id` to what it is given: hand it copies, made before timing.
-    copies = [[dict(document) for document in batch] for batch in batches]
+    copies = [[dict(document) for document in batch] for batch in groups]
     sluice_seconds = raw_seconds = 0.0
     for body, copy in zip(bodies, copies, strict=True):
-        sluice_seconds += _timed(post_json, http, "/results", body)
-        raw_seconds += _timed(scratch.insert_many, copy)
+        sluice_seconds += timed(post_json, http, "/results", body)
+        raw_seconds += timed(scratch.insert_many, copy)
     count = len(documents)
     result = Comparison(
         "results deposit", "docs/s", count / sluice_seconds, count / raw_seconds, "PyMongo"
     )
-    _report(
+    report(
         f"(a) deposit {count:,} documents in batches of {ctx.options.batch}",
         ["path", "documents", "requests", "seconds", "docs/s"],
         [
@@ -153,8 +139,8 @@ def view(
     raw_pass()
     sluice_seconds = raw_seconds = 0.0
     for _ in range(VIEW_PASSES):
-        sluice_seconds += _timed(lambda: _expect(sluice_pass(), total, "Sluice view"))
-        raw_seconds += _timed(lambda: _expect(raw_pass(), total, "PyMongo find"))
+        sluice_seconds += timed(lambda: _expect(sluice_pass(), total, "Sluice view"))
+        raw_seconds += timed(lambda: _expect(raw_pass(), total, "PyMongo find"))
     read = total * VIEW_PASSES
     # Every pass ends on a short (maybe empty) page.
     pages = (total // page + 1) * VIEW_PASSES
@@ -165,7 +151,7 @@ def view(
         read / raw_seconds,
         "PyMongo",
     )
-    _report(
+    report(
         f"(b) view: page through {total:,} documents with limit {page}, {VIEW_PASSES} passes",
         ["path", "documents", "pages", "seconds", "docs/s"],
         [
@@ -211,7 +197,7 @@ def count(
         raw.per_second,
         "PyMongo",
     )
-    _report(
+    report(
         f"(c) count {COUNT_FILTER} ({answer:,} matches), {requests} requests",
         ["path", "requests", "seconds", "requests/s"],
         [
@@ -252,7 +238,7 @@ def cpu(ctx: Context, http: httpx.Client, pid: int, body: bytes) -> Comparison:
     result = Comparison(
         "server CPU per lookup by id", "µs", sluice.cpu_us, bare.cpu_us, "bare Starlette"
     )
-    _report(
+    report(
         "(d) CPU per POST /results/view of one result by id, in the process that answers",
         ["process", "requests", "CPU seconds", "CPU µs/request", "requests/s"],
         [

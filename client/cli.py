@@ -11,11 +11,13 @@ from typing import Any
 
 import click
 
+from client.cli_buckets import buckets
 from client.cli_results import results
 from client.cli_support import Connection
+from client.cli_worker import worker
 from client.errors import SluiceError
 
-SUBCOMMANDS: list[click.Command] = [results]
+SUBCOMMANDS: list[click.Command] = [results, buckets, worker]
 
 
 class _Group(click.Group):

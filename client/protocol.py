@@ -1,14 +1,15 @@
 """The Results wire protocol as pure functions, shared by the sync and async clients.
 
 Each client method is a *plan*: a generator that yields the HTTP `Call`s it needs, is
-sent back each call's decoded JSON, and returns the method's result. A plan does no
-I/O, so `Results` and `AsyncResults` only differ in how they send a call.
+sent back what each call `received` (its decoded JSON), and returns the method's result. A
+plan does no I/O, so the sync and async clients (client.sender) only differ in how they
+send a call. `Call`, `received` and `expect` serve every API's plans.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -28,12 +29,26 @@ LOCKED_PROJECTION = {"event": True, "plots": True, "products": True, "results": 
 
 @dataclass(frozen=True)
 class Call:
-    """One HTTP request, relative to the Results base URL."""
+    """One HTTP request, relative to the API's base URL.
+
+    With `with_headers`, the plan is sent a `Reply` (body and response headers)
+    instead of the bare body.
+    """
 
     method: str
     path: str
     params: tuple[tuple[str, str], ...] | None = None
     json: Any = None
+    headers: tuple[tuple[str, str], ...] | None = None
+    with_headers: bool = False
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful response's decoded JSON body and its headers."""
+
+    body: Any
+    headers: Mapping[str, str]
 
 
 def decode(response: httpx.Response) -> Any:
@@ -50,7 +65,14 @@ def decode(response: httpx.Response) -> Any:
         ) from None
 
 
-def _expect(value: Any, kind: type[T], what: str) -> T:
+def received(call: Call, response: httpx.Response) -> Any:
+    """What a plan is sent back for `call`: the decoded body, or a `Reply`."""
+    body = decode(response)
+    return Reply(body, response.headers) if call.with_headers else body
+
+
+def expect(value: Any, kind: type[T], what: str) -> T:
+    """`value` if it is a `kind`; ProtocolError naming `what` was expected otherwise."""
     # bool is an int in Python, but never a valid count.
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ProtocolError(f"expected {what}, the server sent {json.dumps(value)[:200]}")
@@ -60,13 +82,13 @@ def _expect(value: Any, kind: type[T], what: str) -> T:
 def info() -> Plan[Document]:
     """GET /version: the server's version object."""
     server = yield Call("GET", "/version")
-    return _expect(server, dict, "a JSON object from /version")
+    return expect(server, dict, "a JSON object from /version")
 
 
 def deposit(works: list[Document]) -> Plan[dict[str, bool]]:
     """POST /results: `{pipeline: True}` for each pipeline written."""
     answer = yield Call("POST", "/results", json=works)
-    return _expect(answer, dict, "a JSON object of pipelines")
+    return expect(answer, dict, "a JSON object of pipelines")
 
 
 def update(works: list[Document]) -> Plan[bool]:
@@ -80,7 +102,7 @@ def delete_ids(pipeline: str, ids: list[str]) -> Plan[bool]:
     if not ids:
         return True
     answer = yield Call("DELETE", "/results", params=tuple((pipeline, i) for i in ids))
-    return all(_expect(answer, dict, "a JSON object of pipelines").values())
+    return all(expect(answer, dict, "a JSON object of pipelines").values())
 
 
 def view(
@@ -98,19 +120,19 @@ def view(
         "limit": 0 if limit == -1 else limit,
     }
     answer = yield Call("POST", "/view", json=body)
-    return _expect(answer, list, "a JSON array of results")
+    return expect(answer, list, "a JSON array of results")
 
 
 def count(pipeline: str, query: Document) -> Plan[int]:
     """POST /view/count with `pipeline` added to a copy of `query`."""
     answer = yield Call("POST", "/view/count", json={"query": {**query, "pipeline": pipeline}})
-    return _expect(answer, int, "an integer count")
+    return expect(answer, int, "an integer count")
 
 
 def status() -> Plan[dict[str, int]]:
     """GET /status: `{pipeline: count}`."""
     answer = yield Call("GET", "/status")
-    return _expect(answer, dict, "a JSON object of counts")
+    return expect(answer, dict, "a JSON object of counts")
 
 
 def get_by_count(pipeline: str, count: int = 10) -> Plan[list[Document]]:

@@ -10,46 +10,14 @@ client, so code written against it reads the same. Every failure raises a
 
 from __future__ import annotations
 
-import os
-from importlib import metadata
-from types import TracebackType
-from typing import Any, TypeVar
-
-import httpx
+from typing import Any
 
 from client import protocol
-from client.errors import error_from_transport
-from client.protocol import Call, Document, Plan
-
-T = TypeVar("T")
-
-DEFAULT_URL = "http://127.0.0.1:8000"
+from client.protocol import Document
+from client.sender import AsyncSender, Sender
 
 
-def _settings(base_url: str | None, token: str | None) -> tuple[str, dict[str, str]]:
-    root = base_url or os.environ.get("SLUICE_URL") or DEFAULT_URL
-    token = token if token is not None else os.environ.get("SLUICE_TOKEN")
-    headers = {"x-access-token": token} if token else {}
-    return root.rstrip("/") + "/results", headers
-
-
-def _client_info(base_url: str) -> Document:
-    try:
-        version = metadata.version("sluice")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
-    return {"name": "sluice", "version": version, "baseurl": base_url}
-
-
-class _Base:
-    def __init__(self, base_url: str | None, token: str | None) -> None:
-        self.base_url, self._headers = _settings(base_url, token)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.base_url!r})"
-
-
-class Results(_Base):
+class Results(Sender):
     """Blocking client for the Results API of one Sluice server.
 
     `base_url` is the Sluice root (default `$SLUICE_URL`, else http://127.0.0.1:8000);
@@ -57,48 +25,7 @@ class Results(_Base):
     `x-access-token` header. `timeout` is in seconds, per request.
     """
 
-    def __init__(
-        self, base_url: str | None = None, token: str | None = None, timeout: float = 30
-    ) -> None:
-        super().__init__(base_url, token)
-        self._http = httpx.Client(base_url=self.base_url, headers=self._headers, timeout=timeout)
-
-    def _send(self, call: Call) -> Any:
-        try:
-            response = self._http.request(
-                call.method, call.path, params=call.params, json=call.json
-            )
-        except httpx.RequestError as exc:
-            raise error_from_transport(exc) from exc
-        return protocol.decode(response)
-
-    def _run(self, plan: Plan[T]) -> T:
-        try:
-            call = next(plan)
-            while True:
-                call = plan.send(self._send(call))
-        except StopIteration as done:
-            result: T = done.value
-            return result
-
-    def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
-
-    def __enter__(self) -> Results:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def info(self) -> Document:
-        """`{"client": {name, version, baseurl}, "server": <GET /version>}`."""
-        return {"client": _client_info(self.base_url), "server": self._run(protocol.info())}
+    prefix = "/results"
 
     def deposit(self, works: list[Document]) -> dict[str, bool]:
         """Store finished works (status "success" or "failure"), several pipelines at
@@ -167,54 +94,11 @@ class Results(_Base):
         return self._run(protocol.set_locked(pipeline, ids, False))
 
 
-class AsyncResults(_Base):
+class AsyncResults(AsyncSender):
     """Asyncio client for the Results API; same methods and arguments as `Results`,
     each a coroutine. Use `async with`, or `await aclose()` when done."""
 
-    def __init__(
-        self, base_url: str | None = None, token: str | None = None, timeout: float = 30
-    ) -> None:
-        super().__init__(base_url, token)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, headers=self._headers, timeout=timeout
-        )
-
-    async def _send(self, call: Call) -> Any:
-        try:
-            response = await self._http.request(
-                call.method, call.path, params=call.params, json=call.json
-            )
-        except httpx.RequestError as exc:
-            raise error_from_transport(exc) from exc
-        return protocol.decode(response)
-
-    async def _run(self, plan: Plan[T]) -> T:
-        try:
-            call = next(plan)
-            while True:
-                call = plan.send(await self._send(call))
-        except StopIteration as done:
-            result: T = done.value
-            return result
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
-
-    async def __aenter__(self) -> AsyncResults:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def info(self) -> Document:
-        """See `Results.info`."""
-        return {"client": _client_info(self.base_url), "server": await self._run(protocol.info())}
+    prefix = "/results"
 
     async def deposit(self, works: list[Document]) -> dict[str, bool]:
         """See `Results.deposit`."""

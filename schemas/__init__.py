@@ -1,5 +1,6 @@
 """Wire documents shared by the service and the client (pydantic v2 models)."""
 
+from schemas.buckets import LEASE_HEADER, LeaseRequest, LeaseStatus
 from schemas.work import (
     WORK_FIELDS,
     Archive,
@@ -13,11 +14,14 @@ from schemas.work import (
 )
 
 __all__ = [
+    "LEASE_HEADER",
     "WORK_FIELDS",
     "Archive",
     "Config",
     "CountRequest",
     "FinishedWork",
+    "LeaseRequest",
+    "LeaseStatus",
     "Notify",
     "Slack",
     "ViewRequest",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from schemas.buckets import LeaseRequest, LeaseStatus
 from schemas.work import CountRequest, FinishedWork, ViewRequest, Work
 
 SCHEMA_DIR = Path(__file__).parent
@@ -16,6 +17,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "finished-work": FinishedWork,
     "view-request": ViewRequest,
     "count-request": CountRequest,
+    "lease-request": LeaseRequest,
+    "lease-status": LeaseStatus,
 }
 
 

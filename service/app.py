@@ -12,6 +12,10 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from service import __version__
+from service.buckets import audit, transfer
+from service.buckets.routes import routes as buckets_routes
+from service.buckets.store import BucketsStore
+from service.buckets.tasks import Periodic
 from service.db import Database
 from service.errors import Unavailable, exception_handlers
 from service.jsonio import JSONResponse
@@ -48,18 +52,33 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await database.ping()
         validator = QueryValidator(settings.max_query_depth, settings.max_query_nodes)
         app.state.database = database
-        app.state.results = ResultsStore(database, validator, settings)
-        await app.state.results.create_indexes()
+        app.state.results = results = ResultsStore(database, validator, settings)
+        await results.create_indexes()
+        app.state.buckets = buckets = BucketsStore(database, validator, settings)
+        await buckets.create_indexes()
+        loops = [
+            Periodic("reaper", settings.reaper_interval, lambda: audit.reap(buckets.collection)),
+            Periodic(
+                "mover",
+                settings.transfer_interval,
+                lambda: transfer.move(buckets, results, settings.transfer_cutoff),
+            ),
+        ]
+        for loop in loops:
+            loop.start()
         log.info("sluice %s ready (database %s)", __version__, settings.db_name)
         try:
             yield
         finally:
+            for loop in loops:
+                await loop.stop()
             await database.close()
 
     routes = [
         Route("/healthz", healthz, methods=["GET", "HEAD"]),
         Route("/readyz", readyz, methods=["GET", "HEAD"]),
         Mount("/results", routes=results_routes),
+        Mount("/buckets", routes=buckets_routes),
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
     app.state.settings = settings

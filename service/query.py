@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pymongo.errors import OperationFailure
+
 from service.errors import InvalidQuery
 
 QUERY_OPERATORS = frozenset(
@@ -234,3 +236,25 @@ def _is_slice(argument: Any) -> bool:
         and len(argument) == 2
         and all(isinstance(n, int) and not isinstance(n, bool) for n in argument)
     )
+
+
+def find_projection(projection: dict[str, Any]) -> dict[str, Any]:
+    """The projection actually sent: `id` always present, `_id` never."""
+    wanted = {k: v for k, v in projection.items() if k != "_id"}
+    inclusive = any(
+        (v is True or (v == 1 and not isinstance(v, bool)))
+        or (isinstance(v, dict) and "$elemMatch" in v)
+        for v in wanted.values()
+    )
+    if inclusive:
+        wanted["id"] = True
+    elif wanted.get("id") in (0, False):
+        del wanted["id"]
+    wanted["_id"] = False
+    return wanted
+
+
+def refused(exc: OperationFailure) -> InvalidQuery:
+    """The 400 for a query the database itself rejected (a bad regex, a bad $type...)."""
+    message = (exc.details or {}).get("errmsg") or str(exc)
+    return InvalidQuery(f"the database refused the query: {message}", {"code": exc.code})

@@ -7,6 +7,7 @@ at start, not at the first request.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -49,6 +50,13 @@ class Settings:
     max_view_results: int = 10_000
     #: Serialise work claims inside each process (needed by the embedded server).
     serialize_claims: bool = False
+    #: Seconds between sweeps for running works whose lease expired; 0 disables the reaper.
+    reaper_interval: float = 5.0
+    #: Seconds between moves of finished works from Buckets to Results; 0 (default) disables.
+    transfer_interval: float = 0.0
+    #: Age in seconds past which the mover deletes a work instead of archiving it (the
+    #: client's `workflow transfer --cutoff`, 7 days); 0 keeps old work.
+    transfer_cutoff: int = 7 * 24 * 3600
     #: Port of the embedded database started by `make run`.
     embedded_port: int = 27017
     #: Data directory of the embedded database started by `make run`.
@@ -86,6 +94,9 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{env_name(name)} must be at least 1")
+        for name in ("reaper_interval", "transfer_interval", "transfer_cutoff"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{env_name(name)} must not be negative")
         for name in ("port", "embedded_port"):
             if not 0 <= getattr(self, name) <= 65535:
                 raise SettingsError(f"{env_name(name)} must be a TCP port (0-65535)")
@@ -123,6 +134,16 @@ def _parse_int(raw: str) -> int:
         raise ValueError("expected a whole number") from None
 
 
+def _parse_float(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ValueError("expected a number") from None
+    if not math.isfinite(value):
+        raise ValueError("expected a finite number")
+    return value
+
+
 def _parse_log_level(raw: str) -> str:
     return raw.strip().lower()
 
@@ -132,6 +153,8 @@ def _parser_for(default: object) -> Callable[[str], Any]:
         return _parse_bool
     if isinstance(default, int):
         return _parse_int
+    if isinstance(default, float):
+        return _parse_float
     return str.strip
 
 

@@ -29,7 +29,7 @@ from service.errors import (
     TooManyResults,
     ValidationFailed,
 )
-from service.query import QueryValidator
+from service.query import QueryValidator, find_projection, refused
 from service.settings import Settings
 from service.validation import duplicates, validate_works
 
@@ -71,22 +71,6 @@ def _without_lock(document: Document) -> Document:
     if isinstance(results, dict):
         comparable["results"] = {k: v for k, v in results.items() if k != "locked"}
     return comparable
-
-
-def _find_projection(projection: dict[str, Any]) -> dict[str, Any]:
-    """The projection actually sent: `id` always present, `_id` never."""
-    wanted = {k: v for k, v in projection.items() if k != "_id"}
-    inclusive = any(
-        (v is True or (v == 1 and not isinstance(v, bool)))
-        or (isinstance(v, dict) and "$elemMatch" in v)
-        for v in wanted.values()
-    )
-    if inclusive:
-        wanted["id"] = True
-    elif wanted.get("id") in (0, False):
-        del wanted["id"]
-    wanted["_id"] = False
-    return wanted
 
 
 class ResultsStore:
@@ -267,7 +251,7 @@ class ResultsStore:
         `limit` 0 or None means all, which is refused past SLUICE_MAX_VIEW_RESULTS.
         """
         pipeline, query = self._split_query(request.query)
-        projection = _find_projection(self.validator.projection(request.projection))
+        projection = find_projection(self.validator.projection(request.projection))
         cap = self.settings.max_view_results
         too_many = TooManyResults(
             f"more than SLUICE_MAX_VIEW_RESULTS ({cap}) results asked for or matching; "
@@ -299,7 +283,7 @@ class ResultsStore:
                 await cursor.close()
                 raise too_many
         except OperationFailure as exc:
-            raise _refused(exc) from None
+            raise refused(exc) from None
         return first, cursor.__aiter__()
 
     async def count(self, query: dict[str, Any]) -> int:
@@ -311,7 +295,7 @@ class ResultsStore:
                 return await collection.estimated_document_count()
             return await collection.count_documents(rest)
         except OperationFailure as exc:
-            raise _refused(exc) from None
+            raise refused(exc) from None
 
     async def status(self) -> dict[str, int]:
         """Result count of every pipeline that holds results."""
@@ -326,8 +310,3 @@ def _is_duplicate(exc: BulkWriteError | DuplicateKeyError) -> bool:
     if isinstance(exc, DuplicateKeyError):
         return True
     return any(error.get("code") == DUPLICATE_KEY for error in exc.details.get("writeErrors", []))
-
-
-def _refused(exc: OperationFailure) -> InvalidQuery:
-    message = (exc.details or {}).get("errmsg") or str(exc)
-    return InvalidQuery(f"the database refused the query: {message}", {"code": exc.code})

@@ -6,10 +6,13 @@ import os
 import subprocess
 import sys
 
+TINY = ["--docs", "60", "--batch", "20", "--requests", "20"]
+TINY_QUEUE = ["--cycles", "20", "--seconds", "2", "--workers", "4", "--jobs", "3"]
+
 
 def test_bench_runs_and_prints_a_summary(mongo_uri: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--docs", "60", "--batch", "20", "--requests", "20"],
+        [sys.executable, "-m", "bench", *TINY, *TINY_QUEUE],
         env={**os.environ, "MONGODB_URI": mongo_uri},
         capture_output=True,
         text=True,
@@ -17,4 +20,11 @@ def test_bench_runs_and_prints_a_summary(mongo_uri: str) -> None:
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "=== summary ===" in result.stdout
-    assert "results deposit" in result.stdout
+    for figure in (
+        "results deposit",
+        "queue deposit",
+        "queue withdraw+update, 4 workers",
+        "queue withdraw+update, 4 vs 1 worker",
+        "sluice worker, no-op jobs",
+    ):
+        assert figure in result.stdout

@@ -114,3 +114,11 @@ def test_unreachable_server_is_a_transport_error() -> None:
         pytest.raises(TransportError, match="cannot reach"),
     ):
         client.status()
+
+
+def test_package_exports_resolve_lazily() -> None:
+    import client
+
+    assert sorted(client.__all__) == sorted(client._MODULE_OF)
+    for name in client.__all__:
+        assert getattr(client, name) is not None

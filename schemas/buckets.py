@@ -1,0 +1,31 @@
+"""Bodies of Sluice's lease routes in Buckets (`/work/heartbeat`, `/work/release`).
+
+The CHIME client never calls these: they serve workers that hold the lease token
+returned in the `X-Sluice-Lease` header of `POST /work/withdraw`.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+#: Response header carrying the lease token of a withdrawn work; PUT /work may send it back.
+LEASE_HEADER = "X-Sluice-Lease"
+
+
+class LeaseRequest(BaseModel):
+    """A worker naming the work it holds and the lease token it was given."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    id: StrictStr = Field(min_length=1, max_length=128)
+    lease: StrictStr = Field(min_length=1, max_length=256)
+
+
+class LeaseStatus(BaseModel):
+    """Answer to a heartbeat: when the lease now expires, and whether to stop."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    id: StrictStr
+    expires: float = Field(description="Unix seconds at which the lease lapses.")
+    stop: bool = Field(description="True when the run was asked to stop.")

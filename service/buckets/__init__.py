@@ -1,0 +1,1 @@
+"""Buckets: the work queue, wire-compatible with the CHIME/FRB `workflow` client."""

@@ -1,0 +1,121 @@
+"""The built-in mover: finished works go from Buckets to Results.
+
+The rules are those of the client's `workflow transfer` daemon. A finished work is a
+`success`, or a `failure` with `attempt >= retries` (no retry left). Finished works
+whose `config.archive.results` is true are deposited in Results, then deleted from
+Buckets; other finished works are only deleted. A `failure` created longer ago than
+SLUICE_TRANSFER_CUTOFF is only deleted, and so is any other stale work except a
+running one (the reaper ends a run first; the next pass deletes it).
+
+Results is written before Buckets is cleared, so a process killed in between leaves
+the work in both; the next pass finds its id already in Results, counts it as moved
+and deletes it. Several movers may run at once for the same reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from service.buckets.documents import public
+from service.buckets.store import BucketsStore
+from service.db import Document
+from service.errors import Conflict, ValidationFailed
+from service.results.store import ResultsStore
+
+log = logging.getLogger("sluice.buckets")
+
+#: Works moved per pass: the client's daemon deletes in batches of 100 too.
+BATCH = 100
+#: Passes per call at most, so one call never runs unbounded.
+MAX_PASSES = 50
+#: Deposits tried per pass when Results already holds some of the works.
+DEPOSIT_ATTEMPTS = 3
+
+FINISHED = {
+    "$or": [
+        {"status": "success"},
+        {"status": "failure", "$expr": {"$gte": ["$attempt", "$retries"]}},
+    ]
+}
+
+
+def _archived(document: Document) -> bool:
+    config = document.get("config")
+    archive = config.get("archive") if isinstance(config, dict) else None
+    return isinstance(archive, dict) and archive.get("results") is True
+
+
+async def move(buckets: BucketsStore, results: ResultsStore, cutoff: int) -> dict[str, int]:
+    """Move finished works until none is left (or MAX_PASSES); return the tallies
+    `{"archived": n, "deleted": n}` (deleted counts every work removed from Buckets)."""
+    total = {"archived": 0, "deleted": 0}
+    for _ in range(MAX_PASSES):
+        archived, deleted = await _pass(buckets, results, cutoff)
+        total["archived"] += archived
+        total["deleted"] += deleted
+        if deleted < BATCH:
+            break
+    return total
+
+
+async def _pass(buckets: BucketsStore, results: ResultsStore, cutoff: int) -> tuple[int, int]:
+    collection = buckets.collection
+    oldest = time.time() - cutoff if cutoff else None
+    finished = await collection.find(FINISHED, limit=BATCH, sort=[("_id", 1)]).to_list()
+    archive: list[Document] = []
+    discard: list[Any] = []
+    for document in finished:
+        too_old = oldest is not None and (document.get("creation") or 0) < oldest
+        if _archived(document) and not (too_old and document["status"] == "failure"):
+            archive.append(document)
+        else:
+            discard.append(document["_id"])
+    archived = await _deposit(results, [public(d) for d in archive])
+    moved = [d["_id"] for d in archive if d["id"] in archived]
+    removed = 0
+    if moved or discard:
+        # Only if still finished: an admin may have requeued one meanwhile.
+        outcome = await collection.delete_many({"_id": {"$in": moved + discard}, **FINISHED})
+        removed += outcome.deleted_count
+    if oldest is not None:
+        # Success is archived above whatever its age; a run is never deleted under it.
+        deletable = {"status": {"$nin": ["running", "success"]}}
+        stale = await collection.find(
+            {"creation": {"$lt": oldest}, **deletable}, {"_id": True}, limit=BATCH
+        ).to_list()
+        if stale:
+            outcome = await collection.delete_many(
+                {"_id": {"$in": [d["_id"] for d in stale]}, **deletable}
+            )
+            removed += outcome.deleted_count
+    return len(moved), removed
+
+
+async def _deposit(results: ResultsStore, documents: list[Document]) -> set[str]:
+    """Deposit in Results; return the ids now held there (deposited or already present)."""
+    pending = documents
+    held: set[str] = set()
+    for _ in range(DEPOSIT_ATTEMPTS):
+        if not pending:
+            return held
+        try:
+            await results.deposit(pending)
+            return held | {d["id"] for d in pending}
+        except Conflict as exc:
+            existing = (exc.details or {}).get("existing") or {}
+            present = {(p, i) for p, ids in existing.items() for i in ids}
+            if not present:
+                raise
+            held |= {d["id"] for d in pending if (d["pipeline"], d["id"]) in present}
+            pending = [d for d in pending if (d["pipeline"], d["id"]) not in present]
+        except ValidationFailed as exc:
+            # Results refuses these: leave them in Buckets, and say so, rather than
+            # blocking every other work behind them.
+            bad = {e.get("index") for e in (exc.details or {}).get("errors", [])}
+            log.warning("mover: Results refused %d works: %s", len(bad), exc.message)
+            if not bad:
+                raise
+            pending = [d for index, d in enumerate(pending) if index not in bad]
+    return held

@@ -1,0 +1,86 @@
+"""Fixtures of the Buckets tests: the raw collection (read, and poked only where no
+route exists) and extra Sluice processes on a database of their own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import MongoClient
+from pymongo.collection import Collection
+
+from service.buckets.store import COLLECTION
+from service.process import SluiceProcess
+
+
+@pytest.fixture(scope="session")
+def mongo(mongo_uri: str) -> Iterator[MongoClient[dict[str, Any]]]:
+    client: MongoClient[dict[str, Any]] = MongoClient(mongo_uri)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def works(
+    mongo: MongoClient[dict[str, Any]], sluice_env: dict[str, str]
+) -> Collection[dict[str, Any]]:
+    """The Buckets collection of the session's Sluice, server-only fields included."""
+    return mongo[sluice_env["SLUICE_DB_NAME"]][COLLECTION]
+
+
+@pytest.fixture
+def start_sluice(
+    sluice_env: dict[str, str], tmp_path: Path
+) -> Iterator[Callable[..., SluiceProcess]]:
+    """Start extra Sluice processes: `start_sluice(db_name, **env)` with env overrides
+    such as SLUICE_REAPER_INTERVAL="0.2". All are stopped at the end of the test."""
+    started: list[SluiceProcess] = []
+
+    def start(db_name: str, **overrides: str) -> SluiceProcess:
+        env = {**sluice_env, "SLUICE_DB_NAME": db_name, **overrides}
+        process = SluiceProcess(env, log_path=tmp_path / f"sluice-{len(started)}.log")
+        started.append(process.start())
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def db_name() -> str:
+    """A database of its own, for tests whose background loops must not meet others."""
+    return f"sluice_buckets_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def quiet_sluice(
+    sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SluiceProcess]:
+    """A Sluice without reaper on a database of its own: lease-loss tests decide when
+    runs end (through the audit routes) without a background reaper racing them."""
+    env = {
+        **sluice_env,
+        "SLUICE_DB_NAME": f"sluice_quiet_{uuid.uuid4().hex[:8]}",
+        "SLUICE_REAPER_INTERVAL": "0",
+    }
+    log = tmp_path_factory.mktemp("quiet") / "sluice.log"
+    with SluiceProcess(env, log_path=log) as server:
+        yield server
+
+
+@pytest.fixture
+def quiet(quiet_sluice: SluiceProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=quiet_sluice.url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def quiet_works(
+    mongo: MongoClient[dict[str, Any]], quiet_sluice: SluiceProcess
+) -> Collection[dict[str, Any]]:
+    return mongo[quiet_sluice.env["SLUICE_DB_NAME"]][COLLECTION]
