@@ -41,3 +41,9 @@ async def read_json(request: Request, max_bytes: int) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise MalformedJSON(f"request body is not valid JSON: {exc}") from None
+
+
+async def request_json(request: Request) -> Any:
+    """The request body as JSON, bounded by the app's SLUICE_MAX_BODY_BYTES."""
+    max_bytes: int = request.app.state.settings.max_body_bytes
+    return await read_json(request, max_bytes)

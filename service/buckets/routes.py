@@ -16,12 +16,11 @@ from starlette.routing import Route
 from schemas.buckets import LEASE_HEADER, LeaseRequest
 from schemas.work import ViewRequest
 from service import __version__
-from service.body import read_json
+from service.body import request_json
 from service.buckets import audit
 from service.buckets.store import BucketsStore
 from service.errors import BadRequest
 from service.jsonio import JSONResponse
-from service.settings import Settings
 from service.validation import parse_model
 
 _TRUE = frozenset({"true", "1", "yes"})
@@ -32,24 +31,19 @@ def _store(request: Request) -> BucketsStore:
     return store
 
 
-async def _body(request: Request) -> object:
-    settings: Settings = request.app.state.settings
-    return await read_json(request, settings.max_body_bytes)
-
-
 async def version(request: Request) -> Response:
     return JSONResponse({"service": "sluice-buckets", "version": __version__})
 
 
 async def deposit(request: Request) -> Response:
-    ids = await _store(request).deposit(await _body(request))
+    ids = await _store(request).deposit(await request_json(request))
     # The client sends `return_ids` twice (in the URL and as params), spelled True/False.
     wanted = request.query_params.getlist("return_ids")
     return JSONResponse(ids if any(v.lower() in _TRUE for v in wanted) else True)
 
 
 async def withdraw(request: Request) -> Response:
-    claimed = await _store(request).withdraw(await _body(request))
+    claimed = await _store(request).withdraw(await request_json(request))
     if claimed is None:
         return JSONResponse(None)
     work, token = claimed
@@ -57,18 +51,18 @@ async def withdraw(request: Request) -> Response:
 
 
 async def heartbeat(request: Request) -> Response:
-    lease = parse_model(LeaseRequest, await _body(request))
+    lease = parse_model(LeaseRequest, await request_json(request))
     return JSONResponse(await _store(request).heartbeat(lease.id, lease.lease))
 
 
 async def release(request: Request) -> Response:
-    lease = parse_model(LeaseRequest, await _body(request))
+    lease = parse_model(LeaseRequest, await request_json(request))
     return JSONResponse(await _store(request).release(lease.id, lease.lease))
 
 
 async def update(request: Request) -> Response:
     token = request.headers.get(LEASE_HEADER)
-    return JSONResponse(await _store(request).update(await _body(request), token))
+    return JSONResponse(await _store(request).update(await request_json(request), token))
 
 
 async def delete(request: Request) -> Response:
@@ -76,7 +70,7 @@ async def delete(request: Request) -> Response:
 
 
 async def view(request: Request) -> Response:
-    query = parse_model(ViewRequest, await _body(request))
+    query = parse_model(ViewRequest, await request_json(request))
     return JSONResponse(await _store(request).view(query))
 
 

@@ -10,11 +10,10 @@ from starlette.routing import Route
 
 from schemas.work import CountRequest, ViewRequest
 from service import __version__
-from service.body import read_json
+from service.body import request_json
 from service.db import Document
 from service.jsonio import JSONResponse, stream_array
 from service.results.store import ResultsStore
-from service.settings import Settings
 from service.validation import parse_model
 
 
@@ -23,21 +22,16 @@ def _store(request: Request) -> ResultsStore:
     return store
 
 
-async def _body(request: Request) -> object:
-    settings: Settings = request.app.state.settings
-    return await read_json(request, settings.max_body_bytes)
-
-
 async def version(request: Request) -> Response:
     return JSONResponse({"service": "sluice-results", "version": __version__})
 
 
 async def deposit(request: Request) -> Response:
-    return JSONResponse(await _store(request).deposit(await _body(request)))
+    return JSONResponse(await _store(request).deposit(await request_json(request)))
 
 
 async def update(request: Request) -> Response:
-    return JSONResponse(await _store(request).update(await _body(request)))
+    return JSONResponse(await _store(request).update(await request_json(request)))
 
 
 async def delete(request: Request) -> Response:
@@ -56,7 +50,7 @@ async def _chain(first: list[Document], rest: AsyncIterator[Document]) -> AsyncI
 
 
 async def view(request: Request) -> Response:
-    query = parse_model(ViewRequest, await _body(request))
+    query = parse_model(ViewRequest, await request_json(request))
     first, rest = await _store(request).view(query)
     if rest is None:
         return JSONResponse(first)
@@ -64,7 +58,7 @@ async def view(request: Request) -> Response:
 
 
 async def count(request: Request) -> Response:
-    query = parse_model(CountRequest, await _body(request))
+    query = parse_model(CountRequest, await request_json(request))
     return JSONResponse(await _store(request).count(query.query))
 
 
