@@ -10,6 +10,7 @@ Requests (`op`):
     paths                            -> where the client looks for its active workspace
     connect  {backends: [name]}      -> HTTPContext(backends=...); base URL or null per backend
     work     {fields: {...}}         -> Work(**fields).payload
+    parse    {payload: {...}}        -> Work.from_dict(payload).payload (as withdraw parses)
     call     {backend, method, args, kwargs} -> what `context.<backend>.<method>(...)` returned
 
 Replies are `{"ok": value, "sent": [...]}` or `{"error": {...}, "sent": [...]}`, where
@@ -86,6 +87,13 @@ class Agent:
         payload: dict[str, Any] = Work(**fields).payload
         return payload
 
+    def parse(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The payload of `Work.from_dict(payload)`, as `Work.withdraw` parses a reply."""
+        from workflow.definitions.work import Work
+
+        parsed: dict[str, Any] = Work.from_dict(payload).payload
+        return parsed
+
     def call(self, backend: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """What a public method of a connected backend client returns."""
         if backend not in self.backends:
@@ -107,6 +115,8 @@ class Agent:
                 value = self.connect(message["backends"])
             elif op == "work":
                 value = self.work(message["fields"])
+            elif op == "parse":
+                value = self.parse(message["payload"])
             elif op == "call":
                 value = self.call(
                     message["backend"],

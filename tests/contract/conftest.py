@@ -61,6 +61,12 @@ def results(workflow_agent: WorkflowAgent) -> RemoteBackend:
 
 
 @pytest.fixture(scope="module")
+def buckets(workflow_agent: WorkflowAgent) -> RemoteBackend:
+    """`HTTPContext(backends=["buckets"]).buckets`, as the client's users obtain it."""
+    return workflow_agent.connect("buckets")
+
+
+@pytest.fixture(scope="module")
 def make_work(workflow_agent: WorkflowAgent) -> WorkFactory:
     """`make_work(pipeline, **fields)`: the `.payload` of the client's own `Work`;
     site defaults to SITE and user to "contract"."""

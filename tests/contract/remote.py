@@ -167,3 +167,8 @@ class WorkflowAgent:
         """The payload of the client's own `Work(**fields)`."""
         payload: dict[str, Any] = self.request({"op": "work", "fields": fields})
         return payload
+
+    def parse(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The payload of the client's `Work.from_dict(payload)`; raises if it refuses it."""
+        parsed: dict[str, Any] = self.request({"op": "parse", "payload": payload})
+        return parsed

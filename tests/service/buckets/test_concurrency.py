@@ -22,8 +22,8 @@ import pytest
 from service.process import SluiceProcess
 from tests.service.buckets.helpers import deposit, new_work
 
-WORKS = 1000
-PIPELINES = 4
+WORKS = 2000
+PIPELINES = 8
 WITHDRAWERS = 16
 
 
@@ -88,7 +88,9 @@ def test_concurrent_withdraws_claim_each_work_once_in_order(
     rng = random.Random(7)
     batch = [new_work(pipelines[n % PIPELINES], priority=rng.randint(1, 5)) for n in range(WORKS)]
     with httpx.Client(base_url=servers[0].url, timeout=60) as http:
-        ids = deposit(http, batch[: WORKS // 2]) + deposit(http, batch[WORKS // 2 :])
+        ids = []
+        for start in range(0, WORKS, 500):
+            ids += deposit(http, batch[start : start + 500])
     assert len(set(ids)) == WORKS
 
     claims: dict[str, list[Claim]] = {p: [] for p in pipelines}
