@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import traceback
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -93,7 +94,7 @@ def _pdeathsig() -> Callable[[], None] | None:
 _PREEXEC = _pdeathsig()
 
 
-class Run:
+class Run(ABC):
     """A work running in a child process."""
 
     def __init__(self, work: Document) -> None:
@@ -106,8 +107,9 @@ class Run:
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the argv
             self._early = Outcome.failed(f"cannot start the work: {exc}")
 
+    @abstractmethod
     def _start(self) -> None:
-        raise NotImplementedError
+        """Start the child process (set `self.process`)."""
 
     def wait(self, seconds: float) -> bool:
         """Wait up to `seconds` for the run to end; whether it has."""
@@ -142,8 +144,9 @@ class Run:
             return Outcome.failed(f"timed out after {self.work['timeout']} s; stopped")
         return self._outcome()
 
+    @abstractmethod
     def _outcome(self) -> Outcome:
-        raise NotImplementedError
+        """How the child process's run ended."""
 
 
 class FunctionRun(Run):
@@ -224,7 +227,10 @@ def _drain(stream: IO[bytes] | None, tail: deque[str]) -> None:
 
 class _Unrunnable(Run):
     def _start(self) -> None:
-        self._early = Outcome.failed("the work has neither a function nor a command")
+        self._early = self._outcome()
+
+    def _outcome(self) -> Outcome:
+        return Outcome.failed("the work has neither a function nor a command")
 
 
 def start(work: Document) -> Run:
