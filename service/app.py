@@ -9,19 +9,20 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount
 
 from service import __version__
 from service.buckets import audit, transfer
-from service.buckets.routes import routes as buckets_routes
+from service.buckets.routes import endpoints as buckets_endpoints
 from service.buckets.store import BucketsStore
 from service.buckets.tasks import Periodic
 from service.db import Database
 from service.errors import Unavailable, exception_handlers
 from service.jsonio import JSONResponse
 from service.query import QueryValidator
-from service.results.routes import routes as results_routes
+from service.results.routes import endpoints as results_endpoints
 from service.results.store import ResultsStore
+from service.routing import Endpoint, Handler, build_routes
 from service.settings import Settings
 
 log = logging.getLogger("sluice")
@@ -40,6 +41,26 @@ async def readyz(request: Request) -> Response:
     except Exception as exc:
         raise Unavailable("the database is unreachable", {"reason": str(exc)}) from None
     return JSONResponse({"status": "ready"})
+
+
+health_endpoints = [
+    Endpoint("/healthz", ("GET", "HEAD"), healthz, "public", "The process is up",
+             response=dict[str, str]),
+    Endpoint("/readyz", ("GET", "HEAD"), readyz, "public", "The database answers",
+             response=dict[str, str], errors=(503,)),
+]  # fmt: skip
+
+#: Every route of the service: (mount prefix, endpoints). "" is the root.
+MOUNTS: list[tuple[str, list[Endpoint]]] = [
+    ("", health_endpoints),
+    ("/results", results_endpoints),
+    ("/buckets", buckets_endpoints),
+]
+
+
+def guard(endpoint: Endpoint) -> Handler:
+    """The handler that serves `endpoint` (authorisation wraps it here)."""
+    return endpoint.handler
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -74,12 +95,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await loop.stop()
             await database.close()
 
-    routes = [
-        Route("/healthz", healthz, methods=["GET", "HEAD"]),
-        Route("/readyz", readyz, methods=["GET", "HEAD"]),
-        Mount("/results", routes=results_routes),
-        Mount("/buckets", routes=buckets_routes),
-    ]
+    routes: list[BaseRoute] = []
+    for prefix, endpoints in MOUNTS:
+        built = build_routes(endpoints, guard)
+        routes.extend([Mount(prefix, routes=built)] if prefix else built)
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
     app.state.settings = settings
     return app

@@ -8,19 +8,20 @@ answers the lease token in the `X-Sluice-Lease` header, and `/work/heartbeat`,
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from schemas.buckets import LEASE_HEADER, LeaseRequest
-from schemas.work import ViewRequest
+from schemas.buckets import LEASE_HEADER, LeaseRequest, LeaseStatus
+from schemas.work import ViewRequest, Work
 from service import __version__
 from service.body import request_json
 from service.buckets import audit
 from service.buckets.store import BucketsStore
 from service.errors import BadRequest
 from service.jsonio import JSONResponse
+from service.routing import Endpoint, Param
 from service.validation import parse_model
 
 _TRUE = frozenset({"true", "1", "yes"})
@@ -105,19 +106,43 @@ async def audit_stale(request: Request) -> Response:
     return JSONResponse(await audit.stale(_store(request).collection, days))
 
 
-routes = [
-    Route("/version", version, methods=["GET", "HEAD"]),
-    Route("/work", deposit, methods=["POST"]),
-    Route("/work", update, methods=["PUT"]),
-    Route("/work", delete, methods=["DELETE"]),
-    Route("/work/withdraw", withdraw, methods=["POST"]),
-    Route("/work/heartbeat", heartbeat, methods=["POST"]),
-    Route("/work/release", release, methods=["POST"]),
-    Route("/view", view, methods=["POST"]),
-    Route("/status", status, methods=["GET"]),
-    Route("/status/pipelines", pipelines, methods=["GET"]),
-    Route("/status/details/{pipeline}", details, methods=["GET"]),
-    Route("/audit/failed", audit_failed, methods=["GET"]),
-    Route("/audit/expired", audit_expired, methods=["GET"]),
-    Route("/audit/stale/{days}", audit_stale, methods=["GET"]),
-]
+_PIPELINE = Param("pipeline", "path", {"type": "string"}, "pipeline name", required=True)
+_DAYS = Param("days", "path", {"type": "number", "minimum": 0}, "age in days", required=True)
+_RETURN_IDS = Param(
+    "return_ids", "query", {"type": "string", "enum": ["True", "False", "true", "false"]},
+    "answer the ids in input order (the CHIME client sends it twice)", repeated=True,
+)  # fmt: skip
+_IDS = Param("ids", "query", {"type": "string"}, "ids of the works", repeated=True)
+
+endpoints = [
+    Endpoint("/version", ("GET", "HEAD"), version, "public", "Service version",
+             response=dict[str, str]),
+    Endpoint("/work", ("POST",), deposit, "deposit", "Queue works (idempotent by id)",
+             body=list[Work], response=list[str] | bool, params=(_RETURN_IDS,),
+             errors=(400, 409, 413, 422)),
+    Endpoint("/work", ("PUT",), update, "work", "Replace works by id (a run's report)",
+             body=list[Work], response=bool, errors=(400, 404, 409, 413, 422)),
+    Endpoint("/work", ("DELETE",), delete, "admin", "Delete works by id",
+             response=bool, params=(_IDS,), errors=(413,)),
+    Endpoint("/work/withdraw", ("POST",), withdraw, "work",
+             "Claim the best queued work matching a filter", body=dict[str, Any],
+             response=Work | None, errors=(400,)),
+    Endpoint("/work/heartbeat", ("POST",), heartbeat, "work", "Extend a held lease",
+             body=LeaseRequest, response=LeaseStatus, errors=(404, 409, 422)),
+    Endpoint("/work/release", ("POST",), release, "work", "Give back a held work unfinished",
+             body=LeaseRequest, response=Work, errors=(404, 409, 422)),
+    Endpoint("/view", ("POST",), view, "read", "Works matching a filter, projected and paged",
+             body=ViewRequest, response=list[dict[str, Any]], errors=(400, 422)),
+    Endpoint("/status", ("GET",), status, "read", "Counts by status", response=dict[str, int]),
+    Endpoint("/status/pipelines", ("GET",), pipelines, "read", "Pipelines holding work",
+             response=list[str]),
+    Endpoint("/status/details/{pipeline}", ("GET",), details, "read",
+             "Counts by status of one pipeline", response=dict[str, int], params=(_PIPELINE,)),
+    Endpoint("/audit/failed", ("GET",), audit_failed, "admin",
+             "Requeue failed works with retries left", response=int),
+    Endpoint("/audit/expired", ("GET",), audit_expired, "admin",
+             "Fail running works past their lease", response=int),
+    Endpoint("/audit/stale/{days}", ("GET",), audit_stale, "admin",
+             "Count works older than a number of days", response=int, params=(_DAYS,),
+             errors=(400,)),
+]  # fmt: skip

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from schemas.work import CountRequest, ViewRequest
+from schemas.work import CountRequest, FinishedWork, ViewRequest
 from service import __version__
 from service.body import request_json
 from service.db import Document
 from service.jsonio import JSONResponse, stream_array
 from service.results.store import ResultsStore
+from service.routing import Endpoint, Param
 from service.validation import parse_model
 
 
@@ -66,12 +67,26 @@ async def status(request: Request) -> Response:
     return JSONResponse(await _store(request).status())
 
 
-routes = [
-    Route("/version", version, methods=["GET", "HEAD"]),
-    Route("/results", deposit, methods=["POST"]),
-    Route("/results", update, methods=["PUT"]),
-    Route("/results", delete, methods=["DELETE"]),
-    Route("/view", view, methods=["POST"]),
-    Route("/view/count", count, methods=["POST"]),
-    Route("/status", status, methods=["GET"]),
-]
+_PIPELINE_IDS = Param(
+    "<pipeline>", "query", {"type": "string"},
+    "ids to delete, each as a query key named by its pipeline: ?my-pipeline=id1&my-pipeline=id2",
+    repeated=True,
+)  # fmt: skip
+
+endpoints = [
+    Endpoint("/version", ("GET", "HEAD"), version, "public", "Service version",
+             response=dict[str, str]),
+    Endpoint("/results", ("POST",), deposit, "deposit", "Store finished works; all or nothing",
+             body=list[FinishedWork], response=dict[str, bool], errors=(400, 409, 413, 422)),
+    Endpoint("/results", ("PUT",), update, "deposit",
+             "Replace results by id; all or nothing (clearing a lock needs admin)",
+             body=list[FinishedWork], response=bool, errors=(400, 403, 404, 409, 413, 422)),
+    Endpoint("/results", ("DELETE",), delete, "admin", "Delete results by id; all or nothing",
+             response=dict[str, bool], params=(_PIPELINE_IDS,), errors=(400, 409, 413)),
+    Endpoint("/view", ("POST",), view, "read", "Results matching a query, projected and paged",
+             body=ViewRequest, response=list[dict[str, Any]], errors=(400, 422)),
+    Endpoint("/view/count", ("POST",), count, "read", "How many results match a query",
+             body=CountRequest, response=int, errors=(400, 422)),
+    Endpoint("/status", ("GET",), status, "read", "Result count per pipeline",
+             response=dict[str, int]),
+]  # fmt: skip

@@ -1,0 +1,90 @@
+"""The route table: every HTTP route with the scope it needs and the shapes it speaks.
+
+Each resource module lists its routes as `Endpoint`s; `build_routes` turns them into
+Starlette routes. Authorisation and the OpenAPI document both read this one table, so a
+route cannot exist without a declared scope, and the contract cannot drift from the
+code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+
+#: `public` needs no token. The others are token scopes; `admin` implies every scope.
+Scope = Literal["public", "read", "deposit", "work", "admin"]
+SCOPES: tuple[Scope, ...] = ("public", "read", "deposit", "work", "admin")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Param:
+    """A query or path parameter, for the OpenAPI document."""
+
+    name: str
+    where: Literal["query", "path"]
+    schema: dict[str, Any]
+    description: str = ""
+    required: bool = False
+    repeated: bool = False
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One route: path, methods, handler, required scope and its wire shapes.
+
+    `body` and `response` are Python types (pydantic models, `list[Work]`, `int`...)
+    from which the OpenAPI schemas are generated; None means no body / any JSON.
+    """
+
+    path: str
+    methods: tuple[str, ...]
+    handler: Handler
+    scope: Scope
+    summary: str
+    body: Any = None
+    response: Any = None
+    params: tuple[Param, ...] = ()
+    #: Status codes this route may answer besides 200, for the OpenAPI document.
+    errors: tuple[int, ...] = field(default=())
+    #: Media type of the answer when it is not JSON.
+    media_type: str = "application/json"
+
+
+class EndpointRoute(Route):
+    """A Starlette route that remembers the `Endpoint` it was built from."""
+
+    def __init__(self, endpoint: Endpoint, guard: Callable[[Endpoint], Handler]) -> None:
+        super().__init__(
+            endpoint.path,
+            guard(endpoint),
+            methods=list(endpoint.methods),
+            name=f"{endpoint.handler.__module__}.{endpoint.handler.__name__}",
+        )
+        self.spec = endpoint
+
+
+def build_routes(
+    endpoints: list[Endpoint], guard: Callable[[Endpoint], Handler]
+) -> list[BaseRoute]:
+    """Starlette routes for `endpoints`, each handler wrapped by `guard`."""
+    return [EndpointRoute(endpoint, guard) for endpoint in endpoints]
+
+
+def walk(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, BaseRoute]]:
+    """Every route of a route tree with its full path (mounts expanded)."""
+    found: list[tuple[str, BaseRoute]] = []
+    for route in routes:
+        if isinstance(route, Mount):
+            found.extend(walk(list(route.routes), prefix + route.path))
+        elif isinstance(route, Route):
+            found.append((prefix + route.path, route))
+        else:
+            found.append((prefix, route))
+    return found
