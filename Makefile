@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint fmt bench schemas clean
+.PHONY: install run test fuzz lint fmt bench schemas clean
 
 install: $(STAMP)
 
@@ -23,6 +23,13 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: no tests ran" >&2; exit 1; fi; \
 	exit $$status
+
+# A longer schemathesis run than the one in `make test`, with a fresh seed each time;
+# scale with FUZZ_EXAMPLES (generated cases per operation and mode).
+FUZZ_EXAMPLES ?= 200
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$${FUZZ_SEED:-$$(date +%s)} \
+		$(BIN)/python -m pytest tests/fuzz -s $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

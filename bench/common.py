@@ -154,6 +154,8 @@ def serve(
     full_env = {
         "MONGODB_URI": ctx.mongo_uri,
         "SLUICE_DB_NAME": ctx.db_name,
+        # Loopback only; benchmarks measure the API, not token checks.
+        "SLUICE_AUTH": "off",
         "PYTHONPATH": python_path(),
         **(env or {}),
     }

@@ -12,12 +12,18 @@ from typing import Any
 import click
 
 from client.cli_buckets import buckets
+from client.cli_exp import exp
+from client.cli_ext import ext
 from client.cli_results import results
 from client.cli_support import Connection
+from client.cli_token import audit, token
 from client.cli_worker import worker
+from client.cli_workfile import run, workfile
 from client.errors import SluiceError
 
-SUBCOMMANDS: list[click.Command] = [results, buckets, worker]
+SUBCOMMANDS: list[click.Command] = [
+    results, buckets, worker, workfile, run, token, audit, exp, ext,
+]  # fmt: skip
 
 
 class _Group(click.Group):

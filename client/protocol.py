@@ -32,7 +32,8 @@ class Call:
     """One HTTP request, relative to the API's base URL.
 
     With `with_headers`, the plan is sent a `Reply` (body and response headers)
-    instead of the bare body.
+    instead of the bare body. `content` is a raw request body (instead of `json`);
+    with `raw`, the plan is sent the response's bytes undecoded.
     """
 
     method: str
@@ -41,6 +42,8 @@ class Call:
     json: Any = None
     headers: tuple[tuple[str, str], ...] | None = None
     with_headers: bool = False
+    content: bytes | None = None
+    raw: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,11 @@ def decode(response: httpx.Response) -> Any:
 
 
 def received(call: Call, response: httpx.Response) -> Any:
-    """What a plan is sent back for `call`: the decoded body, or a `Reply`."""
+    """What a plan is sent back for `call`: the decoded body, a `Reply`, or the bytes."""
+    if call.raw:
+        if not response.is_success:
+            raise error_from_response(response)
+        return response.content
     body = decode(response)
     return Reply(body, response.headers) if call.with_headers else body
 

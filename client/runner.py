@@ -3,8 +3,9 @@
 A work with a `function` runs as `python -m client.runner RESULT_FILE` (this module),
 which imports the dotted path, calls it with the work's `parameters` and writes the
 outcome as JSON; its own output goes to the worker's stdout and stderr. A work with a
-`command` runs that argv, its output captured; a one-element command is a shell line,
-as the `workflow` client runs it. Exit code 0 is success.
+`command` runs that argv, its output captured and its `parameters` in its environment
+(`command_environment`); a one-element command is a shell line, as the `workflow`
+client runs it. Exit code 0 is success.
 
 Children run in their own session, so a Ctrl-C at the worker's terminal reaches only
 the worker (which then decides whether to wait for the work), and on Linux they are
@@ -191,6 +192,7 @@ class CommandRun(Run):
             stderr=subprocess.PIPE,
             start_new_session=True,
             preexec_fn=_PREEXEC,
+            env={**os.environ, **command_environment(self.work.get("parameters"))},
         )
         self._tails = {name: deque[str](maxlen=TAIL_LINES) for name in ("stdout", "stderr")}
         # Drain both pipes as the command writes, keeping only their tails.
@@ -216,6 +218,22 @@ class CommandRun(Run):
         if code == 0:
             return Outcome("success", output)
         return Outcome.failed(f"the command exited with code {code}", **output)
+
+
+def command_environment(parameters: Any) -> dict[str, str]:
+    """A command work's `parameters` as environment variables: each key whose value is a
+    string, number or boolean (`true`/`false`); other values are not passed."""
+    if not isinstance(parameters, dict):
+        return {}
+    env: dict[str, str] = {}
+    for name, value in parameters.items():
+        if not name or "=" in name or "\x00" in name:
+            continue  # not a name the environment can hold
+        if isinstance(value, bool):
+            env[name] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            env[name] = str(value)
+    return env
 
 
 def _drain(stream: IO[bytes] | None, tail: deque[str]) -> None:

@@ -59,7 +59,12 @@ class Sender(_Base):
     def _send(self, call: Call) -> Any:
         try:
             response = self._http.request(
-                call.method, call.path, params=call.params, json=call.json, headers=call.headers
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.json,
+                content=call.content,
+                headers=call.headers,
             )
         except httpx.RequestError as exc:
             raise error_from_transport(exc) from exc
@@ -109,7 +114,12 @@ class AsyncSender(_Base):
     async def _send(self, call: Call) -> Any:
         try:
             response = await self._http.request(
-                call.method, call.path, params=call.params, json=call.json, headers=call.headers
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.json,
+                content=call.content,
+                headers=call.headers,
             )
         except httpx.RequestError as exc:
             raise error_from_transport(exc) from exc

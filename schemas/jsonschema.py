@@ -7,8 +7,27 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from schemas.auth import AuditEntry, TokenCreated, TokenInfo, TokenRequest
 from schemas.buckets import LeaseRequest, LeaseStatus
+from schemas.errors import ErrorBody
+from schemas.experiments import (
+    ExecuteRequest,
+    Experiment,
+    ExperimentChange,
+    Extension,
+    NewExperiment,
+    Task,
+)
 from schemas.work import CountRequest, FinishedWork, ViewRequest, Work
+from schemas.workfiles import (
+    ProcessInfo,
+    RunReport,
+    RunRequest,
+    StopAnswer,
+    WorkfileInfo,
+    WorkfilePage,
+    WorkflowFile,
+)
 
 SCHEMA_DIR = Path(__file__).parent
 
@@ -19,6 +38,24 @@ MODELS: dict[str, type[BaseModel]] = {
     "count-request": CountRequest,
     "lease-request": LeaseRequest,
     "lease-status": LeaseStatus,
+    "token-request": TokenRequest,
+    "token-info": TokenInfo,
+    "token-created": TokenCreated,
+    "audit-entry": AuditEntry,
+    "error": ErrorBody,
+    "workflow-file": WorkflowFile,
+    "workfile-info": WorkfileInfo,
+    "workfile-page": WorkfilePage,
+    "run-request": RunRequest,
+    "process-info": ProcessInfo,
+    "stop-answer": StopAnswer,
+    "run-report": RunReport,
+    "experiment": Experiment,
+    "new-experiment": NewExperiment,
+    "experiment-change": ExperimentChange,
+    "extension": Extension,
+    "execute-request": ExecuteRequest,
+    "task": Task,
 }
 
 

@@ -7,13 +7,30 @@ import dataclasses
 import os
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import uvicorn
 
 from service.app import create_app
 from service.embedded import EmbeddedDatabase, EmbeddedDatabaseError
-from service.settings import Settings, SettingsError
+from service.settings import Settings, SettingsError, is_loopback
+
+#: Printed when `make run` serves without authentication.
+AUTH_OFF_WARNING = """\
+sluice: ************************************************************************
+sluice: WARNING: authentication is OFF ({why}), listening on {host}.
+sluice: Anyone who can reach this port may read, change and delete everything.
+sluice: Set SLUICE_AUTH=required and SLUICE_ADMIN_TOKEN=<secret> to require tokens.
+sluice: ************************************************************************"""
+
+
+def local_auth_default(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """`settings` with auth off when SLUICE_AUTH is unset and Sluice listens on loopback:
+    a developer's `make run` works without tokens unless asked otherwise."""
+    if not environ.get("SLUICE_AUTH") and is_loopback(settings.host):
+        return dataclasses.replace(settings, auth="off")
+    return settings
 
 
 def main() -> int:
@@ -23,6 +40,10 @@ def main() -> int:
     except SettingsError as exc:
         print(f"sluice: configuration error: {exc}", file=sys.stderr)
         return 2
+    settings = local_auth_default(settings, os.environ)
+    if settings.auth == "off":
+        why = "SLUICE_AUTH=off" if os.environ.get("SLUICE_AUTH") else "SLUICE_AUTH is unset"
+        print(AUTH_OFF_WARNING.format(why=why, host=settings.host), file=sys.stderr)
     embedded: EmbeddedDatabase | None = None
     if not settings.mongodb_uri:
         data = Path(settings.embedded_path)

@@ -12,18 +12,26 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
 from service import __version__
+from service.auth import guard as auth_guard
+from service.auth.routes import endpoints as admin_endpoints
 from service.buckets import audit, transfer
 from service.buckets.routes import endpoints as buckets_endpoints
 from service.buckets.store import BucketsStore
 from service.buckets.tasks import Periodic
 from service.db import Database
 from service.errors import Unavailable, exception_handlers
+from service.experiments.routes import endpoints as experiment_endpoints
+from service.experiments.setup import install as install_experiments
 from service.jsonio import JSONResponse
+from service.openapi import endpoints as openapi_endpoints
 from service.query import QueryValidator
 from service.results.routes import endpoints as results_endpoints
 from service.results.store import ResultsStore
 from service.routing import Endpoint, Handler, build_routes
 from service.settings import Settings
+from service.workfiles.routes import endpoints as workfile_endpoints
+from service.workfiles.runs import RunStore
+from service.workfiles.store import WorkfileStore
 
 log = logging.getLogger("sluice")
 
@@ -53,14 +61,19 @@ health_endpoints = [
 #: Every route of the service: (mount prefix, endpoints). "" is the root.
 MOUNTS: list[tuple[str, list[Endpoint]]] = [
     ("", health_endpoints),
+    ("", openapi_endpoints),
     ("/results", results_endpoints),
     ("/buckets", buckets_endpoints),
+    ("/admin", admin_endpoints),
+    ("", workfile_endpoints),
+    ("", experiment_endpoints),
 ]
 
 
 def guard(endpoint: Endpoint) -> Handler:
-    """The handler that serves `endpoint` (authorisation wraps it here)."""
-    return endpoint.handler
+    """The handler that serves `endpoint`: admitted only with a token holding the
+    endpoint's scope (unless public or SLUICE_AUTH=off), within the rate limit."""
+    return auth_guard.guarded(endpoint)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -73,11 +86,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await database.ping()
         validator = QueryValidator(settings.max_query_depth, settings.max_query_nodes)
         app.state.database = database
+        await auth_guard.install(app, database, settings)
         app.state.results = results = ResultsStore(database, validator, settings)
         await results.create_indexes()
         app.state.buckets = buckets = BucketsStore(database, validator, settings)
         await buckets.create_indexes()
+        app.state.workfiles = workfiles = WorkfileStore(database, settings)
+        await workfiles.create_indexes()
+        app.state.runs = runs = RunStore(database, buckets, results)
+        await runs.create_indexes()
+        upkeep = await install_experiments(app, database, buckets, results, settings)
         loops = [
+            upkeep,
+            Periodic("runs", settings.run_interval, runs.reconcile),
             Periodic("reaper", settings.reaper_interval, lambda: audit.reap(buckets.collection)),
             Periodic(
                 "mover",

@@ -14,6 +14,7 @@ error, ours or not, into `{"error": {"code", "message", "details"}}` with its st
     ├── Conflict (409)
     ├── PayloadTooLarge (413)
     ├── ValidationFailed (422)
+    ├── RateLimited (429, with Retry-After)
     └── Unavailable (503)
 """
 
@@ -37,6 +38,8 @@ class SluiceError(Exception):
 
     status_code = 500
     code = "internal_error"
+    #: Response headers the answer carries besides the JSON body.
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, details: Any = None) -> None:
         super().__init__(message)
@@ -91,20 +94,43 @@ class ValidationFailed(SluiceError):
     code = "validation_failed"
 
 
+class RateLimited(SluiceError):
+    """Too many requests: retry after `retry_after` seconds (the Retry-After header)."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, details: Any, retry_after: int) -> None:
+        super().__init__(message, details)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class Unavailable(SluiceError):
     status_code = 503
     code = "database_unavailable"
 
 
-def error_response(status_code: int, code: str, message: str, details: Any = None) -> Response:
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """The error body every failure uses."""
     body = {"error": {"code": code, "message": message, "details": details}}
-    return JSONResponse(body, status_code=status_code)
+    try:
+        return JSONResponse(body, status_code=status_code, headers=headers)
+    except TypeError:
+        # Details echoing client input JSON cannot encode (an integer past 64 bits) must
+        # not turn a 4xx into a 500: send them as text.
+        body["error"]["details"] = repr(details)
+        return JSONResponse(body, status_code=status_code, headers=headers)
 
 
 async def _sluice_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SluiceError)
-    return error_response(exc.status_code, exc.code, exc.message, exc.details)
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}

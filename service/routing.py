@@ -55,6 +55,8 @@ class Endpoint:
     errors: tuple[int, ...] = field(default=())
     #: Media type of the answer when it is not JSON.
     media_type: str = "application/json"
+    #: Status of a successful answer (201 for a creation), for the OpenAPI document.
+    status: int = 200
 
 
 class EndpointRoute(Route):

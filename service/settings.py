@@ -7,6 +7,8 @@ at start, not at the first request.
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -62,6 +64,37 @@ class Settings:
     #: Data directory of the embedded database started by `make run`.
     embedded_path: str = "./var/db"
     log_level: str = "info"
+    #: Directory of extension manifests (*.yaml, *.yml, *.json), re-read on every request;
+    #: empty means no extensions.
+    extensions_dir: str = ""
+    #: Largest experiment file accepted, in bytes (413 past it).
+    max_file_bytes: int = 2 * 1024 * 1024 * 1024
+    #: Seconds between passes that bring extension tasks up to date with their works
+    #: and delete replaced experiment files; 0 disables them.
+    task_interval: float = 2.0
+    #: Characters of a task's stdout and of its stderr kept on the task (the tail).
+    max_task_output: int = 65536
+    #: Seconds a replaced experiment file stays readable for downloads already under way.
+    file_grace: float = 600.0
+    #: "required": every non-public route needs a token; "off": no token checked
+    #: (refused on a non-loopback `host` unless `allow_insecure`).
+    auth: str = "required"
+    #: A deploy-time secret accepted as an admin token (to create the first tokens).
+    admin_token: str | None = dataclasses.field(default=None, repr=False)
+    #: Allow auth "off" on a non-loopback address.
+    allow_insecure: bool = False
+    #: Requests per second per token, per Sluice process (replica); 0 disables.
+    rate_limit: float = 0.0
+    #: Requests a token may send at once above the rate (the bucket's size).
+    rate_burst: int = 100
+    #: Most audit entries one `GET /admin/audit` answers.
+    max_audit_results: int = 1000
+    #: Largest workfile accepted at upload, in bytes (413 past it).
+    max_workfile_bytes: int = 1024 * 1024
+    #: Deepest nesting of objects and arrays in a workfile (422 past it).
+    max_workfile_depth: int = 32
+    #: Seconds between passes that advance unfinished workfile runs; 0 disables them.
+    run_interval: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -91,10 +124,24 @@ class Settings:
             "max_query_nodes",
             "max_view_results",
             "server_selection_timeout_ms",
+            "rate_burst",
+            "max_audit_results",
+            "max_file_bytes",
+            "max_task_output",
+            "max_workfile_bytes",
+            "max_workfile_depth",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{env_name(name)} must be at least 1")
-        for name in ("reaper_interval", "transfer_interval", "transfer_cutoff"):
+        for name in (
+            "reaper_interval",
+            "transfer_interval",
+            "transfer_cutoff",
+            "rate_limit",
+            "task_interval",
+            "file_grace",
+            "run_interval",
+        ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{env_name(name)} must not be negative")
         for name in ("port", "embedded_port"):
@@ -106,11 +153,38 @@ class Settings:
             raise SettingsError("SLUICE_WRITE_CONCERN must be 'majority' or a node count")
         if self.log_level not in ("critical", "error", "warning", "info", "debug"):
             raise SettingsError("SLUICE_LOG_LEVEL must be one of critical/error/warning/info/debug")
+        self._check_auth()
+
+    def _check_auth(self) -> None:
+        if self.auth not in ("required", "off"):
+            raise SettingsError("SLUICE_AUTH must be 'required' or 'off'")
+        if self.admin_token is not None and len(self.admin_token) < MIN_ADMIN_TOKEN:
+            raise SettingsError(f"SLUICE_ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN} characters")
+        if self.auth == "off" and not is_loopback(self.host) and not self.allow_insecure:
+            raise SettingsError(
+                f"SLUICE_AUTH=off on SLUICE_HOST={self.host!r} would let anyone on the network "
+                "change everything; listen on 127.0.0.1, turn auth on, or set "
+                "SLUICE_ALLOW_INSECURE=1"
+            )
 
     @property
     def write_concern_value(self) -> str | int:
         """The write concern as the driver wants it."""
         return self.write_concern if self.write_concern == "majority" else int(self.write_concern)
+
+
+#: Shortest SLUICE_ADMIN_TOKEN accepted: a guessable bootstrap secret defeats auth.
+MIN_ADMIN_TOKEN = 16
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` (an address or "localhost") is reachable only from this machine."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def env_name(field_name: str) -> str:
@@ -144,7 +218,7 @@ def _parse_float(raw: str) -> float:
     return value
 
 
-def _parse_log_level(raw: str) -> str:
+def _parse_lowercase(raw: str) -> str:
     return raw.strip().lower()
 
 
@@ -158,4 +232,7 @@ def _parser_for(default: object) -> Callable[[str], Any]:
     return str.strip
 
 
-_PARSERS: dict[str, Callable[[str], Any]] = {"log_level": _parse_log_level}
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "log_level": _parse_lowercase,
+    "auth": _parse_lowercase,
+}

@@ -27,10 +27,12 @@ def mongo_uri() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def sluice_env(mongo_uri: str) -> dict[str, str]:
-    """Environment for a Sluice process: its own database name on the test server."""
+    """Environment for a Sluice process: its own database name on the test server, auth
+    off (loopback only; tests/service/auth turns it on)."""
     env = {
         "MONGODB_URI": mongo_uri,
         "SLUICE_DB_NAME": f"sluice_test_{uuid.uuid4().hex[:8]}",
+        "SLUICE_AUTH": "off",
     }
     if not os.environ.get("MONGODB_URI"):
         env["SLUICE_SERIALIZE_CLAIMS"] = "1"

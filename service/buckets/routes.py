@@ -16,6 +16,7 @@ from starlette.responses import Response
 from schemas.buckets import LEASE_HEADER, LeaseRequest, LeaseStatus
 from schemas.work import ViewRequest, Work
 from service import __version__
+from service.auth import principal, record
 from service.body import request_json
 from service.buckets import audit
 from service.buckets.store import BucketsStore
@@ -37,14 +38,14 @@ async def version(request: Request) -> Response:
 
 
 async def deposit(request: Request) -> Response:
-    ids = await _store(request).deposit(await request_json(request))
+    ids = await _store(request).deposit(await request_json(request), principal(request))
     # The client sends `return_ids` twice (in the URL and as params), spelled True/False.
     wanted = request.query_params.getlist("return_ids")
     return JSONResponse(ids if any(v.lower() in _TRUE for v in wanted) else True)
 
 
 async def withdraw(request: Request) -> Response:
-    claimed = await _store(request).withdraw(await request_json(request))
+    claimed = await _store(request).withdraw(await request_json(request), principal(request))
     if claimed is None:
         return JSONResponse(None)
     work, token = claimed
@@ -63,16 +64,20 @@ async def release(request: Request) -> Response:
 
 async def update(request: Request) -> Response:
     token = request.headers.get(LEASE_HEADER)
-    return JSONResponse(await _store(request).update(await request_json(request), token))
+    body = await request_json(request)
+    return JSONResponse(await _store(request).update(body, token, principal(request)))
 
 
 async def delete(request: Request) -> Response:
-    return JSONResponse(await _store(request).delete(request.query_params.getlist("ids")))
+    ids = request.query_params.getlist("ids")
+    deleted = await _store(request).delete(ids, principal(request))
+    await record(request, "buckets.delete", "buckets/work", {"ids": ids})
+    return JSONResponse(deleted)
 
 
 async def view(request: Request) -> Response:
     query = parse_model(ViewRequest, await request_json(request))
-    return JSONResponse(await _store(request).view(query))
+    return JSONResponse(await _store(request).view(query, principal(request)))
 
 
 async def status(request: Request) -> Response:
@@ -80,11 +85,14 @@ async def status(request: Request) -> Response:
 
 
 async def pipelines(request: Request) -> Response:
-    return JSONResponse(await _store(request).pipelines())
+    caller = principal(request)
+    return JSONResponse([name for name in await _store(request).pipelines() if caller.allows(name)])
 
 
 async def details(request: Request) -> Response:
-    return JSONResponse(await _store(request).counts(request.path_params["pipeline"]))
+    pipeline = request.path_params["pipeline"]
+    principal(request).check_pipelines([pipeline])
+    return JSONResponse(await _store(request).counts(pipeline))
 
 
 async def audit_failed(request: Request) -> Response:
@@ -123,7 +131,7 @@ endpoints = [
     Endpoint("/work", ("PUT",), update, "work", "Replace works by id (a run's report)",
              body=list[Work], response=bool, errors=(400, 404, 409, 413, 422)),
     Endpoint("/work", ("DELETE",), delete, "admin", "Delete works by id",
-             response=bool, params=(_IDS,), errors=(413,)),
+             response=bool, params=(_IDS,), errors=(400, 413)),
     Endpoint("/work/withdraw", ("POST",), withdraw, "work",
              "Claim the best queued work matching a filter", body=dict[str, Any],
              response=Work | None, errors=(400,)),

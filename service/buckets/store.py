@@ -19,6 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, OperationFailure
 
 from schemas.work import ViewRequest, Work
+from service.auth.principal import Principal
 from service.buckets import lease
 from service.buckets.documents import (
     CLOSED,
@@ -81,14 +82,17 @@ class BucketsStore:
         refuse_server_fields(query, where)
         return dict(query)
 
-    async def deposit(self, raw: Any) -> list[str]:
+    async def deposit(self, raw: Any, caller: Principal | None = None) -> list[str]:
         """Queue works; return their ids in input order. Idempotent by `id`.
 
         A work whose id is already stored (given by the client, or derived from its
         content, see `documents.assign_ids`) is left as it is, whatever its state, and
-        its id is answered again. Invalid input queues nothing.
+        its id is answered again. Invalid input queues nothing; nor does a work of a
+        pipeline `caller` may not touch (403).
         """
         documents = validate_works(raw, Work, self.settings.max_batch)
+        if caller is not None:
+            caller.check_pipelines(d["pipeline"] for d in documents)
         repeated = duplicates([d["id"] for d in documents if d["id"] is not None])
         if repeated:
             raise Conflict("ids repeated within the batch; nothing was queued", {"ids": repeated})
@@ -110,14 +114,19 @@ class BucketsStore:
                     raise
         return [d["id"] for d in documents]
 
-    async def withdraw(self, query: Any) -> tuple[Document, str] | None:
+    async def withdraw(
+        self, query: Any, caller: Principal | None = None
+    ) -> tuple[Document, str] | None:
         """Claim the best `queued` work matching `query`; return it and its lease token.
 
         One conditional `find_one_and_update`, highest priority first, then oldest
         creation: `running`, `start` now, `attempt` + 1, and a lease lasting the
-        work's `timeout`. None when nothing matches.
+        work's `timeout`. None when nothing matches. A pipeline-restricted `caller`
+        must name its pipelines in the filter (403 otherwise).
         """
         query = self.checked_filter(query)
+        if caller is not None:
+            caller.check_filter(query)
         claim = {"status": "queued", **query}
         if "status" in query:
             claim = {"status": "queued", "$and": [query]}
@@ -186,15 +195,20 @@ class BucketsStore:
             raise lease.not_held(work_id)
         return public(released)
 
-    async def update(self, raw: Any, token: str | None = None) -> bool:
+    async def update(
+        self, raw: Any, token: str | None = None, caller: Principal | None = None
+    ) -> bool:
         """Replace works by id with the client's values; all or nothing.
 
         `token` is the `X-Sluice-Lease` header, if sent. Whether a document may replace
         the stored work (a run still holding it, or an administrative edit) is decided
         by `lease.replacement`. A document equal to what is stored is always accepted,
-        so a blind retry succeeds. 404 for an unknown id, 409 for a refused update.
+        so a blind retry succeeds. 404 for an unknown id, 409 for a refused update, 403
+        when `caller` may not touch the pipeline of a document or of the stored work.
         """
         documents = validate_works(raw, Work, self.settings.max_batch)
+        if caller is not None:
+            caller.check_pipelines(d["pipeline"] for d in documents)
         for index, document in enumerate(documents):
             if document["id"] is None:
                 raise ValidationFailed(f"document {index} has no id; an update needs one")
@@ -202,23 +216,29 @@ class BucketsStore:
         if repeated:
             raise ValidationFailed("ids repeated within the batch", {"ids": repeated})
         if len(documents) == 1:
-            await self._replace(documents[0], token, None)
+            await self._replace(documents[0], token, None, caller)
             return True
 
         async def replace_all(session: AsyncClientSession) -> None:
             for document in documents:
-                await self._replace(document, token, session)
+                await self._replace(document, token, session, caller)
 
         await self.database.transaction(replace_all)
         return True
 
     async def _replace(
-        self, incoming: Document, token: str | None, session: AsyncClientSession | None
+        self,
+        incoming: Document,
+        token: str | None,
+        session: AsyncClientSession | None,
+        caller: Principal | None,
     ) -> None:
         for _ in range(UPDATE_ATTEMPTS):
             stored = await self.collection.find_one({"id": incoming["id"]}, session=session)
             if stored is None:
                 raise NotFound(f"no work with id {incoming['id']}", {"id": incoming["id"]})
+            if caller is not None:
+                caller.check_pipelines([stored.get("pipeline")])
             if public(stored) == incoming:
                 return
             replacement = lease.replacement(stored, incoming, token)
@@ -232,8 +252,9 @@ class BucketsStore:
             {"id": incoming["id"]},
         )
 
-    async def delete(self, ids: list[str]) -> bool:
-        """Delete works by id, whatever their state. Unknown ids are no-ops."""
+    async def delete(self, ids: list[str], caller: Principal | None = None) -> bool:
+        """Delete works by id, whatever their state. Unknown ids are no-ops. 403 (nothing
+        deleted) if `caller` may not touch the pipeline of one of the stored works."""
         if not ids:
             raise BadRequest("name the works to delete as ?ids=<id>&ids=<id>")
         if len(ids) > self.settings.max_batch:
@@ -241,15 +262,24 @@ class BucketsStore:
                 f"{len(ids)} ids exceed SLUICE_MAX_BATCH ({self.settings.max_batch})",
                 {"limit": "SLUICE_MAX_BATCH", "max_batch": self.settings.max_batch},
             )
-        await self.collection.delete_many({"id": {"$in": ids}})
+        selected: Document = {"id": {"$in": ids}}
+        if caller is not None and caller.patterns:
+            pipelines = await self.collection.distinct("pipeline", selected)
+            caller.check_pipelines(pipelines)
+            # Conditional on the pipelines checked: a work moved elsewhere meanwhile stays.
+            selected["pipeline"] = {"$in": pipelines}
+        await self.collection.delete_many(selected)
         return True
 
-    async def view(self, request: ViewRequest) -> list[Document]:
+    async def view(self, request: ViewRequest, caller: Principal | None = None) -> list[Document]:
         """Matching works in deposit order, projected; never a server-only field.
 
-        `limit` 0 or None means all, refused past SLUICE_MAX_VIEW_RESULTS.
+        `limit` 0 or None means all, refused past SLUICE_MAX_VIEW_RESULTS. A
+        pipeline-restricted `caller` must name its pipelines in the filter (403).
         """
         query = self.checked_filter(request.query)
+        if caller is not None:
+            caller.check_filter(query)
         projection = find_projection(self.validator.projection(request.projection))
         cap = self.settings.max_view_results
         limit = request.limit or 0

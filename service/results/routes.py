@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from schemas.work import CountRequest, FinishedWork, ViewRequest
 from service import __version__
+from service.auth import principal, record
 from service.body import request_json
 from service.db import Document
 from service.jsonio import JSONResponse, stream_array
@@ -28,19 +29,28 @@ async def version(request: Request) -> Response:
 
 
 async def deposit(request: Request) -> Response:
-    return JSONResponse(await _store(request).deposit(await request_json(request)))
+    return JSONResponse(
+        await _store(request).deposit(await request_json(request), principal(request))
+    )
 
 
 async def update(request: Request) -> Response:
-    return JSONResponse(await _store(request).update(await request_json(request)))
+    unlocked = await _store(request).update(await request_json(request), principal(request))
+    for pipeline, ids in unlocked.items():
+        await record(request, "results.unlock", f"results/{pipeline}", {"ids": ids})
+    return JSONResponse(True)
 
 
 async def delete(request: Request) -> Response:
     ids_by_pipeline: dict[str, list[str]] = {}
     for pipeline, result_id in request.query_params.multi_items():
         ids_by_pipeline.setdefault(pipeline, []).append(result_id)
+    principal(request).check_pipelines(ids_by_pipeline)
     # No ids (the client's delete_ids(p, [])) deletes nothing: a no-op, like unknown ids.
-    return JSONResponse(await _store(request).delete(ids_by_pipeline))
+    deleted = await _store(request).delete(ids_by_pipeline)
+    for pipeline, ids in ids_by_pipeline.items():
+        await record(request, "results.delete", f"results/{pipeline}", {"ids": ids})
+    return JSONResponse(deleted)
 
 
 async def _chain(first: list[Document], rest: AsyncIterator[Document]) -> AsyncIterator[Document]:
@@ -52,7 +62,7 @@ async def _chain(first: list[Document], rest: AsyncIterator[Document]) -> AsyncI
 
 async def view(request: Request) -> Response:
     query = parse_model(ViewRequest, await request_json(request))
-    first, rest = await _store(request).view(query)
+    first, rest = await _store(request).view(query, principal(request))
     if rest is None:
         return JSONResponse(first)
     return stream_array(_chain(first, rest))
@@ -60,11 +70,13 @@ async def view(request: Request) -> Response:
 
 async def count(request: Request) -> Response:
     query = parse_model(CountRequest, await request_json(request))
-    return JSONResponse(await _store(request).count(query.query))
+    return JSONResponse(await _store(request).count(query.query, principal(request)))
 
 
 async def status(request: Request) -> Response:
-    return JSONResponse(await _store(request).status())
+    caller = principal(request)
+    counts = await _store(request).status()
+    return JSONResponse({name: n for name, n in counts.items() if caller.allows(name)})
 
 
 _PIPELINE_IDS = Param(
@@ -77,16 +89,17 @@ endpoints = [
     Endpoint("/version", ("GET", "HEAD"), version, "public", "Service version",
              response=dict[str, str]),
     Endpoint("/results", ("POST",), deposit, "deposit", "Store finished works; all or nothing",
-             body=list[FinishedWork], response=dict[str, bool], errors=(400, 409, 413, 422)),
+             body=list[FinishedWork], response=dict[str, bool],
+             errors=(400, 403, 409, 413, 422)),
     Endpoint("/results", ("PUT",), update, "deposit",
              "Replace results by id; all or nothing (clearing a lock needs admin)",
              body=list[FinishedWork], response=bool, errors=(400, 403, 404, 409, 413, 422)),
     Endpoint("/results", ("DELETE",), delete, "admin", "Delete results by id; all or nothing",
-             response=dict[str, bool], params=(_PIPELINE_IDS,), errors=(400, 409, 413)),
+             response=dict[str, bool], params=(_PIPELINE_IDS,), errors=(400, 403, 409, 413)),
     Endpoint("/view", ("POST",), view, "read", "Results matching a query, projected and paged",
-             body=ViewRequest, response=list[dict[str, Any]], errors=(400, 422)),
+             body=ViewRequest, response=list[dict[str, Any]], errors=(400, 403, 422)),
     Endpoint("/view/count", ("POST",), count, "read", "How many results match a query",
-             body=CountRequest, response=int, errors=(400, 422)),
+             body=CountRequest, response=int, errors=(400, 403, 422)),
     Endpoint("/status", ("GET",), status, "read", "Result count per pipeline",
              response=dict[str, int]),
 ]  # fmt: skip

@@ -19,6 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from schemas.work import PIPELINE_PATTERN, FinishedWork, ViewRequest
+from service.auth.principal import Principal
 from service.db import DUPLICATE_KEY, Database, Document
 from service.errors import (
     BadRequest,
@@ -103,8 +104,9 @@ class ResultsStore:
             await self.collection(pipeline).create_indexes(INDEXES)
             self._indexed.add(pipeline)
 
-    async def deposit(self, raw: Any) -> dict[str, bool]:
-        """Insert finished works; all or nothing. 409 if any `id` already exists."""
+    async def deposit(self, raw: Any, caller: Principal | None = None) -> dict[str, bool]:
+        """Insert finished works; all or nothing. 409 if any `id` already exists; 403 if
+        `caller` may not touch one of their pipelines."""
         by_pipeline: dict[str, list[Document]] = {}
         for document in validate_works(raw, FinishedWork, self.settings.max_batch):
             if document["id"] is None:
@@ -112,6 +114,8 @@ class ResultsStore:
             if document["creation"] is None:
                 document["creation"] = time.time()
             by_pipeline.setdefault(document["pipeline"], []).append(document)
+        if caller is not None:
+            caller.check_pipelines(by_pipeline)
         for pipeline, documents in by_pipeline.items():
             repeated = duplicates([d["id"] for d in documents])
             if repeated:
@@ -150,8 +154,10 @@ class ResultsStore:
                 existing[pipeline] = ids
         return existing
 
-    async def update(self, raw: Any) -> bool:
-        """Replace results by `id`; all or nothing. 404 for unknown ids, 409 for locked ones."""
+    async def update(self, raw: Any, caller: Principal | None = None) -> dict[str, list[str]]:
+        """Replace results by `id`; all or nothing. 404 for unknown ids, 409 for locked
+        ones; 403 if `caller` may not touch a pipeline, or clears a lock without `admin`.
+        Returns the ids whose lock this update cleared, by pipeline."""
         documents = validate_works(raw, FinishedWork, self.settings.max_batch)
         by_pipeline: dict[str, dict[str, Document]] = {}
         for index, document in enumerate(documents):
@@ -161,10 +167,14 @@ class ResultsStore:
             if document["id"] in batch:
                 raise ValidationFailed(f"id {document['id']} appears twice in the batch")
             batch[document["id"]] = document
+        if caller is not None:
+            caller.check_pipelines(by_pipeline)
+        unlocked: dict[str, list[str]] = {}
 
         async def apply(session: AsyncClientSession) -> None:
             missing: dict[str, list[str]] = {}
             locked: dict[str, list[str]] = {}
+            unlocked.clear()  # the transaction may be retried
             for pipeline, incoming in by_pipeline.items():
                 collection = self.collection(pipeline)
                 stored = {
@@ -181,6 +191,10 @@ class ResultsStore:
                         writes.append(ReplaceOne(guard, document))
                     elif _without_lock(current) == _without_lock(document):
                         # Unchanged but for the lock: an unlock, or locking what is locked.
+                        if not is_locked(document):
+                            if caller is not None:
+                                caller.require("admin", "clearing a result's lock")
+                            unlocked.setdefault(pipeline, []).append(result_id)
                         writes.append(ReplaceOne({"_id": current["_id"]}, document))
                     else:
                         locked.setdefault(pipeline, []).append(result_id)
@@ -197,7 +211,7 @@ class ResultsStore:
                 )
 
         await self.database.transaction(apply)
-        return True
+        return unlocked
 
     async def delete(self, ids_by_pipeline: dict[str, list[str]]) -> dict[str, bool]:
         """Delete results by id; all or nothing. 409 listing locked ids. Unknown ids are no-ops."""
@@ -234,23 +248,28 @@ class ResultsStore:
         await self.database.transaction(remove)
         return {pipeline: True for pipeline in ids_by_pipeline}
 
-    def _split_query(self, query: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    def _split_query(
+        self, query: dict[str, Any], caller: Principal | None
+    ) -> tuple[str, dict[str, Any]]:
         """Validate a view/count query; return its pipeline and the rest of the filter."""
         self.validator.filter(query)
         if "pipeline" not in query:
             raise InvalidQuery("query.pipeline is required: it names the results collection")
         rest = dict(query)
-        return check_pipeline(rest.pop("pipeline")), rest
+        pipeline = check_pipeline(rest.pop("pipeline"))
+        if caller is not None:
+            caller.check_pipelines([pipeline])
+        return pipeline, rest
 
     async def view(
-        self, request: ViewRequest
+        self, request: ViewRequest, caller: Principal | None = None
     ) -> tuple[list[Document], AsyncIterator[Document] | None]:
         """Matching results in deposit order: the first batch, and an iterator over the
         rest (None when the first batch is all of them).
 
         `limit` 0 or None means all, which is refused past SLUICE_MAX_VIEW_RESULTS.
         """
-        pipeline, query = self._split_query(request.query)
+        pipeline, query = self._split_query(request.query, caller)
         projection = find_projection(self.validator.projection(request.projection))
         cap = self.settings.max_view_results
         too_many = TooManyResults(
@@ -286,9 +305,9 @@ class ResultsStore:
             raise refused(exc) from None
         return first, cursor.__aiter__()
 
-    async def count(self, query: dict[str, Any]) -> int:
+    async def count(self, query: dict[str, Any], caller: Principal | None = None) -> int:
         """How many results match `query` (which names its pipeline)."""
-        pipeline, rest = self._split_query(query)
+        pipeline, rest = self._split_query(query, caller)
         collection = self.collection(pipeline)
         try:
             if not rest:

@@ -9,15 +9,19 @@ names Sluice's base URLs.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.contract.remote import PROJECT_ROOT, RemoteBackend, WorkflowAgent
-from tests.contract.workspace import SITE, WorkFactory, WorkflowHome, client_env, workspace_yaml
+from tests.contract.remote import RemoteBackend, WorkflowAgent
+from tests.contract.workspace import (
+    SITE,
+    WorkFactory,
+    WorkflowHome,
+    activate_workspace,
+    client_env,
+)
 
 
 @pytest.fixture(scope="session")
@@ -26,21 +30,7 @@ def workflow_home(base_url: str, tmp_path_factory: pytest.TempPathFactory) -> Wo
     home = tmp_path_factory.mktemp("workflow-home")
     baseurls = {"buckets": f"{base_url}/buckets", "results": f"{base_url}/results"}
     source = tmp_path_factory.mktemp("workspace") / "sluice.yml"
-    source.write_text(workspace_yaml("sluice-contract", baseurls))
-    env = client_env(home)
-    done = subprocess.run(
-        [sys.executable, "-m", "workflow.cli.main", "workspace", "set", str(source)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    active = home / ".config" / "workflow" / "workspace.yml"
-    assert done.returncode == 0 and active.is_file(), (
-        f"`workflow workspace set` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-    )
-    return WorkflowHome(home=home, workspace=active, baseurls=baseurls, env=env)
+    return activate_workspace(home, source, baseurls, client_env(home))
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,14 @@ fixes from HOME when first imported, so every process that runs it gets `client_
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from tests.contract.remote import PROJECT_ROOT
 
 #: The one site of the test workspace; the client refuses works for any other.
 SITE = "local"
@@ -70,3 +74,24 @@ def client_env(home: Path) -> dict[str, str]:
     loopback = "127.0.0.1,localhost"
     env.update(HOME=str(home), NO_PROXY=loopback, no_proxy=loopback)
     return env
+
+
+def activate_workspace(
+    home: Path, source: Path, baseurls: dict[str, str], env: dict[str, str]
+) -> WorkflowHome:
+    """Write a workspace naming `baseurls` to `source` and activate it in `home` with the
+    real `workflow workspace set`, run with `env` (from `client_env(home)`)."""
+    source.write_text(workspace_yaml("sluice-contract", baseurls))
+    done = subprocess.run(
+        [sys.executable, "-m", "workflow.cli.main", "workspace", "set", str(source)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    active = home / ".config" / "workflow" / "workspace.yml"
+    assert done.returncode == 0 and active.is_file(), (
+        f"`workflow workspace set` failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
+    )
+    return WorkflowHome(home=home, workspace=active, baseurls=baseurls, env=env)

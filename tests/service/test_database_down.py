@@ -21,6 +21,7 @@ def test_503_while_the_database_is_down_then_recovery(tmp_path: Path) -> None:
         "MONGODB_URI": database.uri,
         "SLUICE_DB_NAME": f"down_{uuid.uuid4().hex[:6]}",
         "SLUICE_SERVER_SELECTION_TIMEOUT_MS": "1000",
+        "SLUICE_AUTH": "off",
     }
     try:
         with SluiceProcess(env, log_path=tmp_path / "sluice.log") as server:

@@ -1,0 +1,111 @@
+"""Who is calling: the `Principal` a request was admitted as, and what it may touch.
+
+`principal(request)` is the caller of any route. Handlers and stores call
+`check_pipelines` (or `check_filter`) wherever the pipelines a request touches are known,
+and `require` for an action that needs more than the route's scope (clearing a lock).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from starlette.requests import Request
+
+from service.errors import Forbidden
+
+#: Every token scope; `admin` implies the others.
+TOKEN_SCOPES = ("read", "deposit", "work", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: token name and owner (None when auth is off), scopes, and the fnmatch
+    patterns of the pipelines it may touch (empty: every pipeline)."""
+
+    name: str | None
+    owner: str | None
+    scopes: frozenset[str]
+    patterns: tuple[str, ...] = ()
+
+    @property
+    def who(self) -> str:
+        """'<name> (<owner>)' for a token, 'anonymous' without one."""
+        return "anonymous" if self.name is None else f"{self.name} ({self.owner})"
+
+    def has(self, scope: str) -> bool:
+        """Whether the caller holds `scope` (admin holds every scope)."""
+        return "admin" in self.scopes or scope in self.scopes
+
+    def require(self, scope: str, action: str | None = None) -> None:
+        """403 unless the caller holds `scope`; `action` names what needed it."""
+        if not self.has(scope):
+            doing = action or "this route"
+            raise Forbidden(
+                f"{doing} needs a token with scope {scope!r}; token {self.name!r} has "
+                f"{', '.join(sorted(self.scopes)) or 'no scopes'}",
+                {"scope": scope, "token": self.name},
+            )
+
+    def allows(self, pipeline: Any) -> bool:
+        """Whether the caller may touch `pipeline`."""
+        if not self.patterns:
+            return True
+        return isinstance(pipeline, str) and any(fnmatchcase(pipeline, p) for p in self.patterns)
+
+    def check_pipelines(self, names: Iterable[Any]) -> None:
+        """403 naming the pipelines outside the caller's patterns, if any."""
+        if not self.patterns:
+            return
+        outside = sorted({str(name) for name in names if not self.allows(name)})
+        if outside:
+            raise Forbidden(
+                f"token {self.name!r} may not touch pipeline(s) {', '.join(outside)} "
+                f"(allowed: {', '.join(self.patterns)})",
+                {"pipelines": outside, "allowed": list(self.patterns)},
+            )
+
+    def check_filter(self, query: Any, where: str = "query") -> None:
+        """For a pipeline-restricted caller, 403 unless the filter `query` names its
+        pipelines at the top level, as a string or `{"$in": [...]}` (or `{"$eq": ...}`),
+        all of them allowed."""
+        if not self.patterns:
+            return
+        named = _named_pipelines(query)
+        if named is None:
+            raise Forbidden(
+                f"token {self.name!r} is limited to pipelines {', '.join(self.patterns)}: "
+                f'{where} must name them as "pipeline": "<name>" or {{"$in": [...]}}',
+                {"allowed": list(self.patterns)},
+            )
+        self.check_pipelines(named)
+
+
+def _named_pipelines(query: Any) -> list[Any] | None:
+    if not isinstance(query, dict) or "pipeline" not in query:
+        return None
+    value = query["pipeline"]
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict) and len(value) == 1:
+        if isinstance(value.get("$eq"), str):
+            return [value["$eq"]]
+        if isinstance(value.get("$in"), list) and value["$in"]:
+            return list(value["$in"])
+    return None
+
+
+#: The caller when auth is off: anyone may do anything, recorded as "anonymous".
+ANONYMOUS = Principal(None, None, frozenset({"admin"}))
+#: The caller of a public route when auth is required: no scope at all.
+NOBODY = Principal(None, None, frozenset())
+
+
+def principal(request: Request) -> Principal:
+    """The caller of `request`, as the route's guard admitted it."""
+    admitted = getattr(request.state, "principal", None)
+    if isinstance(admitted, Principal):
+        return admitted
+    return ANONYMOUS if request.app.state.settings.auth == "off" else NOBODY

@@ -1,0 +1,154 @@
+"""API tokens in MongoDB (`auth.tokens`): created once, stored hashed, revoked in place.
+
+A token is `slc_` + 32 random bytes (URL-safe base64). Only its SHA-256 is stored: the
+secret has 256 bits of entropy, so a fast hash is enough (no salt or key stretching is
+needed against guessing), and lookups by hash are exact-match index hits. Revoked tokens
+are kept, marked, so their names stay taken and the audit trail stays readable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from schemas.auth import TokenRequest
+from service.auth.principal import Principal
+from service.db import Database, Document
+from service.errors import Conflict, NotFound, Unauthorized
+
+COLLECTION = "auth.tokens"
+#: Every token Sluice issues starts with this, so a leaked one is easy to recognise.
+PREFIX = "slc_"
+#: Longer credentials are refused unread.
+MAX_SECRET = 256
+#: Name under which the SLUICE_ADMIN_TOKEN bootstrap secret acts (not a valid token name).
+BOOTSTRAP_NAME = "SLUICE_ADMIN_TOKEN"
+
+INDEXES = [
+    IndexModel([("name", ASCENDING)], unique=True, name="name_unique"),
+    IndexModel([("hash", ASCENDING)], unique=True, name="hash_unique"),
+]
+
+#: Fields a listing shows: never the hash.
+PUBLIC_FIELDS = {
+    "_id": False,
+    "name": True,
+    "owner": True,
+    "scopes": True,
+    "pipelines": True,
+    "created": True,
+    "created_by": True,
+    "expires": True,
+    "revoked": True,
+    "revoked_by": True,
+}
+
+
+def new_secret() -> str:
+    """A fresh token secret."""
+    return PREFIX + secrets.token_urlsafe(32)
+
+
+def digest(secret: str) -> str:
+    """What is stored for `secret`: its SHA-256, in hex."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def same_secret(given: str, expected: str) -> bool:
+    """Constant-time comparison of two secrets (by their digests, so lengths never leak)."""
+    return hmac.compare_digest(digest(given), digest(expected))
+
+
+def bootstrap_principal() -> Principal:
+    """The caller presenting SLUICE_ADMIN_TOKEN."""
+    return Principal(BOOTSTRAP_NAME, "deploy", frozenset({"admin"}))
+
+
+class TokenStore:
+    """Create, list, revoke and authenticate tokens."""
+
+    def __init__(self, database: Database) -> None:
+        self.collection = database.db[COLLECTION]
+
+    async def create_indexes(self) -> None:
+        await self.collection.create_indexes(INDEXES)
+
+    async def create(self, request: TokenRequest, creator: Principal) -> Document:
+        """Store a new token; return its public fields plus `token`, the plaintext
+        (never stored, never shown again). 409 if the name is taken."""
+        secret = new_secret()
+        now = time.time()
+        document: Document = {
+            "name": request.name,
+            "owner": request.owner or creator.owner or "anonymous",
+            "scopes": sorted(set(request.scopes)),
+            "pipelines": list(dict.fromkeys(request.pipelines)),
+            "created": now,
+            "created_by": creator.who,
+            "expires": None if request.expires_days is None else now + request.expires_days * 86400,
+            "revoked": None,
+            "revoked_by": None,
+            "hash": digest(secret),
+        }
+        try:
+            await self.collection.insert_one(dict(document))
+        except DuplicateKeyError:
+            raise Conflict(
+                f"a token named {request.name!r} exists (revoked tokens keep their name)",
+                {"name": request.name},
+            ) from None
+        shown = {key: value for key, value in document.items() if key != "hash"}
+        return {**shown, "token": secret}
+
+    async def list(self) -> list[Document]:
+        """Every token, revoked ones included, in creation order; no hashes."""
+        cursor = self.collection.find({}, PUBLIC_FIELDS, sort=[("created", ASCENDING)])
+        return await cursor.to_list()
+
+    async def revoke(self, name: str, by: Principal) -> tuple[Document, bool]:
+        """Mark the token `name` revoked; return it and whether this call revoked it
+        (False: it already was). 404 for an unknown name."""
+        revoked = await self.collection.find_one_and_update(
+            {"name": name, "revoked": None},
+            {"$set": {"revoked": time.time(), "revoked_by": by.who}},
+            projection=PUBLIC_FIELDS,
+            return_document=ReturnDocument.AFTER,
+        )
+        if revoked is not None:
+            return revoked, True
+        existing = await self.collection.find_one({"name": name}, PUBLIC_FIELDS)
+        if existing is None:
+            raise NotFound(f"no token named {name!r}", {"name": name})
+        return existing, False
+
+    async def authenticate(self, secret: str, now: float | None = None) -> Principal:
+        """The principal of a presented secret; 401 if unknown, revoked or expired."""
+        invalid = Unauthorized("the access token is not valid", {"reason": "invalid"})
+        if not secret.startswith(PREFIX) or len(secret) > MAX_SECRET:
+            raise invalid
+        hashed = digest(secret)
+        stored: dict[str, Any] | None = await self.collection.find_one({"hash": hashed})
+        if stored is None or not hmac.compare_digest(stored["hash"], hashed):
+            raise invalid
+        if stored.get("revoked") is not None:
+            raise Unauthorized(
+                f"token {stored['name']!r} was revoked",
+                {"reason": "revoked", "name": stored["name"]},
+            )
+        now = time.time() if now is None else now
+        if stored.get("expires") is not None and stored["expires"] <= now:
+            raise Unauthorized(
+                f"token {stored['name']!r} expired", {"reason": "expired", "name": stored["name"]}
+            )
+        return Principal(
+            stored["name"],
+            stored["owner"],
+            frozenset(stored["scopes"]),
+            tuple(stored.get("pipelines") or ()),
+        )

@@ -1,0 +1,1 @@
+"""Experiments (after Aqueduct): records, tags, files in GridFS, extensions and tasks."""

@@ -1,0 +1,1 @@
+"""Workfiles (stored workflow definitions) and their runs on the Buckets work queue."""

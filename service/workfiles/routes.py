@@ -1,0 +1,182 @@
+"""HTTP routes of workfiles and their runs (`/workfiles...`).
+
+Uploads are the raw file bytes (YAML, or JSON for a `.json` name), refused past
+SLUICE_MAX_WORKFILE_BYTES while streaming. Runs are started on a workfile's latest
+version and read, stopped and reported by process id.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from schemas.workfiles import (
+    ProcessInfo,
+    RunReport,
+    RunRequest,
+    StopAnswer,
+    WorkfileInfo,
+    WorkfilePage,
+)
+from service.auth import principal, record
+from service.body import read_body, request_json
+from service.errors import BadRequest
+from service.jsonio import JSONResponse
+from service.routing import Endpoint, Param
+from service.validation import parse_model
+from service.workfiles import report, runs
+from service.workfiles.store import WorkfileStore, info
+
+MEDIA_TYPES = {"yaml": "application/yaml", "json": "application/json"}
+
+
+def _workfiles(request: Request) -> WorkfileStore:
+    store: WorkfileStore = request.app.state.workfiles
+    return store
+
+
+def _runs(request: Request) -> runs.RunStore:
+    store: runs.RunStore = request.app.state.runs
+    return store
+
+
+def _int(request: Request, name: str, default: int | None) -> int | None:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number, not {raw!r}", {name: raw}) from None
+
+
+def _user(request: Request) -> str:
+    caller = principal(request)
+    return caller.owner or caller.name or "anonymous"
+
+
+async def upload(request: Request) -> Response:
+    limit: int = request.app.state.settings.max_workfile_bytes
+    workspace = request.query_params.get("workspace", "")
+    file_name = request.query_params.get("file_name", "")
+    content = await read_body(request, limit, "SLUICE_MAX_WORKFILE_BYTES")
+    stored = await _workfiles(request).upload(workspace, file_name, _user(request), content)
+    return JSONResponse(stored)
+
+
+async def listing(request: Request) -> Response:
+    page = _int(request, "page", 1)
+    per_page = _int(request, "per_page", 100)
+    assert page is not None and per_page is not None
+    found = await _workfiles(request).page(
+        request.query_params.get("workspace", ""),
+        page,
+        per_page,
+        request.query_params.get("file_name"),
+    )
+    return JSONResponse(found)
+
+
+async def get(request: Request) -> Response:
+    return JSONResponse(info(await _workfiles(request).get(request.path_params["workfile_id"])))
+
+
+async def download(request: Request) -> Response:
+    store = _workfiles(request)
+    stored, entry = await store.version(
+        request.path_params["workfile_id"], _int(request, "version", None)
+    )
+    return StreamingResponse(
+        store.chunks(entry["file_id"]),
+        media_type=MEDIA_TYPES[stored["file_type"]],
+        headers={
+            "Content-Length": str(entry["size"]),
+            "X-Sluice-Workfile-Version": str(entry["version"]),
+        },
+    )
+
+
+async def delete(request: Request) -> Response:
+    workfile_id = request.path_params["workfile_id"]
+    await _workfiles(request).delete(workfile_id)
+    await record(request, "workfiles.delete", workfile_id)
+    return JSONResponse(True)
+
+
+async def run(request: Request) -> Response:
+    asked = parse_model(RunRequest, await request_json(request))
+    stored, entry, workflow = await _workfiles(request).load(request.path_params["workfile_id"])
+    caller = principal(request)
+    caller.check_pipelines(op.pipeline or workflow.pipeline for op in workflow.operators)
+    given = [(variable.name, variable.value) for variable in asked.variables or []]
+    process = await _runs(request).start(stored, entry["version"], workflow, given, _user(request))
+    return JSONResponse(report.process_info(process))
+
+
+async def status(request: Request) -> Response:
+    process = await _runs(request).get(request.path_params["process_id"])
+    return JSONResponse(report.process_info(process))
+
+
+async def stop(request: Request) -> Response:
+    process_id = request.path_params["process_id"]
+    outcome = await _runs(request).stop(process_id)
+    await record(request, "workfiles.stop", process_id, {"status": outcome})
+    return JSONResponse({"status": outcome, "process_id": process_id})
+
+
+async def results(request: Request) -> Response:
+    workfile_id = request.path_params["workfile_id"]
+    process = await _runs(request).get(request.path_params["process_id"])
+    if process["workflow_id"] != workfile_id:
+        # The run exists, but not as a run of this workfile.
+        raise runs.process_not_found(process["_id"])
+    return JSONResponse(report.run_report(process))
+
+
+_WORKFILE = Param("workfile_id", "path", {"type": "string"}, "workfile id", required=True)
+_PROCESS = Param("process_id", "path", {"type": "string"}, "process (run) id", required=True)
+_WORKSPACE = Param("workspace", "query", {"type": "string"}, "workspace name", required=True)
+_FILE_NAME = Param("file_name", "query", {"type": "string"}, "file name (.json: JSON, else YAML)")
+_PAGE = Param("page", "query", {"type": "integer", "minimum": 1}, "page number, from 1")
+_PER_PAGE = Param("per_page", "query", {"type": "integer", "minimum": 1},
+                  "workfiles per page (at most SLUICE_MAX_VIEW_RESULTS)")  # fmt: skip
+_VERSION = Param("version", "query", {"type": "integer", "minimum": 1}, "version (default latest)")
+_UPLOAD_PARAMS = (
+    _WORKSPACE,
+    Param("file_name", "query", {"type": "string"}, "file name (.json: JSON, else YAML)", True),
+)
+
+#: Every route, mounted at the root. Process routes come first: "/workfiles/processes/..."
+#: names no workfile.
+endpoints = [
+    Endpoint("/workfiles/processes/{process_id}", ("GET",), status, "read",
+             "A run's state, status and steps", response=ProcessInfo, params=(_PROCESS,),
+             errors=(404,)),
+    Endpoint("/workfiles/processes/{process_id}/stop", ("POST",), stop, "work",
+             "Stop a run: queued steps cancelled, running steps asked to stop",
+             response=StopAnswer, params=(_PROCESS,), errors=(404,)),
+    Endpoint("/workfiles", ("POST",), upload, "deposit",
+             "Upload a workfile (raw YAML or JSON bytes); a known name gets a new version",
+             body=bytes, response=WorkfileInfo, params=_UPLOAD_PARAMS,
+             errors=(400, 409, 413, 422)),
+    Endpoint("/workfiles", ("GET",), listing, "read",
+             "One page of a workspace's workfiles, by name",
+             response=WorkfilePage, params=(_WORKSPACE, _FILE_NAME, _PAGE, _PER_PAGE),
+             errors=(400,)),
+    Endpoint("/workfiles/{workfile_id}", ("GET",), get, "read", "A workfile's metadata",
+             response=WorkfileInfo, params=(_WORKFILE,), errors=(404,)),
+    Endpoint("/workfiles/{workfile_id}", ("DELETE",), delete, "admin",
+             "Delete a workfile and all its versions (its runs keep their copy)",
+             response=bool, params=(_WORKFILE,), errors=(404,)),
+    Endpoint("/workfiles/{workfile_id}/content", ("GET",), download, "read",
+             "The bytes of a workfile version as uploaded", response=bytes,
+             params=(_WORKFILE, _VERSION), errors=(400, 404), media_type="application/yaml"),
+    Endpoint("/workfiles/{workfile_id}/processes", ("POST",), run, "deposit",
+             "Run the workfile's latest version with variables; the new run",
+             body=RunRequest, response=ProcessInfo, params=(_WORKFILE,),
+             errors=(400, 404, 422)),
+    Endpoint("/workfiles/{workfile_id}/processes/{process_id}/results", ("GET",), results, "read",
+             "The report of a run", response=RunReport, params=(_WORKFILE, _PROCESS),
+             errors=(404,)),
+]  # fmt: skip

@@ -1,0 +1,307 @@
+"""Runs of workfiles: each step is a Buckets work; the service advances runs.
+
+A run (a "process") is one document of `workfiles.processes`: the workflow's operators
+in dependency order (copied at start, so later uploads or a delete change nothing),
+the variables' values, and one entry per step. Step `i` is the work with id
+`<process id>-<i>`: ids are fixed in advance, so depositing a step twice (two Sluice
+processes advancing the same run, or a crash between deposit and bookkeeping) queues
+it once.
+
+`advance` reads each active step's work (in Buckets, or in Results once the mover took
+it there), records outcomes on the run at once, requeues failures with retries left,
+deposits the steps whose dependencies all succeeded, and ends the run: FAILURE when a
+step failed for good (queued steps cancelled, running ones asked to stop), SUCCESS when
+all succeeded. Every write to the run is conditional on its `revision`, so any number
+of Sluice processes may reconcile the same runs; the loser of a race changes nothing.
+The periodic `reconcile` pass drives every unfinished run, so progress survives a
+restart of Sluice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+
+from schemas.workfiles import WorkflowFile
+from service.buckets.documents import CLOSED, STOP
+from service.buckets.store import BucketsStore
+from service.db import Database, Document
+from service.errors import NotFound, SluiceError
+from service.results.store import ResultsStore
+from service.workfiles import definition
+
+log = logging.getLogger("sluice.workfiles")
+
+COLLECTION = "workfiles.processes"
+INDEXES = [
+    IndexModel([("status", ASCENDING)], name="status"),
+    IndexModel([("workflow_id", ASCENDING)], name="workflow_id"),
+]
+ACTIVE = ("queued", "running")
+#: Attempts at a stop while the run keeps advancing under it.
+STOP_ATTEMPTS = 10
+
+
+class ProcessNotFound(NotFound):
+    code = "process_not_found"
+
+
+def process_not_found(process_id: str) -> ProcessNotFound:
+    return ProcessNotFound(f"no run with process id {process_id!r}", {"process_id": process_id})
+
+
+def _step(process_id: str, index: int, name: str) -> Document:
+    return {
+        "name": name,
+        "state": "waiting",
+        "work_id": f"{process_id}-{index}",
+        "attempt": 0,
+        "started_at": None,
+        "ended_at": None,
+        "error": None,
+        "output": None,
+    }
+
+
+class RunStore:
+    """Start, advance, stop and read runs."""
+
+    def __init__(self, database: Database, buckets: BucketsStore, results: ResultsStore) -> None:
+        self.collection: AsyncCollection[Document] = database.db[COLLECTION]
+        self.buckets = buckets
+        self.results = results
+
+    async def create_indexes(self) -> None:
+        await self.collection.create_indexes(INDEXES)
+
+    async def start(
+        self,
+        workfile: Document,
+        version: int,
+        workflow: WorkflowFile,
+        given: list[tuple[str, Any]],
+        user: str,
+    ) -> Document:
+        """Create the run of `workflow` and deposit its first steps; the run document.
+        UnknownVariable (400) for a variable the workflow does not declare."""
+        variables = definition.run_variables(workflow, given)
+        process_id = uuid.uuid4().hex
+        operators = []
+        for operator in definition.order(workflow):
+            document = operator.model_dump()
+            document["pipeline"] = operator.pipeline or workflow.pipeline
+            document["site"] = operator.site or workflow.site
+            operators.append(document)
+        process = {
+            "_id": process_id,
+            "workflow_id": workfile["_id"],
+            "workflow_name": workflow.name,
+            "workspace": workfile["workspace"],
+            "version": version,
+            "user": user,
+            "variables": variables,
+            "status": "RUNNING",
+            "started_at": time.time(),
+            "ended_at": None,
+            "revision": 0,
+            "operators": operators,
+            "steps": [_step(process_id, i, op["name"]) for i, op in enumerate(operators)],
+        }
+        await self.collection.insert_one(process)
+        await self.advance(process)
+        return await self.get(process_id)
+
+    async def get(self, process_id: str) -> Document:
+        """The stored run; ProcessNotFound."""
+        process = await self.collection.find_one({"_id": process_id})
+        if process is None:
+            raise process_not_found(process_id)
+        return process
+
+    async def reconcile(self) -> dict[str, int]:
+        """Advance every unfinished run once; `{"advanced", "ended"}` tallies."""
+        done = {"advanced": 0, "ended": 0}
+        async for process in self.collection.find({"status": "RUNNING"}):
+            try:
+                outcome = await self.advance(process)
+            except Exception:
+                # One run the database refuses (say, outputs past 16 MB) must not stall
+                # every other run: log it and go on; the next pass tries it again.
+                log.exception("run %s could not be advanced", process["_id"])
+                continue
+            if outcome:
+                done["advanced"] += 1
+                done["ended"] += outcome != "RUNNING"
+        return done
+
+    async def advance(self, process: Document) -> str | None:
+        """Move `process` (as read) forward; its new status, or None if nothing changed
+        (or another Sluice process changed it first)."""
+        steps = [dict(step) for step in process["steps"]]
+        operators: list[Document] = process["operators"]
+        changed = False
+        for step, operator in zip(steps, operators, strict=True):
+            if step["state"] in ACTIVE:
+                changed |= await self._observe(step, operator)
+        states = {step["state"] for step in steps}
+        deposited: list[str] = []
+        if "failure" in states:
+            status = "FAILURE"
+        elif states == {"success"}:
+            status = "SUCCESS"
+        else:
+            status = "RUNNING"
+            deposited = await self._deposit_ready(process, steps)
+        ended = None
+        if status != "RUNNING":
+            ended = time.time()
+            for step in steps:
+                if step["state"] in ("waiting", *ACTIVE):
+                    step.update(state="cancelled", ended_at=ended)
+        if not (changed or deposited or ended):
+            return None
+        updated = await self.collection.find_one_and_update(
+            {"_id": process["_id"], "revision": process["revision"], "status": "RUNNING"},
+            {"$set": {"steps": steps, "status": status, "ended_at": ended},
+             "$inc": {"revision": 1}},
+            projection={"status": True},
+            return_document=ReturnDocument.AFTER,
+        )  # fmt: skip
+        if updated is None:
+            if deposited:
+                # The run changed under us; if it ended, what we just queued must not run.
+                current = await self.get(process["_id"])
+                if current["status"] != "RUNNING":
+                    await self.halt(deposited)
+            return None
+        if status != "RUNNING":
+            log.info("run %s of %s: %s", process["_id"], process["workflow_name"], status)
+            await self.halt([step["work_id"] for step in steps])
+        return status
+
+    async def _find_work(self, work_id: str, pipeline: str) -> Document | None:
+        # Buckets first: the mover writes Results before deleting from Buckets, so a
+        # work missed here is already in Results.
+        projection = {"_id": False}
+        work = await self.buckets.collection.find_one({"id": work_id}, projection)
+        if work is None:
+            work = await self.results.collection(pipeline).find_one({"id": work_id}, projection)
+        return work
+
+    async def _observe(self, step: Document, operator: Document) -> bool:
+        """Update `step` from its work; whether anything changed."""
+        before = dict(step)
+        work = await self._find_work(step["work_id"], operator["pipeline"])
+        if work is None:
+            step.update(state="failure", ended_at=time.time(),
+                        error="the step's work was deleted before it finished")  # fmt: skip
+            return True
+        status, attempt = work.get("status"), work.get("attempt", 0)
+        step.update(attempt=attempt, started_at=work.get("start") or step["started_at"])
+        if status == "failure" and attempt < work.get("retries", 0):
+            # Retries left: queue it again, as `workflow audit` would, if still so.
+            await self.buckets.collection.update_one(
+                {"id": step["work_id"], "status": "failure", "attempt": attempt},
+                {"$set": {"status": "queued", CLOSED: True}},
+            )
+            status = "queued"
+        if status in ("success", "failure"):
+            results = work.get("results")
+            error = results.get("error") if isinstance(results, dict) else None
+            step.update(state=status, output=results, ended_at=work.get("stop") or time.time(),
+                        error=None if error is None else str(error))  # fmt: skip
+        elif status in ACTIVE:
+            step["state"] = status
+        return step != before
+
+    async def _deposit_ready(self, process: Document, steps: list[Document]) -> list[str]:
+        """Deposit every waiting step whose dependencies all succeeded; their work ids.
+        A step whose work the queue refuses fails with the reason."""
+        done = {step["name"]: step for step in steps if step["state"] == "success"}
+        outputs = {name: step["output"] for name, step in done.items()}
+        deposited: list[str] = []
+        for step, operator in zip(steps, process["operators"], strict=True):
+            if step["state"] != "waiting" or not set(operator["depends_on"]) <= set(done):
+                continue
+            work = self._work(process, step, operator, outputs)
+            try:
+                await self.buckets.deposit([work])
+            except SluiceError as exc:
+                step.update(state="failure", error=f"the step could not be queued: {exc.message}",
+                            ended_at=time.time())  # fmt: skip
+                continue
+            step["state"] = "queued"
+            deposited.append(step["work_id"])
+        return deposited
+
+    @staticmethod
+    def _work(
+        process: Document, step: Document, operator: Document, outputs: dict[str, Any]
+    ) -> Document:
+        variables = process["variables"]
+        command = operator["command"]
+        if command is not None:
+            command = [
+                v if isinstance(v, str) else str(v)
+                for v in definition.resolve(command, variables, outputs)
+            ]
+        return {
+            "pipeline": operator["pipeline"],
+            "site": operator["site"],
+            "user": process["user"],
+            "function": operator["function"],
+            "parameters": definition.resolve(operator["parameters"], variables, outputs),
+            "command": command,
+            "id": step["work_id"],
+            "creation": time.time(),
+            "timeout": operator["timeout"],
+            "retries": operator["retries"],
+            "priority": operator["priority"],
+            "tags": [f"workfile:{process['workflow_id']}"],
+            "config": {"parent": process["_id"], "archive": {"results": True}},
+        }
+
+    async def halt(self, work_ids: list[str]) -> None:
+        """Cancel these works: queued ones are deleted; running ones are asked to stop
+        (their heartbeat answers stop) and lose their retries, so the reaper fails them
+        rather than queueing them again. Finished works are left alone."""
+        if not work_ids:
+            return
+        await self.buckets.collection.delete_many({"id": {"$in": work_ids}, "status": "queued"})
+        await self.buckets.collection.update_many(
+            {"id": {"$in": work_ids}, "status": "running"},
+            [{"$set": {STOP: True, "retries": {"$min": ["$retries", "$attempt"]}}}],
+        )
+
+    async def stop(self, process_id: str) -> str:
+        """Stop a run: "STOPPED" (also when it was stopped before), or "STOP FAILED"
+        when it had already ended otherwise. ProcessNotFound."""
+        for _ in range(STOP_ATTEMPTS):
+            process = await self.get(process_id)
+            if process["status"] != "RUNNING":
+                if process["status"] != "STOPPED":
+                    return "STOP FAILED"
+                break
+            now = time.time()
+            steps = [dict(step) for step in process["steps"]]
+            for step in steps:
+                if step["state"] in ("waiting", *ACTIVE):
+                    step.update(state="cancelled", ended_at=now)
+            updated = await self.collection.find_one_and_update(
+                {"_id": process_id, "revision": process["revision"], "status": "RUNNING"},
+                {"$set": {"steps": steps, "status": "STOPPED", "ended_at": now},
+                 "$inc": {"revision": 1}},
+            )  # fmt: skip
+            if updated is not None:
+                log.info("run %s of %s: STOPPED", process_id, process["workflow_name"])
+                break
+        else:
+            return "STOP FAILED"
+        # Again on a repeated stop: a deposit that raced the first one is caught here.
+        await self.halt([step["work_id"] for step in process["steps"]])
+        return "STOPPED"

@@ -1,0 +1,147 @@
+"""A Sluice for experiment tests: its own database, an extensions directory with test
+manifests, tasks reconciled and finished works moved to Results every fraction of a
+second. Shared by tests/service/experiments and tests/client/experiments."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.process import SluiceProcess
+
+ROOT = Path(__file__).resolve().parents[3]
+SLUICE = str(Path(sys.executable).parent / "sluice")
+#: Largest file the lab accepts: above the flat-memory test's upload.
+LAB_MAX_FILE = 400 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Lab:
+    server: SluiceProcess
+    extensions: Path
+    #: Pipeline of the "demo" extension, which tests run workers for.
+    pipeline: str
+    #: Pipeline of the "idle" extension, which no worker ever takes.
+    idle_pipeline: str
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+def manifests(pipeline: str, idle_pipeline: str) -> dict[str, object]:
+    """The test extensions, by file name."""
+    exp = {"name": "exp", "data_type": "experiment", "description": "the experiment"}
+    return {
+        "demo.yaml": {
+            "name": "demo",
+            "description": "test actions",
+            "pipeline": pipeline,
+            "actions": [
+                {
+                    "name": "greet",
+                    "experiment_variable_name": "exp",
+                    "command": [
+                        'echo "hello $who loud=$loud times=$times ratio=$ratio mode=$mode"'
+                    ],
+                    "parameters": [
+                        exp,
+                        {"name": "who", "data_type": "str"},
+                        {"name": "loud", "data_type": "bool", "default_value": False},
+                        {"name": "times", "data_type": "int", "default_value": 1},
+                        {"name": "ratio", "data_type": "float", "default_value": 0.5},
+                        {
+                            "name": "mode",
+                            "data_type": "select",
+                            "options": ["fast", "slow"],
+                            "default_value": "fast",
+                        },
+                        {"name": "notes", "data_type": "textarea", "default_value": ""},
+                    ],
+                },
+                {
+                    "name": "fail",
+                    "experiment_variable_name": "exp",
+                    "command": ["echo about to fail; echo oops >&2; exit 3"],
+                    "parameters": [exp],
+                },
+                {
+                    "name": "inspect",
+                    "experiment_variable_name": "exp",
+                    "command": ['echo "file=$data"'],
+                    "parameters": [exp, {"name": "data", "data_type": "file"}],
+                },
+                {
+                    "name": "nap",
+                    "experiment_variable_name": "exp",
+                    "timeout": 9,
+                    "command": ["sleep 8; echo woke"],
+                    "parameters": [exp],
+                },
+            ],
+        },
+        "idle.json": {
+            "name": "idle",
+            "pipeline": idle_pipeline,
+            "actions": [{"name": "wait", "command": ["true"], "parameters": []}],
+        },
+    }
+
+
+@pytest.fixture(scope="session")
+def lab(sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    root = tmp_path_factory.mktemp("lab")
+    extensions = root / "extensions"
+    extensions.mkdir()
+    tag = uuid.uuid4().hex[:8]
+    pipeline, idle = f"ext-{tag}", f"ext-idle-{tag}"
+    for name, manifest in manifests(pipeline, idle).items():
+        (extensions / name).write_text(json.dumps(manifest))
+    env = {
+        **sluice_env,
+        "SLUICE_DB_NAME": f"sluice_lab_{tag}",
+        "SLUICE_EXTENSIONS_DIR": str(extensions),
+        "SLUICE_TASK_INTERVAL": "0.3",
+        "SLUICE_TRANSFER_INTERVAL": "0.5",
+        "SLUICE_MAX_FILE_BYTES": str(LAB_MAX_FILE),
+    }
+    with SluiceProcess(env, log_path=root / "sluice.log") as server:
+        yield Lab(server, extensions, pipeline, idle)
+
+
+@pytest.fixture
+def lab_http(lab: Lab) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=lab.url, timeout=60) as client:
+        yield client
+
+
+StartWorker = Callable[..., subprocess.Popen[str]]
+
+
+@pytest.fixture
+def lab_worker(lab: Lab) -> Iterator[StartWorker]:
+    """Start `sluice worker` for the demo pipeline (`--lives N`); killed at teardown."""
+    started: list[subprocess.Popen[str]] = []
+
+    def start(lives: int = 1) -> subprocess.Popen[str]:
+        argv = [SLUICE, "--url", lab.url, "worker", lab.pipeline, "--site", "local",
+                "--lives", str(lives), "--sleep", "0.2"]  # fmt: skip
+        process = subprocess.Popen(
+            argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()

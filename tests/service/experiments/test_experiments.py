@@ -1,0 +1,175 @@
+"""Experiment records over HTTP: EIDs, metadata, tags, search; bad input writes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.service.experiments.lab import Lab
+
+
+def create(http: httpx.Client, title: str = "run", description: str = "") -> dict[str, Any]:
+    response = http.post("/experiments", json={"title": title, "description": description})
+    assert response.status_code == 201, response.text
+    record: dict[str, Any] = response.json()
+    return record
+
+
+def error_code(response: httpx.Response) -> str:
+    code: str = response.json()["error"]["code"]
+    return code
+
+
+def test_create_get_by_eid_and_uuid(lab_http: httpx.Client) -> None:
+    record = create(lab_http, "Cooldown", "second run")
+    today = datetime.now(UTC).strftime("%Y%m%d")
+    assert re.fullmatch(rf"{today}-\d+", record["eid"])
+    assert record["tags"] == [] and record["files"] == []
+    assert record["created_at"] == record["updated_at"]
+    for ref in (record["eid"], record["uuid"]):
+        assert lab_http.get(f"/experiments/{ref}").json() == record
+
+
+def test_setters_bump_updated_at(lab_http: httpx.Client) -> None:
+    record = create(lab_http)
+    changed = lab_http.patch(f"/experiments/{record['eid']}", json={"title": "renamed"}).json()
+    assert changed["title"] == "renamed" and changed["description"] == ""
+    assert changed["updated_at"] > record["updated_at"]
+    again = lab_http.patch(f"/experiments/{record['uuid']}", json={"description": "d"}).json()
+    assert again["title"] == "renamed" and again["description"] == "d"
+
+
+async def test_fifty_concurrent_creates_get_distinct_gap_free_eids(lab: Lab) -> None:
+    async with httpx.AsyncClient(base_url=lab.url, timeout=60) as http:
+        answers = await asyncio.gather(
+            *(http.post("/experiments", json={"title": f"c{i}"}) for i in range(50))
+        )
+    assert all(a.status_code == 201 for a in answers)
+    numbers = sorted(int(a.json()["eid"].split("-")[1]) for a in answers)
+    assert numbers == list(range(numbers[0], numbers[0] + 50))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"title": "x" * 257},
+        {"title": "ok", "description": "d" * 5001},
+        {"title": 5},
+        {"title": "ok", "extra": 1},
+        {},
+    ],
+)
+def test_bad_create_writes_nothing(lab_http: httpx.Client, body: dict[str, Any]) -> None:
+    before = lab_http.get("/experiments", params={"limit": 1}).json()["total"]
+    response = lab_http.post("/experiments", json=body)
+    assert response.status_code == 422 and error_code(response) == "validation_failed"
+    assert lab_http.get("/experiments", params={"limit": 1}).json()["total"] == before
+
+
+def test_limits_at_the_edge_are_accepted(lab_http: httpx.Client) -> None:
+    record = create(lab_http, "t" * 256, "d" * 5000)
+    assert len(record["title"]) == 256
+
+
+def test_unknown_and_malformed_references(lab_http: httpx.Client) -> None:
+    assert lab_http.get("/experiments/19990101-1").status_code == 404
+    assert lab_http.get(f"/experiments/{uuid.uuid4()}").status_code == 404
+    response = lab_http.get("/experiments/not-an-id")
+    assert response.status_code == 400 and error_code(response) == "bad_request"
+    assert lab_http.patch("/experiments/19990101-1", json={"title": "x"}).status_code == 404
+    assert lab_http.delete("/experiments/19990101-1").status_code == 404
+    assert lab_http.patch("/experiments/19990101-1", json={"title": "x" * 300}).status_code == 422
+    nothing = lab_http.patch(f"/experiments/{create(lab_http)['eid']}", json={})
+    assert nothing.status_code == 400
+
+
+def test_tags_case_insensitive_and_removal(lab_http: httpx.Client) -> None:
+    record = create(lab_http)
+    ref = record["eid"]
+    tagged = lab_http.post(f"/experiments/{ref}/tags", json={"tags": ["Cryo", "run:3/b_x-1"]})
+    assert tagged.json()["tags"] == ["cryo", "run:3/b_x-1"]
+    again = lab_http.post(f"/experiments/{ref}/tags", json={"tags": ["CRYO"]}).json()
+    assert again["tags"] == ["cryo", "run:3/b_x-1"]
+    assert lab_http.delete(f"/experiments/{ref}/tags/CrYo").json()["tags"] == ["run:3/b_x-1"]
+    absent = lab_http.delete(f"/experiments/{ref}/tags/cryo")
+    assert absent.status_code == 404 and error_code(absent) == "not_found"
+
+
+@pytest.mark.parametrize("bad", ["has space", "x" * 65, "", "semi;colon", "ünï"])
+def test_invalid_tags_write_nothing(lab_http: httpx.Client, bad: str) -> None:
+    record = create(lab_http)
+    response = lab_http.post(f"/experiments/{record['eid']}/tags", json={"tags": ["ok", bad]})
+    assert response.status_code in (400, 422)
+    assert lab_http.get(f"/experiments/{record['eid']}").json()["tags"] == []
+
+
+def test_at_most_64_tags(lab_http: httpx.Client) -> None:
+    ref = create(lab_http)["eid"]
+    tags = [f"t{i}" for i in range(64)]
+    assert lab_http.post(f"/experiments/{ref}/tags", json={"tags": tags}).status_code == 200
+    response = lab_http.post(f"/experiments/{ref}/tags", json={"tags": ["one-more"]})
+    assert response.status_code == 409
+    assert len(lab_http.get(f"/experiments/{ref}").json()["tags"]) == 64
+    # Tags already carried fit whatever the count.
+    assert lab_http.post(f"/experiments/{ref}/tags", json={"tags": ["T1"]}).status_code == 200
+
+
+def test_find_search_tags_dates_paging(lab_http: httpx.Client) -> None:
+    marker = uuid.uuid4().hex[:10]
+    made = [create(lab_http, f"{marker} number {i}") for i in range(5)]
+    lab_http.post(f"/experiments/{made[1]['eid']}/tags", json={"tags": [f"a{marker}"]})
+    lab_http.post(f"/experiments/{made[3]['eid']}/tags", json={"tags": [f"b{marker}"]})
+
+    page = lab_http.get("/experiments", params={"search": marker.upper(), "limit": 2}).json()
+    assert page["total"] == 5
+    assert [e["eid"] for e in page["experiments"]] == [made[4]["eid"], made[3]["eid"]]
+    rest = lab_http.get("/experiments", params={"search": marker, "limit": 10, "offset": 2})
+    assert [e["eid"] for e in rest.json()["experiments"]] == [m["eid"] for m in made[2::-1]]
+
+    by_eid = lab_http.get("/experiments", params={"search": made[2]["eid"]}).json()
+    assert made[2]["eid"] in [e["eid"] for e in by_eid["experiments"]]
+
+    tags = [("tags", f"A{marker}"), ("tags", f"b{marker}")]
+    tagged = lab_http.get("/experiments", params=tags).json()
+    assert sorted(e["eid"] for e in tagged["experiments"]) == sorted(
+        [made[1]["eid"], made[3]["eid"]]
+    )
+
+    start = made[2]["created_at"]
+    later = lab_http.get("/experiments", params={"search": marker, "start_datetime": start})
+    assert later.json()["total"] == 3
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    none = lab_http.get("/experiments", params={"search": marker, "start_datetime": future})
+    assert none.json()["total"] == 0
+    before = lab_http.get("/experiments", params={"search": marker, "end_datetime": start})
+    assert before.json()["total"] == 3
+
+    counts = {row["tag"]: row["count"] for row in lab_http.get("/experiments/tags").json()}
+    assert counts[f"a{marker}"] == 1 and counts[f"b{marker}"] == 1
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"limit": 501}, {"limit": 0}, {"offset": -1}, {"limit": "x"}, {"start_datetime": "soon"}],
+)
+def test_bad_find_parameters(lab_http: httpx.Client, params: dict[str, Any]) -> None:
+    response = lab_http.get("/experiments", params=params)
+    assert response.status_code == 400 and error_code(response) == "bad_request"
+
+
+def test_find_accepts_500(lab_http: httpx.Client) -> None:
+    assert lab_http.get("/experiments", params={"limit": 500}).status_code == 200
+
+
+def test_remove_experiment(lab_http: httpx.Client) -> None:
+    record = create(lab_http)
+    lab_http.put(f"/experiments/{record['eid']}/files/a.txt", content=b"abc")
+    assert lab_http.delete(f"/experiments/{record['eid']}").json() is True
+    assert lab_http.get(f"/experiments/{record['uuid']}").status_code == 404
+    assert lab_http.get(f"/experiments/{record['eid']}/files/a.txt").status_code == 404
