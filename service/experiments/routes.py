@@ -34,6 +34,7 @@ from service.experiments.files import FileStore, read_all
 from service.experiments.store import ExperimentStore
 from service.experiments.tasks import TaskStore
 from service.jsonio import JSONResponse
+from service.params import int_param
 from service.routing import Endpoint, Param
 from service.validation import parse_model
 
@@ -50,19 +51,6 @@ class Stores:
 def _stores(request: Request) -> Stores:
     stores: Stores = request.app.state.experiments
     return stores
-
-
-def _int(request: Request, name: str, default: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number, not {raw!r}", {name: raw}) from None
-    if not -(2**63) <= value < 2**63:  # MongoDB cannot take it (skip=offset)
-        raise BadRequest(f"{name} is out of range: {raw}", {name: raw})
-    return value
 
 
 def _time(request: Request, name: str) -> datetime | None:
@@ -93,8 +81,8 @@ async def find(request: Request) -> Response:
         request.query_params.getlist("tags"),
         _time(request, "start_datetime"),
         _time(request, "end_datetime"),
-        _int(request, "limit", 10),
-        _int(request, "offset", 0),
+        int_param(request, "limit", 10),
+        int_param(request, "offset", 0),
     )
     return JSONResponse({"experiments": found, "total": total})
 
@@ -203,7 +191,7 @@ async def list_tasks(request: Request) -> Response:
     filters["start"] = _time(request, "start_date")
     filters["end"] = _time(request, "end_date")
     found, total = await _stores(request).tasks.find(
-        filters, _int(request, "limit", 10), _int(request, "offset", 0)
+        filters, int_param(request, "limit", 10), int_param(request, "offset", 0)
     )
     return JSONResponse({"tasks": found, "total": total})
 

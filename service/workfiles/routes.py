@@ -20,8 +20,8 @@ from schemas.workfiles import (
 )
 from service.auth import principal, record
 from service.body import read_body, request_json
-from service.errors import BadRequest
 from service.jsonio import JSONResponse
+from service.params import int_param
 from service.routing import Endpoint, Param
 from service.validation import parse_model
 from service.workfiles import report, runs
@@ -40,16 +40,6 @@ def _runs(request: Request) -> runs.RunStore:
     return store
 
 
-def _int(request: Request, name: str, default: int | None) -> int | None:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise BadRequest(f"{name} must be a whole number, not {raw!r}", {name: raw}) from None
-
-
 def _user(request: Request) -> str:
     caller = principal(request)
     return caller.owner or caller.name or "anonymous"
@@ -65,8 +55,8 @@ async def upload(request: Request) -> Response:
 
 
 async def listing(request: Request) -> Response:
-    page = _int(request, "page", 1)
-    per_page = _int(request, "per_page", 100)
+    page = int_param(request, "page", 1)
+    per_page = int_param(request, "per_page", 100)
     assert page is not None and per_page is not None
     found = await _workfiles(request).page(
         request.query_params.get("workspace", ""),
@@ -84,7 +74,7 @@ async def get(request: Request) -> Response:
 async def download(request: Request) -> Response:
     store = _workfiles(request)
     stored, entry = await store.version(
-        request.path_params["workfile_id"], _int(request, "version", None)
+        request.path_params["workfile_id"], int_param(request, "version", None)
     )
     return StreamingResponse(
         store.chunks(entry["file_id"]),
