@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 
 from service.settings import Settings
@@ -17,6 +20,9 @@ T = TypeVar("T")
 
 #: Error codes, compared by number, never by message text.
 DUPLICATE_KEY = 11000
+#: How long a transaction that keeps hitting write conflicts is retried.
+CONFLICT_RETRY_SECONDS = 30.0
+RETRY_PAUSE = 0.05
 
 
 class Database:
@@ -48,10 +54,46 @@ class Database:
         await self.client.close()
 
     async def transaction(self, body: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
-        """Run `body(session)` in a transaction, retried on transient errors."""
+        """Run `body(session)` in a transaction and commit it.
+
+        Write conflicts are retried for up to CONFLICT_RETRY_SECONDS. A lost connection
+        is retried only within the server-selection budget, so a brief election is ridden
+        over but a database that is down gives a prompt 503 (pymongo's with_transaction
+        would keep retrying for two minutes).
+        """
+        started = time.monotonic()
         async with self.client.start_session() as session:
-            return await session.with_transaction(
-                body,
-                read_concern=ReadConcern("snapshot"),
-                write_concern=WriteConcern(w=self.settings.write_concern_value),
-            )
+            while True:
+                try:
+                    await session.start_transaction(
+                        read_concern=ReadConcern("snapshot"),
+                        write_concern=WriteConcern(w=self.settings.write_concern_value),
+                    )
+                    try:
+                        result = await body(session)
+                    except BaseException:
+                        if session.in_transaction:
+                            await session.abort_transaction()
+                        raise
+                    await self._commit(session, started)
+                    return result
+                except PyMongoError as exc:
+                    if not self._may_retry(exc, started, "TransientTransactionError"):
+                        raise
+                    await asyncio.sleep(RETRY_PAUSE)
+
+    async def _commit(self, session: AsyncClientSession, started: float) -> None:
+        while True:
+            try:
+                await session.commit_transaction()
+                return
+            except PyMongoError as exc:
+                if not self._may_retry(exc, started, "UnknownTransactionCommitResult"):
+                    raise
+                await asyncio.sleep(RETRY_PAUSE)
+
+    def _may_retry(self, exc: PyMongoError, started: float, label: str) -> bool:
+        elapsed = time.monotonic() - started
+        if isinstance(exc, ConnectionFailure):
+            return elapsed < self.settings.server_selection_timeout_ms / 1000
+        return exc.has_error_label(label) and elapsed < CONFLICT_RETRY_SECONDS
