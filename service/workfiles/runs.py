@@ -165,6 +165,10 @@ class RunStore:
                     step.update(state="cancelled", ended_at=ended)
         if not (changed or deposited or ended):
             return None
+        if ended:
+            # Cancel before the run reads as ended, so that nobody sees an ended run with a
+            # step still queued. A step failed for good: the run ends whoever records it.
+            await self.halt([step["work_id"] for step in steps])
         updated = await self.collection.find_one_and_update(
             {"_id": process["_id"], "revision": process["revision"], "status": "RUNNING"},
             {"$set": {"steps": steps, "status": status, "ended_at": ended},
@@ -181,7 +185,6 @@ class RunStore:
             return None
         if status != "RUNNING":
             log.info("run %s of %s: %s", process["_id"], process["workflow_name"], status)
-            await self.halt([step["work_id"] for step in steps])
         return status
 
     async def _find_work(self, work_id: str, pipeline: str) -> Document | None:
