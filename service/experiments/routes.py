@@ -175,6 +175,9 @@ async def execute(request: Request) -> Response:
         request.path_params["extension"],
         request.path_params["action"],
     )
+    # The task is a work of the extension's pipeline: a token limited to other
+    # pipelines may not queue it.
+    principal(request).check_pipelines([extension.pipeline])
     values, experiment = await extensions.check_parameters(
         action, body.parameters, stores.experiments
     )
