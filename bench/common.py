@@ -19,6 +19,7 @@ import httpx
 import orjson
 import psutil
 from pymongo import MongoClient
+from pymongo.collection import Collection
 
 from service.embedded import EmbeddedDatabase
 from service.process import SluiceProcess
@@ -272,3 +273,37 @@ def report(title: str, headers: list[str], rows: list[list[object]], result: Com
     """Print one benchmark's table and its ratio."""
     print(f"\n{title}\n\n{table(headers, rows)}\n")
     print(f"ratio Sluice / {result.baseline_name}: {result.ratio:.2f}", flush=True)
+
+
+def compare_deposits(
+    ctx: Context,
+    documents: list[Document],
+    scratch: Collection[Document],
+    send: Callable[[bytes, int], object],
+    labels: tuple[str, str, str, str],
+) -> Comparison:
+    """(a) of a benchmark: deposit `documents` through Sluice (`send(body, count)`) and
+    with `insert_many` into `scratch`, alternating batch by batch so that any drift of
+    the database's speed falls on both sides alike. `labels` are the comparison's name,
+    the unit, the noun for the documents and the Sluice route."""
+    name, unit, noun, route = labels
+    groups = batches(documents, ctx.options.batch)
+    bodies = [orjson.dumps(batch) for batch in groups]
+    # insert_many adds `_id` to what it is given: hand it copies, made before timing.
+    copies = [[dict(document) for document in batch] for batch in groups]
+    sluice_seconds = raw_seconds = 0.0
+    for body, copy in zip(bodies, copies, strict=True):
+        sluice_seconds += timed(send, body, len(copy))
+        raw_seconds += timed(scratch.insert_many, copy)
+    count = len(documents)
+    result = Comparison(name, unit, count / sluice_seconds, count / raw_seconds, "PyMongo")
+    report(
+        f"(a) deposit {count:,} {noun} in batches of {ctx.options.batch}",
+        ["path", noun, "requests", "seconds", unit],
+        [
+            [f"Sluice {route}", count, len(bodies), sluice_seconds, result.sluice],
+            ["PyMongo insert_many", count, len(copies), raw_seconds, result.baseline],
+        ],
+        result,
+    )
+    return result

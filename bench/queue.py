@@ -34,7 +34,7 @@ from bench.common import (
     Comparison,
     Context,
     Document,
-    batches,
+    compare_deposits,
     mongo_client,
     number,
     post_json,
@@ -42,7 +42,6 @@ from bench.common import (
     report,
     serve,
     table,
-    timed,
 )
 from bench.cycles import (
     SITE,
@@ -67,28 +66,13 @@ def deposit(
     ctx: Context, http: httpx.Client, scratch: Collection[Document], works: list[Document]
 ) -> Comparison:
     """(a) Deposit `works` both ways, alternating batch by batch."""
-    groups = batches(works, ctx.options.batch)
-    bodies = [orjson.dumps(batch) for batch in groups]
-    # insert_many adds `_id` to what it is given: hand it copies, made before timing.
-    copies = [[dict(work) for work in batch] for batch in groups]
-    sluice_seconds = raw_seconds = 0.0
-    for body, copy in zip(bodies, copies, strict=True):
-        sluice_seconds += timed(post_works, http, body, len(copy))
-        raw_seconds += timed(scratch.insert_many, copy)
-    count = len(works)
-    result = Comparison(
-        "queue deposit", "works/s", count / sluice_seconds, count / raw_seconds, "PyMongo"
+    return compare_deposits(
+        ctx,
+        works,
+        scratch,
+        lambda body, count: post_works(http, body, count),
+        ("queue deposit", "works/s", "works", "POST /buckets/work"),
     )
-    report(
-        f"(a) deposit {count:,} works in batches of {ctx.options.batch}",
-        ["path", "works", "requests", "seconds", "works/s"],
-        [
-            ["Sluice POST /buckets/work", count, len(bodies), sluice_seconds, result.sluice],
-            ["PyMongo insert_many", count, len(copies), raw_seconds, result.baseline],
-        ],
-        result,
-    )
-    return result
 
 
 def cycle_rates(

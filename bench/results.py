@@ -28,8 +28,8 @@ from bench.common import (
     Comparison,
     Context,
     Document,
-    batches,
     burst,
+    compare_deposits,
     mongo_client,
     post_json,
     report,
@@ -82,30 +82,14 @@ def make_documents(pipeline: str, count: int) -> list[Document]:
 def deposit(
     ctx: Context, http: httpx.Client, scratch: Collection[Document], documents: list[Document]
 ) -> Comparison:
-    """(a) Deposit `documents` both ways, alternating batch by batch so that any drift of
-    the database's speed falls on both sides alike."""
-    groups = batches(documents, ctx.options.batch)
-    bodies = [orjson.dumps(batch) for batch in groups]
-    # insert_many adds `_id` to what it is given: hand it copies, made before timing.
-    copies = [[dict(document) for document in batch] for batch in groups]
-    sluice_seconds = raw_seconds = 0.0
-    for body, copy in zip(bodies, copies, strict=True):
-        sluice_seconds += timed(post_json, http, "/results", body)
-        raw_seconds += timed(scratch.insert_many, copy)
-    count = len(documents)
-    result = Comparison(
-        "results deposit", "docs/s", count / sluice_seconds, count / raw_seconds, "PyMongo"
+    """(a) Deposit `documents` both ways, alternating batch by batch."""
+    return compare_deposits(
+        ctx,
+        documents,
+        scratch,
+        lambda body, _count: post_json(http, "/results", body),
+        ("results deposit", "docs/s", "documents", "POST /results/results"),
     )
-    report(
-        f"(a) deposit {count:,} documents in batches of {ctx.options.batch}",
-        ["path", "documents", "requests", "seconds", "docs/s"],
-        [
-            ["Sluice POST /results/results", count, len(bodies), sluice_seconds, result.sluice],
-            ["PyMongo insert_many", count, len(copies), raw_seconds, result.baseline],
-        ],
-        result,
-    )
-    return result
 
 
 def view(
