@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -21,9 +20,7 @@ from client import new_work
 from tests.faults.conftest import StartSluice
 from tests.faults.jobs import HERE
 from tests.faults.ledger import send, stored_ids
-
-ROOT = Path(__file__).resolve().parents[2]
-SLUICE = str(Path(sys.executable).parent / "sluice")
+from tests.workers import ROOT, SLUICE
 
 #: Works in the run (SLUICE_FAULT_WORKS to change it).
 WORKS = int(os.environ.get("SLUICE_FAULT_WORKS", "5000"))

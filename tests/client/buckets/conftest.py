@@ -4,7 +4,6 @@ second, and a way to start `sluice worker` as a real child process."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -16,9 +15,7 @@ import pytest
 from client import AsyncBuckets, Buckets, new_work
 from service.process import SluiceProcess
 from tests.client.buckets.jobs import HERE
-
-ROOT = Path(__file__).resolve().parents[3]
-SLUICE = str(Path(sys.executable).parent / "sluice")
+from tests.workers import Workers
 
 StartWorker = Callable[..., subprocess.Popen[str]]
 
@@ -66,21 +63,9 @@ def job(pipeline: str, name: str, **fields: Any) -> dict[str, Any]:
 def start_worker(tmp_path: Path) -> Iterator[StartWorker]:
     """Start `sluice --url URL worker PIPELINE --site local ARGS...` from the project
     root (so the jobs module is importable); every worker is killed at teardown."""
-    started: list[subprocess.Popen[str]] = []
-
-    def start(url: str, pipeline: str, *args: str) -> subprocess.Popen[str]:
-        argv = [SLUICE, "--url", url, "worker", pipeline, "--site", "local", *args]
-        process = subprocess.Popen(
-            argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+    workers = Workers()
+    yield workers.start
+    workers.close()
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 30) -> str:

@@ -11,7 +11,8 @@ import pytest
 from client import new_work
 from client.runner import Outcome, Run, split_outcome, start
 from client.worker import beat_interval, finished
-from tests.client.buckets.conftest import ROOT, job
+from tests.client.buckets.conftest import job
+from tests.workers import ROOT
 
 
 @pytest.fixture(autouse=True)

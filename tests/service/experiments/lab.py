@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,9 +15,8 @@ import httpx
 import pytest
 
 from service.process import SluiceProcess
+from tests.workers import Workers
 
-ROOT = Path(__file__).resolve().parents[3]
-SLUICE = str(Path(sys.executable).parent / "sluice")
 #: Largest file the lab accepts: above the flat-memory test's upload.
 LAB_MAX_FILE = 400 * 1024 * 1024
 
@@ -129,19 +127,10 @@ StartWorker = Callable[..., subprocess.Popen[str]]
 @pytest.fixture
 def lab_worker(lab: Lab) -> Iterator[StartWorker]:
     """Start `sluice worker` for the demo pipeline (`--lives N`); killed at teardown."""
-    started: list[subprocess.Popen[str]] = []
+    workers = Workers()
 
     def start(lives: int = 1) -> subprocess.Popen[str]:
-        argv = [SLUICE, "--url", lab.url, "worker", lab.pipeline, "--site", "local",
-                "--lives", str(lives), "--sleep", "0.2"]  # fmt: skip
-        process = subprocess.Popen(
-            argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        started.append(process)
-        return process
+        return workers.start(lab.url, lab.pipeline, "--lives", str(lives), "--sleep", "0.2")
 
     yield start
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+    workers.close()
