@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import time
 import uuid
 from typing import Any
+
+#: The `config` the CHIME client sends by default.
+CLIENT_CONFIG: dict[str, Any] = {
+    "archive": {"results": True, "products": "copy", "plots": "copy", "logs": "move"},
+    "metrics": False,
+    "parent": None,
+    "orgs": ["chimefrb"],
+    "teams": None,
+}
 
 
 def new_id() -> str:
@@ -34,13 +44,7 @@ def work(pipeline: str, **fields: Any) -> dict[str, Any]:
         "timeout": 3600,
         "retries": 2,
         "priority": 3,
-        "config": {
-            "archive": {"results": True, "products": "copy", "plots": "copy", "logs": "move"},
-            "metrics": False,
-            "parent": None,
-            "orgs": ["chimefrb"],
-            "teams": None,
-        },
+        "config": copy.deepcopy(CLIENT_CONFIG),
         "notify": {"slack": {"channel_id": "C01", "member_ids": None}},
     }
     document.update(fields)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from itertools import count
 from typing import Any
 
 import httpx
+
+from tests.service.factories import CLIENT_CONFIG
 
 Work = dict[str, Any]
 
@@ -38,13 +41,7 @@ def new_work(pipeline: str, **fields: Any) -> Work:
         "timeout": 3600,
         "retries": 2,
         "priority": 3,
-        "config": {
-            "archive": {"results": True, "products": "copy", "plots": "copy", "logs": "move"},
-            "metrics": False,
-            "parent": None,
-            "orgs": ["chimefrb"],
-            "teams": None,
-        },
+        "config": copy.deepcopy(CLIENT_CONFIG),
         "notify": {"slack": {"channel_id": None, "member_ids": None}},
     }
     document.update(fields)
