@@ -27,7 +27,7 @@ from service.openapi import endpoints as openapi_endpoints
 from service.query import QueryValidator
 from service.results.routes import endpoints as results_endpoints
 from service.results.store import ResultsStore
-from service.routing import Endpoint, Handler, build_routes
+from service.routing import Endpoint, build_routes
 from service.settings import Settings
 from service.workfiles.routes import endpoints as workfile_endpoints
 from service.workfiles.runs import RunStore
@@ -68,12 +68,6 @@ MOUNTS: list[tuple[str, list[Endpoint]]] = [
     ("", workfile_endpoints),
     ("", experiment_endpoints),
 ]
-
-
-def guard(endpoint: Endpoint) -> Handler:
-    """The handler that serves `endpoint`: admitted only with a token holding the
-    endpoint's scope (unless public or SLUICE_AUTH=off), within the rate limit."""
-    return auth_guard.guarded(endpoint)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -118,7 +112,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     routes: list[BaseRoute] = []
     for prefix, endpoints in MOUNTS:
-        built = build_routes(endpoints, guard)
+        # Every handler is admitted only with a token holding its endpoint's scope
+        # (unless public or SLUICE_AUTH=off), within the rate limit.
+        built = build_routes(endpoints, auth_guard.guarded)
         routes.extend([Mount(prefix, routes=built)] if prefix else built)
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
     app.state.settings = settings
