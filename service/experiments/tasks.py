@@ -43,7 +43,7 @@ FINAL = ("SUCCESS", "FAILURE", "REVOKED")
 #: Seconds a task may wait for its work to appear before it is failed as lost.
 LOST_AFTER = 120.0
 #: Seconds a stopped run keeps its lease: longer than any worker's heartbeat interval
-#: (client.worker.MAX_BEAT), so the worker hears "stop" before the reaper ends the work.
+#: (sluice.worker.loop.MAX_BEAT), so the worker hears "stop" before the reaper ends the work.
 STOP_GRACE = 60.0
 #: Active tasks brought up to date per pass.
 BATCH = 500

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from client import new_work
+from sluice import new_work
 from tests.faults.conftest import StartSluice
 from tests.faults.jobs import HERE
 from tests.faults.ledger import send, stored_ids

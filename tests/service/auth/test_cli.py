@@ -8,9 +8,9 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
-from client import Admin, Forbidden, Results, Unauthorized
-from client.cli import main
 from service.process import SluiceProcess
+from sluice import Admin, Forbidden, Results, Unauthorized
+from sluice.cli.main import main
 from tests.service.auth.helpers import ADMIN_SECRET, create_token
 from tests.service.factories import work
 

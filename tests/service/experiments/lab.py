@@ -1,6 +1,6 @@
 """A Sluice for experiment tests: its own database, an extensions directory with test
 manifests, tasks reconciled and finished works moved to Results every fraction of a
-second. Shared by tests/service/experiments and tests/client/experiments."""
+second. Shared by tests/service/experiments and tests/sluice/experiments."""
 
 from __future__ import annotations
 

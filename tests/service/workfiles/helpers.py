@@ -10,7 +10,7 @@ import yaml
 
 from service.process import SluiceProcess
 
-JOBS = "tests.client.workfile.jobs"
+JOBS = "tests.sluice.workfile.jobs"
 
 #: Seconds between run reconcile passes in the tests' Sluice.
 RUN_INTERVAL = "0.2"

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
-from tests.client.buckets.conftest import wait_for
 from tests.service.workfiles.helpers import as_yaml, diamond, fast_sluice
 from tests.service.workfiles.test_workfiles import error_of, upload
+from tests.sluice.buckets.conftest import wait_for
 
 
 def start_run(http: httpx.Client, workfile_id: str, variables: Any = None) -> dict[str, Any]:

@@ -1,0 +1,129 @@
+"""`sluice buckets ...`: list pipelines, inspect one, remove works."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sluice.buckets import Buckets
+from sluice.cli.connect import Connection, console, echo_json, json_flag, utc
+from sluice.plans.buckets import DELETE_BATCH, delete_query
+
+STATUSES = ("created", "queued", "running", "success", "failure")
+COUNTS = ("total", "queued", "running", "success", "failure")
+#: Running works `ps` lists at most.
+PS_LIMIT = 100
+PS_FIELDS = ("id", "site", "user", "attempt", "retries", "start", "timeout", "priority")
+
+
+def buckets_client(ctx: click.Context) -> Buckets:
+    """A `Buckets` client for this invocation, closed when the command ends."""
+    connection = ctx.find_object(Connection) or Connection()
+    return ctx.with_resource(Buckets(connection.url, connection.token))
+
+
+@click.group()
+def buckets() -> None:
+    """Buckets: the work queue."""
+
+
+def _counts_table(rows: dict[str, dict[str, int]]) -> Table:
+    table = Table(show_footer=len(rows) > 1)
+    table.add_column("pipeline", footer="all", no_wrap=True)
+    for name in COUNTS:
+        total = sum(row.get(name, 0) for row in rows.values())
+        table.add_column(name, footer=str(total), justify="right")
+    for pipeline, row in rows.items():
+        table.add_row(pipeline, *(str(row.get(name, 0)) for name in COUNTS))
+    return table
+
+
+@buckets.command()
+@json_flag
+@click.pass_context
+def ls(ctx: click.Context, as_json: bool) -> None:
+    """List the pipelines holding work, with their counts by status."""
+    client = buckets_client(ctx)
+    rows = {pipeline: client.details(pipeline) for pipeline in client.pipelines()}
+    if as_json:
+        echo_json(rows)
+    elif rows:
+        console().print(_counts_table(rows))
+    else:
+        click.echo("No pipeline holds work.")
+
+
+def _running_table(works: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"running: {len(works)}", title_justify="left")
+    for name in ("id", "site", "user", "attempt", "started (UTC)", "timeout", "priority"):
+        table.add_column(name, no_wrap=name in ("id", "started (UTC)"))
+    for work in works:
+        attempt = f"{work.get('attempt')}/{work.get('retries')}"
+        table.add_row(
+            str(work.get("id") or ""),
+            str(work.get("site") or ""),
+            str(work.get("user") or ""),
+            attempt,
+            utc(work.get("start")),
+            f"{work.get('timeout')}s",
+            str(work.get("priority")),
+        )
+    return table
+
+
+@buckets.command()
+@click.argument("pipeline")
+@json_flag
+@click.pass_context
+def ps(ctx: click.Context, pipeline: str, as_json: bool) -> None:
+    """Show PIPELINE's counts by status and its running works."""
+    client = buckets_client(ctx)
+    details = client.details(pipeline)
+    query = {"pipeline": pipeline, "status": "running"}
+    running = client.view(query, dict.fromkeys(PS_FIELDS, True), limit=PS_LIMIT)
+    if as_json:
+        echo_json({"details": details, "running": running})
+        return
+    out = console()
+    out.print(_counts_table({pipeline: details}))
+    if running:
+        out.print(_running_table(running))
+
+
+@buckets.command()
+@click.argument("pipeline")
+@click.option("--status", type=click.Choice(STATUSES), help="Only works with this status.")
+@click.option("--event", "events", type=int, multiple=True, help="Only works of this event.")
+@click.option("--tag", "tags", multiple=True, help="Only works with this tag.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def rm(
+    ctx: click.Context,
+    pipeline: str,
+    status: str | None,
+    events: tuple[int, ...],
+    tags: tuple[str, ...],
+    yes: bool,
+) -> None:
+    """Delete works of PIPELINE, whatever their state (all of them, or those matching
+    the options)."""
+    client = buckets_client(ctx)
+    ids = client.matching_ids(delete_query(pipeline, status, events, tags))
+    which = f"{status} works" if status else "works"
+    if not ids:
+        click.echo(f"No {which} to delete in {pipeline}.")
+        return
+    if not yes:
+        click.confirm(f"Delete {len(ids)} {which} from {pipeline}?", abort=True)
+    if len(ids) <= DELETE_BATCH:
+        client.delete_ids(ids)
+    else:
+        columns = (TextColumn("deleting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=Console(stderr=True)) as progress:
+            task = progress.add_task("delete", total=len(ids))
+            client.delete_ids(ids, lambda done, total: progress.update(task, completed=done))
+    click.echo(f"Deleted {len(ids)} {which} from {pipeline}.")

@@ -1,0 +1,134 @@
+"""`sluice results ...`: read, count, lock and unlock stored results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.table import Table
+
+from sluice.cli.connect import (
+    console,
+    echo_json,
+    join,
+    json_flag,
+    json_object,
+    query_option,
+    results_client,
+    utc,
+)
+
+UNLOCK_WARNING = "Unlocking results will allow them to be deleted or updated."
+
+
+@click.group()
+def results() -> None:
+    """Results: finished works, stored per pipeline."""
+
+
+def _locked(document: dict[str, Any]) -> str:
+    stored = document.get("results")
+    return "yes" if isinstance(stored, dict) and stored.get("locked") is True else ""
+
+
+def _table(pipeline: str, documents: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"{pipeline}: {len(documents)} results", title_justify="left")
+    table.add_column("id", no_wrap=True)
+    table.add_column("status")
+    table.add_column("event")
+    table.add_column("tags")
+    table.add_column("created (UTC)", no_wrap=True)
+    table.add_column("locked")
+    for document in documents:
+        table.add_row(
+            str(document.get("id") or ""),
+            str(document.get("status") or ""),
+            join(document.get("event")),
+            join(document.get("tags")),
+            utc(document.get("creation")),
+            _locked(document),
+        )
+    return table
+
+
+@results.command()
+@click.argument("pipeline")
+@query_option
+@click.option(
+    "--projection", callback=json_object, default="{}", metavar="JSON", help="MongoDB projection."
+)
+@click.option("--skip", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(min=-1), default=100, show_default=True, help="-1: no limit."
+)
+@json_flag
+@click.pass_context
+def view(
+    ctx: click.Context,
+    pipeline: str,
+    query: dict[str, Any],
+    projection: dict[str, Any],
+    skip: int,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Show the results of PIPELINE that match --query."""
+    documents = results_client(ctx).view(pipeline, query, projection, skip, limit)
+    if as_json:
+        echo_json(documents)
+    else:
+        console().print(_table(pipeline, documents))
+
+
+@results.command()
+@click.argument("pipeline")
+@query_option
+@json_flag
+@click.pass_context
+def count(ctx: click.Context, pipeline: str, query: dict[str, Any], as_json: bool) -> None:
+    """Count the results of PIPELINE that match --query."""
+    number = results_client(ctx).count(pipeline, query)
+    if as_json:
+        echo_json(number)
+    else:
+        click.echo(f"{number} results in {pipeline}")
+
+
+@results.command()
+@json_flag
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Count the results of every pipeline."""
+    counts = results_client(ctx).status()
+    if as_json:
+        echo_json(counts)
+        return
+    table = Table(show_footer=True)
+    table.add_column("pipeline", footer="total", no_wrap=True)
+    table.add_column("results", footer=str(sum(counts.values())), justify="right")
+    for pipeline, number in sorted(counts.items()):
+        table.add_row(pipeline, str(number))
+    console().print(table)
+
+
+@results.command()
+@click.argument("pipeline")
+@click.argument("ids", nargs=-1, required=True)
+@click.pass_context
+def lock(ctx: click.Context, pipeline: str, ids: tuple[str, ...]) -> None:
+    """Lock results of PIPELINE by id so they cannot be changed or deleted."""
+    results_client(ctx).lock(pipeline, list(ids))
+    click.echo(f"Locked {len(set(ids))} results in {pipeline}.")
+
+
+@results.command()
+@click.argument("pipeline")
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def unlock(ctx: click.Context, pipeline: str, ids: tuple[str, ...], yes: bool) -> None:
+    """Unlock results of PIPELINE by id."""
+    if not yes:
+        click.confirm(f"{UNLOCK_WARNING} Unlock {len(set(ids))} results?", abort=True)
+    results_client(ctx).unlock(pipeline, list(ids), force=True)
+    click.echo(f"Unlocked {len(set(ids))} results in {pipeline}.")

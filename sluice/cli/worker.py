@@ -1,0 +1,80 @@
+"""`sluice worker`: take works from Buckets and run them."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from sluice.cli.buckets import buckets_client
+from sluice.worker.loop import Filters, Worker
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@click.command(short_help="Run works from Buckets.")
+@click.argument("pipelines", metavar="PIPELINE...", nargs=-1, required=True)
+@click.option("--site", "-s", required=True, help="Take only works of this site.")
+@click.option("--tag", "tags", multiple=True, help="Take only works with one of these tags.")
+@click.option("--parent", "parents", multiple=True, help="Take only works of these parents.")
+@click.option("--event", "events", type=int, multiple=True, help="Take only works of these events.")
+@click.option("--user", help="Take only works of this user.")
+@click.option("--priority", type=click.IntRange(1, 5), help="Take only works of this priority.")
+@click.option(
+    "--lives", type=click.IntRange(min=1), help="Exit after this many works [default: never]."
+)
+@click.option(
+    "--sleep",
+    type=click.FloatRange(min=0),
+    default=5.0,
+    show_default=True,
+    help="Seconds to wait when no work is queued.",
+)
+@click.option(
+    "--grace",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Seconds a running work may take to finish after SIGTERM/SIGINT before it is "
+    "stopped and released.",
+)
+@click.option("--once", is_flag=True, help="Try to withdraw one work, run it if any, exit.")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
+@click.pass_context
+def worker(
+    ctx: click.Context,
+    pipelines: tuple[str, ...],
+    site: str,
+    tags: tuple[str, ...],
+    parents: tuple[str, ...],
+    events: tuple[int, ...],
+    user: str | None,
+    priority: int | None,
+    lives: int | None,
+    sleep: float,
+    grace: float,
+    once: bool,
+    log_level: str,
+) -> None:
+    """Run works of PIPELINE... one at a time: withdraw, run the work's function or
+    command, report how it ended. Logs one line per work on stderr.
+
+    SIGTERM or Ctrl-C: stop taking work; the running work may finish within --grace,
+    else it is stopped and released to the queue. A second signal stops it at once.
+    """
+    log = logging.getLogger("sluice")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(log_level.upper())
+    try:
+        client = buckets_client(ctx)
+        client.info()  # fail now, not at the first withdraw, if the server is unreachable
+        filters = Filters(pipelines, site, priority, user, events, tags, parents)
+        mode = "once" if once else f"lives={lives or 'unlimited'}"
+        log.info("worker for %s at %s (%s)", ", ".join(pipelines), client.base_url, mode)
+        done = Worker(client, filters, lives=lives, sleep=sleep, once=once, grace=grace).run()
+        log.info("worker exiting after %d works", done)
+    finally:
+        log.removeHandler(handler)

@@ -1,0 +1,1 @@
+"""The plan core: `Call`, `Plan`, `expect` and the senders that run plans."""

@@ -1,0 +1,154 @@
+"""What every Sluice API client shares: settings, connection pool and plan runner.
+
+`Sender` (blocking) and `AsyncSender` (asyncio) send the `Call`s a protocol plan
+yields and feed it what they received; `Results` and `Buckets` only add methods.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import metadata
+from types import TracebackType
+from typing import Any, ClassVar, Self, TypeVar
+
+import httpx
+
+from sluice.core import plan as protocol
+from sluice.core.plan import Call, Document, Plan
+from sluice.errors import error_from_transport
+
+T = TypeVar("T")
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+def client_info(base_url: str) -> Document:
+    """`{name, version, baseurl}` of this client."""
+    try:
+        version = metadata.version("sluice")
+    except metadata.PackageNotFoundError:
+        version = "unknown"
+    return {"name": "sluice", "version": version, "baseurl": base_url}
+
+
+class _Base:
+    #: Path of the API under the Sluice root, such as "/results".
+    prefix: ClassVar[str]
+
+    def __init__(self, base_url: str | None, token: str | None) -> None:
+        root = base_url or os.environ.get("SLUICE_URL") or DEFAULT_URL
+        token = token if token is not None else os.environ.get("SLUICE_TOKEN")
+        self.base_url = root.rstrip("/") + self.prefix
+        self._headers = {"x-access-token": token} if token else {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+
+class Sender(_Base):
+    """Blocking base client: `base_url` is the Sluice root (default `$SLUICE_URL`, else
+    http://127.0.0.1:8000), `token` (default `$SLUICE_TOKEN`) travels as the
+    `x-access-token` header, `timeout` is in seconds per request."""
+
+    def __init__(
+        self, base_url: str | None = None, token: str | None = None, timeout: float = 30
+    ) -> None:
+        super().__init__(base_url, token)
+        self._http = httpx.Client(base_url=self.base_url, headers=self._headers, timeout=timeout)
+
+    def _send(self, call: Call) -> Any:
+        try:
+            response = self._http.request(
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.json,
+                content=call.content,
+                headers=call.headers,
+            )
+        except httpx.RequestError as exc:
+            raise error_from_transport(exc) from exc
+        return protocol.received(call, response)
+
+    def _run(self, plan: Plan[T]) -> T:
+        try:
+            call = next(plan)
+            while True:
+                call = plan.send(self._send(call))
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def info(self) -> Document:
+        """`{"client": {name, version, baseurl}, "server": <GET /version>}`."""
+        return {"client": client_info(self.base_url), "server": self._run(protocol.info())}
+
+
+class AsyncSender(_Base):
+    """Asyncio base client; same arguments as `Sender`. Use `async with`, or
+    `await aclose()` when done."""
+
+    def __init__(
+        self, base_url: str | None = None, token: str | None = None, timeout: float = 30
+    ) -> None:
+        super().__init__(base_url, token)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, headers=self._headers, timeout=timeout
+        )
+
+    async def _send(self, call: Call) -> Any:
+        try:
+            response = await self._http.request(
+                call.method,
+                call.path,
+                params=call.params,
+                json=call.json,
+                content=call.content,
+                headers=call.headers,
+            )
+        except httpx.RequestError as exc:
+            raise error_from_transport(exc) from exc
+        return protocol.received(call, response)
+
+    async def _run(self, plan: Plan[T]) -> T:
+        try:
+            call = next(plan)
+            while True:
+                call = plan.send(await self._send(call))
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def info(self) -> Document:
+        """See `Sender.info`."""
+        return {"client": client_info(self.base_url), "server": await self._run(protocol.info())}

@@ -1,0 +1,116 @@
+"""The workfile and run wire protocol as plans (see sluice.core.plan), for `Workfile`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+from sluice.core.plan import Call, Document, Plan, expect
+from sluice.errors import WorkfileNotFound
+
+MEDIA_TYPES = {"json": "application/json", "yaml": "application/yaml"}
+
+
+def _id(value: Any) -> str:
+    return quote(str(value), safe="")
+
+
+def upload(workspace_id: str, file_name: str, content: bytes) -> Plan[Document]:
+    """POST /workfiles: store a workfile (or a new version of that name); its metadata."""
+    kind = "json" if file_name.lower().endswith(".json") else "yaml"
+    answer = yield Call(
+        "POST",
+        "/workfiles",
+        params=(("workspace", str(workspace_id)), ("file_name", file_name)),
+        content=content,
+        headers=(("content-type", MEDIA_TYPES[kind]),),
+    )
+    return expect(answer, dict, "workfile metadata")
+
+
+def get(workfile_id: str) -> Plan[Document]:
+    """GET /workfiles/{id}: metadata."""
+    answer = yield Call("GET", f"/workfiles/{_id(workfile_id)}")
+    return expect(answer, dict, "workfile metadata")
+
+
+def page(
+    workspace_id: str, page: int, per_page: int, file_name: str | None = None
+) -> Plan[Document]:
+    """GET /workfiles: one page of a workspace's workfiles and the total."""
+    params = [("workspace", str(workspace_id)), ("page", str(page)), ("per_page", str(per_page))]
+    if file_name is not None:
+        params.append(("file_name", file_name))
+    answer = yield Call("GET", "/workfiles", params=tuple(params))
+    found = expect(answer, dict, "a page of workfiles")
+    expect(found.get("workfiles"), list, "a list of workfiles")
+    expect(found.get("total"), int, "a total count")
+    return found
+
+
+def get_list(workspace_id: str, per_page: int = 100) -> Plan[list[Document]]:
+    """Every workfile of a workspace, page after page until the total is reached."""
+    collected: list[Document] = []
+    number = 1
+    while True:
+        found = yield from page(workspace_id, number, per_page)
+        collected.extend(found["workfiles"])
+        if not found["workfiles"] or len(collected) >= found["total"]:
+            return collected
+        number += 1
+
+
+def get_id(workfile_name: str, workspace_id: str) -> Plan[str]:
+    """The id of the workfile with exactly this name; WorkfileNotFound otherwise."""
+    found = yield from page(workspace_id, 1, 1, workfile_name)
+    if not found["workfiles"]:
+        raise WorkfileNotFound(
+            f"no workfile named {workfile_name!r} in workspace {workspace_id!r}",
+            status_code=404,
+            code="workfile_not_found",
+            details={"file_name": workfile_name, "workspace": workspace_id},
+        )
+    return expect(found["workfiles"][0].get("id"), str, "a workfile id")
+
+
+def download(workfile_id: str, version: int | None = None) -> Plan[bytes]:
+    """GET /workfiles/{id}/content: the bytes as uploaded (latest version by default)."""
+    params = None if version is None else (("version", str(version)),)
+    content = yield Call("GET", f"/workfiles/{_id(workfile_id)}/content", params=params, raw=True)
+    return expect(content, bytes, "the workfile's bytes")
+
+
+def delete(workfile_id: str) -> Plan[None]:
+    """DELETE /workfiles/{id}."""
+    yield Call("DELETE", f"/workfiles/{_id(workfile_id)}")
+
+
+def run(workflow_id: str, variables: Sequence[Any] | None) -> Plan[Document]:
+    """POST /workfiles/{id}/processes: start a run; the run (`process_id`, steps...)."""
+    body = {"variables": None if variables is None else list(variables)}
+    answer = yield Call("POST", f"/workfiles/{_id(workflow_id)}/processes", json=body)
+    process = expect(answer, dict, "a run")
+    expect(process.get("process_id"), str, "a process id")
+    return process
+
+
+def status(process_id: str) -> Plan[Document]:
+    """GET /workfiles/processes/{id}: the run's state, status and steps."""
+    answer = yield Call("GET", f"/workfiles/processes/{_id(process_id)}")
+    process = expect(answer, dict, "a run")
+    expect(process.get("state"), str, "a run state")
+    return process
+
+
+def stop(process_id: str) -> Plan[str]:
+    """POST /workfiles/processes/{id}/stop: "STOPPED" or "STOP FAILED"."""
+    answer = yield Call("POST", f"/workfiles/processes/{_id(process_id)}/stop")
+    return expect(expect(answer, dict, "a stop answer").get("status"), str, "a stop status")
+
+
+def results(workflow_id: str, process_id: str) -> Plan[Document]:
+    """GET /workfiles/{id}/processes/{pid}/results: the run report."""
+    path = f"/workfiles/{_id(workflow_id)}/processes/{_id(process_id)}/results"
+    answer = yield Call("GET", path)
+    return expect(answer, dict, "a run report")

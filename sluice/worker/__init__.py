@@ -1,0 +1,1 @@
+"""The worker runtime: the claim/run/report loop (`loop`) and how one work runs (`runner`)."""

@@ -1,0 +1,260 @@
+"""The Sluice worker: withdraw a work, run it, report how it ended; repeat.
+
+While a work runs (sluice.worker.runner) the worker renews its lease every `timeout / 3`
+seconds (at most every `MAX_BEAT`). If the server answers that the lease is lost, or
+that the run was asked to stop, the worker stops the run and reports nothing: the work
+is no longer its to report. A run past its `timeout` is stopped and reported as a
+failure.
+
+`Worker.shutdown()` (SIGTERM and SIGINT call it) ends the loop: a running work may
+finish within `grace` seconds and is reported; otherwise it is stopped and released to
+the queue, its attempt not counted. A second signal skips what is left of the grace.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+
+from sluice.buckets import Buckets
+from sluice.core.plan import Document
+from sluice.errors import APIError, Conflict, ServerError, SluiceError, TransportError
+from sluice.plans.buckets import Withdrawn
+from sluice.worker import runner
+
+log = logging.getLogger("sluice.worker")
+
+#: Longest pause between heartbeats, in seconds, so a stop request is seen soon.
+MAX_BEAT = 30.0
+#: Seconds between checks on a running work.
+TICK = 0.1
+#: Seconds the worker keeps retrying a report the server could not take.
+REPORT_PATIENCE = 30.0
+
+#: Errors worth retrying: the server was unreachable or failed, not the request.
+RETRYABLE = (TransportError, ServerError)
+
+
+def beat_interval(timeout: float) -> float:
+    """Seconds between heartbeats for a work with this `timeout`."""
+    return min(timeout / 3, MAX_BEAT)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which works a worker takes: the filters of `Buckets.withdraw`."""
+
+    pipelines: Sequence[str]
+    site: str | None = None
+    priority: int | None = None
+    user: str | None = None
+    events: Sequence[int] = ()
+    tags: Sequence[str] = ()
+    parents: Sequence[str] = ()
+
+
+class Worker:
+    """Run works from `buckets` matching `filters`, one at a time.
+
+    `lives`: stop after that many works (None: never). `sleep`: seconds to wait after
+    finding the queue empty. `once`: a single withdraw attempt (and its work, if any).
+    `grace`: seconds a running work may take to finish after `shutdown()`.
+    """
+
+    def __init__(
+        self,
+        buckets: Buckets,
+        filters: Filters,
+        *,
+        lives: int | None = None,
+        sleep: float = 5.0,
+        once: bool = False,
+        grace: float = 30.0,
+    ) -> None:
+        self.buckets = buckets
+        self.filters = filters
+        self.lives = lives
+        self.sleep = sleep
+        self.once = once
+        self.grace = grace
+        #: Works run so far.
+        self.done = 0
+        self._stopping = threading.Event()
+        self._stop_asked: float | None = None
+        self._hurry = False
+
+    def shutdown(self) -> None:
+        """Stop taking work; let the running one finish within `grace`. Called a
+        second time, stop the running work now."""
+        if self._stopping.is_set():
+            self._hurry = True
+            return
+        self._stop_asked = time.monotonic()
+        self._stopping.set()
+
+    def run(self) -> int:
+        """Take and run works until `lives`, `once` or `shutdown()` ends the loop;
+        returns how many works were run. With `once`, a failed withdraw raises;
+        otherwise the worker waits `sleep` and tries again."""
+        with self._signals():
+            while not self._stopping.is_set():
+                try:
+                    claimed = self._withdraw()
+                except SluiceError as exc:
+                    if self.once or not isinstance(exc, RETRYABLE):
+                        raise
+                    log.warning("withdraw failed, retrying in %ss: %s", self.sleep, exc)
+                    self._stopping.wait(self.sleep)
+                    continue
+                if claimed is not None:
+                    self.perform(claimed)
+                    self.done += 1
+                if self.once or (self.lives is not None and self.done >= self.lives):
+                    break
+                if claimed is None:
+                    self._stopping.wait(self.sleep)
+        return self.done
+
+    def _withdraw(self) -> Withdrawn | None:
+        f = self.filters
+        return self.buckets.withdraw(
+            f.pipelines,
+            site=f.site,
+            priority=f.priority,
+            user=f.user,
+            event=f.events,
+            tags=f.tags,
+            parent=f.parents,
+        )
+
+    @contextmanager
+    def _signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handle(signum: int, frame: FrameType | None) -> None:
+            log.info("received %s: finishing up", signal.Signals(signum).name)
+            self.shutdown()
+
+        previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def perform(self, claimed: Withdrawn) -> None:
+        """Run one claimed work to its end and report it (or release it, or drop it
+        when the lease is lost); logs one line."""
+        work, lease = claimed
+        started = time.monotonic()
+        run = runner.start(work)
+        verdict = self._watch(run, work, lease, started)
+        elapsed = time.monotonic() - started
+        if verdict == "ended":
+            recorded = self._report(work, lease, run.outcome())
+            verdict = "not recorded" if recorded is None else recorded.status
+            if recorded is not None and recorded.status == "failure" and recorded.results:
+                verdict += f" ({str(recorded.results.get('error'))[:200]})"
+        log.info(
+            "work %s pipeline=%s attempt=%s %s in %.2fs",
+            work.get("id"),
+            work.get("pipeline"),
+            work.get("attempt"),
+            verdict,
+            elapsed,
+        )
+
+    def _watch(self, run: runner.Run, work: Document, lease: str, started: float) -> str:
+        """Wait for `run` while heartbeating; "ended" when it ended (or timed out),
+        else what happened instead."""
+        timeout = float(work.get("timeout") or 3600)
+        interval = beat_interval(timeout)
+        next_beat = started + interval
+        while not run.wait(TICK):
+            now = time.monotonic()
+            if self._stop_asked is not None and (
+                self._hurry or now - self._stop_asked > self.grace
+            ):
+                run.stop()
+                return self._release(work, lease)
+            if now - started > timeout:
+                run.stop(timed_out=True)
+                return "ended"
+            if now < next_beat:
+                continue
+            try:
+                beat = self.buckets.heartbeat(work["id"], lease)
+            except Conflict:
+                run.stop()
+                return "stopped: lease lost"
+            except SluiceError as exc:
+                # The lease outlives a short outage; the next beat may get through.
+                log.warning("heartbeat for work %s failed: %s", work.get("id"), exc)
+                next_beat = now + min(interval, 1.0)
+                continue
+            if beat.stop:
+                run.stop()
+                return "stopped: asked to stop"
+            next_beat = now + interval
+        return "ended"
+
+    def _grace_over(self, now: float) -> bool:
+        if self._stop_asked is None:
+            return False
+        return self._hurry or now - self._stop_asked > self.grace
+
+    def _release(self, work: Document, lease: str) -> str:
+        try:
+            self.buckets.release(work["id"], lease)
+        except Conflict:
+            return "stopped at shutdown: lease already lost"
+        except SluiceError as exc:
+            return f"stopped at shutdown; release failed ({exc}), the lease will lapse"
+        return "released at shutdown"
+
+    def _report(self, work: Document, lease: str, outcome: runner.Outcome) -> runner.Outcome | None:
+        """PUT the finished work; the outcome the server recorded, None if none."""
+        deadline = time.monotonic() + REPORT_PATIENCE
+        substituted = False
+        while True:
+            try:
+                self.buckets.update([finished(work, outcome)], lease=lease)
+                return outcome
+            except Conflict:
+                return None
+            except RETRYABLE as exc:
+                if time.monotonic() > deadline:
+                    log.error("giving up reporting work %s: %s", work.get("id"), exc)
+                    return None
+                time.sleep(1.0)
+            except APIError as exc:
+                if substituted:
+                    log.error("work %s: report refused: %s", work.get("id"), exc)
+                    return None
+                # The outcome itself was refused (too large, invalid): record why instead.
+                substituted = True
+                work = {**work, "results": None, "products": None, "plots": None}
+                outcome = runner.Outcome.failed(f"the report was refused: {exc}")
+
+
+def finished(work: Document, outcome: runner.Outcome) -> Document:
+    """`work` as reported: status, stop time, and the outcome merged in as the
+    `workflow` client merges it (results updated, products and plots appended)."""
+    report = dict(work)
+    report["status"] = outcome.status
+    report["stop"] = time.time()
+    if outcome.results:
+        report["results"] = {**(work.get("results") or {}), **outcome.results}
+    for name in ("products", "plots"):
+        added = getattr(outcome, name)
+        if added:
+            report[name] = [*(work.get(name) or []), *added]
+    return report

@@ -1,0 +1,288 @@
+"""How one work runs: in a child process the worker can watch, heartbeat around and stop.
+
+A work with a `function` runs as `python -m sluice.worker.runner RESULT_FILE` (this module),
+which imports the dotted path, calls it with the work's `parameters` and writes the
+outcome as JSON; its own output goes to the worker's stdout and stderr. A work with a
+`command` runs that argv, its output captured and its `parameters` in its environment
+(`command_environment`); a one-element command is a shell line, as the `workflow`
+client runs it. Exit code 0 is success.
+
+Children run in their own session, so a Ctrl-C at the worker's terminal reaches only
+the worker (which then decides whether to wait for the work), and on Linux they are
+killed if the worker dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import traceback
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+import orjson
+
+if TYPE_CHECKING:
+    from sluice.core.plan import Document
+
+#: Lines of a command's stdout and stderr kept in its results, and of a traceback.
+TAIL_LINES = 50
+#: Seconds a stopped child gets between SIGTERM and SIGKILL.
+KILL_AFTER = 3.0
+#: Seconds to wait, once a command ended, for the last of its output.
+READER_PATIENCE = 2.0
+
+
+@dataclass
+class Outcome:
+    """How a run ended, as the worker reports it."""
+
+    status: Literal["success", "failure"]
+    results: Document | None = None
+    products: list[str] | None = None
+    plots: list[str] | None = None
+
+    @classmethod
+    def failed(cls, error: str, **details: Any) -> Outcome:
+        """A failure whose `results` say why."""
+        return cls("failure", {"error": error, **details})
+
+
+def split_outcome(value: Any) -> tuple[Document | None, list[str] | None, list[str] | None]:
+    """`(results, products, plots)` from what a function returned, by the `workflow`
+    client's rules: a dict is the results; in a tuple, the first dict is the results,
+    the first list the products and the second list the plots. Anything else is
+    ignored."""
+    if isinstance(value, dict):
+        return value, None, None
+    results: Document | None = None
+    lists: list[list[str]] = []
+    if isinstance(value, tuple):
+        for item in value:
+            if isinstance(item, dict) and results is None:
+                results = item
+            elif isinstance(item, list):
+                lists.append(item)
+    return results, (lists[0] if lists else None), (lists[1] if len(lists) > 1 else None)
+
+
+def _pdeathsig() -> Callable[[], None] | None:
+    """On Linux, a preexec hook asking the kernel to SIGKILL the child when the worker
+    dies, so a killed worker leaves no orphan computing a result nobody will report."""
+    if not sys.platform.startswith("linux"):
+        return None
+    # Looked up here, not in the child between fork and exec, where little is safe.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+
+    def hook() -> None:
+        prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+    return hook
+
+
+_PREEXEC = _pdeathsig()
+
+
+class Run(ABC):
+    """A work running in a child process."""
+
+    def __init__(self, work: Document) -> None:
+        self.work = work
+        self._early: Outcome | None = None
+        self._timed_out = False
+        self.process: subprocess.Popen[bytes] | None = None
+        try:
+            self._start()
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the argv
+            self._early = Outcome.failed(f"cannot start the work: {exc}")
+
+    @abstractmethod
+    def _start(self) -> None:
+        """Start the child process (set `self.process`)."""
+
+    def wait(self, seconds: float) -> bool:
+        """Wait up to `seconds` for the run to end; whether it has."""
+        if self.process is None:
+            return True
+        try:
+            self.process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def stop(self, timed_out: bool = False) -> None:
+        """End the run now: SIGTERM to its process group, SIGKILL if it lingers."""
+        self._timed_out = self._timed_out or timed_out
+        if self.process is None:
+            return
+        # Signal the group even if its leader is gone: a shell's children may live on.
+        for sig, patience in ((signal.SIGTERM, KILL_AFTER), (signal.SIGKILL, None)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, sig)
+            try:
+                self.process.wait(patience)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def outcome(self) -> Outcome:
+        """How the run ended; call once `wait` says it has."""
+        if self._early is not None:
+            return self._early
+        if self._timed_out:
+            return Outcome.failed(f"timed out after {self.work['timeout']} s; stopped")
+        return self._outcome()
+
+    @abstractmethod
+    def _outcome(self) -> Outcome:
+        """How the child process's run ended."""
+
+
+class FunctionRun(Run):
+    """`function(**parameters)` in `python -m sluice.worker.runner`."""
+
+    def _start(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="sluice-run-")
+        self._result = Path(self._dir.name) / "outcome.json"
+        spec = {"function": self.work["function"], "parameters": self.work["parameters"]}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "sluice.worker.runner", str(self._result)],
+            stdin=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_PREEXEC,
+        )
+        assert self.process.stdin is not None
+        with self.process.stdin:
+            self.process.stdin.write(orjson.dumps(spec))
+
+    def _outcome(self) -> Outcome:
+        assert self.process is not None
+        try:
+            saved = orjson.loads(self._result.read_bytes())
+            return Outcome(**saved)
+        except (OSError, ValueError, TypeError):
+            code = self.process.returncode
+            return Outcome.failed(f"the function's process exited with code {code} and no result")
+        finally:
+            self._dir.cleanup()
+
+
+class CommandRun(Run):
+    """The work's `command`, stdout and stderr tails kept for its results."""
+
+    def _start(self) -> None:
+        argv: list[str] = self.work["command"]
+        self.process = subprocess.Popen(
+            argv[0] if len(argv) == 1 else argv,
+            shell=len(argv) == 1,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_PREEXEC,
+            env={**os.environ, **command_environment(self.work.get("parameters"))},
+        )
+        self._tails = {name: deque[str](maxlen=TAIL_LINES) for name in ("stdout", "stderr")}
+        # Drain both pipes as the command writes, keeping only their tails.
+        self._readers = [
+            threading.Thread(target=_drain, args=(stream, self._tails[name]), daemon=True)
+            for name, stream in (("stdout", self.process.stdout), ("stderr", self.process.stderr))
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _outcome(self) -> Outcome:
+        assert self.process is not None
+        for reader in self._readers:
+            # A background child of the command may hold the pipe open long after.
+            reader.join(READER_PATIENCE)
+        code = self.process.returncode
+        output = {
+            "args": self.work["command"],
+            "returncode": code,
+            "stdout": list(self._tails["stdout"]),
+            "stderr": list(self._tails["stderr"]),
+        }
+        if code == 0:
+            return Outcome("success", output)
+        return Outcome.failed(f"the command exited with code {code}", **output)
+
+
+def command_environment(parameters: Any) -> dict[str, str]:
+    """A command work's `parameters` as environment variables: each key whose value is a
+    string, number or boolean (`true`/`false`); other values are not passed."""
+    if not isinstance(parameters, dict):
+        return {}
+    env: dict[str, str] = {}
+    for name, value in parameters.items():
+        if not name or "=" in name or "\x00" in name:
+            continue  # not a name the environment can hold
+        if isinstance(value, bool):
+            env[name] = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            env[name] = str(value)
+    return env
+
+
+def _drain(stream: IO[bytes] | None, tail: deque[str]) -> None:
+    assert stream is not None
+    with stream:
+        for line in stream:
+            tail.append(line.decode("utf-8", "replace").rstrip("\r\n"))
+
+
+class _Unrunnable(Run):
+    def _start(self) -> None:
+        self._early = self._outcome()
+
+    def _outcome(self) -> Outcome:
+        return Outcome.failed("the work has neither a function nor a command")
+
+
+def start(work: Document) -> Run:
+    """Start `work` (its function, else its command) in a child process."""
+    if work.get("function"):
+        return FunctionRun(work)
+    if work.get("command"):
+        return CommandRun(work)
+    return _Unrunnable(work)
+
+
+def _call(spec: Document) -> Outcome:
+    try:
+        module_name, _, name = str(spec["function"]).rpartition(".")
+        function = getattr(importlib.import_module(module_name), name)
+        results, products, plots = split_outcome(function(**(spec["parameters"] or {})))
+        outcome = Outcome("success", results, products, plots)
+        orjson.dumps(asdict(outcome))  # a result that is not JSON is a failure here
+        return outcome
+    except BaseException as exc:
+        lines = traceback.format_exc().splitlines()[-TAIL_LINES:]
+        return Outcome.failed(f"{type(exc).__name__}: {exc}", traceback=lines)
+
+
+def main(argv: list[str]) -> int:
+    """Child entry point: run the function read from stdin, write its outcome to argv[0]."""
+    spec = orjson.loads(sys.stdin.buffer.read())
+    outcome = _call(spec)
+    target = Path(argv[0])
+    partial = target.with_suffix(".partial")
+    partial.write_bytes(orjson.dumps(asdict(outcome)))
+    partial.replace(target)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,51 @@
+"""Functions that test works run: the worker's child process imports them by path."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = "tests.sluice.buckets.jobs"
+
+
+def noop(**parameters: Any) -> dict[str, Any]:
+    """Succeed at once, echoing the parameters."""
+    return {"echo": parameters}
+
+
+def triple() -> tuple[dict[str, Any], list[str], list[str]]:
+    """Return (results, products, plots), as CHIME functions may."""
+    return {"answer": 42}, ["cube.h5"], ["waterfall.png"]
+
+
+def fail(message: str = "boom") -> None:
+    """Fail with `message`."""
+    raise ValueError(message)
+
+
+def not_json() -> dict[str, Any]:
+    """Return results that cannot travel as JSON."""
+    return {"value": object()}
+
+
+def sleepy(seconds: float, marker: str) -> dict[str, Any]:
+    """Note the start in `marker`, sleep, note the end, succeed."""
+    path = Path(marker)
+    with path.open("a") as out:
+        out.write("start\n")
+    time.sleep(seconds)
+    with path.open("a") as out:
+        out.write("done\n")
+    return {"slept": seconds}
+
+
+def vanish() -> None:
+    """End the process without a word, as a crash would."""
+    os._exit(9)
+
+
+def bad_products() -> tuple[dict[str, Any], list[int]]:
+    """Return products that are not file paths: the server refuses the report."""
+    return {"a": 1}, [1, 2]

@@ -1,0 +1,97 @@
+"""`sluice buckets ...` and `sluice worker` in process, against the live service."""
+
+from __future__ import annotations
+
+import json
+from typing import Protocol
+
+import pytest
+from click.testing import CliRunner, Result
+
+from service.process import free_port
+from sluice import Buckets
+from sluice.cli.main import main
+from tests.sluice.buckets.conftest import job
+
+
+class Run(Protocol):
+    def __call__(self, *args: str, input: str | None = None) -> Result: ...
+
+
+@pytest.fixture
+def cli(base_url: str) -> Run:
+    """Run `sluice --url <the test server> ARGS...`."""
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None) -> Result:
+        return runner.invoke(main, ["--url", base_url, *args], input=input)
+
+    return run
+
+
+def test_ls_lists_pipelines_with_counts(cli: Run, buckets: Buckets, pipeline: str) -> None:
+    buckets.deposit([job(pipeline, "noop") for _ in range(3)])
+    assert buckets.withdraw(pipeline) is not None
+    outcome = cli("buckets", "ls")
+    assert outcome.exit_code == 0, outcome.output
+    row = next(line for line in outcome.stdout.splitlines() if pipeline in line)
+    cells = [cell.strip() for cell in row.strip("│ ").split("│")]
+    assert cells == [pipeline, "3", "2", "1", "0", "0"]
+    listed = json.loads(cli("buckets", "ls", "--json").stdout)
+    assert listed[pipeline] == {"total": 3, "queued": 2, "running": 1, "success": 0, "failure": 0}
+
+
+def test_ps_shows_counts_and_running_works(cli: Run, buckets: Buckets, pipeline: str) -> None:
+    buckets.deposit([job(pipeline, "noop"), job(pipeline, "noop", user="ann")])
+    claimed = buckets.withdraw(pipeline, user="ann")
+    assert claimed is not None
+    outcome = cli("buckets", "ps", pipeline)
+    assert outcome.exit_code == 0, outcome.output
+    assert "running: 1" in outcome.stdout
+    row = next(line for line in outcome.stdout.splitlines() if claimed.work["id"] in line)
+    assert "ann" in row and "1/2" in row and "3600s" in row
+    shown = json.loads(cli("buckets", "ps", pipeline, "--json").stdout)
+    assert shown["details"]["running"] == 1
+    assert [w["id"] for w in shown["running"]] == [claimed.work["id"]]
+
+
+def test_rm_asks_then_deletes_matching_works(cli: Run, buckets: Buckets, pipeline: str) -> None:
+    buckets.deposit([job(pipeline, "noop") for _ in range(3)])
+    assert buckets.withdraw(pipeline) is not None
+    refused = cli("buckets", "rm", pipeline, "--status", "queued", input="n\n")
+    assert refused.exit_code == 1 and "Delete 2 queued works" in refused.output
+    assert buckets.details(pipeline)["total"] == 3
+    agreed = cli("buckets", "rm", pipeline, "--status", "queued", input="y\n")
+    assert agreed.exit_code == 0, agreed.output
+    assert f"Deleted 2 queued works from {pipeline}." in agreed.stdout
+    assert buckets.details(pipeline) == {
+        "total": 1, "queued": 0, "running": 1, "success": 0, "failure": 0,
+    }  # fmt: skip
+    nothing = cli("buckets", "rm", pipeline, "--status", "queued", "--yes")
+    assert "No queued works to delete" in nothing.stdout
+
+
+def test_rm_of_many_works_shows_progress(cli: Run, buckets: Buckets, pipeline: str) -> None:
+    buckets.deposit([job(pipeline, "noop", tags=["bulk"]) for _ in range(250)])
+    buckets.deposit([job(pipeline, "noop")])
+    outcome = cli("buckets", "rm", pipeline, "--tag", "bulk", "--yes")
+    assert outcome.exit_code == 0, outcome.output
+    assert "250/250" in outcome.stderr
+    assert buckets.details(pipeline)["total"] == 1
+
+
+def test_worker_runs_in_process(cli: Run, buckets: Buckets, pipeline: str) -> None:
+    [work_id] = buckets.deposit([job(pipeline, "noop", parameters={"k": "v"})], True)
+    outcome = cli("worker", pipeline, "--site", "local", "--once")
+    assert outcome.exit_code == 0, outcome.output
+    assert f"work {work_id} pipeline={pipeline} attempt=1 success" in outcome.stderr
+    [work] = buckets.view({"id": work_id})
+    assert work["status"] == "success" and work["results"] == {"echo": {"k": "v"}}
+
+
+def test_commands_fail_in_one_line_when_the_server_is_down() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    for args in (["buckets", "ls"], ["worker", "p", "--site", "local"]):
+        outcome = CliRunner().invoke(main, ["--url", url, *args])
+        assert outcome.exit_code == 1
+        assert outcome.stderr.startswith("Error: cannot reach the server")

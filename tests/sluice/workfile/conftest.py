@@ -1,0 +1,45 @@
+"""The `Workfile` client bound to a Sluice whose runs advance every 0.2 s, workflow
+files on disk, and real `sluice worker` processes (`start_worker`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from service.process import SluiceProcess
+from sluice import Workfile
+from tests.service.workfiles.helpers import as_yaml, fast_sluice
+from tests.sluice.buckets.conftest import start_worker
+
+__all__ = ["start_worker"]
+
+WriteWorkflow = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def runs_sluice(
+    sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SluiceProcess]:
+    with fast_sluice(sluice_env, tmp_path_factory.mktemp("runs")) as server:
+        yield server
+
+
+@pytest.fixture
+def workfile(runs_sluice: SluiceProcess) -> Iterator[Workfile]:
+    with Workfile(runs_sluice.url) as client:
+        yield client
+
+
+@pytest.fixture
+def write_workflow(tmp_path: Path) -> WriteWorkflow:
+    """`write_workflow(workflow, name="flow.yaml")`: the path of that workflow as YAML."""
+
+    def write(workflow: dict[str, Any], name: str = "flow.yaml") -> Path:
+        path = tmp_path / name
+        path.write_bytes(as_yaml(workflow))
+        return path
+
+    return write
