@@ -8,6 +8,7 @@ A record is `{uuid, eid, title, description, tags, files, created_at, updated_at
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from schemas.experiments import (
     NewExperiment,
 )
 from service.db import Database, Document
-from service.errors import BadRequest, Conflict, NotFound
+from service.errors import BadRequest, Conflict, NotFound, Unavailable
 
 COLLECTION = "experiments"
 COUNTERS = "experiments.counters"
@@ -41,7 +42,8 @@ INDEXES = [
     IndexModel([("tags", ASCENDING)], name="tags"),
 ]
 
-#: Attempts at allocating an EID when two first creates of a day race on the upsert.
+#: Attempts at incrementing the day's counter before answering 503 (each attempt that
+#: finds no counter creates it first).
 COUNTER_ATTEMPTS = 5
 
 
@@ -99,22 +101,28 @@ class ExperimentStore:
         await self.collection.create_indexes(INDEXES)
 
     async def _next_eid(self, moment: datetime) -> str:
-        """`YYYYMMDD-N` with N from the day's counter, incremented atomically."""
+        """`YYYYMMDD-N` with N from the day's counter, incremented atomically.
+
+        The counter is never upserted by the increment: the embedded database can answer
+        `None` to an upsert that lost a race after counting it, which would leave a gap.
+        Instead the day's counter is created with a plain insert (a duplicate means
+        another create made it first) and only then incremented, so every increment
+        that answers is exactly one number.
+        """
         day = moment.strftime("%Y%m%d")
         for _ in range(COUNTER_ATTEMPTS):
-            try:
-                counter = await self.counters.find_one_and_update(
-                    {"_id": day},
-                    {"$inc": {"n": 1}},
-                    upsert=True,
-                    return_document=ReturnDocument.AFTER,
-                )
-            except DuplicateKeyError:
-                # Two first creates of the day both upserted; the loser increments now.
-                continue
-            assert counter is not None
-            return f"{day}-{counter['n']}"
-        raise Conflict("could not allocate an EID; retry")
+            counter = await self.counters.find_one_and_update(
+                {"_id": day}, {"$inc": {"n": 1}}, return_document=ReturnDocument.AFTER
+            )
+            if counter is not None:
+                return f"{day}-{counter['n']}"
+            # The first create of the day: make the counter, then increment it.
+            with contextlib.suppress(DuplicateKeyError):
+                await self.counters.insert_one({"_id": day, "n": 0})
+        raise Unavailable(
+            "could not allocate an EID: the day's counter did not answer; retry",
+            {"day": day, "attempts": COUNTER_ATTEMPTS},
+        )
 
     async def create(self, new: NewExperiment) -> Document:
         """Store a new experiment; return it."""

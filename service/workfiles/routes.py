@@ -145,7 +145,7 @@ endpoints = [
              errors=(404,)),
     Endpoint("/workfiles/processes/{process_id}/stop", ("POST",), stop, "work",
              "Stop a run: queued steps cancelled, running steps asked to stop",
-             response=StopAnswer, params=(_PROCESS,), errors=(404,)),
+             response=StopAnswer, params=(_PROCESS,), errors=(404, 409)),
     Endpoint("/workfiles", ("POST",), upload, "deposit",
              "Upload a workfile (raw YAML or JSON bytes); a known name gets a new version",
              body=bytes, response=WorkfileInfo, params=_UPLOAD_PARAMS,

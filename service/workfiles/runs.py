@@ -31,7 +31,7 @@ from schemas.workfiles import WorkflowFile
 from service.buckets.documents import CLOSED, STOP
 from service.buckets.store import BucketsStore
 from service.db import Database, Document
-from service.errors import NotFound, SluiceError
+from service.errors import Conflict, NotFound, SluiceError
 from service.results.store import ResultsStore
 from service.workfiles import definition
 
@@ -283,7 +283,8 @@ class RunStore:
 
     async def stop(self, process_id: str) -> str:
         """Stop a run: "STOPPED" (also when it was stopped before), or "STOP FAILED"
-        when it had already ended otherwise. ProcessNotFound."""
+        when it had already ended otherwise. ProcessNotFound; 409 if it kept advancing
+        through every attempt."""
         for _ in range(STOP_ATTEMPTS):
             process = await self.get(process_id)
             if process["status"] != "RUNNING":
@@ -304,7 +305,10 @@ class RunStore:
                 log.info("run %s of %s: STOPPED", process_id, process["workflow_name"])
                 break
         else:
-            return "STOP FAILED"
+            raise Conflict(
+                f"run {process_id} kept advancing during the stop; retry",
+                {"process_id": process_id, "attempts": STOP_ATTEMPTS},
+            )
         # Again on a repeated stop: a deposit that raced the first one is caught here.
         await self.halt([step["work_id"] for step in process["steps"]])
         return "STOPPED"
