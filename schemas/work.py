@@ -22,6 +22,8 @@ PipelineName = Annotated[
         examples=["header-localization"],
     ),
 ]
+#: `retries` is below this (the `workflow` client's bound), so `attempt` rarely passes it.
+RETRIES_LIMIT = 6
 Status = Literal["created", "queued", "running", "success", "failure"]
 FinishedStatus = Literal["success", "failure"]
 ArchiveStrategy = Literal["bypass", "copy", "delete", "move"]
@@ -98,7 +100,7 @@ class Work(_Strict):
     attempt: int = Field(default=0, ge=0)
     status: Status = "created"
     timeout: int = Field(default=3600, ge=1, le=259_200)
-    retries: int = Field(default=2, ge=0, lt=6)
+    retries: int = Field(default=2, ge=0, lt=RETRIES_LIMIT)
     priority: int = Field(default=3, ge=1, le=5)
     config: Config = Field(default_factory=Config)
     notify: Notify = Field(default_factory=Notify)

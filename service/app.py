@@ -95,6 +95,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Periodic("runs", settings.run_interval, runs.reconcile),
             Periodic("reaper", settings.reaper_interval, lambda: audit.reap(buckets.collection)),
             Periodic(
+                "retrier",
+                settings.reaper_interval if settings.retry_backoff > 0 else 0,
+                lambda: audit.retry(
+                    buckets.collection, settings.retry_backoff, settings.retry_max_backoff
+                ),
+            ),
+            Periodic(
                 "mover",
                 settings.transfer_interval,
                 lambda: transfer.move(buckets, results, settings.transfer_cutoff),

@@ -54,11 +54,17 @@ class Settings:
     serialize_claims: bool = False
     #: Seconds between sweeps for running works whose lease expired; 0 disables the reaper.
     reaper_interval: float = 5.0
-    #: Seconds between moves of finished works from Buckets to Results; 0 (default) disables.
-    transfer_interval: float = 0.0
+    #: Seconds between moves of finished works from Buckets to Results; 0 disables the
+    #: built-in mover (leaving it to a `workflow transfer` daemon).
+    transfer_interval: float = 5.0
     #: Age in seconds past which the mover deletes a work instead of archiving it (the
     #: client's `workflow transfer --cutoff`, 7 days); 0 keeps old work.
     transfer_cutoff: int = 7 * 24 * 3600
+    #: Seconds a failed work with retries left waits before it is queued again, doubled
+    #: for each attempt it has made; 0 disables automatic retries (CHIME's audit-only way).
+    retry_backoff: float = 10.0
+    #: Longest wait, in seconds, before a failed work is queued again.
+    retry_max_backoff: float = 3600.0
     #: Port of the embedded database started by `make run`.
     embedded_port: int = 27017
     #: Data directory of the embedded database started by `make run`.
@@ -137,6 +143,8 @@ class Settings:
             "reaper_interval",
             "transfer_interval",
             "transfer_cutoff",
+            "retry_backoff",
+            "retry_max_backoff",
             "rate_limit",
             "task_interval",
             "file_grace",

@@ -28,11 +28,15 @@ def mongo_uri() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def sluice_env(mongo_uri: str) -> dict[str, str]:
     """Environment for a Sluice process: its own database name on the test server, auth
-    off (loopback only; tests/service/auth turns it on)."""
+    off (loopback only; tests/service/auth turns it on), and neither the mover nor the
+    retrier on, so finished works stay as the test left them (their tests turn them on;
+    tests/test_first_day.py runs with the defaults)."""
     env = {
         "MONGODB_URI": mongo_uri,
         "SLUICE_DB_NAME": f"sluice_test_{uuid.uuid4().hex[:8]}",
         "SLUICE_AUTH": "off",
+        "SLUICE_TRANSFER_INTERVAL": "0",
+        "SLUICE_RETRY_BACKOFF": "0",
     }
     if not os.environ.get("MONGODB_URI"):
         env["SLUICE_SERIALIZE_CLAIMS"] = "1"

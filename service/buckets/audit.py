@@ -1,4 +1,5 @@
-"""Ending runs that lost their lease: the reaper, and the CHIME audit routes.
+"""Ending runs that lost their lease (the reaper), retrying failures (the retrier), and
+the CHIME audit routes.
 
 Every change is conditional on the state it was decided from, so any number of Sluice
 processes (and `workflow audit` daemons) may sweep one database at the same time
@@ -13,6 +14,7 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from schemas.work import RETRIES_LIMIT
 from service.buckets.documents import CLOSED, LEASE, STOP
 from service.db import Document
 
@@ -21,6 +23,12 @@ REAP_BATCH = 200
 
 _END_RUN = {"$unset": [LEASE, STOP]}
 REQUEUE: list[dict[str, Any]] = [{"$set": {"status": "queued", CLOSED: True}}, _END_RUN]
+#: Queue a failed work again (it holds no lease); its late report, if any, is refused.
+REQUEUE_FAILED: dict[str, Any] = {"$set": {"status": "queued", CLOSED: True}}
+#: A failure with retries left.
+RETRYABLE: Document = {"status": "failure", "$expr": {"$lt": ["$attempt", "$retries"]}}
+#: Failed works requeued per query by the retrier.
+RETRY_BATCH = 200
 
 
 def fail(reason: str) -> list[dict[str, Any]]:
@@ -71,12 +79,52 @@ def _reason(attempt: int, retries: int) -> str:
     )
 
 
+def backoff(attempt: int, base: float, longest: float) -> float:
+    """Seconds a work that failed at its `attempt`-th try waits before the next one."""
+    return float(min(longest, base * 2 ** max(0, attempt - 1)))
+
+
+async def retry(
+    collection: AsyncCollection[Document],
+    base: float,
+    longest: float,
+    now: float | None = None,
+) -> dict[str, int]:
+    """Requeue every failed work with retries left whose backoff has passed since it
+    ended (`stop`, else `start`); return `{"retried": n}`.
+
+    A worker marks a failure permanent by reporting it with no retry left, so it is
+    never picked here. Every requeue is conditional on the work still being that
+    failure, so several Sluice processes may retry at once without acting twice.
+    """
+    now = time.time() if now is None else now
+    due: list[Document] = []
+    for attempt in range(RETRIES_LIMIT):
+        cutoff = now - backoff(attempt, base, longest)
+        due.append(
+            {
+                "attempt": attempt,
+                "$or": [{"stop": {"$lt": cutoff}}, {"stop": None, "start": {"$lt": cutoff}}],
+            }
+        )
+    selected = {**RETRYABLE, "$or": due}
+    done = {"retried": 0}
+    while True:
+        found = await collection.find(selected, {"_id": True}, limit=RETRY_BATCH).to_list()
+        if not found:
+            return done
+        result = await collection.update_many(
+            {"_id": {"$in": [d["_id"] for d in found]}, **selected}, REQUEUE_FAILED
+        )
+        done["retried"] += result.modified_count
+        # A batch that rivals requeued first would repeat forever: stop there.
+        if len(found) < RETRY_BATCH or not result.modified_count:
+            return done
+
+
 async def failed(collection: AsyncCollection[Document]) -> int:
     """Requeue `failure` works with `attempt < retries`; return how many."""
-    result = await collection.update_many(
-        {"status": "failure", "$expr": {"$lt": ["$attempt", "$retries"]}},
-        {"$set": {"status": "queued", CLOSED: True}},
-    )
+    result = await collection.update_many(RETRYABLE, REQUEUE_FAILED)
     return result.modified_count
 
 

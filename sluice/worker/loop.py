@@ -247,9 +247,14 @@ class Worker:
 
 def finished(work: Document, outcome: runner.Outcome) -> Document:
     """`work` as reported: status, stop time, and the outcome merged in as the
-    `workflow` client merges it (results updated, products and plots appended)."""
+    `workflow` client merges it (results updated, products and plots appended). A
+    permanent failure is reported with `retries` lowered to `attempt`."""
     report = dict(work)
     report["status"] = outcome.status
+    if outcome.permanent:
+        # No retry left: the server's retrier, `workflow audit` and the mover all read
+        # this as final, and the results say why.
+        report["retries"] = min(work.get("retries") or 0, work.get("attempt") or 0)
     report["stop"] = time.time()
     if outcome.results:
         report["results"] = {**(work.get("results") or {}), **outcome.results}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import importlib
+import inspect
 import os
 import signal
 import subprocess
@@ -52,11 +53,19 @@ class Outcome:
     results: Document | None = None
     products: list[str] | None = None
     plots: list[str] | None = None
+    #: A failure that another attempt cannot mend (the function cannot be imported or
+    #: does not take the parameters): reported with no retry left.
+    permanent: bool = False
 
     @classmethod
     def failed(cls, error: str, **details: Any) -> Outcome:
         """A failure whose `results` say why."""
         return cls("failure", {"error": error, **details})
+
+    @classmethod
+    def failed_for_good(cls, error: str, **details: Any) -> Outcome:
+        """A permanent failure (see `permanent`); its results say `permanent: true`."""
+        return cls("failure", {"error": error, "permanent": True, **details}, permanent=True)
 
 
 def split_outcome(value: Any) -> tuple[Document | None, list[str] | None, list[str] | None]:
@@ -248,7 +257,7 @@ class _Unrunnable(Run):
         self._early = self._outcome()
 
     def _outcome(self) -> Outcome:
-        return Outcome.failed("the work has neither a function nor a command")
+        return Outcome.failed_for_good("the work has neither a function nor a command")
 
 
 def start(work: Document) -> Run:
@@ -261,16 +270,38 @@ def start(work: Document) -> Run:
 
 
 def _call(spec: Document) -> Outcome:
+    parameters = spec["parameters"] or {}
     try:
         module_name, _, name = str(spec["function"]).rpartition(".")
         function = getattr(importlib.import_module(module_name), name)
-        results, products, plots = split_outcome(function(**(spec["parameters"] or {})))
+        if not callable(function):
+            raise TypeError(f"{spec['function']} is not callable")
+        _check_parameters(function, parameters)
+    except BaseException as exc:
+        # Importing or binding fails the same way every time: no retry can help.
+        return Outcome.failed_for_good(f"{type(exc).__name__}: {exc}", traceback=_tail())
+    try:
+        results, products, plots = split_outcome(function(**parameters))
         outcome = Outcome("success", results, products, plots)
         orjson.dumps(asdict(outcome))  # a result that is not JSON is a failure here
         return outcome
     except BaseException as exc:
-        lines = traceback.format_exc().splitlines()[-TAIL_LINES:]
-        return Outcome.failed(f"{type(exc).__name__}: {exc}", traceback=lines)
+        return Outcome.failed(f"{type(exc).__name__}: {exc}", traceback=_tail())
+
+
+def _tail() -> list[str]:
+    return traceback.format_exc().splitlines()[-TAIL_LINES:]
+
+
+def _check_parameters(function: Callable[..., Any], parameters: Any) -> None:
+    """Raise TypeError if `function` cannot be called with `parameters` as keywords."""
+    if not isinstance(parameters, dict):
+        raise TypeError(f"parameters must be an object, not {type(parameters).__name__}")
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):
+        return  # a builtin without a signature: let the call say
+    signature.bind(**parameters)
 
 
 def main(argv: list[str]) -> int:

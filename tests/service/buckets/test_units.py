@@ -69,7 +69,7 @@ def test_buckets_settings() -> None:
     assert (settings.reaper_interval, settings.transfer_interval) == (0.25, 2.0)
     assert settings.transfer_cutoff == 3600
     defaults = Settings()
-    assert (defaults.reaper_interval, defaults.transfer_interval) == (5.0, 0.0)
+    assert (defaults.reaper_interval, defaults.transfer_interval) == (5.0, 5.0)
     for bad in ({"SLUICE_REAPER_INTERVAL": "-1"}, {"SLUICE_TRANSFER_INTERVAL": "soon"}):
         with pytest.raises(SettingsError):
             Settings.from_env(bad)

@@ -54,8 +54,14 @@ def test_function_outcomes() -> None:
     assert "raise ValueError(message)" in "\n".join(failed.results["traceback"])
     not_json = run_to_end(job("p", "not_json"))
     assert not_json.status == "failure"
+    assert not failed.permanent, "a failure inside the function may pass on retry"
     missing = run_to_end(job("p", "no_such_function"))
     assert missing.status == "failure" and "AttributeError" in str(missing.results)
+    assert missing.permanent and missing.results is not None and missing.results["permanent"]
+    unimportable = run_to_end(new_work("p", "s", "u", function="no_such_module.f"))
+    assert unimportable.permanent and "ModuleNotFoundError" in str(unimportable.results)
+    bad_parameters = run_to_end(job("p", "fail", parameters={"nope": 1}))
+    assert bad_parameters.permanent and "unexpected keyword" in str(bad_parameters.results)
     vanished = run_to_end(job("p", "vanish"))
     assert vanished == Outcome.failed("the function's process exited with code 9 and no result")
 
@@ -96,6 +102,12 @@ def test_finished_merges_like_the_workflow_client() -> None:
     assert report["results"] == {"a": 1, "b": 2}
     assert report["products"] == ["x", "y"] and report["plots"] == ["z"]
     assert work["status"] == "created", "the claimed work is left as it was"
+    claimed = {**work, "attempt": 1, "retries": 2}
+    transient = finished(claimed, Outcome.failed("flaky"))
+    assert transient["retries"] == 2
+    permanent = finished(claimed, Outcome.failed_for_good("ImportError: x"))
+    assert permanent["retries"] == 1, "reported with no retry left"
+    assert permanent["results"] == {"a": 1, "error": "ImportError: x", "permanent": True}
 
 
 def test_heartbeat_interval() -> None:
