@@ -4,16 +4,17 @@ route exists) and extra Sluice processes on a database of their own."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pymongo import MongoClient
+from pymongo import AsyncMongoClient, MongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
 
-from service.buckets.store import COLLECTION
+from service.buckets.store import COLLECTION, INDEXES
 from service.process import SluiceProcess
 
 
@@ -84,3 +85,17 @@ def quiet_works(
     mongo: MongoClient[dict[str, Any]], quiet_sluice: SluiceProcess
 ) -> Collection[dict[str, Any]]:
     return mongo[quiet_sluice.env["SLUICE_DB_NAME"]][COLLECTION]
+
+
+@pytest.fixture
+async def rival_collections(
+    mongo_uri: str, db_name: str
+) -> AsyncIterator[list[AsyncCollection[dict[str, Any]]]]:
+    """The Buckets collection of `db_name` (indexed) through two clients of their own, as
+    two Sluice processes see it, for racing background passes against each other."""
+    clients: list[AsyncMongoClient[dict[str, Any]]] = [AsyncMongoClient(mongo_uri) for _ in "ab"]
+    collections = [client[db_name][COLLECTION] for client in clients]
+    await collections[0].create_indexes(INDEXES)
+    yield collections
+    for client in clients:
+        await client.close()

@@ -8,11 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
 
 from service.buckets import audit
-from service.buckets.store import COLLECTION, INDEXES
 from service.process import SluiceProcess
 from tests.service.buckets.helpers import Work, deposit, new_work, view, wait_for, withdraw
 
@@ -52,33 +51,29 @@ def test_reaper_requeues_then_fails(start_sluice: StartSluice, db_name: str, pip
         assert http.put("/buckets/work", json=[late]).status_code == 409
 
 
-async def test_racing_reapers_act_once_per_work(mongo_uri: str, db_name: str) -> None:
-    clients: list[AsyncMongoClient[dict[str, Any]]] = [AsyncMongoClient(mongo_uri) for _ in "ab"]
-    collections = [client[db_name][COLLECTION] for client in clients]
-    try:
-        await collections[0].create_indexes(INDEXES)
-        now = time.time()
-        total = audit.REAP_BATCH + 50
-        await collections[0].insert_many(
-            {
-                "id": f"w{n}",
-                "status": "running",
-                "attempt": 1,
-                "retries": 2 if n % 2 else 1,
-                "results": None,
-                "_lease": {"token": f"t{n}", "expires": now - 1},
-            }
-            for n in range(total)
-        )
-        tallies = await asyncio.gather(*(audit.reap(c, now) for c in collections))
-        assert sum(t["requeued"] for t in tallies) == total // 2
-        assert sum(t["failed"] for t in tallies) == total // 2
-        statuses = await collections[0].distinct("status")
-        assert sorted(statuses) == ["failure", "queued"]
-        assert await collections[0].count_documents({"_lease": {"$exists": True}}) == 0
-    finally:
-        for client in clients:
-            await client.close()
+async def test_racing_reapers_act_once_per_work(
+    rival_collections: list[AsyncCollection[dict[str, Any]]],
+) -> None:
+    collections = rival_collections
+    now = time.time()
+    total = audit.REAP_BATCH + 50
+    await collections[0].insert_many(
+        {
+            "id": f"w{n}",
+            "status": "running",
+            "attempt": 1,
+            "retries": 2 if n % 2 else 1,
+            "results": None,
+            "_lease": {"token": f"t{n}", "expires": now - 1},
+        }
+        for n in range(total)
+    )
+    tallies = await asyncio.gather(*(audit.reap(c, now) for c in collections))
+    assert sum(t["requeued"] for t in tallies) == total // 2
+    assert sum(t["failed"] for t in tallies) == total // 2
+    statuses = await collections[0].distinct("status")
+    assert sorted(statuses) == ["failure", "queued"]
+    assert await collections[0].count_documents({"_lease": {"$exists": True}}) == 0
 
 
 def test_two_reaper_processes(start_sluice: StartSluice, db_name: str, pipeline: str) -> None:

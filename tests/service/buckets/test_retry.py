@@ -8,10 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 
 from service.buckets import audit
-from service.buckets.store import COLLECTION, INDEXES
 from service.process import SluiceProcess
 from service.settings import Settings
 from tests.service.buckets.helpers import deposit, new_work, view, wait_for, withdraw
@@ -72,30 +71,25 @@ def test_permanent_failure_and_disabled_retrier_leave_failures(
         assert http.get("/buckets/audit/failed").json() == 1
 
 
-async def test_racing_retriers_requeue_each_failure_once(mongo_uri: str, db_name: str) -> None:
-    clients: list[AsyncMongoClient[dict[str, Any]]] = [AsyncMongoClient(mongo_uri) for _ in "ab"]
-    collections = [client[db_name][COLLECTION] for client in clients]
-    try:
-        await collections[0].create_indexes(INDEXES)
-        now = time.time()
-        total = audit.RETRY_BATCH + 50
-        await collections[0].insert_many(
-            {
-                "id": f"w{n}",
-                "status": "failure",
-                "attempt": 1 + n % 2,
-                "retries": 3,
-                # Even ones failed long ago; odd ones (second attempt: 20 s) just now.
-                "stop": now - 100 if n % 2 == 0 else now - 1,
-                "start": None,
-            }
-            for n in range(total)
-        )
-        tallies = await asyncio.gather(*(audit.retry(c, 10, 3600, now) for c in collections))
-        assert sum(t["retried"] for t in tallies) == total // 2
-        assert await collections[0].count_documents({"status": "queued"}) == total // 2
-        waiting = await collections[0].distinct("attempt", {"status": "failure"})
-        assert waiting == [2]
-    finally:
-        for client in clients:
-            await client.close()
+async def test_racing_retriers_requeue_each_failure_once(
+    rival_collections: list[AsyncCollection[dict[str, Any]]],
+) -> None:
+    collections = rival_collections
+    now = time.time()
+    total = audit.RETRY_BATCH + 50
+    await collections[0].insert_many(
+        {
+            "id": f"w{n}",
+            "status": "failure",
+            "attempt": 1 + n % 2,
+            "retries": 3,
+            # Even ones failed long ago; odd ones (second attempt: 20 s) just now.
+            "stop": now - 100 if n % 2 == 0 else now - 1,
+            "start": None,
+        }
+        for n in range(total)
+    )
+    tallies = await asyncio.gather(*(audit.retry(c, 10, 3600, now) for c in collections))
+    assert sum(t["retried"] for t in tallies) == total // 2
+    assert await collections[0].count_documents({"status": "queued"}) == total // 2
+    assert await collections[0].distinct("attempt", {"status": "failure"}) == [2]
