@@ -72,6 +72,8 @@ def main() -> int:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
+            # Sluice logs each request itself (service.observe.requests), quietly for polls.
+            access_log=False,
         )
     finally:
         if embedded is not None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
@@ -23,6 +24,10 @@ from service.errors import Unavailable, exception_handlers
 from service.experiments.routes import endpoints as experiment_endpoints
 from service.experiments.setup import install as install_experiments
 from service.jsonio import JSONResponse
+from service.observe import logs
+from service.observe.metrics import Metrics
+from service.observe.requests import RequestObserver
+from service.observe.routes import endpoints as observe_endpoints
 from service.openapi import endpoints as openapi_endpoints
 from service.query import QueryValidator
 from service.results.routes import endpoints as results_endpoints
@@ -62,6 +67,7 @@ health_endpoints = [
 MOUNTS: list[tuple[str, list[Endpoint]]] = [
     ("", health_endpoints),
     ("", openapi_endpoints),
+    ("", observe_endpoints),
     ("/results", results_endpoints),
     ("/buckets", buckets_endpoints),
     ("/admin", admin_endpoints),
@@ -73,6 +79,8 @@ MOUNTS: list[tuple[str, list[Endpoint]]] = [
 def create_app(settings: Settings | None = None) -> Starlette:
     """Build the Sluice ASGI app; settings default to the environment's."""
     settings = settings or Settings.from_env()
+    logs.configure(settings.log_level, settings.log_format)
+    metrics = Metrics(settings.metrics_max_age)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -108,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ),
         ]
         for loop in loops:
+            loop.metrics = metrics
             loop.start()
         log.info("sluice %s ready (database %s)", __version__, settings.db_name)
         try:
@@ -123,6 +132,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # (unless public or SLUICE_AUTH=off), within the rate limit.
         built = build_routes(endpoints, auth_guard.guarded)
         routes.extend([Mount(prefix, routes=built)] if prefix else built)
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=exception_handlers)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers=exception_handlers,
+        middleware=[Middleware(RequestObserver, metrics=metrics)],
+    )
     app.state.settings = settings
+    app.state.metrics = metrics
     return app

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
@@ -97,3 +98,17 @@ class Database:
         if isinstance(exc, ConnectionFailure):
             return elapsed < self.settings.server_selection_timeout_ms / 1000
         return exc.has_error_label(label) and elapsed < CONFLICT_RETRY_SECONDS
+
+
+async def count_by(
+    collection: AsyncCollection[Document], *fields: str
+) -> dict[tuple[Any, ...], int]:
+    """How many documents of `collection` hold each combination of values of `fields`
+    (a missing field counts as None); one `$group` pass."""
+    key = {f"k{index}": f"${name}" for index, name in enumerate(fields)}
+    pipeline = [{"$group": {"_id": key, "n": {"$sum": 1}}}]
+    counts: dict[tuple[Any, ...], int] = {}
+    async for row in await collection.aggregate(pipeline):
+        group = row["_id"] or {}
+        counts[tuple(group.get(f"k{index}") for index in range(len(fields)))] = int(row["n"])
+    return counts

@@ -70,6 +70,10 @@ class Settings:
     #: Data directory of the embedded database started by `make run`.
     embedded_path: str = "./var/db"
     log_level: str = "info"
+    #: "text" (one line per record) or "json" (one object per line).
+    log_format: str = "text"
+    #: Seconds a process reuses the gauges it read from the database for /metrics.
+    metrics_max_age: float = 5.0
     #: Directory of extension manifests (*.yaml, *.yml, *.json), re-read on every request;
     #: empty means no extensions.
     extensions_dir: str = ""
@@ -149,6 +153,7 @@ class Settings:
             "task_interval",
             "file_grace",
             "run_interval",
+            "metrics_max_age",
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{env_name(name)} must not be negative")
@@ -161,6 +166,8 @@ class Settings:
             raise SettingsError("SLUICE_WRITE_CONCERN must be 'majority' or a node count")
         if self.log_level not in ("critical", "error", "warning", "info", "debug"):
             raise SettingsError("SLUICE_LOG_LEVEL must be one of critical/error/warning/info/debug")
+        if self.log_format not in ("text", "json"):
+            raise SettingsError("SLUICE_LOG_FORMAT must be 'text' or 'json'")
         self._check_auth()
 
     def _check_auth(self) -> None:
@@ -242,5 +249,6 @@ def _parser_for(default: object) -> Callable[[str], Any]:
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "log_level": _parse_lowercase,
+    "log_format": _parse_lowercase,
     "auth": _parse_lowercase,
 }

@@ -22,6 +22,8 @@ from service.buckets import audit
 from service.buckets.store import BucketsStore
 from service.errors import BadRequest
 from service.jsonio import JSONResponse
+from service.observe.metrics import Metrics
+from service.observe.requests import mark_quiet
 from service.routing import Endpoint, Param
 from service.validation import parse_model
 
@@ -46,9 +48,13 @@ async def deposit(request: Request) -> Response:
 
 async def withdraw(request: Request) -> Response:
     claimed = await _store(request).withdraw(await request_json(request), principal(request))
+    metrics: Metrics = request.app.state.metrics
     if claimed is None:
+        metrics.idle_withdraws.inc()
+        mark_quiet(request)
         return JSONResponse(None)
     work, token = claimed
+    metrics.claims.labels(str(work.get("pipeline"))).inc()
     return JSONResponse(work, headers={LEASE_HEADER: token})
 
 

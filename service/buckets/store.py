@@ -29,7 +29,7 @@ from service.buckets.documents import (
     public,
     refuse_server_fields,
 )
-from service.db import DUPLICATE_KEY, Database, Document
+from service.db import DUPLICATE_KEY, Database, Document, count_by
 from service.errors import (
     BadRequest,
     Conflict,
@@ -326,3 +326,8 @@ class BucketsStore:
         for status in (*STATUSES, "created"):
             names.update(await self.collection.distinct("pipeline", {"status": status}))
         return sorted(names)
+
+    async def depth(self) -> dict[tuple[str, str], int]:
+        """How many works each (pipeline, status) holds, in one pass over the queue."""
+        counts = await count_by(self.collection, "pipeline", "status")
+        return {(str(pipeline), str(status)): n for (pipeline, status), n in counts.items()}

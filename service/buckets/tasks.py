@@ -7,6 +7,11 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from pymongo.errors import PyMongoError
+
+from service.observe.logs import brief
+from service.observe.metrics import Metrics
+
 log = logging.getLogger("sluice.buckets")
 
 
@@ -15,8 +20,13 @@ class Periodic:
     tallies when any is not zero.
 
     A failing pass is logged and the loop goes on: a database outage must not end
-    the reaper for the life of the process.
+    the reaper for the life of the process. A database failure is one short line per
+    pass (its traceback only at DEBUG); anything else is a bug and logs its traceback.
+    With `metrics` set, tallies and failures are counted there too.
     """
+
+    #: Where tallies and failures are counted, if anywhere.
+    metrics: Metrics | None = None
 
     def __init__(
         self, name: str, interval: float, action: Callable[[], Awaitable[dict[str, int]]]
@@ -46,6 +56,23 @@ class Periodic:
                 outcome = await self.action()
                 if any(outcome.values()):
                     log.info("%s: %s", self.name, outcome)
-            except Exception:
-                log.exception("%s pass failed; retrying in %ss", self.name, self.interval)
+                if self.metrics is not None:
+                    self.metrics.tallies(self.name, outcome)
+            except Exception as exc:
+                self._failed(exc)
             await asyncio.sleep(self.interval)
+
+    def _failed(self, exc: Exception) -> None:
+        database = isinstance(exc, PyMongoError)
+        if self.metrics is not None:
+            self.metrics.loop_failures.labels(self.name).inc()
+            if database:
+                self.metrics.database_errors.labels(self.name).inc()
+        if database:
+            log.warning(
+                "%s pass failed (database): %s; retrying in %ss",
+                self.name, brief(exc), self.interval,
+            )  # fmt: skip
+            log.debug("%s pass failure", self.name, exc_info=exc)
+        else:
+            log.exception("%s pass failed; retrying in %ss", self.name, self.interval)

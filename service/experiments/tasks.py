@@ -30,7 +30,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from schemas.experiments import ACTIVE_STATUSES, PAGE_MAX, Action, Extension
 from service.buckets.documents import LEASE, STOP
 from service.buckets.store import BucketsStore
-from service.db import Database, Document
+from service.db import Database, Document, count_by
 from service.errors import BadRequest, Conflict, NotFound
 from service.experiments.extensions import environment
 from service.experiments.files import FileStore
@@ -109,6 +109,12 @@ class TaskStore:
 
     async def create_indexes(self) -> None:
         await self.collection.create_indexes(INDEXES)
+
+    async def counts(self) -> dict[str, int]:
+        """How many tasks are in each status (PENDING, STARTED, SUCCESS...)."""
+        return {
+            str(status): n for (status,), n in (await count_by(self.collection, "status")).items()
+        }
 
     async def start(
         self,

@@ -30,7 +30,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from schemas.workfiles import WorkflowFile
 from service.buckets.documents import CLOSED, STOP
 from service.buckets.store import BucketsStore
-from service.db import Database, Document
+from service.db import Database, Document, count_by
 from service.errors import Conflict, NotFound, SluiceError
 from service.results.store import ResultsStore
 from service.workfiles import definition
@@ -78,6 +78,12 @@ class RunStore:
 
     async def create_indexes(self) -> None:
         await self.collection.create_indexes(INDEXES)
+
+    async def counts(self) -> dict[str, int]:
+        """How many runs are in each status (RUNNING, SUCCESS, FAILURE...)."""
+        return {
+            str(status): n for (status,), n in (await count_by(self.collection, "status")).items()
+        }
 
     async def start(
         self,

@@ -22,6 +22,7 @@ def test_503_while_the_database_is_down_then_recovery(tmp_path: Path) -> None:
         "SLUICE_DB_NAME": f"down_{uuid.uuid4().hex[:6]}",
         "SLUICE_SERVER_SELECTION_TIMEOUT_MS": "1000",
         "SLUICE_AUTH": "off",
+        "SLUICE_REAPER_INTERVAL": "0.2",
     }
     try:
         with SluiceProcess(env, log_path=tmp_path / "sluice.log") as server:
@@ -38,6 +39,7 @@ def test_503_while_the_database_is_down_then_recovery(tmp_path: Path) -> None:
             assert lost.status_code == 503
             assert lost.json()["error"]["code"] == "database_unavailable"
             assert client.get("/healthz").status_code == 200
+            time.sleep(2.5)  # the background loops fail a few passes meanwhile
 
             # Same data directory, same port: the acknowledged write is still there.
             database.requested_port = port
@@ -48,5 +50,16 @@ def test_503_while_the_database_is_down_then_recovery(tmp_path: Path) -> None:
                 time.sleep(0.2)
             stored = client.post("/results/view", json={"query": {"pipeline": "downtime"}}).json()
             assert [d["id"] for d in stored] == [sent["id"]]
+            errors = {
+                line.split('source="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+                for line in client.get("/metrics").text.splitlines()
+                if line.startswith("sluice_database_errors_total{")
+            }
+            assert errors["request"] >= 2 and errors["reaper"] >= 1
+        # Each failed background pass is one short line, never a traceback.
+        log = (tmp_path / "sluice.log").read_text()
+        assert "Traceback" not in log
+        failures = [line for line in log.splitlines() if "reaper pass failed" in line]
+        assert failures and all(len(line) < 500 for line in failures)
     finally:
         database.stop()

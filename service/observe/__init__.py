@@ -1,0 +1,1 @@
+"""What operators watch: request logs with request ids, and Prometheus metrics."""

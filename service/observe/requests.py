@@ -1,0 +1,105 @@
+"""Every HTTP request: a request id, one log line, and its metrics.
+
+The id is the client's `X-Request-ID` when it sends a sane one (letters, digits, `.`,
+`_`, `-`; at most 64), else a fresh one; it is echoed in the `X-Request-ID` response
+header and carried by every log record of the request. The request's line is logged at
+INFO (WARNING for a 5xx), except for polls that change nothing — a withdraw that found
+no work, heartbeats, health checks and scrapes — logged at DEBUG, so an idle fleet of
+workers is quiet at the default SLUICE_LOG_LEVEL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.observe.logs import REQUEST_ID
+from service.observe.metrics import Metrics
+
+log = logging.getLogger("sluice.http")
+
+HEADER = "X-Request-ID"
+_SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: Routes whose successful answers are routine polls (logged at DEBUG).
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics", "/buckets/work/heartbeat"})
+#: Label of requests that matched no route, so unknown paths cannot grow the metrics.
+UNMATCHED = "unmatched"
+
+
+def mark_quiet(request: Request) -> None:
+    """Log this request's line at DEBUG: it was a poll that found nothing to do."""
+    request.state.quiet = True
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template, mounts included ("/results/view"), or
+    UNMATCHED."""
+    route = scope.get("route")
+    if not isinstance(route, Route):
+        return UNMATCHED
+    mounted = str(scope.get("root_path", ""))[len(str(scope.get("app_root_path", ""))) :]
+    return mounted + route.path
+
+
+class RequestObserver:
+    """ASGI middleware: request id, request log line and request metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = Request(scope).headers.get(HEADER, "")
+        request_id = sent if _SANE_ID.match(sent) else uuid.uuid4().hex[:16]
+        context = REQUEST_ID.set(request_id)
+        status = 500
+        started = time.perf_counter()
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                MutableHeaders(scope=message)[HEADER] = request_id
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            self._record(scope, status, time.perf_counter() - started)
+            REQUEST_ID.reset(context)
+
+    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+        method, route = str(scope["method"]), route_template(scope)
+        self.metrics.requests.labels(method, route, str(status)).inc()
+        self.metrics.latency.labels(method, route).observe(elapsed)
+        if status == 503:
+            self.metrics.database_errors.labels("request").inc()
+        quiet = status < 400 and (
+            route in QUIET_ROUTES or bool(scope.get("state", {}).get("quiet"))
+        )
+        level = logging.DEBUG if quiet else logging.WARNING if status >= 500 else logging.INFO
+        if not log.isEnabledFor(level):
+            return
+        client = scope.get("client")
+        path = str(scope.get("path", ""))
+        fields = {
+            "method": method,
+            "path": path,
+            "route": route,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 1),
+            "client": client[0] if client else None,
+        }
+        log.log(
+            level, "%s %s %d %.1fms", method, path, status, elapsed * 1000, extra={"http": fields}
+        )

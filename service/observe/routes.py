@@ -1,0 +1,36 @@
+"""`GET /metrics`: Prometheus metrics (see service.observe.metrics)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from service.observe.metrics import CONTENT_TYPE, Gauge, Metrics
+from service.routing import Endpoint
+
+
+async def _gauges(request: Request) -> list[Gauge]:
+    state = request.app.state
+    depth = await state.buckets.depth()
+    runs = await state.runs.counts()
+    tasks = await state.experiments.tasks.counts()
+    return [
+        ("sluice_queue_works", "Works in Buckets by pipeline and status",
+         ("pipeline", "status"), depth),
+        ("sluice_runs", "Workfile runs by state", ("state",), {(k,): v for k, v in runs.items()}),
+        ("sluice_tasks", "Extension tasks by state", ("state",),
+         {(k,): v for k, v in tasks.items()}),
+    ]  # fmt: skip
+
+
+async def metrics(request: Request) -> Response:
+    """Every metric in the Prometheus text format."""
+    registry: Metrics = request.app.state.metrics
+    body = await registry.render(lambda: _gauges(request))
+    return Response(body, media_type=CONTENT_TYPE)
+
+
+endpoints = [
+    Endpoint("/metrics", ("GET",), metrics, "read", "Prometheus metrics",
+             response=None, media_type="text/plain", errors=(503,)),
+]  # fmt: skip
