@@ -13,6 +13,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 
 from service import __version__
+from service.alpine import chorus, engine
 from service.auth import guard as auth_guard
 from service.auth.routes import endpoints as admin_endpoints
 from service.buckets import audit, transfer
@@ -34,6 +35,7 @@ from service.results.routes import endpoints as results_endpoints
 from service.results.store import ResultsStore
 from service.routing import Endpoint, build_routes
 from service.settings import Settings
+from service.users.routes import endpoints as user_endpoints
 from service.workfiles.routes import endpoints as workfile_endpoints
 from service.workfiles.runs import RunStore
 from service.workfiles.store import WorkfileStore
@@ -70,10 +72,17 @@ MOUNTS: list[tuple[str, list[Endpoint]]] = [
     ("", observe_endpoints),
     ("/results", results_endpoints),
     ("/buckets", buckets_endpoints),
-    ("/admin", admin_endpoints),
+    ("/admin", [*admin_endpoints, *user_endpoints]),
     ("", workfile_endpoints),
     ("", experiment_endpoints),
+    (engine.ENGINE_PATH, engine.endpoints),
 ]
+
+
+def mounts(settings: Settings) -> list[tuple[str, list[Endpoint]]]:
+    """Every route of the service with these settings: MOUNTS and the Alpine Chorus
+    routes under SLUICE_ALPINE_PREFIX."""
+    return [*MOUNTS, (f"{settings.alpine_prefix}/api", chorus.endpoints)]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -127,7 +136,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await database.close()
 
     routes: list[BaseRoute] = []
-    for prefix, endpoints in MOUNTS:
+    for prefix, endpoints in mounts(settings):
         # Every handler is admitted only with a token holding its endpoint's scope
         # (unless public or SLUICE_AUTH=off), within the rate limit.
         built = build_routes(endpoints, auth_guard.guarded)

@@ -38,7 +38,11 @@ async def read_body(
 
 async def read_json(request: Request, max_bytes: int) -> Any:
     """The request body parsed as JSON; 400 if it is not JSON, 413 if too large."""
-    body = await read_body(request, max_bytes)
+    return parse_json(await read_body(request, max_bytes))
+
+
+def parse_json(body: bytes) -> Any:
+    """`body` (already read, within its limit) parsed as JSON; 400 if it is not JSON."""
     if not body.strip():
         raise MalformedJSON("request body is empty; expected JSON")
     try:

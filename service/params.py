@@ -25,3 +25,15 @@ def int_param(request: Request, name: str, default: int | None) -> int | None:
     if not -(2**63) <= value < 2**63:  # MongoDB takes 64-bit integers at most
         raise BadRequest(f"{name} is out of range: {raw}", {name: raw})
     return value
+
+
+def page_skip(page: int, per_page: int, cap: int) -> int:
+    """The rows before page `page` (from 1) of `per_page` rows; 400 unless page >= 1 and
+    per_page is 1-`cap` (SLUICE_MAX_VIEW_RESULTS)."""
+    skip = (page - 1) * per_page
+    if page < 1 or not 1 <= per_page <= cap or skip >= 2**63:  # MongoDB's skip is 64-bit
+        raise BadRequest(
+            f"page must be at least 1 and per_page 1-{cap} (SLUICE_MAX_VIEW_RESULTS)",
+            {"page": page, "per_page": per_page},
+        )
+    return skip

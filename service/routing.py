@@ -57,6 +57,9 @@ class Endpoint:
     media_type: str = "application/json"
     #: Status of a successful answer (201 for a creation), for the OpenAPI document.
     status: int = 200
+    #: Whether a login session (`session_id` query parameter, `x-token` header or the
+    #: session cookie) is accepted besides an API token: the Alpine routes.
+    sessions: bool = False
 
 
 class EndpointRoute(Route):

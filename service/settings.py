@@ -11,6 +11,7 @@ import dataclasses
 import ipaddress
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
@@ -105,6 +106,11 @@ class Settings:
     max_workfile_depth: int = 32
     #: Seconds between passes that advance unfinished workfile runs; 0 disables them.
     run_interval: float = 1.0
+    #: Path under which the Alpine Chorus routes are served (`<prefix>/api/...`); "" is
+    #: the root. The Alpine engine routes are always at `/alpinedatalabs/api/v1/json`.
+    alpine_prefix: str = "/alpine"
+    #: Seconds a login session (Alpine's `session_id`) stays valid; logout ends it sooner.
+    session_ttl: float = 86400.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -157,6 +163,13 @@ class Settings:
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{env_name(name)} must not be negative")
+        if self.session_ttl <= 0:
+            raise SettingsError("SLUICE_SESSION_TTL must be more than 0 seconds")
+        if self.alpine_prefix and not _URL_PREFIX.fullmatch(self.alpine_prefix):
+            raise SettingsError(
+                f"SLUICE_ALPINE_PREFIX={self.alpine_prefix!r} must be empty or a path such as "
+                "/alpine (segments of letters, digits, '.', '_' or '-'; no trailing '/')"
+            )
         for name in ("port", "embedded_port"):
             if not 0 <= getattr(self, name) <= 65535:
                 raise SettingsError(f"{env_name(name)} must be a TCP port (0-65535)")
@@ -187,6 +200,9 @@ class Settings:
         """The write concern as the driver wants it."""
         return self.write_concern if self.write_concern == "majority" else int(self.write_concern)
 
+
+#: A URL path prefix: one or more `/segment`s.
+_URL_PREFIX = re.compile(r"(/[A-Za-z0-9._-]+)+")
 
 #: Shortest SLUICE_ADMIN_TOKEN accepted: a guessable bootstrap secret defeats auth.
 MIN_ADMIN_TOKEN = 16

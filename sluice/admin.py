@@ -1,4 +1,4 @@
-"""Python clients for Sluice's admin API: tokens and the audit trail. `Admin` (blocking)
+"""Python clients for Sluice's admin API: tokens, users and the audit trail. `Admin` (blocking)
 and `AsyncAdmin` (asyncio); the token they use needs the `admin` scope.
 
     with Admin("http://127.0.0.1:8000", token=bootstrap_secret) as admin:
@@ -44,6 +44,28 @@ def revoke_token(name: str) -> Plan[Document]:
     return expect(answer, dict, "the revoked token")
 
 
+def create_user(
+    username: str, password: str, scopes: Sequence[str], pipelines: Sequence[str] = ()
+) -> Plan[Document]:
+    """POST /users: the new user (never its password)."""
+    body: Document = {"username": username, "password": password, "scopes": list(scopes),
+                      "pipelines": list(pipelines)}  # fmt: skip
+    answer = yield Call("POST", "/users", json=body)
+    return expect(answer, dict, "the created user")
+
+
+def users() -> Plan[list[Document]]:
+    """GET /users: every user."""
+    answer = yield Call("GET", "/users")
+    return expect(answer, list, "a JSON array of users")
+
+
+def delete_user(username: str) -> Plan[Document]:
+    """DELETE /users/{username}: the deleted user."""
+    answer = yield Call("DELETE", f"/users/{quote(username, safe='')}")
+    return expect(answer, dict, "the deleted user")
+
+
 def audit(
     action: str | None = None,
     since: float | None = None,
@@ -84,6 +106,20 @@ class Admin(Sender):
         """Revoke a token (kept, marked revoked); NotFound for an unknown name."""
         return self._run(revoke_token(name))
 
+    def create_user(self, username: str, password: str, scopes: Sequence[str],
+                    pipelines: Sequence[str] = ()) -> Document:  # fmt: skip
+        """Create a user who logs in with `password` (Alpine clients); Conflict if the
+        name is taken. The user acts with `scopes` within `pipelines` (empty: all)."""
+        return self._run(create_user(username, password, scopes, pipelines))
+
+    def users(self) -> list[Document]:
+        """Every user (never a password hash)."""
+        return self._run(users())
+
+    def delete_user(self, username: str) -> Document:
+        """Delete a user and end its sessions; NotFound for an unknown name."""
+        return self._run(delete_user(username))
+
     def audit(self, action: str | None = None, since: float | None = None,
               before: float | None = None, limit: int = 100) -> list[Document]:  # fmt: skip
         """Audit entries newest first, optionally of one `action`, within [since, before)."""
@@ -113,6 +149,19 @@ class AsyncAdmin(AsyncSender):
     async def revoke_token(self, name: str) -> Document:
         """See `Admin.revoke_token`."""
         return await self._run(revoke_token(name))
+
+    async def create_user(self, username: str, password: str, scopes: Sequence[str],
+                          pipelines: Sequence[str] = ()) -> Document:  # fmt: skip
+        """See `Admin.create_user`."""
+        return await self._run(create_user(username, password, scopes, pipelines))
+
+    async def users(self) -> list[Document]:
+        """See `Admin.users`."""
+        return await self._run(users())
+
+    async def delete_user(self, username: str) -> Document:
+        """See `Admin.delete_user`."""
+        return await self._run(delete_user(username))
 
     async def audit(self, action: str | None = None, since: float | None = None,
                     before: float | None = None, limit: int = 100) -> list[Document]:  # fmt: skip

@@ -20,11 +20,17 @@ from service.db import Database
 from service.errors import Unauthorized
 from service.routing import Endpoint, Handler
 from service.settings import Settings
+from service.users.store import SESSION_PREFIX, UserStore
 
 log = logging.getLogger("sluice")
 
 #: Header the CHIME/FRB client sends its token in.
 TOKEN_HEADER = "x-access-token"
+#: Where a login session may travel on routes that accept one (`Endpoint.sessions`):
+#: the query parameter and header the Alpine client sends, and the cookie set at login.
+SESSION_PARAM = "session_id"
+SESSION_HEADER = "x-token"
+SESSION_COOKIE = "sluice_session"
 
 
 def presented(request: Request) -> str | None:
@@ -38,22 +44,37 @@ def presented(request: Request) -> str | None:
     return None
 
 
+def session_secret(request: Request) -> str | None:
+    """The login session the request carries: the `session_id` query parameter (the
+    Alpine client's "NULL" placeholder is none), else `x-token`, else the cookie."""
+    for candidate in (
+        request.query_params.get(SESSION_PARAM),
+        request.headers.get(SESSION_HEADER),
+        request.cookies.get(SESSION_COOKIE),
+    ):
+        if candidate and candidate.strip() and candidate.strip() != "NULL":
+            return candidate.strip()
+    return None
+
+
 class Gate:
     """Decides who a request comes from and whether it may proceed."""
 
-    def __init__(self, settings: Settings, tokens: TokenStore) -> None:
+    def __init__(self, settings: Settings, tokens: TokenStore, users: UserStore) -> None:
         self.settings = settings
         self.tokens = tokens
+        self.users = users
         self.limiter = (
             RateLimiter(settings.rate_limit, settings.rate_burst) if settings.rate_limit else None
         )
 
-    async def identify(self, request: Request, scope: str) -> Principal:
-        """The caller; 401 without a valid token when auth is required."""
+    async def identify(self, request: Request, scope: str, sessions: bool = False) -> Principal:
+        """The caller; 401 without a valid token (or, where `sessions`, login session)
+        when auth is required."""
         if self.settings.auth == "off":
             # Tokens are ignored: the CHIME client may send an unrelated one (GITHUB_TOKEN).
             return ANONYMOUS
-        secret = presented(request)
+        secret = presented(request) or (session_secret(request) if sessions else None)
         if secret is None:
             raise Unauthorized(
                 f"this route needs a token with scope {scope!r}: send it in the "
@@ -63,11 +84,14 @@ class Gate:
         admin = self.settings.admin_token
         if admin is not None and same_secret(secret, admin):
             return bootstrap_principal()
+        if secret.startswith(SESSION_PREFIX):
+            caller, _user = await self.users.authenticate(secret)
+            return caller
         return await self.tokens.authenticate(secret)
 
-    async def admit(self, request: Request, scope: str) -> Principal:
+    async def admit(self, request: Request, scope: str, sessions: bool = False) -> Principal:
         """Identify the caller, count it against the rate limit, check `scope`."""
-        caller = await self.identify(request, scope)
+        caller = await self.identify(request, scope, sessions)
         if self.limiter is not None:
             client = request.client.host if request.client else "unknown"
             self.limiter.take(f"token {caller.name}" if caller.name else f"client {client}")
@@ -77,13 +101,13 @@ class Gate:
 
 def guarded(endpoint: Endpoint) -> Handler:
     """`endpoint`'s handler, run only for callers holding its scope."""
-    handler, scope = endpoint.handler, endpoint.scope
+    handler, scope, sessions = endpoint.handler, endpoint.scope, endpoint.sessions
     if scope == "public":
         return handler
 
     async def admitted(request: Request) -> Response:
         gate: Gate = request.app.state.gate
-        request.state.principal = await gate.admit(request, scope)
+        request.state.principal = await gate.admit(request, scope, sessions)
         return await handler(request)
 
     admitted.__name__ = handler.__name__
@@ -92,14 +116,18 @@ def guarded(endpoint: Endpoint) -> Handler:
 
 
 async def install(app: Starlette, database: Database, settings: Settings) -> None:
-    """Create the token store, audit log and gate on `app.state` (lifespan start)."""
+    """Create the token and user stores, audit log and gate on `app.state` (lifespan
+    start)."""
     tokens = TokenStore(database)
     await tokens.create_indexes()
+    users = UserStore(database, settings)
+    await users.create_indexes()
+    app.state.users = users
     audit_log = AuditLog(database)
     await audit_log.create_indexes()
     app.state.tokens = tokens
     app.state.audit_log = audit_log
-    app.state.gate = Gate(settings, tokens)
+    app.state.gate = Gate(settings, tokens, users)
     if settings.auth == "off":
         log.warning(
             "SLUICE_AUTH=off: every route is open to anyone who can reach %s", settings.host

@@ -20,6 +20,7 @@ from schemas.workfiles import (
 )
 from service.auth import principal, record
 from service.body import read_body, request_json
+from service.db import Document
 from service.jsonio import JSONResponse
 from service.params import int_param
 from service.routing import Endpoint, Param
@@ -40,7 +41,8 @@ def _runs(request: Request) -> runs.RunStore:
     return store
 
 
-def _user(request: Request) -> str:
+def user_name(request: Request) -> str:
+    """Who the caller is, as recorded on workfiles and runs."""
     caller = principal(request)
     return caller.owner or caller.name or "anonymous"
 
@@ -50,7 +52,7 @@ async def upload(request: Request) -> Response:
     workspace = request.query_params.get("workspace", "")
     file_name = request.query_params.get("file_name", "")
     content = await read_body(request, limit, "SLUICE_MAX_WORKFILE_BYTES")
-    stored = await _workfiles(request).upload(workspace, file_name, _user(request), content)
+    stored = await _workfiles(request).upload(workspace, file_name, user_name(request), content)
     return JSONResponse(stored)
 
 
@@ -93,13 +95,19 @@ async def delete(request: Request) -> Response:
     return JSONResponse(True)
 
 
-async def run(request: Request) -> Response:
-    asked = parse_model(RunRequest, await request_json(request))
-    stored, entry, workflow = await _workfiles(request).load(request.path_params["workfile_id"])
+async def start_run(request: Request, workfile_id: str, asked: RunRequest) -> Document:
+    """Start a run of the workfile's latest version for the caller, who must be allowed
+    every pipeline of its steps; the new run (its first steps queued, none executed)."""
+    stored, entry, workflow = await _workfiles(request).load(workfile_id)
     caller = principal(request)
     caller.check_pipelines(op.pipeline or workflow.pipeline for op in workflow.operators)
     given = [(variable.name, variable.value) for variable in asked.variables or []]
-    process = await _runs(request).start(stored, entry["version"], workflow, given, _user(request))
+    return await _runs(request).start(stored, entry["version"], workflow, given, user_name(request))
+
+
+async def run(request: Request) -> Response:
+    asked = parse_model(RunRequest, await request_json(request))
+    process = await start_run(request, request.path_params["workfile_id"], asked)
     return JSONResponse(report.process_info(process))
 
 

@@ -25,8 +25,10 @@ from pymongo.errors import DuplicateKeyError
 from schemas.workfiles import WorkflowFile
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound
+from service.params import page_skip
 from service.settings import Settings
 from service.workfiles import definition
+from service.workfiles.workspaces import WorkspaceStore
 
 COLLECTION = "workfiles"
 BUCKET = "workfiles"
@@ -79,9 +81,11 @@ class WorkfileStore:
         self.settings = settings
         self.collection: AsyncCollection[Document] = database.db[COLLECTION]
         self.files = AsyncGridFSBucket(database.db, bucket_name=BUCKET)
+        self.workspaces = WorkspaceStore(database)
 
     async def create_indexes(self) -> None:
         await self.collection.create_indexes(INDEXES)
+        await self.workspaces.create_indexes()
 
     async def upload(self, workspace: str, file_name: str, owner: str, content: bytes) -> Document:
         """Store `content` as a new workfile or a new version of the same name; its
@@ -96,10 +100,17 @@ class WorkfileStore:
         )
         entry = {"file_id": file_id, "size": len(content), "created_at": now}
         try:
-            return info(await self._add_version(workspace, file_name, owner, kind, workflow, entry))
+            stored = await self._add_version(workspace, file_name, owner, kind, workflow, entry)
         except BaseException:
             await self.files.delete(file_id)
             raise
+        # After the workfile: a workspace delete racing this upload sees the workfile.
+        await self.workspaces.record(workspace, owner)
+        return info(stored)
+
+    async def holds_workfiles(self, workspace: str) -> bool:
+        """Whether the workspace named `workspace` holds any workfile."""
+        return await self.collection.find_one({"workspace": workspace}, {"_id": True}) is not None
 
     async def _add_version(
         self,
@@ -158,13 +169,7 @@ class WorkfileStore:
     ) -> Document:
         """One page (from 1) of the workspace's workfiles sorted by name, and the total."""
         check_name("workspace", workspace)
-        cap = self.settings.max_view_results
-        skip = (page - 1) * per_page
-        if page < 1 or not 1 <= per_page <= cap or skip >= 2**63:  # MongoDB's skip is 64-bit
-            raise BadRequest(
-                f"page must be at least 1 and per_page 1-{cap} (SLUICE_MAX_VIEW_RESULTS)",
-                {"page": page, "per_page": per_page},
-            )
+        skip = page_skip(page, per_page, self.settings.max_view_results)
         query: dict[str, Any] = {"workspace": workspace}
         if file_name is not None:
             query["file_name"] = file_name

@@ -17,12 +17,13 @@ from sluice.cli.exp import exp
 from sluice.cli.ext import ext
 from sluice.cli.results import results
 from sluice.cli.token import audit, token
+from sluice.cli.user import user
 from sluice.cli.worker import worker
 from sluice.cli.workfile import run, workfile
 from sluice.errors import SluiceError
 
 SUBCOMMANDS: list[click.Command] = [
-    results, buckets, worker, workfile, run, token, audit, exp, ext,
+    results, buckets, worker, workfile, run, token, user, audit, exp, ext,
 ]  # fmt: skip
 
 

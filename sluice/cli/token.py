@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 from rich.markup import escape
@@ -14,6 +15,8 @@ from sluice.admin import Admin
 from sluice.cli.connect import Connection, console, echo_json, join, json_flag, utc
 
 SCOPES = ("read", "deposit", "work", "admin")
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 SECRET_WARNING = (
     "This is the only time the token is shown: store it now (a password manager or a "
@@ -32,23 +35,33 @@ def token() -> None:
     """API tokens: create, list, revoke (needs an admin token)."""
 
 
+def grants(subject: str) -> Callable[[F], F]:
+    """The `--scope` and `--pipeline` options of a command creating a `subject` (a
+    token, a user) that acts with scopes within pipeline patterns."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            "--pipeline",
+            "pipelines",
+            multiple=True,
+            metavar="PATTERN",
+            help="Limit to pipelines matching this fnmatch pattern, e.g. 'frb-*' (repeat).",
+        )(command)
+        return click.option(
+            "--scope",
+            "scopes",
+            multiple=True,
+            required=True,
+            type=click.Choice(SCOPES),
+            help=f"What the {subject} may do (repeat); admin implies all.",
+        )(command)
+
+    return decorate
+
+
 @token.command()
 @click.argument("name")
-@click.option(
-    "--scope",
-    "scopes",
-    multiple=True,
-    required=True,
-    type=click.Choice(SCOPES),
-    help="What the token may do (repeat); admin implies all.",
-)
-@click.option(
-    "--pipeline",
-    "pipelines",
-    multiple=True,
-    metavar="PATTERN",
-    help="Limit to pipelines matching this fnmatch pattern, e.g. 'frb-*' (repeat).",
-)
+@grants("token")
 @click.option("--owner", help="Who answers for the token [default: the owner of yours].")
 @click.option(
     "--expires-days", type=click.FloatRange(min=0, min_open=True), help="Days until it expires."

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from schemas.work import Work
-from service.app import MOUNTS, create_app
+from service.app import create_app, mounts
 from service.openapi import TOKEN_ERRORS, app_endpoints, build_document
 from service.routing import Endpoint, Param
 from service.settings import Settings
@@ -27,8 +27,8 @@ def document() -> dict[str, Any]:
 
 
 def _mounted() -> Iterator[tuple[str, str, Endpoint]]:
-    """(OpenAPI path, method, endpoint) for every route in MOUNTS; HEAD is never listed."""
-    for prefix, endpoints in MOUNTS:
+    """(OpenAPI path, method, endpoint) for every route mounted; HEAD is never listed."""
+    for prefix, endpoints in mounts(Settings()):
         for endpoint in endpoints:
             path = (prefix + endpoint.path).replace(":path}", "}")
             for method in endpoint.methods:

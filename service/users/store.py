@@ -1,0 +1,184 @@
+"""Users (`users`) and their login sessions (`users.sessions`).
+
+A user has a unique name, a scrypt password hash, scopes and pipeline patterns; only an
+admin creates or deletes one. Logging in with the right password opens a session: a
+random secret (`sls_` + 32 bytes) whose SHA-256 is the session's `_id`, valid for
+SLUICE_SESSION_TTL seconds unless ended sooner by logout. A session acts as a
+`Principal` named `user:<name>` with the user's scopes and patterns as they are now
+(read on every request), so every existing scope and pipeline check applies to it.
+A revoked session is kept until it would have expired (so it is refused as "revoked"),
+then removed at a later login.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+
+from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from schemas.users import MAX_PASSWORD, UserRequest
+from service.auth.principal import Principal
+from service.auth.tokens import digest
+from service.db import Database, Document
+from service.errors import Conflict, NotFound, Unauthorized
+from service.settings import Settings
+from service.users import passwords
+
+USERS = "users"
+SESSIONS = "users.sessions"
+#: Every session secret starts with this (API tokens start with `slc_`).
+SESSION_PREFIX = "sls_"
+#: Longer secrets are refused unread.
+MAX_SECRET = 256
+#: Principal names of sessions are `user:<name>`: never a valid token name.
+PRINCIPAL_PREFIX = "user:"
+
+USER_INDEXES = [IndexModel([("username", ASCENDING)], unique=True, name="username_unique")]
+SESSION_INDEXES = [
+    IndexModel([("expires", ASCENDING)], name="expires"),
+    IndexModel([("user_id", ASCENDING)], name="user_id"),
+]
+
+
+def public(user: Document) -> Document:
+    """The wire form (`schemas.users.UserInfo`) of a stored user."""
+    return {
+        "id": user["_id"],
+        "username": user["username"],
+        "scopes": user["scopes"],
+        "pipelines": user["pipelines"],
+        "created": user["created"],
+        "created_by": user["created_by"],
+    }
+
+
+def principal_of(user: Document) -> Principal:
+    """The caller a session of `user` acts as."""
+    return Principal(
+        PRINCIPAL_PREFIX + user["username"],
+        user["username"],
+        frozenset(user["scopes"]),
+        tuple(user.get("pipelines") or ()),
+    )
+
+
+def bad_credentials() -> Unauthorized:
+    """The one answer to a failed login: it never says whether the name or the password
+    was wrong."""
+    return Unauthorized("wrong username or password", {"reason": "bad_credentials"})
+
+
+class UserStore:
+    """Create, list and delete users; open, check and end their sessions."""
+
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.settings = settings
+        self.users = database.db[USERS]
+        self.sessions = database.db[SESSIONS]
+
+    async def create_indexes(self) -> None:
+        await self.users.create_indexes(USER_INDEXES)
+        await self.sessions.create_indexes(SESSION_INDEXES)
+
+    async def create(self, request: UserRequest, creator: Principal) -> Document:
+        """Store a new user; its public fields. 409 if the name is taken."""
+        document: Document = {
+            "_id": uuid.uuid4().hex[:24],
+            "username": request.username,
+            "password": await passwords.hash_async(request.password),
+            "scopes": sorted(set(request.scopes)),
+            "pipelines": list(dict.fromkeys(request.pipelines)),
+            "created": time.time(),
+            "created_by": creator.who,
+        }
+        try:
+            await self.users.insert_one(document)
+        except DuplicateKeyError:
+            raise Conflict(
+                f"a user named {request.username!r} exists", {"username": request.username}
+            ) from None
+        return public(document)
+
+    async def list(self) -> list[Document]:
+        """Every user, in creation order; no hashes."""
+        cursor = self.users.find({}, sort=[("created", ASCENDING)])
+        return [public(user) async for user in cursor]
+
+    async def delete(self, username: str) -> Document:
+        """Delete the user `username` and end all its sessions; the deleted user. 404."""
+        removed = await self.users.find_one_and_delete({"username": username})
+        if removed is None:
+            raise NotFound(f"no user named {username!r}", {"username": username})
+        await self.sessions.delete_many({"user_id": removed["_id"]})
+        return public(removed)
+
+    async def login(self, username: str, password: str) -> tuple[str, Document]:
+        """Check the password and open a session: its secret and the user's public
+        fields. 401 `bad_credentials` for an unknown name or a wrong password alike."""
+        user = await self.users.find_one({"username": username})
+        if len(password) > MAX_PASSWORD:
+            raise bad_credentials()
+        # An unknown name is checked against a decoy hash: it takes as long to refuse.
+        matches = await passwords.verify_async(
+            password, user["password"] if user is not None else passwords.DECOY_HASH
+        )
+        if user is None or not matches:
+            raise bad_credentials()
+        now = time.time()
+        await self.sessions.delete_many({"expires": {"$lt": now}})
+        secret = SESSION_PREFIX + secrets.token_urlsafe(32)
+        await self.sessions.insert_one(
+            {
+                "_id": digest(secret),
+                "user_id": user["_id"],
+                "username": user["username"],
+                "created": now,
+                "expires": now + self.settings.session_ttl,
+                "revoked": None,
+            }
+        )
+        return secret, public(user)
+
+    async def _live_session(self, secret: str, now: float) -> Document:
+        invalid = Unauthorized("the session is not valid; log in again", {"reason": "invalid"})
+        if not secret.startswith(SESSION_PREFIX) or len(secret) > MAX_SECRET:
+            raise invalid
+        session = await self.sessions.find_one({"_id": digest(secret)})
+        if session is None:
+            raise invalid
+        if session["revoked"] is not None:
+            raise Unauthorized(
+                "the session was ended by logout; log in again", {"reason": "revoked"}
+            )
+        if session["expires"] <= now:
+            raise Unauthorized(
+                "the session expired (SLUICE_SESSION_TTL); log in again", {"reason": "expired"}
+            )
+        return session
+
+    async def authenticate(self, secret: str) -> tuple[Principal, Document]:
+        """The principal of a live session and its user's public fields; 401 if the
+        session is unknown, ended, expired or its user was deleted."""
+        session = await self._live_session(secret, time.time())
+        user = await self.users.find_one({"_id": session["user_id"]})
+        if user is None:
+            raise Unauthorized("the session's user no longer exists", {"reason": "invalid"})
+        return principal_of(user), public(user)
+
+    async def logout(self, secret: str) -> None:
+        """End the session `secret`; 401 if it is not a live session."""
+        now = time.time()
+        session = await self._live_session(secret, now)
+        ended = await self.sessions.find_one_and_update(
+            {"_id": session["_id"], "revoked": None},
+            {"$set": {"revoked": now}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if ended is None:
+            # A concurrent logout of the same session got there first.
+            raise Unauthorized(
+                "the session was ended by logout; log in again", {"reason": "revoked"}
+            )
