@@ -18,6 +18,7 @@ from schemas.experiments import (
     NewExperiment,
     Task,
 )
+from schemas.users import UserInfo, UserRequest
 from schemas.work import CountRequest, FinishedWork, ViewRequest, Work
 from schemas.workfiles import (
     ProcessInfo,
@@ -42,6 +43,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "token-info": TokenInfo,
     "token-created": TokenCreated,
     "audit-entry": AuditEntry,
+    "user-request": UserRequest,
+    "user-info": UserInfo,
     "error": ErrorBody,
     "workflow-file": WorkflowFile,
     "workfile-info": WorkfileInfo,
