@@ -1,15 +1,56 @@
-"""The README documents every setting and both commands."""
+"""The README is executed: its examples run against a real Sluice, so a README that
+stops working fails the suite. It also documents every setting and both commands.
+
+Marking convention. Every fenced code block in README.md carries exactly one mark, an
+HTML comment on the line(s) right before its opening fence (invisible on GitHub):
+
+    <!-- readme: run -->                  run it (python, sh or console blocks)
+    <!-- readme: run with `CMD` -->       run it while CMD runs in the background
+                                          (e.g. `sluice worker demo --site local`)
+    <!-- readme: file NAME -->            write it to NAME (relative) for later blocks
+    <!-- readme: skip: REASON -->         not run; REASON says why (say where it is tested)
+
+A block without a mark fails `test_every_block_is_marked`, so a new example is either
+run or explicitly excused. Runnable examples are fenced, never indented.
+
+How blocks run. Each `## ` section gets its own empty working directory and its own
+HOME; its blocks run in README order, so a `file` block is there for the blocks after it
+in the same section. A `python` block runs as a script with the venv's Python, an `sh`
+block with `bash -eu -o pipefail`, and a `console` block runs its `$ ` lines (with their
+`\\` continuations) as one `bash -eu -o pipefail` script; its other lines are sample
+output and are not compared. Every block must exit 0 within BLOCK_TIMEOUT seconds;
+background jobs (`... &`) and the `run with` command are killed when the block ends.
+The addresses the README shows (`http://127.0.0.1:8000`, `localhost:8000`,
+`https://sluice.example.org`) are replaced by the test server's, which runs with auth
+off as `make run` does, with SLUICE_EXTENSIONS_DIR = `extensions/` of the section's
+directory. The environment has SLUICE_URL (the server), SLUICE_ADMIN_TOKEN (a secret)
+and the venv's bin first on PATH (`sluice`, `workflow`).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
+from service.process import SluiceProcess
 from service.settings import Settings, env_name
+from tests.readme import README_PATH, Block, MarkError, blocks
 
-README = (Path(__file__).parent.parent / "README.md").read_text()
+README = README_PATH.read_text()
+BLOCKS = blocks()
+#: Seconds a block (or its background command) may take before it counts as failed.
+BLOCK_TIMEOUT = 300
+SECTIONS = list(dict.fromkeys(b.section for b in BLOCKS if b.marks[:1] == ("run",) or b.meanwhile))
+ADMIN_SECRET = "readme-admin-secret-0123456789"
 
 
 @pytest.mark.parametrize("name", [env_name(f.name) for f in fields(Settings)])
@@ -20,3 +61,155 @@ def test_every_setting_is_documented(name: str) -> None:
 def test_the_two_commands_come_first() -> None:
     first_section = README.split("\n## ")[1]
     assert "make run" in first_section and "make test" in first_section
+
+
+def test_every_block_is_marked() -> None:
+    problems = []
+    for block in BLOCKS:
+        try:
+            if block.action == "file":
+                block.file_name  # noqa: B018 (validates the name)
+        except MarkError as exc:
+            problems.append(str(exc))
+    assert not problems, "\n".join(problems)
+
+
+def test_no_indented_code_blocks() -> None:
+    # An indented block would escape the marks: fence it instead.
+    lines, inside, previous, indented = README.splitlines(), False, "", []
+    for number, line in enumerate(lines, 1):
+        if line.startswith("```"):
+            inside = not inside
+        elif not inside and line.startswith("    ") and not previous.strip():
+            indented.append(number)
+        previous = line
+    assert not indented, f"README.md lines {indented}: fence these code blocks"
+
+
+def test_the_convention_is_pointed_at() -> None:
+    assert "tests/test_readme.py" in README.split("\n## ")[0]
+
+
+@pytest.fixture(scope="module")
+def readme_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("readme")
+
+
+@pytest.fixture(scope="module")
+def readme_sluice(sluice_env: dict[str, str], readme_root: Path) -> Iterator[SluiceProcess]:
+    """The server every example talks to: auth off, as `make run` serves it."""
+    extensions = readme_root / "extensions"
+    extensions.mkdir()
+    env = {
+        **sluice_env,
+        "SLUICE_DB_NAME": f"sluice_readme_{uuid.uuid4().hex[:8]}",
+        "SLUICE_EXTENSIONS_DIR": str(extensions),
+        "SLUICE_TRANSFER_INTERVAL": "0.5",
+        "SLUICE_TASK_INTERVAL": "0.3",
+        "SLUICE_RUN_INTERVAL": "0.3",
+    }
+    with SluiceProcess(env, log_path=readme_root / "sluice.log") as server:
+        yield server
+
+
+def block_env(url: str, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLUICE_", "MONGODB_"))}
+    bin_dir = str(Path(sys.executable).parent)
+    env.update(
+        PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+        HOME=str(home),
+        SLUICE_URL=url,
+        SLUICE_ADMIN_TOKEN=ADMIN_SECRET,
+        PYTHONUNBUFFERED="1",
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
+    return env
+
+
+def argv(block: Block, path: Path) -> list[str]:
+    if block.language == "python":
+        return [sys.executable, str(path)]
+    # Background jobs die with the block, whatever happens in it.
+    script = "trap 'code=$?; kill $(jobs -p) 2>/dev/null || true; exit \"$code\"' EXIT\n"
+    return ["bash", "-c", f'{script}set -eu -o pipefail\n. "{path}"']
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """End `process` and whatever it left running in its process group."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def run_block(block: Block, workdir: Path, env: dict[str, str], url: str) -> None:
+    suffix = ".py" if block.language == "python" else ".sh"
+    path = workdir.parent / f"{workdir.name}-line{block.line}{suffix}"
+    path.write_text(block.script(url))
+    log = path.with_suffix(".log")
+    background = None
+    with log.open("wb") as output:
+        if block.meanwhile:
+            background = subprocess.Popen(
+                ["bash", "-c", block.meanwhile], cwd=workdir, env=env,
+                stdout=output, stderr=output, start_new_session=True,
+            )  # fmt: skip
+        process = subprocess.Popen(
+            argv(block, path), cwd=workdir, env=env, stdin=subprocess.DEVNULL,
+            stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        try:
+            code = process.wait(BLOCK_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            code = None
+        finally:
+            stop(process)
+            if background is not None:
+                stop(background)
+    if code != 0:
+        outcome = f"exit code {code}" if code is not None else f"no end in {BLOCK_TIMEOUT}s"
+        pytest.fail(f"{block.where}: {outcome}\n--- script\n{path.read_text()}"
+                    f"--- output\n{log.read_text(errors='replace')[-6000:]}")  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("section", SECTIONS)
+def test_section_examples_run(
+    section: str, readme_sluice: SluiceProcess, readme_root: Path
+) -> None:
+    slug = "".join(c if c.isalnum() else "-" for c in section.lower())
+    workdir = readme_root / slug
+    (workdir / "home").mkdir(parents=True)
+    # The extensions directory of the server is this section's extensions/.
+    extensions = readme_root / "extensions"
+    for stale in extensions.iterdir():
+        stale.unlink()
+    (workdir / "extensions").symlink_to(extensions)
+    env = block_env(readme_sluice.url, workdir / "home")
+    for block in BLOCKS:
+        if block.section != section or block.action == "skip":
+            continue
+        if block.action == "file":
+            target = workdir / block.file_name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(block.script(readme_sluice.url))
+        else:
+            run_block(block, workdir, env, readme_sluice.url)
+
+
+def test_marks_and_console_scripts_are_read() -> None:
+    text = (
+        "## One\n<!-- readme: run -->\n```console\n$ echo a \\\n  b\nsample output\n"
+        "$ curl localhost:8000/x\n```\ntext\n<!-- readme: file a.yaml -->\n\n```yaml\nk: v\n```\n"
+        "## Two\n<!-- readme: run -->\nprose in between\n```sh\nls\n```\n"
+    )
+    first, second, third = blocks(text)
+    assert (first.section, first.action, second.file_name) == ("One", "run", "a.yaml")
+    assert first.script("http://h:1") == "echo a \\\n  b\ncurl http://h:1/x\n"
+    with pytest.raises(MarkError, match="exactly one"):
+        third.action  # noqa: B018 (the mark before the prose does not reach the block)
