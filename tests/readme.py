@@ -67,7 +67,7 @@ class Block:
     @property
     def meanwhile(self) -> str | None:
         """The command a `run with \\`CMD\\`` block has running in the background."""
-        found = _WITH.match(self.marks[0])
+        found = _WITH.match(self.marks[0]) if self.marks else None
         return found.group(1) if found else None
 
     def script(self, url: str) -> str:
