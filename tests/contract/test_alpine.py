@@ -18,6 +18,7 @@ import alpine
 import httpx
 import pytest
 from alpine.exception import (
+    InvalidResponseCodeException,
     LoginFailureException,
     ResultsNotFoundException,
     RunFlowFailureException,
@@ -298,6 +299,18 @@ def test_bad_input_gets_clear_errors(
                                 content=b'{"page": "two"}')  # fmt: skip
         assert paging.status_code == 400, paging.text
     assert len(session.workfile.get_list(workspace_id)) == before
+
+
+def test_only_an_empty_workspace_is_deleted(
+    session: alpine.APIClient, workspace_id: str, uploaded: dict[str, str]
+) -> None:
+    scratch = session.workspace.create("Scratch")["id"]
+    assert session.workspace.delete(scratch) is None
+    with pytest.raises(WorkspaceNotFoundException):
+        session.workspace.get(scratch)
+    with pytest.raises(InvalidResponseCodeException, match="409"):
+        session.workspace.delete(workspace_id)
+    assert session.workspace.get(workspace_id)["name"] == "Demo"
 
 
 def test_delete_then_logout_refuses_the_old_token(

@@ -46,6 +46,9 @@ def test_values_are_parsed() -> None:
         ("SLUICE_DB_NAME", "a.b", "SLUICE_DB_NAME='a.b' is not a valid database name"),
         ("SLUICE_WRITE_CONCERN", "all", "SLUICE_WRITE_CONCERN"),
         ("SLUICE_LOG_LEVEL", "loud", "SLUICE_LOG_LEVEL"),
+        ("SLUICE_ALPINE_PREFIX", "alpine", "SLUICE_ALPINE_PREFIX='alpine' must be empty or"),
+        ("SLUICE_ALPINE_PREFIX", "/alpine/", "SLUICE_ALPINE_PREFIX='/alpine/' must be"),
+        ("SLUICE_SESSION_TTL", "0", "SLUICE_SESSION_TTL must be more than 0"),
     ],
 )
 def test_invalid_values_fail_naming_the_variable(variable: str, value: str, message: str) -> None:
