@@ -20,6 +20,7 @@ from schemas.experiments import (
 )
 from schemas.users import UserInfo, UserRequest
 from schemas.work import CountRequest, FinishedWork, ViewRequest, Work
+from schemas.workers import BeatAnswer, WorkerBeat, WorkerInfo
 from schemas.workfiles import (
     ProcessInfo,
     RunReport,
@@ -59,6 +60,9 @@ MODELS: dict[str, type[BaseModel]] = {
     "extension": Extension,
     "execute-request": ExecuteRequest,
     "task": Task,
+    "worker-beat": WorkerBeat,
+    "worker-info": WorkerInfo,
+    "beat-answer": BeatAnswer,
 }
 
 

@@ -36,6 +36,8 @@ from service.results.store import ResultsStore
 from service.routing import Endpoint, build_routes
 from service.settings import Settings
 from service.users.routes import endpoints as user_endpoints
+from service.workers.routes import endpoints as workers_endpoints
+from service.workers.store import WorkerStore
 from service.workfiles.routes import endpoints as workfile_endpoints
 from service.workfiles.runs import RunStore
 from service.workfiles.store import WorkfileStore
@@ -71,7 +73,7 @@ MOUNTS: list[tuple[str, list[Endpoint]]] = [
     ("", openapi_endpoints),
     ("", observe_endpoints),
     ("/results", results_endpoints),
-    ("/buckets", buckets_endpoints),
+    ("/buckets", buckets_endpoints + workers_endpoints),
     ("/admin", [*admin_endpoints, *user_endpoints]),
     ("", workfile_endpoints),
     ("", experiment_endpoints),
@@ -106,11 +108,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await workfiles.create_indexes()
         app.state.runs = runs = RunStore(database, buckets, results)
         await runs.create_indexes()
+        app.state.workers = workers = WorkerStore(database, settings)
+        await workers.create_indexes()
         upkeep = await install_experiments(app, database, buckets, results, settings)
         loops = [
             upkeep,
             Periodic("runs", settings.run_interval, runs.reconcile),
             Periodic("reaper", settings.reaper_interval, lambda: audit.reap(buckets.collection)),
+            Periodic("workers", settings.reaper_interval, workers.prune),
             Periodic(
                 "retrier",
                 settings.reaper_interval if settings.retry_backoff > 0 else 0,

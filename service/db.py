@@ -101,12 +101,19 @@ class Database:
 
 
 async def count_by(
-    collection: AsyncCollection[Document], *fields: str
+    collection: AsyncCollection[Document],
+    *fields: str,
+    match: Document | None = None,
+    unwind: str | None = None,
 ) -> dict[tuple[Any, ...], int]:
-    """How many documents of `collection` hold each combination of values of `fields`
-    (a missing field counts as None); one `$group` pass."""
+    """How many documents of `collection` (those matching `match`) hold each
+    combination of values of `fields` (a missing field counts as None), one per element
+    of the array field `unwind` if given; one aggregation pass."""
     key = {f"k{index}": f"${name}" for index, name in enumerate(fields)}
-    pipeline = [{"$group": {"_id": key, "n": {"$sum": 1}}}]
+    pipeline: list[Document] = [{"$match": match}] if match else []
+    if unwind:
+        pipeline.append({"$unwind": f"${unwind}"})
+    pipeline.append({"$group": {"_id": key, "n": {"$sum": 1}}})
     counts: dict[tuple[Any, ...], int] = {}
     async for row in await collection.aggregate(pipeline):
         group = row["_id"] or {}

@@ -66,6 +66,8 @@ class Settings:
     retry_backoff: float = 10.0
     #: Longest wait, in seconds, before a failed work is queued again.
     retry_max_backoff: float = 3600.0
+    #: Seconds after its last beat that a worker is no longer listed as live.
+    worker_stale: float = 60.0
     #: Port of the embedded database started by `make run`.
     embedded_port: int = 27017
     #: Data directory of the embedded database started by `make run`.
@@ -146,6 +148,7 @@ class Settings:
             "max_task_output",
             "max_workfile_bytes",
             "max_workfile_depth",
+            "worker_stale",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{env_name(name)} must be at least 1")

@@ -17,9 +17,11 @@ from typing import Any, Literal, overload
 
 from schemas.buckets import LeaseStatus
 from schemas.work import Work
+from schemas.workers import BeatAnswer
 from sluice.core.plan import Document
 from sluice.core.sender import AsyncSender, Sender
 from sluice.plans import buckets as plans
+from sluice.plans import workers as worker_plans
 from sluice.plans.buckets import Progress, Withdrawn
 
 Works = Sequence[Work | Mapping[str, Any]]
@@ -130,6 +132,21 @@ class Buckets(Sender):
         failed past their timeout, "stale": works older than stale_days}`."""
         return self._run(plans.audit(stale_days))
 
+    def beat(self, worker_id: str, info: Mapping[str, Any]) -> BeatAnswer:
+        """Register worker `worker_id` or renew its registration with `info` (name,
+        host, pid, pipelines, site, version, current work); `.beat` says when to send
+        the next."""
+        return self._run(worker_plans.beat(worker_id, info))
+
+    def forget_worker(self, worker_id: str) -> bool:
+        """Remove a registered worker (as it exits)."""
+        return self._run(worker_plans.forget(worker_id))
+
+    def workers(self, pipeline: str | None = None, site: str | None = None) -> list[Document]:
+        """Live workers, most recently heard first; only those serving `pipeline` and
+        at `site` if given."""
+        return self._run(worker_plans.live(pipeline, site))
+
 
 class AsyncBuckets(AsyncSender):
     """Asyncio client for the Buckets API; same methods and arguments as `Buckets`,
@@ -219,3 +236,15 @@ class AsyncBuckets(AsyncSender):
     async def audit(self, stale_days: float = plans.STALE_DAYS) -> dict[str, int]:
         """See `Buckets.audit`."""
         return await self._run(plans.audit(stale_days))
+
+    async def beat(self, worker_id: str, info: Mapping[str, Any]) -> BeatAnswer:
+        """See `Buckets.beat`."""
+        return await self._run(worker_plans.beat(worker_id, info))
+
+    async def forget_worker(self, worker_id: str) -> bool:
+        """See `Buckets.forget_worker`."""
+        return await self._run(worker_plans.forget(worker_id))
+
+    async def workers(self, pipeline: str | None = None, site: str | None = None) -> list[Document]:
+        """See `Buckets.workers`."""
+        return await self._run(worker_plans.live(pipeline, site))

@@ -14,12 +14,15 @@ async def _gauges(request: Request) -> list[Gauge]:
     depth = await state.buckets.depth()
     runs = await state.runs.counts()
     tasks = await state.experiments.tasks.counts()
+    workers = await state.workers.serving()
     return [
         ("sluice_queue_works", "Works in Buckets by pipeline and status",
          ("pipeline", "status"), depth),
         ("sluice_runs", "Workfile runs by state", ("state",), {(k,): v for k, v in runs.items()}),
         ("sluice_tasks", "Extension tasks by state", ("state",),
          {(k,): v for k, v in tasks.items()}),
+        ("sluice_workers", "Live workers by pipeline served", ("pipeline",),
+         {(k,): v for k, v in workers.items()}),
     ]  # fmt: skip
 
 

@@ -127,3 +127,34 @@ def rm(
             task = progress.add_task("delete", total=len(ids))
             client.delete_ids(ids, lambda done, total: progress.update(task, completed=done))
     click.echo(f"Deleted {len(ids)} {which} from {pipeline}.")
+
+
+@buckets.command()
+@click.option("--pipeline", help="Only workers serving this pipeline.")
+@click.option("--site", help="Only workers at this site.")
+@json_flag
+@click.pass_context
+def workers(ctx: click.Context, pipeline: str | None, site: str | None, as_json: bool) -> None:
+    """List the live workers: where they run, what they serve, what they run now."""
+    found = buckets_client(ctx).workers(pipeline, site)
+    if as_json:
+        echo_json(found)
+        return
+    if not found:
+        click.echo("No live worker.")
+        return
+    table = Table(title=f"live workers: {len(found)}", title_justify="left")
+    for name in ("name", "host", "pid", "site", "pipelines", "running", "last seen (UTC)"):
+        table.add_column(name, no_wrap=name in ("name", "running"))
+    for worker in found:
+        current = worker.get("current") or {}
+        table.add_row(
+            str(worker.get("name")),
+            str(worker.get("host")),
+            str(worker.get("pid")),
+            str(worker.get("site") or ""),
+            ", ".join(worker.get("pipelines") or []),
+            f"{current['id']} ({current['pipeline']})" if current else "idle",
+            utc(worker.get("seen")),
+        )
+    console().print(table)

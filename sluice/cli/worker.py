@@ -40,6 +40,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
     "stopped and released.",
 )
 @click.option("--once", is_flag=True, help="Try to withdraw one work, run it if any, exit.")
+@click.option("--name", help="Name in the server's list of workers [default: HOST:PID].")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
 @click.pass_context
 def worker(
@@ -55,6 +56,7 @@ def worker(
     sleep: float,
     grace: float,
     once: bool,
+    name: str | None,
     log_level: str,
 ) -> None:
     """Run works of PIPELINE... one at a time: withdraw, run the work's function or
@@ -62,6 +64,10 @@ def worker(
 
     SIGTERM or Ctrl-C: stop taking work; the running work may finish within --grace,
     else it is stopped and released to the queue. A second signal stops it at once.
+
+    While it runs, the worker is listed by `sluice buckets workers` (host, pid,
+    pipelines, site, version, current work). While the server is unreachable it retries
+    after pauses that grow exponentially (with jitter) up to a minute.
     """
     log = logging.getLogger("sluice")
     handler = logging.StreamHandler(sys.stderr)
@@ -74,7 +80,9 @@ def worker(
         filters = Filters(pipelines, site, priority, user, events, tags, parents)
         mode = "once" if once else f"lives={lives or 'unlimited'}"
         log.info("worker for %s at %s (%s)", ", ".join(pipelines), client.base_url, mode)
-        done = Worker(client, filters, lives=lives, sleep=sleep, once=once, grace=grace).run()
+        done = Worker(
+            client, filters, lives=lives, sleep=sleep, once=once, grace=grace, name=name
+        ).run()
         log.info("worker exiting after %d works", done)
     finally:
         log.removeHandler(handler)

@@ -27,6 +27,7 @@ from sluice.core.plan import Document
 from sluice.errors import APIError, Conflict, ServerError, SluiceError, TransportError
 from sluice.plans.buckets import Withdrawn
 from sluice.worker import runner
+from sluice.worker.presence import Backoff, Presence
 
 log = logging.getLogger("sluice.worker")
 
@@ -64,7 +65,10 @@ class Worker:
 
     `lives`: stop after that many works (None: never). `sleep`: seconds to wait after
     finding the queue empty. `once`: a single withdraw attempt (and its work, if any).
-    `grace`: seconds a running work may take to finish after `shutdown()`.
+    `grace`: seconds a running work may take to finish after `shutdown()`. `register`:
+    list the worker in the server's registry (named `name`) while it runs. While the
+    server is unreachable, withdraws are retried after pauses growing exponentially,
+    with jitter (`presence.Backoff`).
     """
 
     def __init__(
@@ -76,6 +80,8 @@ class Worker:
         sleep: float = 5.0,
         once: bool = False,
         grace: float = 30.0,
+        register: bool = True,
+        name: str | None = None,
     ) -> None:
         self.buckets = buckets
         self.filters = filters
@@ -88,6 +94,10 @@ class Worker:
         self._stopping = threading.Event()
         self._stop_asked: float | None = None
         self._hurry = False
+        self.presence = (
+            Presence(buckets, filters.pipelines, filters.site, name) if register else None
+        )
+        self.backoff = Backoff()
 
     def shutdown(self) -> None:
         """Stop taking work; let the running one finish within `grace`. Called a
@@ -103,23 +113,38 @@ class Worker:
         returns how many works were run. With `once`, a failed withdraw raises;
         otherwise the worker waits `sleep` and tries again."""
         with self._signals():
-            while not self._stopping.is_set():
-                try:
-                    claimed = self._withdraw()
-                except SluiceError as exc:
-                    if self.once or not isinstance(exc, RETRYABLE):
-                        raise
-                    log.warning("withdraw failed, retrying in %ss: %s", self.sleep, exc)
-                    self._stopping.wait(self.sleep)
-                    continue
-                if claimed is not None:
-                    self.perform(claimed)
-                    self.done += 1
-                if self.once or (self.lives is not None and self.done >= self.lives):
-                    break
-                if claimed is None:
-                    self._stopping.wait(self.sleep)
+            if self.presence is not None:
+                self.presence.start()
+            try:
+                self._loop()
+            finally:
+                if self.presence is not None:
+                    self.presence.stop()
         return self.done
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                claimed = self._withdraw()
+            except SluiceError as exc:
+                if self.once or not isinstance(exc, RETRYABLE):
+                    raise
+                pause = self.backoff.next()
+                log.warning("withdraw failed, retrying in %.1fs: %s", pause, exc)
+                self._stopping.wait(pause)
+                continue
+            self.backoff.reset()
+            if claimed is not None:
+                if self.presence is not None:
+                    self.presence.running(claimed.work)
+                self.perform(claimed)
+                self.done += 1
+                if self.presence is not None:
+                    self.presence.running(None)
+            if self.once or (self.lives is not None and self.done >= self.lives):
+                break
+            if claimed is None:
+                self._stopping.wait(self.sleep)
 
     def _withdraw(self) -> Withdrawn | None:
         f = self.filters

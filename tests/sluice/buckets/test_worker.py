@@ -161,3 +161,25 @@ def test_an_expired_lease_refuses_the_late_report(reaping: Buckets, pipeline: st
     with pytest.raises(Conflict):
         reaping.heartbeat(work_id, claimed.lease)
     assert stored(reaping, work_id)["results"] is None
+
+
+def test_a_worker_is_listed_with_its_work_while_it_lives(
+    buckets: Buckets, base_url: str, pipeline: str, start_worker: StartWorker, tmp_path: Path
+) -> None:
+    marker = tmp_path / "marker"
+    parameters = {"seconds": 2, "marker": str(marker)}
+    [work_id] = buckets.deposit([job(pipeline, "sleepy", parameters=parameters)], True)
+    worker = start_worker(base_url, pipeline, "--lives", "1", "--name", "lab-7", "--sleep", "0.1")
+    wait_for(marker.exists, what="the work to start")
+
+    def listed() -> list[dict[str, object]]:
+        found = buckets.workers(pipeline)
+        return found if found and found[0].get("current") else []
+
+    [seen] = wait_for(listed, what="the worker's beat naming its work")
+    assert seen["name"] == "lab-7" and seen["pid"] == worker.pid
+    assert seen["pipelines"] == [pipeline] and seen["site"] == "local"
+    assert seen["current"]["id"] == work_id  # type: ignore[index]
+    assert buckets.workers(pipeline, site="elsewhere") == []
+    finish(worker)
+    assert buckets.workers(pipeline) == [], "an exiting worker removes itself"

@@ -1,0 +1,1 @@
+"""The registry of Sluice workers: who is alive, where, serving what, running what."""
