@@ -30,6 +30,7 @@ from service.observe.metrics import Metrics
 from service.observe.requests import RequestObserver
 from service.observe.routes import endpoints as observe_endpoints
 from service.openapi import endpoints as openapi_endpoints
+from service.patterns import RegexPolicy
 from service.query import QueryValidator
 from service.results.routes import endpoints as results_endpoints
 from service.results.store import ResultsStore
@@ -97,7 +98,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         database = Database(settings)
         await database.ping()
-        validator = QueryValidator(settings.max_query_depth, settings.max_query_nodes)
+        validator = QueryValidator(
+            settings.max_query_depth,
+            settings.max_query_nodes,
+            RegexPolicy(settings.max_regex_length, settings.max_regex_cost),
+        )
         app.state.database = database
         await auth_guard.install(app, database, settings)
         app.state.results = results = ResultsStore(database, validator, settings)

@@ -4,16 +4,24 @@ Clients send MongoDB syntax. Before it reaches the database every operator is ch
 against an allow-list: anything that runs code (`$where`, `$function`, `$accumulator`)
 or reaches outside the collection (`$lookup`, `$unionWith`, ...) is refused, and so is
 any operator not listed here. Depth and size are bounded. Errors name the offending key.
+
+The cost of evaluating what is allowed is bounded too, since the embedded database
+evaluates a query in one thread and never interrupts one document's match: every
+pattern must be in the safe regex subset (service.patterns), and expression operators
+whose work or output can grow faster than the documents they read are refused
+(`GROWTH_OPERATORS`). A store may also name server-only fields (`hidden`): no filter,
+expression, `$jsonSchema` or projection may name or reach them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pymongo.errors import OperationFailure
 
 from service.errors import InvalidQuery
+from service.patterns import RegexPolicy
 
 QUERY_OPERATORS = frozenset(
     {
@@ -30,31 +38,29 @@ QUERY_OPERATORS = frozenset(
     }
 )  # fmt: skip
 
-#: Aggregation expression operators allowed inside `$expr`: pure functions of the document.
+#: Aggregation expression operators allowed inside `$expr`: pure functions of the
+#: document whose work and output are bounded by the size of the query and the document.
 EXPRESSION_OPERATORS = frozenset(
     {
-        # arithmetic
+        # arithmetic (no $pow: it grows integers without bound)
         "$abs", "$add", "$ceil", "$divide", "$exp", "$floor", "$ln", "$log", "$log10",
-        "$mod", "$multiply", "$pow", "$round", "$sqrt", "$subtract", "$trunc",
+        "$mod", "$multiply", "$round", "$sqrt", "$subtract", "$trunc",
         # comparison and boolean
         "$cmp", "$eq", "$gt", "$gte", "$lt", "$lte", "$ne", "$and", "$not", "$or",
         # conditional
         "$cond", "$ifNull", "$switch",
-        # arrays
-        "$arrayElemAt", "$concatArrays", "$filter", "$first", "$in", "$indexOfArray",
-        "$isArray", "$last", "$map", "$reduce", "$reverseArray", "$size", "$slice",
-        "$sortArray", "$zip", "$allElementsTrue", "$anyElementTrue", "$setDifference",
-        "$setEquals", "$setIntersection", "$setIsSubset", "$setUnion", "$maxN", "$minN",
-        # strings
-        "$concat", "$indexOfBytes", "$indexOfCP", "$ltrim", "$regexFind", "$regexFindAll",
-        "$regexMatch", "$replaceAll", "$replaceOne", "$rtrim", "$split", "$strLenBytes",
+        # arrays, each element read once
+        "$arrayElemAt", "$first", "$in", "$indexOfArray", "$isArray", "$last",
+        "$reverseArray", "$size", "$slice", "$allElementsTrue", "$anyElementTrue",
+        # strings whose output is no larger than their input
+        "$indexOfBytes", "$indexOfCP", "$ltrim", "$regexMatch", "$rtrim", "$strLenBytes",
         "$strLenCP", "$strcasecmp", "$substr", "$substrBytes", "$substrCP", "$toLower",
         "$toUpper", "$trim",
         # types
         "$convert", "$isNumber", "$toBool", "$toDate", "$toDecimal", "$toDouble", "$toInt",
         "$toLong", "$toString", "$type",
         # objects and literals
-        "$getField", "$literal", "$mergeObjects", "$objectToArray", "$arrayToObject", "$let",
+        "$getField", "$literal", "$let",
         # dates
         "$dateAdd", "$dateDiff", "$dateFromParts", "$dateFromString", "$dateSubtract",
         "$dateToParts", "$dateToString", "$dateTrunc", "$dayOfMonth", "$dayOfWeek",
@@ -65,44 +71,79 @@ EXPRESSION_OPERATORS = frozenset(
     }
 )  # fmt: skip
 
+#: Refused, and named so the error can say why: iterating arrays (nestable, so the work
+#: multiplies), building strings, arrays or objects from copies of their inputs (a
+#: document's fields repeated), set algebra (quadratic), and unbounded exponentiation.
+GROWTH_OPERATORS = frozenset(
+    {
+        "$reduce", "$map", "$filter", "$zip", "$sortArray", "$maxN", "$minN", "$range",
+        "$setDifference", "$setEquals", "$setIntersection", "$setIsSubset", "$setUnion",
+        "$concat", "$concatArrays", "$mergeObjects", "$objectToArray", "$arrayToObject",
+        "$replaceAll", "$replaceOne", "$split", "$regexFind", "$regexFindAll", "$pow",
+    }
+)  # fmt: skip
+
 #: Named so the error can say why, rather than just "unknown".
 CODE_OPERATORS = frozenset({"$where", "$function", "$accumulator"})
 
 PROJECTION_OPERATORS = frozenset({"$slice", "$elemMatch"})
+
+#: `$jsonSchema` keywords allowed; each applies to the value it is given, and those
+#: holding schemas are walked. Refused: `patternProperties`, `additionalProperties` and
+#: `dependencies`, which apply to fields the query does not name (server-only ones too).
+SCHEMA_VALUES = frozenset(
+    {
+        "bsonType", "type", "enum", "minimum", "maximum", "exclusiveMinimum",
+        "exclusiveMaximum", "multipleOf", "minLength", "maxLength", "minItems", "maxItems",
+        "uniqueItems", "minProperties", "maxProperties", "title", "description",
+    }
+)  # fmt: skip
+SCHEMA_REACHING = frozenset({"patternProperties", "additionalProperties", "dependencies"})
+
+#: Aggregation variables that reach the whole document, server-only fields included.
+ROOT_VARIABLES = ("$$ROOT", "$$CURRENT")
 
 
 @dataclass
 class _Budget:
     max_depth: int
     nodes_left: int
+    hidden: frozenset[str] = field(default_factory=frozenset)
 
 
 class QueryValidator:
     """Checks filters and projections against the configured bounds."""
 
-    def __init__(self, max_depth: int, max_nodes: int) -> None:
+    def __init__(self, max_depth: int, max_nodes: int, patterns: RegexPolicy | None = None) -> None:
         self.max_depth = max_depth
         self.max_nodes = max_nodes
+        self.patterns = patterns or RegexPolicy()
 
-    def filter(self, query: Any, where: str = "query") -> dict[str, Any]:
-        """Return `query` if it is a safe filter document; raise InvalidQuery."""
+    def filter(
+        self, query: Any, where: str = "query", hidden: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
+        """Return `query` if it is a safe filter document that cannot reach a `hidden`
+        (server-only) top-level field; raise InvalidQuery."""
         if not isinstance(query, dict):
             raise InvalidQuery(f"{where} must be a JSON object", {"key": where})
-        self._filter_doc(query, where, 1, self._budget())
+        self._filter_doc(query, where, 1, self._budget(hidden))
         return query
 
-    def projection(self, projection: Any, where: str = "projection") -> dict[str, Any]:
+    def projection(
+        self, projection: Any, where: str = "projection", hidden: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
         """Return `projection` (None becomes {}) if it is safe; raise InvalidQuery."""
         if projection is None:
             return {}
         if not isinstance(projection, dict):
             raise InvalidQuery(f"{where} must be a JSON object", {"key": where})
-        budget = self._budget()
+        budget = self._budget(hidden)
         for key, value in projection.items():
             path = f"{where}.{key}"
             self._count(budget, path, 2)
             if not isinstance(key, str) or not key or key.startswith("$"):
                 raise InvalidQuery(f"{path}: projection keys must be field paths", {"key": key})
+            self._field_name(key, path, budget)
             if isinstance(value, bool) or value in (0, 1):
                 continue
             if isinstance(value, dict) and len(value) == 1:
@@ -119,8 +160,8 @@ class QueryValidator:
             )
         return projection
 
-    def _budget(self) -> _Budget:
-        return _Budget(self.max_depth, self.max_nodes)
+    def _budget(self, hidden: frozenset[str]) -> _Budget:
+        return _Budget(self.max_depth, self.max_nodes, hidden)
 
     def _count(self, budget: _Budget, path: str, depth: int) -> None:
         budget.nodes_left -= 1
@@ -135,6 +176,12 @@ class QueryValidator:
                 {"key": path, "limit": "SLUICE_MAX_QUERY_DEPTH"},
             )
 
+    @staticmethod
+    def _field_name(name: str, path: str, budget: _Budget) -> None:
+        """Refuse a field path whose first part is a server-only field."""
+        if name.split(".", 1)[0] in budget.hidden:
+            raise InvalidQuery(f"{path}: {name} is not a field clients may query", {"key": name})
+
     def _filter_doc(self, doc: Any, path: str, depth: int, budget: _Budget) -> None:
         if not isinstance(doc, dict):
             raise InvalidQuery(f"{path} must be a JSON object", {"key": path})
@@ -144,6 +191,7 @@ class QueryValidator:
             if key.startswith("$"):
                 self._top_operator(key, value, key_path, depth + 1, budget)
             else:
+                self._field_name(key, key_path, budget)
                 self._field_condition(value, key_path, depth + 1, budget)
 
     def _top_operator(self, key: str, value: Any, path: str, depth: int, budget: _Budget) -> None:
@@ -155,8 +203,11 @@ class QueryValidator:
                 self._filter_doc(item, f"{path}.{index}", depth + 1, budget)
         elif key == "$expr":
             self._expression(value, path, depth, budget)
-        elif key == "$jsonSchema" or key == "$comment":
-            self._inert(value, path, depth, budget)
+        elif key == "$jsonSchema":
+            self._schema(value, path, depth, budget, root=True)
+        elif key == "$comment":
+            if not isinstance(value, str):
+                raise InvalidQuery(f"{path}: $comment must be a string", {"key": key})
         else:
             raise InvalidQuery(f"{path}: {key} is not valid at the top of a filter", {"key": key})
 
@@ -172,11 +223,17 @@ class QueryValidator:
                     )
                 if operator == "$elemMatch":
                     self._elem_match(argument, op_path, depth + 1, budget)
-                elif operator == "$not":
-                    if isinstance(argument, dict):
-                        self._field_condition(argument, op_path, depth + 1, budget)
-                    else:
-                        self._inert(argument, op_path, depth + 1, budget)
+                elif operator == "$not" and isinstance(argument, dict):
+                    self._field_condition(argument, op_path, depth + 1, budget)
+                elif operator == "$regex":
+                    self.patterns.check(argument, value.get("$options", ""), op_path)
+                elif operator == "$all" and isinstance(argument, list):
+                    for index, item in enumerate(argument):
+                        # {"$all": [{"$elemMatch": ...}]} is evaluated, not compared.
+                        if isinstance(item, dict) and "$elemMatch" in item:
+                            self._field_condition(item, f"{op_path}.{index}", depth + 2, budget)
+                        else:
+                            self._inert(item, f"{op_path}.{index}", depth + 2, budget)
                 else:
                     self._inert(argument, op_path, depth + 1, budget)
         else:
@@ -204,17 +261,93 @@ class QueryValidator:
                     if key == "$literal":
                         self._inert(argument, key_path, depth + 1, budget)
                         continue
+                    if key == "$regexMatch":
+                        self._regex_match(argument, key_path, depth + 1, budget)
+                        continue
+                    if key == "$getField" and budget.hidden:
+                        _check_get_field(argument, key_path, budget)
                 self._expression(argument, key_path, depth + 1, budget)
+        elif isinstance(value, str) and value.startswith("$") and budget.hidden:
+            if value.startswith(ROOT_VARIABLES):
+                raise InvalidQuery(f"{path}: {value} is not allowed in this query", {"key": path})
+            if not value.startswith("$$"):
+                self._field_name(value[1:], path, budget)
+
+    def _regex_match(self, argument: Any, path: str, depth: int, budget: _Budget) -> None:
+        if not isinstance(argument, dict) or set(argument) - {"input", "regex", "options"}:
+            raise InvalidQuery(
+                f"{path} needs an object of input, regex and options", {"key": "$regexMatch"}
+            )
+        # A literal pattern only: one computed from the document could not be checked.
+        regex, options = argument.get("regex"), argument.get("options", "")
+        if any(isinstance(v, str) and v.startswith("$") for v in (regex, options)):
+            raise InvalidQuery(f"{path}: regex and options must be literal", {"key": path})
+        self.patterns.check(regex, options, f"{path}.regex")
+        self._expression(argument.get("input"), f"{path}.input", depth, budget)
+
+    def _schema(self, schema: Any, path: str, depth: int, budget: _Budget, root: bool) -> None:
+        """Walk a `$jsonSchema`; `root` when it applies to the document itself."""
+        self._count(budget, path, depth)
+        if not isinstance(schema, dict):
+            raise InvalidQuery(f"{path}: a schema must be an object", {"key": path})
+        for keyword, value in schema.items():
+            where = f"{path}.{keyword}"
+            if keyword in SCHEMA_REACHING:
+                raise InvalidQuery(
+                    f"{where}: {keyword} applies to fields the query does not name and "
+                    "is not allowed",
+                    {"key": keyword},
+                )
+            if keyword in ("minProperties", "maxProperties") and root and budget.hidden:
+                raise InvalidQuery(
+                    f"{where}: counting a document's fields would count server-only ones",
+                    {"key": keyword},
+                )
+            if keyword in SCHEMA_VALUES:
+                self._inert(value, where, depth + 1, budget)
+            elif keyword == "pattern":
+                self.patterns.check(value, "", where)
+            elif keyword == "required":
+                if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+                    raise InvalidQuery(f"{where} must be an array of names", {"key": keyword})
+                for name in value if root else ():
+                    self._field_name(name, where, budget)
+                self._count(budget, where, depth + 1)
+            elif keyword == "properties":
+                if not isinstance(value, dict):
+                    raise InvalidQuery(f"{where} must be an object", {"key": keyword})
+                for name, sub in value.items():
+                    if root:
+                        self._field_name(name, f"{where}.{name}", budget)
+                    self._schema(sub, f"{where}.{name}", depth + 2, budget, root=False)
+            elif keyword in ("allOf", "anyOf", "oneOf"):
+                if not isinstance(value, list) or not value:
+                    raise InvalidQuery(f"{where} needs a non-empty array", {"key": keyword})
+                for index, sub in enumerate(value):
+                    self._schema(sub, f"{where}.{index}", depth + 2, budget, root)
+            elif keyword == "not":
+                self._schema(value, where, depth + 1, budget, root)
+            elif keyword in ("items", "additionalItems"):
+                if isinstance(value, bool) and keyword == "additionalItems":
+                    continue
+                for index, sub in enumerate(value if isinstance(value, list) else [value]):
+                    self._schema(sub, f"{where}.{index}", depth + 2, budget, root=False)
+            else:
+                raise InvalidQuery(
+                    f"{where}: unknown or disallowed $jsonSchema keyword {keyword}",
+                    {"key": keyword},
+                )
 
     def _inert(self, value: Any, path: str, depth: int, budget: _Budget) -> None:
-        """Walk a value that is data, not operators: only its keys are checked for `$`."""
+        """Walk a value that is data, not operators: no key of it may start with `$`."""
         self._count(budget, path, depth)
         if isinstance(value, list):
             for index, item in enumerate(value):
                 self._inert(item, f"{path}.{index}", depth + 1, budget)
         elif isinstance(value, dict):
             for key, item in value.items():
-                if key in CODE_OPERATORS:
+                if key.startswith("$"):
+                    # MongoDB may evaluate some ($regex inside $in, ...): none is allowed.
                     self._check_operator(key, f"{path}.{key}", frozenset())
                 self._inert(item, f"{path}.{key}", depth + 1, budget)
 
@@ -224,8 +357,25 @@ class QueryValidator:
             raise InvalidQuery(
                 f"{path}: {key} runs code on the server and is not allowed", {"key": key}
             )
+        if key in GROWTH_OPERATORS:
+            raise InvalidQuery(
+                f"{path}: {key} is not allowed: its work or output can grow faster than "
+                "the documents it reads",
+                {"key": key},
+            )
         if key not in allowed:
             raise InvalidQuery(f"{path}: unknown or disallowed operator {key}", {"key": key})
+
+
+def _check_get_field(argument: Any, path: str, budget: _Budget) -> None:
+    """`$getField` may name only a literal field that is not server-only."""
+    name = argument.get("field") if isinstance(argument, dict) else argument
+    if isinstance(name, dict) and set(name) == {"$literal"}:
+        name = name["$literal"]
+    if not isinstance(name, str) or name.startswith("$"):
+        raise InvalidQuery(f"{path}: $getField must name a field literally", {"key": path})
+    if name in budget.hidden:
+        raise InvalidQuery(f"{path}: {name} is not a field clients may query", {"key": name})
 
 
 def _is_slice(argument: Any) -> bool:

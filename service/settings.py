@@ -49,6 +49,10 @@ class Settings:
     max_query_depth: int = 12
     #: Most keys and values, counted together, in one query or projection (400 past it).
     max_query_nodes: int = 5000
+    #: Longest regular expression a query may carry (400 past it).
+    max_regex_length: int = 256
+    #: Most backtracking one pattern may do from one position (see service.patterns).
+    max_regex_cost: int = 4096
     #: Most documents one view may return, including `limit` 0 / null ("all").
     max_view_results: int = 10_000
     #: Serialise work claims inside each process (needed by the embedded server).
@@ -140,6 +144,8 @@ class Settings:
             "max_batch",
             "max_query_depth",
             "max_query_nodes",
+            "max_regex_length",
+            "max_regex_cost",
             "max_view_results",
             "server_selection_timeout_ms",
             "rate_burst",

@@ -11,53 +11,27 @@ by fields only the server reads, each named with a leading underscore:
   lost, expired, requeued, released), so a late report from that run is refused.
 
 None of them ever leaves the server, and clients may neither filter on them nor read
-them through a projection.
+them through a projection (the store passes `SERVER_FIELDS` to the query validator as
+hidden fields).
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
 
 import orjson
 
 from service.db import Document
-from service.errors import InvalidQuery
 
 LEASE = "_lease"
 STOP = "_stop"
 CLOSED = "_closed"
 SERVER_FIELDS = frozenset({LEASE, STOP, CLOSED})
 
-#: Aggregation variables that reach the whole document, server fields included.
-_ROOT_VARIABLES = ("$$ROOT", "$$CURRENT")
-
 
 def public(document: Document) -> Document:
     """`document` as clients see it: no `_id`, no server-only field."""
     return {key: value for key, value in document.items() if not key.startswith("_")}
-
-
-def refuse_server_fields(value: Any, path: str = "query") -> None:
-    """Raise InvalidQuery if a filter names or reaches a server-only field."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path}.{key}"
-            if isinstance(key, str) and key.split(".", 1)[0] in SERVER_FIELDS:
-                raise InvalidQuery(f"{where}: {key} is not a field clients may query", {"key": key})
-            if key == "$getField":
-                name = item.get("field") if isinstance(item, dict) else item
-                if isinstance(name, str) and name in SERVER_FIELDS:
-                    raise InvalidQuery(f"{where}: {name} is not a field clients may query")
-            refuse_server_fields(item, where)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            refuse_server_fields(item, f"{path}.{index}")
-    elif isinstance(value, str) and value.startswith("$"):
-        if value.startswith(_ROOT_VARIABLES):
-            raise InvalidQuery(f"{path}: {value} is not allowed in a Buckets query")
-        if value.lstrip("$").split(".", 1)[0] in SERVER_FIELDS:
-            raise InvalidQuery(f"{path}: {value} is not a field clients may query")
 
 
 def assign_ids(documents: list[Document]) -> None:

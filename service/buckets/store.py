@@ -24,10 +24,10 @@ from service.buckets import lease
 from service.buckets.documents import (
     CLOSED,
     LEASE,
+    SERVER_FIELDS,
     STOP,
     assign_ids,
     public,
-    refuse_server_fields,
 )
 from service.db import DUPLICATE_KEY, Database, Document, count_by
 from service.errors import (
@@ -78,8 +78,7 @@ class BucketsStore:
 
     def checked_filter(self, query: Any, where: str = "query") -> dict[str, Any]:
         """`query` if it is a safe filter over public fields; 400 otherwise."""
-        self.validator.filter(query, where)
-        refuse_server_fields(query, where)
+        self.validator.filter(query, where, hidden=SERVER_FIELDS)
         return dict(query)
 
     async def deposit(self, raw: Any, caller: Principal | None = None) -> list[str]:
@@ -280,7 +279,9 @@ class BucketsStore:
         query = self.checked_filter(request.query)
         if caller is not None:
             caller.check_filter(query)
-        projection = find_projection(self.validator.projection(request.projection))
+        projection = find_projection(
+            self.validator.projection(request.projection, hidden=SERVER_FIELDS)
+        )
         cap = self.settings.max_view_results
         limit = request.limit or 0
         too_many = TooManyResults(

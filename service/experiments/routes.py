@@ -83,6 +83,7 @@ async def find(request: Request) -> Response:
         _time(request, "end_datetime"),
         int_param(request, "limit", 10),
         int_param(request, "offset", 0),
+        request.app.state.settings.max_regex_length,
     )
     return JSONResponse({"experiments": found, "total": total})
 

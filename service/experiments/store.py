@@ -16,7 +16,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from schemas.experiments import (
     EID_PATTERN,
@@ -29,6 +29,7 @@ from schemas.experiments import (
 )
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound, Unavailable
+from service.query import refused
 
 COLLECTION = "experiments"
 COUNTERS = "experiments.counters"
@@ -87,6 +88,19 @@ def public(record: Document) -> Document:
         for entry in record.get("files", [])
     ]
     return shown
+
+
+def search_pattern(search: str, max_length: int) -> str:
+    """The regular expression matching `search` literally; 400 if it would be longer than
+    `max_length` (SLUICE_MAX_REGEX_LENGTH)."""
+    pattern = re.escape(search)
+    if len(pattern) > max_length:
+        raise BadRequest(
+            f"search of {len(search)} characters is too long: escaped, it exceeds "
+            f"SLUICE_MAX_REGEX_LENGTH ({max_length})",
+            {"limit": "SLUICE_MAX_REGEX_LENGTH", "max_length": max_length},
+        )
+    return pattern
 
 
 class ExperimentStore:
@@ -158,15 +172,17 @@ class ExperimentStore:
         end: datetime | None,
         limit: int,
         offset: int,
+        max_search: int,
     ) -> tuple[list[Document], int]:
-        """One page of matching experiments, newest first, and how many match in all."""
+        """One page of matching experiments, newest first, and how many match in all.
+        A search longer than `max_search` (SLUICE_MAX_REGEX_LENGTH) once escaped is a 400."""
         if not 1 <= limit <= PAGE_MAX:
             raise BadRequest(f"limit must be 1-{PAGE_MAX}", {"limit": limit})
         if offset < 0:
             raise BadRequest("offset must not be negative", {"offset": offset})
         query: Document = {}
         if search:
-            pattern = {"$regex": re.escape(search), "$options": "i"}
+            pattern = {"$regex": search_pattern(search, max_search), "$options": "i"}
             query["$or"] = [{"title": pattern}, {"eid": pattern}]
         if tags:
             query["tags"] = {"$in": check_tags(tags)}
@@ -177,11 +193,17 @@ class ExperimentStore:
             bounds["$lte"] = end
         if bounds:
             query["created_at"] = bounds
-        total = await self.collection.count_documents(query)
-        cursor = self.collection.find(
-            query, skip=offset, limit=limit, sort=[("created_at", DESCENDING), ("_id", DESCENDING)]
-        )
-        return [public(record) async for record in cursor], total
+        try:
+            total = await self.collection.count_documents(query)
+            cursor = self.collection.find(
+                query,
+                skip=offset,
+                limit=limit,
+                sort=[("created_at", DESCENDING), ("_id", DESCENDING)],
+            )
+            return [public(record) async for record in cursor], total
+        except OperationFailure as exc:
+            raise refused(exc) from None
 
     async def _change(self, ref: str, condition: Document, update: Document) -> Document | None:
         update.setdefault("$set", {})["updated_at"] = now()

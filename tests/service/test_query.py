@@ -130,3 +130,100 @@ def test_projections_allowed(projection: dict[str, Any] | None) -> None:
 def test_projections_refused(projection: Any) -> None:
     with pytest.raises(InvalidQuery):
         validator.projection(projection)
+
+
+HIDDEN = frozenset({"_lease", "_stop", "_closed"})
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"_lease": {"$exists": True}},
+        {"_stop.x": 1},
+        {"$or": [{"status": "running"}, {"_closed": True}]},
+        {"$expr": {"$gt": ["$_lease.expires", 0]}},
+        {"$expr": {"$eq": [{"$getField": {"field": "_closed", "input": "$$CURRENT"}}, True]}},
+        {"$expr": {"$eq": [{"$getField": "_stop"}, True]}},
+        {"$expr": {"$eq": [{"$getField": {"field": {"$literal": "_stop"}}}, True]}},
+        {"$expr": {"$eq": [{"$getField": {"field": {"$toLower": "_STOP"}}}, True]}},
+        {"$expr": {"$in": ["x", {"$objectToArray": "$$ROOT"}]}},
+        {"$expr": {"$gt": [{"$size": {"$ifNull": ["$$ROOT", []]}}, 1]}},
+        {"$jsonSchema": {"properties": {"_lease": {"bsonType": "object"}}}},
+        {"$jsonSchema": {"required": ["_lease"]}},
+        {"$jsonSchema": {"anyOf": [{"required": ["_stop"]}]}},
+        {"$jsonSchema": {"patternProperties": {"^_": {"properties": {"token": {}}}}}},
+        {"$jsonSchema": {"additionalProperties": {"properties": {"token": {"pattern": "^a"}}}}},
+        {"$jsonSchema": {"dependencies": {"_lease": ["id"]}}},
+        {"$jsonSchema": {"maxProperties": 20}},
+        {"results": {"$elemMatch": {"_lease": 1}}},
+    ],
+)
+def test_server_fields_cannot_be_reached(query: dict[str, Any]) -> None:
+    with pytest.raises(InvalidQuery):
+        validator.filter(query, hidden=HIDDEN)
+
+
+def test_public_fields_can_be_queried_next_to_hidden_ones() -> None:
+    query = {
+        "status": "failure",
+        "$expr": {"$gte": ["$attempt", "$retries"]},
+        "tags": ["_x"],
+        "$jsonSchema": {"properties": {"results": {"maxProperties": 3}}, "required": ["id"]},
+    }
+    assert validator.filter(query, hidden=HIDDEN) is query
+    with pytest.raises(InvalidQuery):
+        validator.projection({"_lease.token": 1}, hidden=HIDDEN)
+    with pytest.raises(InvalidQuery):
+        validator.projection({"a": {"$elemMatch": {"_stop": True}}}, hidden=HIDDEN)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"a": {"$regex": "(a+)+$"}},
+        {"a": {"$regex": "(x|x)*y"}},
+        {"a": {"$regex": ".*.*.*x"}},
+        {"a": {"$regex": "a?" * 30 + "a" * 30}},
+        {"a": {"$regex": "(a)\\1"}},
+        {"a": {"$regex": "(?=a)b"}},
+        {"a": {"$regex": "x" * 300}},
+        {"a": {"$regex": "^a", "$options": "x"}},
+        {"a": {"$not": {"$regex": "(a*)*"}}},
+        {"a": {"$all": [{"$elemMatch": {"b": {"$regex": "(a+)+"}}}]}},
+        {"a": {"$in": [{"$regex": "(a+)+"}]}},
+        {"$jsonSchema": {"properties": {"a": {"pattern": "(a+)+$"}}}},
+        {"$jsonSchema": {"items": {"pattern": "(a|aa)*$"}}},
+        {"$expr": {"$regexMatch": {"input": "$a", "regex": "(a+)+$"}}},
+        {"$expr": {"$regexMatch": {"input": "$a", "regex": "$pattern"}}},
+    ],
+)
+def test_costly_patterns_are_refused_wherever_accepted(query: dict[str, Any]) -> None:
+    with pytest.raises(InvalidQuery):
+        validator.filter(query)
+
+
+@pytest.mark.parametrize(
+    "operator",
+    [
+        {"$reduce": {"input": "$a", "initialValue": "x", "in": {"$concat": ["$$value", "x"]}}},
+        {"$pow": [10, 100000]},
+        {"$concat": ["$a", "$a"]},
+        {"$map": {"input": "$a", "in": {"$map": {"input": "$a", "in": 1}}}},
+        {"$setUnion": ["$a", "$b"]},
+        {"$replaceAll": {"input": "$a", "find": "", "replacement": "$a"}},
+    ],
+)
+def test_growth_operators_are_refused(operator: dict[str, Any]) -> None:
+    with pytest.raises(InvalidQuery, match="grow faster"):
+        validator.filter({"$expr": {"$eq": [operator, 1]}})
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["^bot", "frb-2024", "^[a-z]+@example\\.org$", "\\d{4}-\\d{2}-\\d{2}", "^.*x", "(foo|bar)$"],
+)
+def test_ordinary_patterns_are_allowed(pattern: str) -> None:
+    query = {"a": {"$regex": pattern, "$options": "i"}}
+    assert validator.filter(query) is query
+    schema = {"$jsonSchema": {"properties": {"a": {"pattern": pattern}}}}
+    assert validator.filter(schema) is schema

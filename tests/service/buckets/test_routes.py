@@ -78,7 +78,7 @@ def test_status_routes(http: httpx.Client, pipeline: str) -> None:
 
 @pytest.mark.parametrize(
     "projection",
-    [{}, {"_id": False}, {"_lease": True}, {"_lease": False}, {"id": True}, {"results": 0}],
+    [{}, {"_id": False}, {"id": True}, {"results": 0}],
 )
 def test_view_never_shows_server_fields(
     http: httpx.Client, pipeline: str, projection: dict[str, Any]
@@ -88,6 +88,17 @@ def test_view_never_shows_server_fields(
     (found,) = view(http, {"pipeline": pipeline}, projection=projection)
     assert "id" in found
     assert not any(key.startswith("_") for key in found)
+
+
+@pytest.mark.parametrize("projection", [{"_lease": True}, {"_lease": False}, {"_stop.x": 1}])
+def test_projections_naming_server_fields_are_refused(
+    http: httpx.Client, pipeline: str, projection: dict[str, Any]
+) -> None:
+    answer = http.post(
+        "/buckets/view", json={"query": {"pipeline": pipeline}, "projection": projection}
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["code"] == "invalid_query"
 
 
 def test_view_pages_and_projects(http: httpx.Client, pipeline: str) -> None:

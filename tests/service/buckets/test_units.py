@@ -1,4 +1,4 @@
-"""Pure pieces of Buckets: derived ids, the server-field guard, and the new settings."""
+"""Pure pieces of Buckets: derived ids, public documents, and the new settings."""
 
 from __future__ import annotations
 
@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from service.buckets.documents import assign_ids, public, refuse_server_fields
-from service.errors import InvalidQuery
+from service.buckets.documents import assign_ids, public
 from service.settings import Settings, SettingsError
 
 
@@ -30,28 +29,7 @@ def test_derived_ids_are_stable_and_distinct() -> None:
     assert reordered[0]["id"] == ids[0]
 
 
-@pytest.mark.parametrize(
-    "query",
-    [
-        {"_lease": {"$exists": True}},
-        {"_stop.x": 1},
-        {"$or": [{"status": "running"}, {"_closed": True}]},
-        {"$expr": {"$gt": ["$_lease.expires", 0]}},
-        {"$expr": {"$eq": [{"$getField": {"field": "_closed", "input": "$$CURRENT"}}, True]}},
-        {"$expr": {"$eq": [{"$getField": "_stop"}, True]}},
-        {"$expr": {"$in": ["x", {"$objectToArray": "$$ROOT"}]}},
-        {"$jsonSchema": {"properties": {"_lease": {"bsonType": "object"}}}},
-    ],
-)
-def test_server_fields_cannot_be_queried(query: dict[str, Any]) -> None:
-    with pytest.raises(InvalidQuery):
-        refuse_server_fields(query)
-
-
-def test_public_fields_can_be_queried() -> None:
-    refuse_server_fields(
-        {"status": "failure", "$expr": {"$gte": ["$attempt", "$retries"]}, "tags": ["_x"]}
-    )
+def test_public_strips_server_fields() -> None:
     assert public({"_id": 1, "id": "a", "_lease": {}, "status": "queued"}) == {
         "id": "a",
         "status": "queued",
