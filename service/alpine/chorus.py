@@ -9,6 +9,8 @@ answers 201 and sets the session cookie (`Path=/`, so the engine routes get it t
 
 from __future__ import annotations
 
+import math
+
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
@@ -63,7 +65,7 @@ async def login(request: Request) -> Response:
     response = present.envelope({"session_id": secret, "user": present.user(user)}, status_code=201)
     ttl: float = request.app.state.settings.session_ttl
     response.set_cookie(
-        SESSION_COOKIE, secret, max_age=int(ttl), path="/", httponly=True, samesite="lax"
+        SESSION_COOKIE, secret, max_age=math.ceil(ttl), path="/", httponly=True, samesite="lax"
     )
     return response
 
