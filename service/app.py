@@ -21,6 +21,7 @@ from service.buckets.routes import endpoints as buckets_endpoints
 from service.buckets.store import BucketsStore
 from service.buckets.tasks import Periodic
 from service.db import Database
+from service.docs import endpoints as docs_endpoints
 from service.errors import Unavailable, exception_handlers
 from service.experiments.routes import endpoints as experiment_endpoints
 from service.experiments.setup import install as install_experiments
@@ -72,6 +73,7 @@ health_endpoints = [
 MOUNTS: list[tuple[str, list[Endpoint]]] = [
     ("", health_endpoints),
     ("", openapi_endpoints),
+    ("", docs_endpoints),
     ("", observe_endpoints),
     ("/results", results_endpoints),
     ("/buckets", buckets_endpoints + workers_endpoints),

@@ -36,7 +36,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from schemas.errors import ErrorBody
@@ -247,30 +247,7 @@ async def openapi_json(request: Request) -> Response:
     return Response(openapi_document(request.app), media_type="application/json")
 
 
-_DOCS_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>Sluice API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
-</head>
-<body>
-<div id="docs"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "openapi.json", dom_id: "#docs"});</script>
-</body>
-</html>
-"""
-
-
-async def docs(request: Request) -> Response:
-    """An HTML page rendering /openapi.json with Swagger UI (from the jsDelivr CDN)."""
-    return HTMLResponse(_DOCS_PAGE)
-
-
 endpoints = [
     Endpoint("/openapi.json", ("GET",), openapi_json, "public",
              "This API as an OpenAPI 3.1 document", response=dict[str, Any]),
-    Endpoint("/docs", ("GET",), docs, "public", "This API's documentation, rendered",
-             response=str, media_type="text/html"),
 ]  # fmt: skip

@@ -166,3 +166,15 @@ def test_docs_page_renders_the_document(http: httpx.Client) -> None:
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/html")
     assert 'url: "openapi.json"' in answer.text and "swagger-ui" in answer.text
+    # Every asset is Sluice's own: the page works offline.
+    assert "http" not in answer.text.replace('url: "openapi.json"', "")
+    for path, media_type in (
+        ("docs/assets/swagger-ui-bundle.js", "text/javascript"),
+        ("docs/assets/swagger-ui.css", "text/css"),
+        ("docs/assets/favicon-32x32.png", "image/png"),
+    ):
+        assert path in answer.text
+        asset = http.get(f"/{path}")
+        assert asset.status_code == 200 and asset.headers["content-type"].startswith(media_type)
+        assert len(asset.content) > 100
+    assert http.get("/docs/assets/index.html").status_code == 404
