@@ -15,8 +15,10 @@ _FENCE = re.compile(r"^(`{3,})\s*([\w+-]*)")
 _MARK = re.compile(r"^<!--\s*readme:\s*(.*?)\s*-->\s*$")
 _HEADING = re.compile(r"^(#{2,3})\s+(.*)$")
 _WITH = re.compile(r"^run with `([^`]+)`$")
-#: Addresses the README shows, and what the test server's address replaces in them.
-_ADDRESSES = re.compile(r"https://sluice\.example\.org|(?:http://)?(?:127\.0\.0\.1|localhost):8000")
+#: Addresses the README shows: a public one (replaced by the test server's URL) and
+#: loopback ones on port 8000 (whose host and port become the test server's).
+_PUBLIC = re.compile(r"https://sluice\.example\.org")
+_LOOPBACK = re.compile(r"\b(?:127\.0\.0\.1|localhost):8000\b")
 
 
 class MarkError(ValueError):
@@ -71,9 +73,10 @@ class Block:
         return found.group(1) if found else None
 
     def script(self, url: str) -> str:
-        """The block as a program, its addresses pointing at `url` (console blocks: the
-        `$ ` lines and their `\\` continuations; the other lines are sample output)."""
-        text = _ADDRESSES.sub(url, self.text)
+        """The block as a program, its addresses pointing at `url` (an http:// URL).
+        Console blocks: the `$ ` lines and their `\\` continuations; the other lines
+        are sample output."""
+        text = _LOOPBACK.sub(url.removeprefix("http://"), _PUBLIC.sub(url, self.text))
         if self.language != "console":
             return text
         commands: list[str] = []

@@ -13,18 +13,20 @@ HTML comment on the line(s) right before its opening fence (invisible on GitHub)
 A block without a mark fails `test_every_block_is_marked`, so a new example is either
 run or explicitly excused. Runnable examples are fenced, never indented.
 
-How blocks run. Each `## ` section gets its own empty working directory and its own
-HOME; its blocks run in README order, so a `file` block is there for the blocks after it
-in the same section. A `python` block runs as a script with the venv's Python, an `sh`
-block with `bash -eu -o pipefail`, and a `console` block runs its `$ ` lines (with their
-`\\` continuations) as one `bash -eu -o pipefail` script; its other lines are sample
-output and are not compared. Every block must exit 0 within BLOCK_TIMEOUT seconds;
-background jobs (`... &`) and the `run with` command are killed when the block ends.
-The addresses the README shows (`http://127.0.0.1:8000`, `localhost:8000`,
-`https://sluice.example.org`) are replaced by the test server's, which runs with auth
-off as `make run` does, with SLUICE_EXTENSIONS_DIR = `extensions/` of the section's
-directory. The environment has SLUICE_URL (the server), SLUICE_ADMIN_TOKEN (a secret)
-and the venv's bin first on PATH (`sluice`, `workflow`).
+How blocks run. Each `## ` section gets its own working directory and its own HOME;
+its blocks run in README order, and a `file` block is there for every block after it in
+the README (a section's directory starts with the files of the sections above). A
+`python` block runs as a script with the venv's Python, an `sh` block with
+`bash -eu -o pipefail`, and a `console` block runs its `$ ` lines (with their `\\`
+continuations) as one such script; its other lines are sample output, not compared.
+Every block must exit 0 within BLOCK_TIMEOUT seconds; background jobs (`... &`) and the
+`run with` command are killed when the block ends.
+
+The server. The addresses the README shows are the test server's: `127.0.0.1:8000` and
+`localhost:8000` become its host and port, `https://sluice.example.org` its URL. It runs
+with auth off, as `make run` does, and SLUICE_EXTENSIONS_DIR is `extensions/` in the
+section's directory. The blocks' environment has SLUICE_URL (the server),
+SLUICE_ADMIN_TOKEN (a secret) and the venv's bin first on PATH (`sluice`, `workflow`).
 """
 
 from __future__ import annotations
@@ -191,25 +193,26 @@ def test_section_examples_run(
         stale.unlink()
     (workdir / "extensions").symlink_to(extensions)
     env = block_env(readme_sluice.url, workdir / "home")
-    for block in BLOCKS:
-        if block.section != section or block.action == "skip":
-            continue
-        if block.action == "file":
-            target = workdir / block.file_name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(block.script(readme_sluice.url))
-        else:
-            run_block(block, workdir, env, readme_sluice.url)
+    first = next(index for index, block in enumerate(BLOCKS) if block.section == section)
+    for index, block in enumerate(BLOCKS):
+        if index < first or block.section == section:
+            if block.action == "file":
+                target = workdir / block.file_name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(block.script(readme_sluice.url))
+            elif block.action == "run" and block.section == section:
+                run_block(block, workdir, env, readme_sluice.url)
 
 
 def test_marks_and_console_scripts_are_read() -> None:
     text = (
         "## One\n<!-- readme: run -->\n```console\n$ echo a \\\n  b\nsample output\n"
-        "$ curl localhost:8000/x\n```\ntext\n<!-- readme: file a.yaml -->\n\n```yaml\nk: v\n```\n"
+        "$ curl localhost:8000/x https://sluice.example.org/y\n```\ntext\n"
+        "<!-- readme: file a.yaml -->\n\n```yaml\nk: v\n```\n"
         "## Two\n<!-- readme: run -->\nprose in between\n```sh\nls\n```\n"
     )
     first, second, third = blocks(text)
     assert (first.section, first.action, second.file_name) == ("One", "run", "a.yaml")
-    assert first.script("http://h:1") == "echo a \\\n  b\ncurl http://h:1/x\n"
+    assert first.script("http://h:1") == "echo a \\\n  b\ncurl h:1/x http://h:1/y\n"
     with pytest.raises(MarkError, match="exactly one"):
         third.action  # noqa: B018 (the mark before the prose does not reach the block)
