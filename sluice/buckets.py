@@ -60,7 +60,10 @@ class Buckets(Sender):
     ) -> Withdrawn | None:
         """Claim the best queued work matching the filters (highest priority, then
         oldest): `(work, lease)`, or None when there is none. The work is `running`
-        until its lease (the work's `timeout`, renewed by `heartbeat`) lapses."""
+        until its lease (the work's `timeout`, renewed by `heartbeat`) lapses; its
+        reports need the lease. A filter left None is not applied; any other value
+        is, even an empty one (`tags=[]` matches nothing); a priority outside 1-5
+        raises ValueError."""
         query = plans.withdraw_query(pipeline, site, priority, user, event, tags, parent)
         return self._run(plans.withdraw(query))
 
@@ -75,9 +78,10 @@ class Buckets(Sender):
         return self._run(plans.release(work_id, lease))
 
     def update(self, works: Works, lease: str | None = None) -> bool:
-        """Replace works by id with these full documents; all or nothing. With `lease`,
-        the work must still be held with it. NotFound for an unknown id, Conflict for a
-        report from a run that lost its lease."""
+        """Replace works by id with these full documents. With `lease`, the work must
+        still be held with it (Conflict once the run lost it). Without, False when some
+        were late reports of runs withdrawn again since (the others are applied);
+        NotFound for an unknown id, and then nothing changed."""
         return self._run(plans.update(works, lease))
 
     def delete_ids(self, ids: Sequence[str], progress: Progress | None = None) -> bool:
@@ -96,7 +100,8 @@ class Buckets(Sender):
         progress: Progress | None = None,
     ) -> int:
         """Delete the works of `pipeline` matching the filters (at most `limit`), never
-        asking; returns how many. `progress` as in `delete_ids`."""
+        asking; returns how many. A filter left None is not applied; an empty one
+        (`events=[]`) matches nothing. `progress` as in `delete_ids`."""
         query = plans.delete_query(pipeline, status, events, tags, parent)
         return self._run(plans.delete_many(query, limit, progress))
 

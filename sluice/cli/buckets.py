@@ -112,7 +112,8 @@ def rm(
     """Delete works of PIPELINE, whatever their state (all of them, or those matching
     the options)."""
     client = buckets_client(ctx)
-    ids = client.matching_ids(delete_query(pipeline, status, events, tags))
+    # An option not given is an empty tuple: no filter, not "match nothing".
+    ids = client.matching_ids(delete_query(pipeline, status, events or None, tags or None))
     which = f"{status} works" if status else "works"
     if not ids:
         click.echo(f"No {which} to delete in {pipeline}.")

@@ -77,7 +77,10 @@ def worker(
     try:
         client = buckets_client(ctx)
         client.info()  # fail now, not at the first withdraw, if the server is unreachable
-        filters = Filters(pipelines, site, priority, user, events, tags, parents)
+        # An option not given is an empty tuple: no filter, not "match nothing".
+        filters = Filters(
+            pipelines, site, priority, user, events or None, tags or None, parents or None
+        )
         mode = "once" if once else f"lives={lives or 'unlimited'}"
         log.info("worker for %s at %s (%s)", ", ".join(pipelines), client.base_url, mode)
         done = Worker(

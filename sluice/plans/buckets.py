@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
-from schemas.buckets import LEASE_HEADER, LeaseStatus
+from schemas.buckets import BIND_HEADER, LEASE_HEADER, LeaseStatus
 from schemas.work import Work
 from sluice.core.plan import Call, Document, Plan, Reply, expect
 from sluice.errors import ProtocolError
@@ -55,6 +55,17 @@ def deposit(works: Sequence[Work | Mapping[str, Any]]) -> Plan[list[str]]:
     return [expect(i, str, "a work id") for i in expect(answer, list, "a JSON array of ids")]
 
 
+def _in(values: Sequence[Any] | None) -> Document | None:
+    return None if values is None else {"$in": list(values)}
+
+
+def _given(query: Document, optional: Mapping[str, Any]) -> Document:
+    # None means "no filter"; any other value filters as given, falsy or not: `tags=[]`
+    # matches no work and `site=""` no site, as the server would answer them.
+    query.update((key, value) for key, value in optional.items() if value is not None)
+    return query
+
+
 def withdraw_query(
     pipeline: str | Sequence[str],
     site: str | None = None,
@@ -64,24 +75,28 @@ def withdraw_query(
     tags: Sequence[str] | None = None,
     parent: Sequence[str] | None = None,
 ) -> Document:
-    """The filter `withdraw` sends, shaped as the `workflow` client shapes it."""
+    """The filter `withdraw` sends, shaped as the `workflow` client shapes it. None
+    leaves a filter out; a priority outside 1-5 raises ValueError (no work has one)."""
+    if priority is not None and not (isinstance(priority, int) and 1 <= priority <= 5):
+        raise ValueError(f"priority must be an integer from 1 to 5, not {priority!r}")
     pipelines = [pipeline] if isinstance(pipeline, str) else list(pipeline)
-    query: Document = {"pipeline": {"$in": pipelines}}
-    optional: Document = {
+    optional = {
         "site": site,
         "priority": priority,
         "user": user,
-        "event": {"$in": list(event)} if event else None,
-        "tags": {"$in": list(tags)} if tags else None,
-        "config.parent": {"$in": list(parent)} if parent else None,
+        "event": _in(event),
+        "tags": _in(tags),
+        "config.parent": _in(parent),
     }
-    query.update((key, value) for key, value in optional.items() if value)
-    return query
+    return _given({"pipeline": {"$in": pipelines}}, optional)
 
 
 def withdraw(query: Document) -> Plan[Withdrawn | None]:
     """POST /work/withdraw: the claimed work and its lease, or None when none matches."""
-    reply: Reply = yield Call("POST", "/work/withdraw", json=query, with_headers=True)
+    # Bound: this client reports with the lease, so nobody reports this run without it.
+    reply: Reply = yield Call(
+        "POST", "/work/withdraw", json=query, headers=((BIND_HEADER, "1"),), with_headers=True
+    )
     if not reply.body:
         return None
     work = expect(reply.body, dict, "a work document")
@@ -135,16 +150,10 @@ def delete_query(
     tags: Sequence[str] | None = None,
     parent: str | None = None,
 ) -> Document:
-    """The filter of `delete_many`, shaped as the `workflow` client shapes it."""
-    query: Document = {"pipeline": pipeline}
-    optional: Document = {
-        "status": status,
-        "event": {"$in": list(events)} if events else None,
-        "tags": {"$in": list(tags)} if tags else None,
-        "config.parent": parent,
-    }
-    query.update((key, value) for key, value in optional.items() if value)
-    return query
+    """The filter of `delete_many`, shaped as the `workflow` client shapes it. None
+    leaves a filter out; `events=[]` matches no work (it never means "all")."""
+    optional = {"status": status, "event": _in(events), "tags": _in(tags), "config.parent": parent}
+    return _given({"pipeline": pipeline}, optional)
 
 
 def matching_ids(query: Document, limit: int | None = None) -> Plan[list[str]]:

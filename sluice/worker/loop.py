@@ -49,15 +49,15 @@ def beat_interval(timeout: float) -> float:
 
 @dataclass(frozen=True)
 class Filters:
-    """Which works a worker takes: the filters of `Buckets.withdraw`."""
+    """Which works a worker takes: the filters of `Buckets.withdraw` (None: any)."""
 
     pipelines: Sequence[str]
     site: str | None = None
     priority: int | None = None
     user: str | None = None
-    events: Sequence[int] = ()
-    tags: Sequence[str] = ()
-    parents: Sequence[str] = ()
+    events: Sequence[int] | None = None
+    tags: Sequence[str] | None = None
+    parents: Sequence[str] | None = None
 
 
 class Worker:

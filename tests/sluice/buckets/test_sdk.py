@@ -80,6 +80,25 @@ def test_withdraw_filters(buckets: Buckets, pipeline: str) -> None:
         buckets.withdraw(pipeline, site={"$where": "1"})  # type: ignore[arg-type]
 
 
+def test_falsy_filters_filter_and_are_never_dropped(buckets: Buckets, pipeline: str) -> None:
+    buckets.deposit([job(pipeline, "noop", tags=["t"], event=[0]) for _ in range(2)])
+    # Each of these matches no work; dropping it would have withdrawn or deleted one.
+    assert buckets.withdraw(pipeline, tags=[]) is None
+    assert buckets.withdraw(pipeline, event=[]) is None
+    assert buckets.withdraw(pipeline, site="") is None
+    assert buckets.withdraw(pipeline, user="") is None
+    assert buckets.withdraw(pipeline, parent=[]) is None
+    assert buckets.delete_many(pipeline, events=[]) == 0
+    assert buckets.delete_many(pipeline, tags=[], status="queued") == 0
+    assert buckets.delete_many(pipeline, status="") == 0
+    for priority in (0, 6, -1):
+        with pytest.raises(ValueError, match="priority"):
+            buckets.withdraw(pipeline, priority=priority)
+    assert buckets.details(pipeline)["queued"] == 2
+    found = buckets.withdraw(pipeline, event=[0])
+    assert found is not None and found.work["event"] == [0]
+
+
 def test_heartbeat_release_and_update_with_the_lease(buckets: Buckets, pipeline: str) -> None:
     [work_id] = buckets.deposit([job(pipeline, "noop", timeout=60)], True)
     claimed = buckets.withdraw(pipeline)
