@@ -25,7 +25,7 @@ from bench.common import (
 from bench.race import Cycle, OpenWorker
 from schemas.buckets import LEASE_HEADER
 from schemas.work import Work
-from service.buckets.documents import CLOSED, LEASE, STOP
+from service.buckets.documents import BOUND, LEASE, STOP
 from service.buckets.lease import new_lease
 from service.buckets.store import CLAIM_SORT
 
@@ -122,9 +122,10 @@ def raw_worker(scratch: Collection[Document], pipeline: str) -> Cycle:
                     "stop": None,
                     "attempt": {"$add": [{"$ifNull": ["$attempt", 0]}, 1]},
                     LEASE: lease,
+                    BOUND: True,
                 }
             },
-            {"$unset": [STOP, CLOSED]},
+            {"$unset": [STOP]},
         ]
         claimed = scratch.find_one_and_update(
             claim, update, sort=CLAIM_SORT, return_document=ReturnDocument.AFTER

@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 #: Response header carrying the lease token of a withdrawn work; PUT /work may send it back.
 LEASE_HEADER = "X-Sluice-Lease"
+#: Request header of `POST /work/withdraw` ("1"): the caller reports with the lease token,
+#: so the server refuses tokenless reports of the run it withdraws.
+BIND_HEADER = "X-Sluice-Bind-Lease"
 
 
 class LeaseRequest(BaseModel):

@@ -133,7 +133,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Periodic(
                 "mover",
                 settings.transfer_interval,
-                lambda: transfer.move(buckets, results, settings.transfer_cutoff),
+                lambda: transfer.move(
+                    buckets, results, settings.transfer_cutoff, app.state.audit_log
+                ),
             ),
         ]
         for loop in loops:

@@ -11,7 +11,7 @@ from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, PyMongoError
+from pymongo.errors import BulkWriteError, ConnectionFailure, DuplicateKeyError, PyMongoError
 from pymongo.read_concern import ReadConcern
 
 from service.settings import Settings
@@ -119,3 +119,10 @@ async def count_by(
         group = row["_id"] or {}
         counts[tuple(group.get(f"k{index}") for index in range(len(fields)))] = int(row["n"])
     return counts
+
+
+def is_duplicate(exc: BulkWriteError | DuplicateKeyError) -> bool:
+    """Whether a failed insert failed on a unique key (code 11000)."""
+    if isinstance(exc, DuplicateKeyError):
+        return True
+    return any(error.get("code") == DUPLICATE_KEY for error in exc.details.get("writeErrors", []))

@@ -59,6 +59,9 @@ class Settings:
     serialize_claims: bool = False
     #: Seconds between sweeps for running works whose lease expired; 0 disables the reaper.
     reaper_interval: float = 5.0
+    #: Refuse reports (`PUT /buckets/work`) without a lease token unless the caller is an
+    #: admin: for deployments without CHIME clients, whose reports carry no token.
+    require_lease: bool = False
     #: Seconds between moves of finished works from Buckets to Results; 0 disables the
     #: built-in mover (leaving it to a `workflow transfer` daemon).
     transfer_interval: float = 5.0

@@ -79,3 +79,21 @@ async def record(request: Request, action: str, target: str, details: Any = None
             "path": request.url.path,
         }
     )
+
+
+async def record_server(log: AuditLog, action: str, target: str, details: Any = None) -> None:
+    """Append to the audit trail what the server itself did (no request, no token),
+    such as the mover refusing to archive a work: `who` is "sluice"."""
+    await log.append(
+        {
+            "at": time.time(),
+            "action": action,
+            "target": target,
+            "details": details,
+            "token": None,
+            "owner": None,
+            "who": "sluice",
+            "method": None,
+            "path": None,
+        }
+    )

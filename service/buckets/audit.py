@@ -3,8 +3,8 @@ the CHIME audit routes.
 
 Every change is conditional on the state it was decided from, so any number of Sluice
 processes (and `workflow audit` daemons) may sweep one database at the same time
-without acting twice on a work. A run the server ends is marked closed, so its late
-report is refused (see BucketsStore.update).
+without acting twice on a work. A run the server ends loses its lease; whether its late
+report still counts is decided by `service.buckets.lease.judge`.
 """
 
 from __future__ import annotations
@@ -15,16 +15,16 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 from schemas.work import RETRIES_LIMIT
-from service.buckets.documents import CLOSED, LEASE, STOP
+from service.buckets.documents import LEASE, STOP
 from service.db import Document
 
 #: Expired runs read per query by the reaper.
 REAP_BATCH = 200
 
 _END_RUN = {"$unset": [LEASE, STOP]}
-REQUEUE: list[dict[str, Any]] = [{"$set": {"status": "queued", CLOSED: True}}, _END_RUN]
-#: Queue a failed work again (it holds no lease); its late report, if any, is refused.
-REQUEUE_FAILED: dict[str, Any] = {"$set": {"status": "queued", CLOSED: True}}
+REQUEUE: list[dict[str, Any]] = [{"$set": {"status": "queued"}}, _END_RUN]
+#: Queue a failed work again (it holds no lease); a late report is judged by `lease.judge`.
+REQUEUE_FAILED: dict[str, Any] = {"$set": {"status": "queued"}}
 #: A failure with retries left.
 RETRYABLE: Document = {"status": "failure", "$expr": {"$lt": ["$attempt", "$retries"]}}
 #: Failed works requeued per query by the retrier.
@@ -34,7 +34,7 @@ RETRY_BATCH = 200
 def fail(reason: str) -> list[dict[str, Any]]:
     """An update pipeline marking a running work `failure`, `reason` in `results.error`."""
     results = {"$mergeObjects": [{"$ifNull": ["$results", {}]}, {"error": {"$literal": reason}}]}
-    return [{"$set": {"status": "failure", "results": results, CLOSED: True}}, _END_RUN]
+    return [{"$set": {"status": "failure", "results": results}}, _END_RUN]
 
 
 async def reap(collection: AsyncCollection[Document], now: float | None = None) -> dict[str, int]:

@@ -7,8 +7,14 @@ by fields only the server reads, each named with a leading underscore:
   token is what Sluice's worker sends back; `expires` is when the reaper may take the
   work away from the run.
 - `_stop`: true when the current run was asked to stop (reported by the heartbeat).
-- `_closed`: true when the server ended the current run without its report (lease
-  lost, expired, requeued, released), so a late report from that run is refused.
+- `_bound`: true when the current run (the stored `attempt`) was withdrawn by a client
+  that reports with its lease token (Sluice's worker), so that run's reports need the
+  token (see `service.buckets.lease`).
+- `_deposit`: the fingerprint of the work as first deposited (`deposit_fingerprint`),
+  which decides whether a later deposit of its id is the same work.
+- `_run`: the workfile run whose step the work is, set only by the run's own deposit.
+- `_conflict`: why the mover could not archive the finished work (Results holds a
+  different result under its id); the mover leaves such a work alone until it is edited.
 
 None of them ever leaves the server, and clients may neither filter on them nor read
 them through a projection (the store passes `SERVER_FIELDS` to the query validator as
@@ -21,12 +27,18 @@ import hashlib
 
 import orjson
 
+from service import canonical
 from service.db import Document
 
 LEASE = "_lease"
 STOP = "_stop"
-CLOSED = "_closed"
-SERVER_FIELDS = frozenset({LEASE, STOP, CLOSED})
+BOUND = "_bound"
+DEPOSIT = "_deposit"
+RUN = "_run"
+CONFLICT = "_conflict"
+SERVER_FIELDS = frozenset({LEASE, STOP, BOUND, DEPOSIT, RUN, CONFLICT})
+#: Server fields a PUT keeps as they are (the others are decided by `lease.judge`).
+CARRIED = (BOUND, DEPOSIT, RUN)
 
 
 def public(document: Document) -> Document:
@@ -56,3 +68,21 @@ def assign_ids(documents: list[Document]) -> None:
         seen[canonical] = occurrence + 1
         salt = b"#%d" % occurrence if occurrence else b""
         document["id"] = hashlib.sha256(canonical + salt).hexdigest()[:24]
+
+
+def deposit_fingerprint(document: Document, run: str | None = None) -> str:
+    """What decides whether two deposits of one id are the same work.
+
+    For a client's deposit: every field as deposited (validated, before the server
+    sets `status` and a missing `creation`), pipeline included, compared type-exactly.
+    The state the queue gives the work later (status, attempt, results...) is not part
+    of it, so a blind retry after a worker took the work is still the same work. For a
+    step a workfile run deposits: the run, the pipeline and the id, as the run is the
+    one authority over its step ids (two Sluice processes advancing one run deposit
+    the step twice, at different `creation` times). No client deposit can match it.
+    """
+    if run is not None:
+        return canonical.fingerprint(
+            {"run": run, "pipeline": document["pipeline"], "id": document["id"]}
+        )
+    return canonical.fingerprint(document)

@@ -1,22 +1,61 @@
-"""Leases, and who may change a work while, or after, a run holds it.
+"""Leases, and THE rule for who may change a stored work with `PUT /work` (`judge`).
 
-A run is identified by the work's `attempt` and `start` (both set at withdraw). Sluice's
-worker also holds the lease token answered by withdraw; the CHIME client has only the
-identity it carries in the document it sends back.
+Every withdraw starts a run: `attempt` + 1, a lease (token, expiry) while `running`.
+Sluice's worker holds the lease token (answered in `X-Sluice-Lease`) and says so at
+withdraw (`X-Sluice-Bind-Lease`), which binds that run to its token (`_bound`). The
+CHIME `workflow` client (1.12.3) has no token: the one identity it carries back is the
+`attempt` number it received at withdraw. So a document sent to `PUT /work` is judged:
+
+1. **With a lease token** (`X-Sluice-Lease`): applied as sent only while that token
+   holds the work's lease; otherwise 409. The lease itself is left as it is.
+2. **Without a token, in a run status** (`running`, `success`, `failure`): the report
+   of the run its `attempt` names.
+   - *Late* when the work was withdrawn again since, i.e. the stored `attempt` is
+     greater than the report's (so a report that lowers `attempt` is late too): nothing
+     changes, the answer is `false` (what the client documents for "not updated"), and
+     the route appends one audit-trail entry. A 409 here would make the client retry
+     for 30 s and raise out of `workflow run`, killing the worker loop.
+   - Otherwise it is the current run's holder, whose edits are applied as sent,
+     `attempt`, `start`, `stop`, `creation`, `retries`, `priority`, `config` and
+     `status` included: CHIME workers and admin scripts give up with
+     `attempt = retries`, move `start` back so that audit expires the run, and so on.
+     While the work stays `running`, its lease expires at `start + timeout` as sent,
+     so the reaper and `GET /audit/expired` follow the edit.
+   - Refused without `admin` scope: when SLUICE_REQUIRE_LEASE is on (403; deployments
+     without CHIME clients); when the current run is bound to a lease token (409: a
+     tokenless document must not take over a Sluice worker's run); when no run ever
+     withdrew the work (stored `attempt` 0, 403: recording an outcome of a work
+     nobody ran is an administrative edit).
+3. **Without a token, in another status** (`queued`, `created`): an administrative
+   edit; of a running work it needs `admin` scope (403), and it ends the run.
+
+The late rule holds whatever the caller's scope (an admin token in a CHIME worker
+sends late reports too); an administrator overrides it by sending the current attempt.
+Every replacement is conditional on the stored state it was judged from (`version`).
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
-from service.buckets.documents import CLOSED, LEASE, STOP
+from schemas.buckets import LEASE_HEADER
+from service.auth.principal import Principal
+from service.buckets.documents import BOUND, CARRIED, LEASE, STOP
 from service.db import Document
 from service.errors import Conflict
 
 #: Statuses a run reports; a document in another status is an administrative edit.
 RUN_STATUSES = frozenset({"running", "success", "failure"})
+
+
+class Late(NamedTuple):
+    """A tokenless report from a run the work has been withdrawn again since."""
+
+    id: str
+    attempt: int
+    current: int
 
 
 def new_lease(now: float, timeout: Any) -> dict[str, Any]:
@@ -40,57 +79,74 @@ def not_held(work_id: str) -> Conflict:
 
 
 def version(stored: Document) -> Document:
-    """A filter matching `stored` only while nothing `replacement` decides on has changed."""
+    """A filter matching `stored` only while nothing `judge` decides on has changed."""
     lease = stored.get(LEASE)
     return {
         "_id": stored["_id"],
         "status": stored.get("status"),
         "attempt": stored.get("attempt"),
-        "start": stored.get("start"),
         f"{LEASE}.token": lease["token"] if lease else {"$exists": False},
         STOP: True if stored.get(STOP) else {"$ne": True},
-        CLOSED: True if stored.get(CLOSED) else {"$ne": True},
+        BOUND: True if stored.get(BOUND) else {"$ne": True},
     }
 
 
-def replacement(stored: Document, incoming: Document, token: str | None) -> Document:
-    """The document that replaces `stored` with the client's `incoming` values.
-
-    With `token`, the lease must still be held with it. Without, a document in a run
-    status with `start` set is that run's report: it must name the stored run (same
-    `attempt` and `start`) and the server must not have ended that run. Anything else
-    is an administrative edit and is applied; if it takes a running work from its run,
-    that run is ended too. Raises Conflict when the update is refused.
-    """
+def judge(
+    stored: Document,
+    incoming: Document,
+    token: str | None,
+    caller: Principal | None,
+    require_lease: bool,
+) -> Document | Late:
+    """The document replacing `stored` with the client's `incoming`, or Late (see the
+    module docstring). `caller` None is the server itself. Raises Conflict or
+    Forbidden when the document is refused."""
+    work_id = incoming["id"]
     running = stored.get("status") == "running"
     lease = stored.get(LEASE) if running else None
     if token is not None:
-        if lease is None or lease["token"] != token:
-            raise not_held(incoming["id"])
-        closed = False
-    elif incoming["status"] in RUN_STATUSES and incoming["start"] is not None:
-        same_run = (stored.get("attempt"), stored.get("start")) == (
-            incoming["attempt"],
-            incoming["start"],
+        if lease is None or not secrets.compare_digest(str(lease["token"]), token):
+            raise not_held(work_id)
+        return _replacement(stored, incoming, lease, follow_start=False)
+    # The server itself (caller None) acts as an administrator.
+    admin = caller is None or caller.has("admin")
+    if incoming["status"] not in RUN_STATUSES:
+        if running and caller is not None:
+            caller.require("admin", f"taking running work {work_id} from its run")
+        return _replacement(stored, incoming, lease, follow_start=True)
+    current = stored.get("attempt", 0)
+    if require_lease and caller is not None:
+        caller.require(
+            "admin", f"a report without a lease token (SLUICE_REQUIRE_LEASE is on; work {work_id})"
         )
-        if not same_run or stored.get(CLOSED):
-            raise Conflict(
-                f"work {incoming['id']} is no longer held by the run that sent this update "
-                "(its lease was lost, or another run withdrew it)",
-                {
-                    "id": incoming["id"],
-                    "status": stored.get("status"),
-                    "attempt": stored.get("attempt"),
-                },
-            )
-        closed = False
-    else:
-        closed = bool(stored.get(CLOSED)) or (running and incoming["status"] != "running")
+    if current > incoming["attempt"]:
+        return Late(work_id, incoming["attempt"], current)
+    if not admin and stored.get(BOUND):
+        raise Conflict(
+            f"work {work_id} is held by a run that reports with its lease token "
+            f"({LEASE_HEADER}); a report without it is refused",
+            {"id": work_id, "attempt": current},
+        )
+    if current == 0 and caller is not None:
+        caller.require("admin", f"recording an outcome of work {work_id}, never withdrawn")
+    return _replacement(stored, incoming, lease, follow_start=True)
+
+
+def _replacement(
+    stored: Document, incoming: Document, lease: dict[str, Any] | None, follow_start: bool
+) -> Document:
     document = dict(incoming)
+    for field in CARRIED:
+        if field in stored:
+            document[field] = stored[field]
     if incoming["status"] == "running":
-        document[LEASE] = lease or new_lease(time.time(), incoming["timeout"])
-        if running and stored.get(STOP):
+        now = time.time()
+        if lease is None:
+            lease = new_lease(now, incoming["timeout"])
+        if follow_start:
+            start = incoming["start"] if incoming["start"] is not None else now
+            lease = {"token": lease["token"], "expires": start + incoming["timeout"]}
+        document[LEASE] = lease
+        if stored.get("status") == "running" and stored.get(STOP):
             document[STOP] = True
-    if closed:
-        document[CLOSED] = True
     return document

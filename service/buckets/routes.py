@@ -1,8 +1,9 @@
 """HTTP routes of Buckets, wire-compatible with the CHIME/FRB `workflow` client.
 
 Besides the client's routes, Sluice's own worker uses leases: `POST /work/withdraw`
-answers the lease token in the `X-Sluice-Lease` header, and `/work/heartbeat`,
-`/work/release` and `PUT /work` (with that header) act only while it is held.
+answers the lease token in the `X-Sluice-Lease` header (and, sent `X-Sluice-Bind-Lease:
+1`, binds the run to it), and `/work/heartbeat`, `/work/release` and `PUT /work` (with
+that header) act only while it is held. Who may report what: `service.buckets.lease`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from schemas.buckets import LEASE_HEADER, LeaseRequest, LeaseStatus
+from schemas.buckets import BIND_HEADER, LEASE_HEADER, LeaseRequest, LeaseStatus
 from schemas.work import ViewRequest, Work
 from service import __version__
 from service.auth import principal, record
@@ -47,7 +48,8 @@ async def deposit(request: Request) -> Response:
 
 
 async def withdraw(request: Request) -> Response:
-    claimed = await _store(request).withdraw(await request_json(request), principal(request))
+    bound = request.headers.get(BIND_HEADER, "").lower() in _TRUE
+    claimed = await _store(request).withdraw(await request_json(request), principal(request), bound)
     metrics: Metrics = request.app.state.metrics
     if claimed is None:
         metrics.idle_withdraws.inc()
@@ -71,7 +73,16 @@ async def release(request: Request) -> Response:
 async def update(request: Request) -> Response:
     token = request.headers.get(LEASE_HEADER)
     body = await request_json(request)
-    return JSONResponse(await _store(request).update(body, token, principal(request)))
+    late = await _store(request).update(body, token, principal(request))
+    for report in late:
+        await record(
+            request,
+            "buckets.late_report",
+            "buckets/work",
+            {"id": report.id, "attempt": report.attempt, "current": report.current},
+        )
+    # `false` is the client's "not updated": the others of the batch were applied.
+    return JSONResponse(not late)
 
 
 async def delete(request: Request) -> Response:
@@ -134,8 +145,9 @@ endpoints = [
     Endpoint("/work", ("POST",), deposit, "deposit", "Queue works (idempotent by id)",
              body=list[Work], response=list[str] | bool, params=(_RETURN_IDS,),
              errors=(400, 409, 413, 422)),
-    Endpoint("/work", ("PUT",), update, "work", "Replace works by id (a run's report)",
-             body=list[Work], response=bool, errors=(400, 404, 409, 413, 422)),
+    Endpoint("/work", ("PUT",), update, "work",
+             "Replace works by id (a run's report); false when some were late reports",
+             body=list[Work], response=bool, errors=(400, 403, 404, 409, 413, 422)),
     Endpoint("/work", ("DELETE",), delete, "admin", "Delete works by id",
              response=bool, params=(_IDS,), errors=(400, 413)),
     Endpoint("/work/withdraw", ("POST",), withdraw, "work",

@@ -16,20 +16,25 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from schemas.work import ViewRequest, Work
+from service import canonical
 from service.auth.principal import Principal
 from service.buckets import lease
 from service.buckets.documents import (
-    CLOSED,
+    BOUND,
+    DEPOSIT,
     LEASE,
+    RUN,
     SERVER_FIELDS,
     STOP,
     assign_ids,
+    deposit_fingerprint,
     public,
 )
-from service.db import DUPLICATE_KEY, Database, Document, count_by
+from service.buckets.lease import Late
+from service.db import Database, Document, count_by, is_duplicate
 from service.errors import (
     BadRequest,
     Conflict,
@@ -81,13 +86,18 @@ class BucketsStore:
         self.validator.filter(query, where, hidden=SERVER_FIELDS)
         return dict(query)
 
-    async def deposit(self, raw: Any, caller: Principal | None = None) -> list[str]:
-        """Queue works; return their ids in input order. Idempotent by `id`.
+    async def deposit(
+        self, raw: Any, caller: Principal | None = None, run: str | None = None
+    ) -> list[str]:
+        """Queue works; return their ids in input order. All or nothing.
 
         A work whose id is already stored (given by the client, or derived from its
-        content, see `documents.assign_ids`) is left as it is, whatever its state, and
-        its id is answered again. Invalid input queues nothing; nor does a work of a
-        pipeline `caller` may not touch (403).
+        content, see `documents.assign_ids`) is answered "already there" only when it is
+        the same work as first deposited (`documents.deposit_fingerprint`), whatever the
+        queue did with it since; otherwise 409 naming the ids, and nothing is queued.
+        Invalid input queues nothing; nor does a work of a pipeline `caller` may not
+        touch (403). `run` (the server's own deposits only) binds the works to a
+        workfile run as its steps.
         """
         documents = validate_works(raw, Work, self.settings.max_batch)
         if caller is not None:
@@ -97,31 +107,59 @@ class BucketsStore:
             raise Conflict("ids repeated within the batch; nothing was queued", {"ids": repeated})
         assign_ids(documents)
         now = time.time()
+        queued: list[Document] = []
         for document in documents:
-            document["status"] = "queued"
-            if document["creation"] is None:
-                document["creation"] = now
-        if documents:
-            try:
-                # Unordered: every new work goes in even when some ids already exist.
-                await self.collection.insert_many([dict(d) for d in documents], ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if exc.details.get("writeConcernErrors") or any(
-                    error.get("code") != DUPLICATE_KEY for error in errors
-                ):
-                    raise
+            stored = {**document, "status": "queued", DEPOSIT: deposit_fingerprint(document, run)}
+            if stored["creation"] is None:
+                stored["creation"] = now
+            if run is not None:
+                stored[RUN] = run
+            queued.append(stored)
+        if queued:
+            await self._insert_new(queued)
         return [d["id"] for d in documents]
 
+    async def _insert_new(self, queued: list[Document]) -> None:
+        """Insert the works whose ids are not stored yet, in one transaction; 409 if a
+        stored one is not the same work."""
+        prints = {d["id"]: d[DEPOSIT] for d in queued}
+
+        async def insert(session: AsyncClientSession) -> None:
+            found = self.collection.find(
+                {"id": {"$in": list(prints)}}, {"id": True, DEPOSIT: True}, session=session
+            )
+            existing = {d["id"]: d.get(DEPOSIT) async for d in found}
+            squatted = sorted(i for i, known in existing.items() if known != prints[i])
+            if squatted:
+                raise Conflict(
+                    f"{len(squatted)} id(s) already hold a different work "
+                    f"(first: {squatted[0]}); nothing was queued",
+                    {"ids": squatted},
+                )
+            new = [d for d in queued if d["id"] not in existing]
+            if new:
+                await self.collection.insert_many(new, session=session)
+
+        for _ in range(UPDATE_ATTEMPTS):
+            try:
+                await self.database.transaction(insert)
+                return
+            except (BulkWriteError, DuplicateKeyError) as exc:
+                # A rival deposit of one of these ids committed meanwhile: judge again.
+                if not is_duplicate(exc):
+                    raise
+        raise Conflict("the works kept being deposited concurrently; retry", {})
+
     async def withdraw(
-        self, query: Any, caller: Principal | None = None
+        self, query: Any, caller: Principal | None = None, bound: bool = False
     ) -> tuple[Document, str] | None:
         """Claim the best `queued` work matching `query`; return it and its lease token.
 
         One conditional `find_one_and_update`, highest priority first, then oldest
         creation: `running`, `start` now, `attempt` + 1, and a lease lasting the
         work's `timeout`. None when nothing matches. A pipeline-restricted `caller`
-        must name its pipelines in the filter (403 otherwise).
+        must name its pipelines in the filter (403 otherwise). `bound`: the caller
+        reports with the lease token, so tokenless reports of this run are refused.
         """
         query = self.checked_filter(query)
         if caller is not None:
@@ -141,9 +179,10 @@ class BucketsStore:
                         "stop": None,
                         "attempt": {"$add": [{"$ifNull": ["$attempt", 0]}, 1]},
                         LEASE: claimed_lease,
+                        BOUND: bound,
                     }
                 },
-                {"$unset": [STOP, CLOSED]},
+                {"$unset": [STOP]},
             ]
             try:
                 claimed = await self.collection.find_one_and_update(
@@ -183,7 +222,6 @@ class BucketsStore:
                         "start": None,
                         "stop": None,
                         "attempt": {"$max": [0, {"$subtract": ["$attempt", 1]}]},
-                        CLOSED: True,
                     }
                 },
                 {"$unset": [LEASE, STOP]},
@@ -196,14 +234,16 @@ class BucketsStore:
 
     async def update(
         self, raw: Any, token: str | None = None, caller: Principal | None = None
-    ) -> bool:
-        """Replace works by id with the client's values; all or nothing.
+    ) -> list[Late]:
+        """Replace works by id with the client's values; return the late reports.
 
         `token` is the `X-Sluice-Lease` header, if sent. Whether a document may replace
-        the stored work (a run still holding it, or an administrative edit) is decided
-        by `lease.replacement`. A document equal to what is stored is always accepted,
-        so a blind retry succeeds. 404 for an unknown id, 409 for a refused update, 403
-        when `caller` may not touch the pipeline of a document or of the stored work.
+        the stored work is decided by `lease.judge`, the one rule for reports. A late
+        tokenless report changes nothing and is returned; every other document of the
+        batch is applied, all in one transaction, so any refusal (404 for an unknown
+        id, 409, 403 when `caller` may not touch a pipeline or needs admin) changes
+        nothing at all. A document the same as what is stored is always accepted, so a
+        blind retry succeeds.
         """
         documents = validate_works(raw, Work, self.settings.max_batch)
         if caller is not None:
@@ -215,15 +255,14 @@ class BucketsStore:
         if repeated:
             raise ValidationFailed("ids repeated within the batch", {"ids": repeated})
         if len(documents) == 1:
-            await self._replace(documents[0], token, None, caller)
-            return True
+            late = await self._replace(documents[0], token, None, caller)
+            return [] if late is None else [late]
 
-        async def replace_all(session: AsyncClientSession) -> None:
-            for document in documents:
-                await self._replace(document, token, session, caller)
+        async def replace_all(session: AsyncClientSession) -> list[Late]:
+            found = [await self._replace(d, token, session, caller) for d in documents]
+            return [late for late in found if late is not None]
 
-        await self.database.transaction(replace_all)
-        return True
+        return await self.database.transaction(replace_all)
 
     async def _replace(
         self,
@@ -231,21 +270,23 @@ class BucketsStore:
         token: str | None,
         session: AsyncClientSession | None,
         caller: Principal | None,
-    ) -> None:
+    ) -> Late | None:
         for _ in range(UPDATE_ATTEMPTS):
             stored = await self.collection.find_one({"id": incoming["id"]}, session=session)
             if stored is None:
                 raise NotFound(f"no work with id {incoming['id']}", {"id": incoming["id"]})
             if caller is not None:
                 caller.check_pipelines([stored.get("pipeline")])
-            if public(stored) == incoming:
-                return
-            replacement = lease.replacement(stored, incoming, token)
+            if canonical.same(public(stored), incoming):
+                return None
+            verdict = lease.judge(stored, incoming, token, caller, self.settings.require_lease)
+            if isinstance(verdict, Late):
+                return verdict
             result = await self.collection.replace_one(
-                lease.version(stored), replacement, session=session
+                lease.version(stored), verdict, session=session
             )
             if result.matched_count:
-                return
+                return None
         raise Conflict(
             f"work {incoming['id']} kept changing during the update; retry",
             {"id": incoming["id"]},

@@ -8,8 +8,14 @@ SLUICE_TRANSFER_CUTOFF is only deleted, and so is any other stale work except a
 running one (the reaper ends a run first; the next pass deletes it).
 
 Results is written before Buckets is cleared, so a process killed in between leaves
-the work in both; the next pass finds its id already in Results, counts it as moved
-and deletes it. Several movers may run at once for the same reason.
+the work in both; the next pass deposits it again, Results answers that the same result
+is already there, and the work is deleted. Several movers (and `workflow transfer`
+daemons) may run at once for the same reason.
+
+Nothing is dropped silently: when Results holds a *different* result under a work's id,
+the work stays in Buckets, marked (`documents.CONFLICT`) so that later passes leave it
+alone until it is edited, and the conflict is logged, appended to the audit trail
+(`buckets.transfer_conflict`) and counted in the pass's tallies (`conflicts`).
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ import logging
 import time
 from typing import Any
 
-from service.buckets.documents import public
+from service.auth.audit import AuditLog, record_server
+from service.buckets.documents import CONFLICT, public
 from service.buckets.store import BucketsStore
 from service.db import Document
 from service.errors import Conflict, ValidationFailed
@@ -47,23 +54,30 @@ def _archived(document: Document) -> bool:
     return isinstance(archive, dict) and archive.get("results") is True
 
 
-async def move(buckets: BucketsStore, results: ResultsStore, cutoff: int) -> dict[str, int]:
+async def move(
+    buckets: BucketsStore, results: ResultsStore, cutoff: int, audit_log: AuditLog | None = None
+) -> dict[str, int]:
     """Move finished works until none is left (or MAX_PASSES); return the tallies
-    `{"archived": n, "deleted": n}` (deleted counts every work removed from Buckets)."""
-    total = {"archived": 0, "deleted": 0}
+    `{"archived": n, "deleted": n, "conflicts": n}` (deleted counts every work removed
+    from Buckets; conflicts, the works newly kept back, recorded in `audit_log`)."""
+    total = {"archived": 0, "deleted": 0, "conflicts": 0}
     for _ in range(MAX_PASSES):
-        archived, deleted = await _pass(buckets, results, cutoff)
-        total["archived"] += archived
-        total["deleted"] += deleted
-        if deleted < BATCH:
+        tally = await _pass(buckets, results, cutoff, audit_log)
+        for name, count in tally.items():
+            total[name] += count
+        if tally["deleted"] + tally["conflicts"] < BATCH:
             break
     return total
 
 
-async def _pass(buckets: BucketsStore, results: ResultsStore, cutoff: int) -> tuple[int, int]:
+async def _pass(
+    buckets: BucketsStore, results: ResultsStore, cutoff: int, audit_log: AuditLog | None
+) -> dict[str, int]:
     collection = buckets.collection
     oldest = time.time() - cutoff if cutoff else None
-    finished = await collection.find(FINISHED, limit=BATCH, sort=[("_id", 1)]).to_list()
+    finished = await collection.find(
+        {**FINISHED, CONFLICT: {"$exists": False}}, limit=BATCH, sort=[("_id", 1)]
+    ).to_list()
     archive: list[Document] = []
     discard: list[Any] = []
     for document in finished:
@@ -72,7 +86,8 @@ async def _pass(buckets: BucketsStore, results: ResultsStore, cutoff: int) -> tu
             archive.append(document)
         else:
             discard.append(document["_id"])
-    archived = await _deposit(results, [public(d) for d in archive])
+    archived, conflicts = await _deposit(results, [public(d) for d in archive])
+    kept = await _keep_back(buckets, [d for d in archive if d["id"] in conflicts], audit_log)
     moved = [d["_id"] for d in archive if d["id"] in archived]
     removed = 0
     if moved or discard:
@@ -90,26 +105,51 @@ async def _pass(buckets: BucketsStore, results: ResultsStore, cutoff: int) -> tu
                 {"_id": {"$in": [d["_id"] for d in stale]}, **deletable}
             )
             removed += outcome.deleted_count
-    return len(moved), removed
+    return {"archived": len(moved), "deleted": removed, "conflicts": kept}
 
 
-async def _deposit(results: ResultsStore, documents: list[Document]) -> set[str]:
-    """Deposit in Results; return the ids now held there (deposited or already present)."""
+async def _keep_back(
+    buckets: BucketsStore, documents: list[Document], audit_log: AuditLog | None
+) -> int:
+    """Mark works whose id holds a different result in Results; how many were marked."""
+    kept = 0
+    for document in documents:
+        reason = (
+            f"Results already holds a different result with id {document['id']} in "
+            f"pipeline {document['pipeline']}; the work stays in Buckets"
+        )
+        marked = await buckets.collection.update_one(
+            {"_id": document["_id"], **FINISHED, CONFLICT: {"$exists": False}},
+            {"$set": {CONFLICT: {"at": time.time(), "reason": reason}}},
+        )
+        if not marked.modified_count:
+            continue  # a rival mover marked it, or it changed meanwhile
+        kept += 1
+        log.warning("mover: %s", reason)
+        if audit_log is not None:
+            details = {"id": document["id"], "pipeline": document["pipeline"], "reason": reason}
+            await record_server(audit_log, "buckets.transfer_conflict", "buckets/work", details)
+    return kept
+
+
+async def _deposit(results: ResultsStore, documents: list[Document]) -> tuple[set[str], set[str]]:
+    """Deposit in Results; return the ids now held there (deposited, or the same result
+    already there) and the ids under which Results holds a different result."""
     pending = documents
-    held: set[str] = set()
+    conflicts: set[str] = set()
     for _ in range(DEPOSIT_ATTEMPTS):
         if not pending:
-            return held
+            break
         try:
             await results.deposit(pending)
-            return held | {d["id"] for d in pending}
+            return {d["id"] for d in pending}, conflicts
         except Conflict as exc:
             existing = (exc.details or {}).get("existing") or {}
-            present = {(p, i) for p, ids in existing.items() for i in ids}
-            if not present:
+            refused = {(p, i) for p, ids in existing.items() for i in ids}
+            if not refused:
                 raise
-            held |= {d["id"] for d in pending if (d["pipeline"], d["id"]) in present}
-            pending = [d for d in pending if (d["pipeline"], d["id"]) not in present]
+            conflicts |= {d["id"] for d in pending if (d["pipeline"], d["id"]) in refused}
+            pending = [d for d in pending if (d["pipeline"], d["id"]) not in refused]
         except ValidationFailed as exc:
             # Results refuses these: leave them in Buckets, and say so, rather than
             # blocking every other work behind them.
@@ -118,4 +158,4 @@ async def _deposit(results: ResultsStore, documents: list[Document]) -> set[str]
             if not bad:
                 raise
             pending = [d for index, d in enumerate(pending) if index not in bad]
-    return held
+    return set(), conflicts

@@ -19,8 +19,9 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from schemas.work import PIPELINE_PATTERN, FinishedWork, ViewRequest
+from service import canonical
 from service.auth.principal import Principal
-from service.db import DUPLICATE_KEY, Database, Document
+from service.db import Database, Document, is_duplicate
 from service.errors import (
     BadRequest,
     Conflict,
@@ -46,6 +47,8 @@ INDEXES = [
     IndexModel([("results.locked", ASCENDING)], name="locked"),
 ]
 
+#: Attempts at a deposit while rival deposits of the same ids commit under it.
+DEPOSIT_ATTEMPTS = 5
 #: Documents fetched before deciding between one JSON answer and a streamed one.
 FIRST_BATCH = 500
 
@@ -72,6 +75,13 @@ def _without_lock(document: Document) -> Document:
     if isinstance(results, dict):
         comparable["results"] = {k: v for k, v in results.items() if k != "locked"}
     return comparable
+
+
+def _same_result(stored: Document, deposited: Document) -> bool:
+    """Whether a deposit is the stored result again (a `creation` left unset matches)."""
+    if deposited["creation"] is None:
+        deposited = {**deposited, "creation": stored.get("creation")}
+    return canonical.same({k: v for k, v in stored.items() if k != "_id"}, deposited)
 
 
 class ResultsStore:
@@ -105,14 +115,19 @@ class ResultsStore:
             self._indexed.add(pipeline)
 
     async def deposit(self, raw: Any, caller: Principal | None = None) -> dict[str, bool]:
-        """Insert finished works; all or nothing. 409 if any `id` already exists; 403 if
-        `caller` may not touch one of their pipelines."""
+        """Insert finished works; all or nothing; 403 if `caller` may not touch one of
+        their pipelines.
+
+        A document whose `id` is already stored in its pipeline is "already there" (not
+        written again, no error) when it is the same result, compared type-exactly
+        (`service.canonical`; a `creation` the depositor left unset is not compared);
+        otherwise 409 naming the ids, and nothing is written. So a blind retry, or the
+        mover and a `workflow transfer` daemon moving the same work, both succeed.
+        """
         by_pipeline: dict[str, list[Document]] = {}
         for document in validate_works(raw, FinishedWork, self.settings.max_batch):
             if document["id"] is None:
                 document["id"] = str(ObjectId())
-            if document["creation"] is None:
-                document["creation"] = time.time()
             by_pipeline.setdefault(document["pipeline"], []).append(document)
         if caller is not None:
             caller.check_pipelines(by_pipeline)
@@ -124,35 +139,44 @@ class ResultsStore:
                     {"pipeline": pipeline, "ids": repeated},
                 )
             await self.ensure_indexes(pipeline)
+        now = time.time()
 
         async def insert(session: AsyncClientSession) -> None:
+            conflicts: dict[str, list[str]] = {}
+            new: dict[str, list[Document]] = {}
             for pipeline, documents in by_pipeline.items():
-                await self.collection(pipeline).insert_many(
-                    [dict(d) for d in documents], session=session
+                cursor = self.collection(pipeline).find(
+                    {"id": {"$in": [d["id"] for d in documents]}}, {"_id": False}, session=session
                 )
+                stored = {d["id"]: d async for d in cursor}
+                for document in documents:
+                    known = stored.get(document["id"])
+                    if known is None:
+                        new.setdefault(pipeline, []).append(document)
+                    elif not _same_result(known, document):
+                        conflicts.setdefault(pipeline, []).append(document["id"])
+            if conflicts:
+                raise Conflict(
+                    "results with these ids already exist and differ from those deposited; "
+                    "nothing was deposited",
+                    {"existing": {p: sorted(ids) for p, ids in conflicts.items()}},
+                )
+            for pipeline, documents in new.items():
+                await self.collection(pipeline).insert_many(
+                    [{**d, "creation": now if d["creation"] is None else d["creation"]}
+                     for d in documents],
+                    session=session,
+                )  # fmt: skip
 
-        try:
-            await self.database.transaction(insert)
-        except (BulkWriteError, DuplicateKeyError) as exc:
-            if not _is_duplicate(exc):
-                raise
-            existing = await self._existing_ids(by_pipeline)
-            raise Conflict(
-                "results with these ids already exist; nothing was deposited",
-                {"existing": existing},
-            ) from None
-        return {pipeline: True for pipeline in by_pipeline}
-
-    async def _existing_ids(self, by_pipeline: dict[str, list[Document]]) -> dict[str, list[str]]:
-        existing: dict[str, list[str]] = {}
-        for pipeline, documents in by_pipeline.items():
-            cursor = self.collection(pipeline).find(
-                {"id": {"$in": [d["id"] for d in documents]}}, {"id": True, "_id": False}
-            )
-            ids = sorted([d["id"] async for d in cursor])
-            if ids:
-                existing[pipeline] = ids
-        return existing
+        for _ in range(DEPOSIT_ATTEMPTS):
+            try:
+                await self.database.transaction(insert)
+                return {pipeline: True for pipeline in by_pipeline}
+            except (BulkWriteError, DuplicateKeyError) as exc:
+                # A rival deposit of one of these ids committed meanwhile: judge again.
+                if not is_duplicate(exc):
+                    raise
+        raise Conflict("the results kept being deposited concurrently; retry", {})
 
     async def update(self, raw: Any, caller: Principal | None = None) -> dict[str, list[str]]:
         """Replace results by `id`; all or nothing. 404 for unknown ids, 409 for locked
@@ -189,7 +213,7 @@ class ResultsStore:
                     elif not is_locked(current):
                         guard = {"_id": current["_id"], "results.locked": {"$ne": True}}
                         writes.append(ReplaceOne(guard, document))
-                    elif _without_lock(current) == _without_lock(document):
+                    elif canonical.same(_without_lock(current), _without_lock(document)):
                         # Unchanged but for the lock: an unlock, or locking what is locked.
                         if not is_locked(document):
                             if caller is not None:
@@ -323,9 +347,3 @@ class ResultsStore:
             for pipeline in await self.pipelines()
         }
         return {pipeline: n for pipeline, n in counts.items() if n}
-
-
-def _is_duplicate(exc: BulkWriteError | DuplicateKeyError) -> bool:
-    if isinstance(exc, DuplicateKeyError):
-        return True
-    return any(error.get("code") == DUPLICATE_KEY for error in exc.details.get("writeErrors", []))

@@ -28,7 +28,7 @@ from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from schemas.workfiles import WorkflowFile
-from service.buckets.documents import CLOSED, STOP
+from service.buckets.documents import STOP
 from service.buckets.store import BucketsStore
 from service.db import Database, Document, count_by
 from service.errors import Conflict, NotFound, SluiceError
@@ -216,7 +216,7 @@ class RunStore:
             # Retries left: queue it again, as `workflow audit` would, if still so.
             await self.buckets.collection.update_one(
                 {"id": step["work_id"], "status": "failure", "attempt": attempt},
-                {"$set": {"status": "queued", CLOSED: True}},
+                {"$set": {"status": "queued"}},
             )
             status = "queued"
         if status in ("success", "failure"):

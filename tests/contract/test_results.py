@@ -209,10 +209,12 @@ def test_duplicate_id_deposit_writes_nothing(
     existing = with_id(pipeline, "success", 1)
     assert results.deposit([existing]) == {pipeline: True}
     fresh, fresh_other = with_id(pipeline, "failure", 2), with_id(other, "success", 3)
+    squat = {**existing, "results": {"other": True}}
 
     with pytest.raises(ClientHTTPError) as error:
-        results.deposit([fresh, fresh_other, existing])
+        results.deposit([fresh, fresh_other, squat])
     assert (error.value.kind, error.value.status_code) == (HTTP_ERROR, 409)
+    assert error.value.body["error"]["details"]["existing"] == {pipeline: [existing["id"]]}
     assert results.get_by_id(pipeline, [existing["id"], fresh["id"]]) == [existing]
     assert results.count(other, {}) == 0
 
@@ -222,10 +224,12 @@ def test_duplicate_id_deposit_writes_nothing(
     assert results.count(pipeline, {}) == 1
 
     # What `workflow transfer` does next: count each id, deposit only the missing ones.
-    batch = [fresh, fresh_other, existing]
+    batch = [fresh, fresh_other, squat]
     missing = [w for w in batch if not results.count(w["pipeline"], {"id": w["id"]})]
     assert missing == [fresh, fresh_other]
     assert results.deposit(missing) == {pipeline: True, other: True}
+    # The same result again (a retry, or the mover beside the daemon) is already there.
+    assert results.deposit([existing, fresh]) == {pipeline: True}
     assert results.get_by_id(pipeline, [existing["id"], fresh["id"]]) == [existing, fresh]
     assert results.get_by_id(other, [fresh_other["id"]]) == [fresh_other]
     assert results.status()[pipeline] == 2

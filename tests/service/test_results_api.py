@@ -89,18 +89,45 @@ def test_notify_comes_back_exactly_as_sent(http: httpx.Client, pipeline: str) ->
     assert stored["notify"] == {"slack": {"message": "hi"}}
 
 
-def test_duplicate_id_is_409_and_nothing_of_the_batch_is_written(
+def test_an_id_holding_a_different_result_is_409_and_nothing_is_written(
     http: httpx.Client, pipeline: str
 ) -> None:
     first = work(pipeline)
     deposit(http, [first])
     fresh = work(pipeline)
     other_pipeline = work(pipeline + "-x")
-    error = assert_error(deposit(http, [fresh, other_pipeline, first]), 409, "conflict")
+    squat = {**first, "results": {"snr": 1.0}}
+    error = assert_error(deposit(http, [fresh, other_pipeline, squat]), 409, "conflict")
     assert error["details"]["existing"] == {pipeline: [first["id"]]}
     assert count(http, pipeline) == 1
     assert view(http, {"pipeline": pipeline, "id": fresh["id"]}) == []
     assert count(http, pipeline + "-x") == 0
+    assert view(http, {"pipeline": pipeline})[0]["results"] == first["results"]
+
+
+def test_the_same_result_again_is_already_there(http: httpx.Client, pipeline: str) -> None:
+    first = work(pipeline)
+    deposit(http, [first])
+    fresh = work(pipeline)
+    # A blind retry, or the mover and `workflow transfer` moving the same work.
+    response = deposit(http, [fresh, first])
+    assert response.status_code == 200 and response.json() == {pipeline: True}
+    assert count(http, pipeline) == 2
+    # A creation the depositor left unset is the server's to fill: not compared.
+    assert deposit(http, [{**first, "creation": None}]).status_code == 200
+    assert count(http, pipeline) == 2
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"snr": True}, {"snr": 10}, {"snr": "10.5"}],
+    ids=["float-to-bool", "float-to-int", "float-to-string"],
+)
+def test_sameness_is_type_exact(http: httpx.Client, pipeline: str, change: Any) -> None:
+    first = work(pipeline, results={"snr": 10.0})
+    deposit(http, [first])
+    assert_error(deposit(http, [{**first, "results": change}]), 409)
+    assert view(http, {"pipeline": pipeline})[0]["results"] == {"snr": 10.0}
 
 
 def test_duplicate_id_within_a_batch_is_409(http: httpx.Client, pipeline: str) -> None:
@@ -340,6 +367,28 @@ def test_unlock_combined_with_another_change_is_refused(http: httpx.Client, pipe
     assert view(http, {"pipeline": pipeline})[0]["results"] == {"snr": 10.5, "locked": True}
 
 
+@pytest.mark.parametrize(
+    "rewrite",
+    [{"n": True}, {"flag": 0}, {"x": 3}],
+    ids=["1-to-true", "false-to-0", "3.0-to-3"],
+)
+def test_a_locked_result_compares_type_exactly(
+    http: httpx.Client, pipeline: str, rewrite: dict[str, Any]
+) -> None:
+    original = {"n": 1, "flag": False, "x": 3.0}
+    sent = work(pipeline, results=original)
+    deposit(http, [sent])
+    assert lock(http, sent, True).status_code == 200
+    (locked,) = view(http, {"pipeline": pipeline})
+    rewritten = dict(locked, results={**locked["results"], **rewrite})
+    assert_error(http.put("/results/results", json=[rewritten]), 409)
+    # Nor may an unlock carry the rewrite.
+    unlocked = dict(rewritten, results={**rewritten["results"], "locked": False})
+    assert_error(http.put("/results/results", json=[unlocked]), 409)
+    stored = view(http, {"pipeline": pipeline})[0]["results"]
+    assert orjson.dumps(stored) == orjson.dumps({**original, "locked": True})
+
+
 def test_delete_by_pipeline_query_keys(http: httpx.Client, pipeline: str) -> None:
     other = pipeline + "-b"
     a, b, c = work(pipeline), work(pipeline), work(other)
@@ -361,6 +410,7 @@ def test_status_lists_only_pipelines_holding_results(http: httpx.Client, pipelin
     refused = [work(pipeline, status="queued")]
     assert http.post("/results/results", json=refused).status_code == 422
     sent = work(pipeline + "-kept")
-    deposit(http, [sent, work(pipeline + "-kept", id=sent["id"])])  # 409: nothing written
+    response = deposit(http, [sent, work(pipeline + "-kept", id=sent["id"])])
+    assert response.status_code == 409  # the same id twice in one batch: nothing written
     status = http.get("/results/status").json()
     assert pipeline not in status and pipeline + "-kept" not in status

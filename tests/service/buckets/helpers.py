@@ -9,7 +9,9 @@ from itertools import count
 from typing import Any
 
 import httpx
+from pymongo.collection import Collection
 
+from schemas.buckets import LEASE_HEADER
 from tests.service.factories import CLIENT_CONFIG
 
 Work = dict[str, Any]
@@ -61,6 +63,30 @@ def withdraw(http: httpx.Client, query: dict[str, Any]) -> tuple[Work | None, st
     response = http.post("/buckets/work/withdraw", json=query)
     assert response.status_code == 200, response.text
     return response.json(), response.headers.get("x-sluice-lease")
+
+
+def claim(
+    http: httpx.Client, pipeline: str, headers: dict[str, str] | None = None, **fields: Any
+) -> tuple[Work, str]:
+    """Deposit one work of `pipeline` and withdraw it: the work as withdrawn and its lease."""
+    deposit(http, [new_work(pipeline, **fields)])
+    response = http.post("/buckets/work/withdraw", json={"pipeline": pipeline}, headers=headers)
+    assert response.status_code == 200, response.text
+    work, lease = response.json(), response.headers.get(LEASE_HEADER)
+    assert work is not None and lease is not None
+    return work, lease
+
+
+def put(http: httpx.Client, *works: Work, lease: str | None = None) -> httpx.Response:
+    """PUT /buckets/work with these documents, sending `lease` as the lease header."""
+    headers = {LEASE_HEADER: lease} if lease else {}
+    return http.put("/buckets/work", json=list(works), headers=headers)
+
+
+def expire(http: httpx.Client, works: Collection[Work], work_id: str) -> None:
+    """End a run as a lapsed lease would: expiry moved to the past, then audited."""
+    works.update_one({"id": work_id}, {"$set": {"_lease.expires": time.time() - 1}})
+    assert http.get("/buckets/audit/expired").json() >= 1
 
 
 def view(http: httpx.Client, query: dict[str, Any], **body: Any) -> list[Work]:

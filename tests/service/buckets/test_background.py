@@ -46,9 +46,10 @@ def test_reaper_requeues_then_fails(start_sluice: StartSluice, db_name: str, pip
         for work in failed:
             assert work["attempt"] == 2
             assert "lease expired" in work["results"]["error"]
-        # A late report from the reaped run is refused.
-        late = {**failed[0], "status": "success", "results": None}
-        assert http.put("/buckets/work", json=[late]).status_code == 409
+        # A late report from the first, reaped and superseded run changes nothing.
+        late = {**failed[0], "attempt": 1, "status": "success", "results": None}
+        assert http.put("/buckets/work", json=[late]).json() is False
+        assert view(http, {"id": late["id"]})[0]["status"] == "failure"
 
 
 async def test_racing_reapers_act_once_per_work(
@@ -104,7 +105,7 @@ def test_mover_archives_finished_work(
     setup = start_sluice(db_name, SLUICE_REAPER_INTERVAL="0")
     old = time.time() - 7200
     no_archive = {"archive": {"results": False}}
-    names = ["s1", "s2", "s3", "f1", "f2", "q1", "old_q", "old_f", "old_s", "old_r"]
+    names = ["s1", "s2", "s3", "s4", "f1", "f2", "q1", "old_q", "old_f", "old_s", "old_r"]
     with httpx.Client(base_url=setup.url, timeout=30) as http:
         deposit(
             http,
@@ -116,6 +117,7 @@ def test_mover_archives_finished_work(
         _set(http, "s1", status="success", attempt=1)
         _set(http, "s2", status="success", attempt=1, config=no_archive)
         _set(http, "s3", status="success", attempt=1, results={"from": "buckets"})
+        _set(http, "s4", status="success", attempt=1, results={"from": "buckets"})
         _set(http, "f1", status="failure", attempt=2)
         _set(http, "f2", status="failure", attempt=1)
         _set(http, "old_f", status="failure", attempt=2)
@@ -123,7 +125,11 @@ def test_mover_archives_finished_work(
         _set(http, "old_r", status="running", attempt=1)
         # As if a mover had died between writing Results and deleting from Buckets.
         (s3,) = view(http, {"id": "s3"})
-        assert http.post("/results/results", json=[{**s3, "results": {"from": "results"}}])
+        assert http.post("/results/results", json=[s3]).status_code == 200
+        # A different result squatting s4's id in Results: s4 must not be dropped.
+        (s4,) = view(http, {"id": "s4"})
+        squat = {**s4, "results": {"from": "squatter"}}
+        assert http.post("/results/results", json=[squat]).status_code == 200
     mover = start_sluice(
         db_name,
         SLUICE_REAPER_INTERVAL="0",
@@ -134,14 +140,27 @@ def test_mover_archives_finished_work(
 
         def remaining() -> list[str] | None:
             ids = sorted(w["id"] for w in view(http, {"pipeline": pipeline}, limit=0))
-            return ids if ids == ["f2", "old_r", "q1"] else None
+            return ids if ids == ["f2", "old_r", "q1", "s4"] else None
 
         wait_for(remaining, timeout=15)
         response = http.post("/results/view", json={"query": {"pipeline": pipeline}, "limit": 0})
         archived = {w["id"]: w for w in response.json()}
-        assert sorted(archived) == ["f1", "old_s", "s1", "s3"]
-        assert archived["s3"]["results"] == {"from": "results"}
+        assert sorted(archived) == ["f1", "old_s", "s1", "s3", "s4"]
+        assert archived["s3"]["results"] == {"from": "buckets"}
+        assert archived["s4"]["results"] == {"from": "squatter"}
         assert archived["f1"]["status"] == "failure"
+        # The conflict is kept in Buckets, said once in the audit trail, and left alone.
+        assert view(http, {"id": "s4"})[0] == s4
+        audit = http.get("/admin/audit", params={"action": "buckets.transfer_conflict"})
+        [entry] = [e for e in audit.json() if e["details"]["pipeline"] == pipeline]
+        assert entry["details"]["id"] == "s4" and entry["who"] == "sluice"
+        time.sleep(0.5)
+        audit = http.get("/admin/audit", params={"action": "buckets.transfer_conflict"})
+        assert len([e for e in audit.json() if e["details"]["pipeline"] == pipeline]) == 1
+        # Once the squatter is gone and the work edited, the next pass archives it.
+        assert http.delete("/results/results", params={pipeline: "s4"}).status_code == 200
+        _set(http, "s4", stop=time.time())
+        wait_for(lambda: not view(http, {"id": "s4"}), timeout=15)
 
 
 def test_mover_is_off_by_default(

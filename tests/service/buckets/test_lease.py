@@ -1,7 +1,6 @@
-"""Leases and updates: heartbeat, release, and PUT /work refusing runs that lost their work.
+"""Leases: heartbeat, release, and PUT /work with the lease token (Sluice's worker).
 
-Runs lose their work here through the audit routes on a Sluice without reaper
-(`quiet`), so nothing races the test; the reaper itself is tested in test_background.
+The rule for reports without a token is tested in test_reports.
 """
 
 from __future__ import annotations
@@ -13,32 +12,13 @@ import httpx
 import pytest
 from pymongo.collection import Collection
 
-from schemas.buckets import LEASE_HEADER
-from tests.service.buckets.helpers import Work, deposit, new_work, view, withdraw
-
-
-def _claim(http: httpx.Client, pipeline: str, **fields: Any) -> tuple[Work, str]:
-    deposit(http, [new_work(pipeline, **fields)])
-    work, lease = withdraw(http, {"pipeline": pipeline})
-    assert work is not None and lease is not None
-    return work, lease
-
-
-def _put(http: httpx.Client, work: Work, lease: str | None = None) -> httpx.Response:
-    headers = {LEASE_HEADER: lease} if lease else {}
-    return http.put("/buckets/work", json=[work], headers=headers)
-
-
-def _expire(http: httpx.Client, works: Collection[dict[str, Any]], work_id: str) -> None:
-    """End a run as a lapsed lease would: expiry moved to the past, then audited."""
-    works.update_one({"id": work_id}, {"$set": {"_lease.expires": time.time() - 1}})
-    assert http.get("/buckets/audit/expired").json() >= 1
+from tests.service.buckets.helpers import claim, deposit, new_work, put, view, withdraw
 
 
 def test_heartbeat_extends_the_lease_and_reports_stop(
     http: httpx.Client, pipeline: str, works: Collection[dict[str, Any]]
 ) -> None:
-    work, lease = _claim(http, pipeline, timeout=600)
+    work, lease = claim(http, pipeline, timeout=600)
     first = works.find_one({"id": work["id"]})["_lease"]["expires"]  # type: ignore[index]
     time.sleep(0.01)
     beat = http.post("/buckets/work/heartbeat", json={"id": work["id"], "lease": lease})
@@ -57,7 +37,7 @@ def test_heartbeat_extends_the_lease_and_reports_stop(
 def test_lease_routes_refuse_a_lease_not_held(
     http: httpx.Client, pipeline: str, route: str
 ) -> None:
-    work, lease = _claim(http, pipeline)
+    work, lease = claim(http, pipeline)
     for body in (
         {"id": work["id"], "lease": "not-the-token"},
         {"id": "no-such-work", "lease": lease},
@@ -66,13 +46,13 @@ def test_lease_routes_refuse_a_lease_not_held(
         assert response.status_code == 409, response.text
     assert http.post(f"/buckets/work/{route}", json={"id": work["id"]}).status_code == 422
     # Once finished, the lease is gone.
-    assert _put(http, {**work, "status": "success"}, lease).status_code == 200
+    assert put(http, {**work, "status": "success"}, lease=lease).status_code == 200
     response = http.post(f"/buckets/work/{route}", json={"id": work["id"], "lease": lease})
     assert response.status_code == 409
 
 
 def test_release_requeues_without_counting_the_attempt(http: httpx.Client, pipeline: str) -> None:
-    work, lease = _claim(http, pipeline)
+    work, lease = claim(http, pipeline)
     assert work["attempt"] == 1
     response = http.post("/buckets/work/release", json={"id": work["id"], "lease": lease})
     assert response.status_code == 200, response.text
@@ -82,71 +62,41 @@ def test_release_requeues_without_counting_the_attempt(http: httpx.Client, pipel
     again, new_lease = withdraw(http, {"pipeline": pipeline})
     assert again is not None and again["attempt"] == 1 and new_lease != lease
     # The old token holds nothing any more.
-    assert _put(http, {**work, "status": "success"}, lease).status_code == 409
+    assert put(http, {**work, "status": "success"}, lease=lease).status_code == 409
 
 
 def test_leased_update_and_its_retry(
     http: httpx.Client, pipeline: str, works: Collection[dict[str, Any]]
 ) -> None:
-    work, lease = _claim(http, pipeline)
+    work, lease = claim(http, pipeline)
     done = {**work, "status": "success", "stop": time.time(), "results": {"snr": 9.5}}
-    assert _put(http, done, lease).json() is True
+    assert put(http, done, lease=lease).json() is True
     stored = works.find_one({"id": work["id"]})
     assert stored is not None and "_lease" not in stored
     assert (stored["status"], stored["results"]) == ("success", {"snr": 9.5})
     # The client retries blindly: the same update again is accepted, a different one not.
-    assert _put(http, done, lease).status_code == 200
-    assert _put(http, {**done, "results": {"snr": 1.0}}, lease).status_code == 409
+    assert put(http, done, lease=lease).status_code == 200
+    assert put(http, {**done, "results": {"snr": 1.0}}, lease=lease).status_code == 409
 
 
 def test_progress_update_keeps_the_lease(
     http: httpx.Client, pipeline: str, works: Collection[dict[str, Any]]
 ) -> None:
-    work, lease = _claim(http, pipeline)
-    assert _put(http, {**work, "results": {"progress": 0.5}}, lease).status_code == 200
-    assert _put(http, {**work, "results": {"progress": 0.7}}).status_code == 200
+    work, lease = claim(http, pipeline)
+    assert put(http, {**work, "results": {"progress": 0.5}}, lease=lease).status_code == 200
+    assert put(http, {**work, "results": {"progress": 0.7}}).status_code == 200
     stored = works.find_one({"id": work["id"]})
     assert stored is not None and stored["_lease"]["token"] == lease
     beat = http.post("/buckets/work/heartbeat", json={"id": work["id"], "lease": lease})
     assert beat.status_code == 200
 
 
-def test_client_update_after_the_run_expired_is_refused(
-    quiet: httpx.Client, pipeline: str, quiet_works: Collection[dict[str, Any]]
-) -> None:
-    work, lease = _claim(quiet, pipeline, retries=1)
-    _expire(quiet, quiet_works, work["id"])
-    late = {**work, "status": "success", "stop": time.time()}
-    response = _put(quiet, late)
-    assert response.status_code == 409, response.text
-    assert _put(quiet, late, lease).status_code == 409
-    (stored,) = view(quiet, {"id": work["id"]})
-    assert stored["status"] == "failure" and "expired" in stored["results"]["error"]
-    # An administrator may still put it back in the queue, and the late run stays out.
-    assert _put(quiet, {**stored, "status": "queued"}).status_code == 200
-    assert _put(quiet, late).status_code == 409
-    assert view(quiet, {"id": work["id"]})[0]["status"] == "queued"
-
-
-def test_update_from_a_run_superseded_by_another_is_refused(
-    quiet: httpx.Client, pipeline: str, quiet_works: Collection[dict[str, Any]]
-) -> None:
-    first, _ = _claim(quiet, pipeline, retries=3)
-    _expire(quiet, quiet_works, first["id"])
-    assert quiet.get("/buckets/audit/failed").json() >= 1
-    second, _ = withdraw(quiet, {"pipeline": pipeline})
-    assert second is not None and second["id"] == first["id"] and second["attempt"] == 2
-    assert _put(quiet, {**first, "status": "success"}).status_code == 409
-    assert _put(quiet, {**second, "status": "success"}).status_code == 200
-    assert view(quiet, {"id": first["id"]})[0]["attempt"] == 2
-
-
 def test_admin_updates_and_errors(http: httpx.Client, pipeline: str) -> None:
     (work_id,) = deposit(http, [new_work(pipeline)])
     (stored,) = view(http, {"id": work_id})
     failed = {**stored, "status": "failure", "attempt": 2, "results": {"error": "x"}}
-    assert _put(http, failed).status_code == 200
-    assert _put(http, {**failed, "status": "queued", "attempt": 0}).status_code == 200
+    assert put(http, failed).status_code == 200
+    assert put(http, {**failed, "status": "queued", "attempt": 0}).status_code == 200
     assert view(http, {"id": work_id})[0]["status"] == "queued"
     missing = http.put("/buckets/work", json=[{**stored, "id": "no-such-work"}])
     assert missing.status_code == 404

@@ -108,7 +108,7 @@ def test_view_pages_and_projects(http: httpx.Client, pipeline: str) -> None:
     assert view(http, {"event": [3], "pipeline": pipeline}, projection={"event": True}) == [
         {"id": ids[3], "event": [3]}
     ]
-    response = http.post("/buckets/view", json={"query": {"_closed": True}})
+    response = http.post("/buckets/view", json={"query": {"_bound": True}})
     assert response.status_code == 400
     response = http.post("/buckets/view", json={"query": {"$where": "1"}})
     assert response.status_code == 400
