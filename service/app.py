@@ -15,16 +15,20 @@ from starlette.routing import BaseRoute, Mount
 from service import __version__
 from service.alpine import chorus, engine
 from service.auth import guard as auth_guard
+from service.auth.audit import AuditLog
+from service.auth.guard import Gate
 from service.auth.routes import endpoints as admin_endpoints
+from service.auth.tokens import TokenStore
 from service.buckets import audit, transfer
 from service.buckets.routes import endpoints as buckets_endpoints
 from service.buckets.store import BucketsStore
-from service.buckets.tasks import Periodic
 from service.db import Database
 from service.docs import endpoints as docs_endpoints
 from service.errors import Unavailable, exception_handlers
+from service.experiments.files import FileStore
 from service.experiments.routes import endpoints as experiment_endpoints
-from service.experiments.setup import install as install_experiments
+from service.experiments.store import ExperimentStore
+from service.experiments.tasks import TaskStore
 from service.jsonio import JSONResponse
 from service.observe import logs
 from service.observe.metrics import Metrics
@@ -32,12 +36,15 @@ from service.observe.requests import RequestObserver
 from service.observe.routes import endpoints as observe_endpoints
 from service.openapi import endpoints as openapi_endpoints
 from service.patterns import RegexPolicy
+from service.periodic import Periodic
 from service.query import QueryValidator
 from service.results.routes import endpoints as results_endpoints
 from service.results.store import ResultsStore
 from service.routing import Endpoint, build_routes
 from service.settings import Settings
+from service.stores import Stores, stores
 from service.users.routes import endpoints as user_endpoints
+from service.users.store import UserStore
 from service.workers.routes import endpoints as workers_endpoints
 from service.workers.store import WorkerStore
 from service.workfiles.routes import endpoints as workfile_endpoints
@@ -54,9 +61,8 @@ async def healthz(request: Request) -> Response:
 
 async def readyz(request: Request) -> Response:
     """The database answers; 503 otherwise."""
-    database: Database = request.app.state.database
     try:
-        await database.ping()
+        await stores(request).database.ping()
     except Exception as exc:
         raise Unavailable("the database is unreachable", {"reason": str(exc)}) from None
     return JSONResponse({"status": "ready"})
@@ -84,6 +90,97 @@ MOUNTS: list[tuple[str, list[Endpoint]]] = [
 ]
 
 
+def _warn_if_open(settings: Settings) -> None:
+    if settings.auth == "off":
+        log.warning(
+            "SLUICE_AUTH=off: every route is open to anyone who can reach %s", settings.host
+        )
+    elif settings.admin_token is None:
+        log.warning("SLUICE_ADMIN_TOKEN is unset: only tokens already stored are accepted")
+
+
+async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
+    """Connect to the database, build every store and ensure its indexes; the process's
+    `metrics` are kept beside them."""
+    database = Database(settings)
+    await database.ping()
+    validator = QueryValidator(
+        settings.max_query_depth,
+        settings.max_query_nodes,
+        RegexPolicy(settings.max_regex_length, settings.max_regex_cost),
+    )
+    tokens = TokenStore(database)
+    users = UserStore(database, settings)
+    results = ResultsStore(database, validator, settings)
+    buckets = BucketsStore(database, validator, settings)
+    experiments = ExperimentStore(database)
+    files = FileStore(database, experiments, settings)
+    opened = Stores(
+        settings=settings,
+        metrics=metrics,
+        database=database,
+        gate=Gate(settings, tokens, users),
+        tokens=tokens,
+        users=users,
+        audit_log=AuditLog(database),
+        results=results,
+        buckets=buckets,
+        workfiles=WorkfileStore(database, settings),
+        runs=RunStore(database, buckets, results),
+        workers=WorkerStore(database, settings),
+        experiments=experiments,
+        files=files,
+        tasks=TaskStore(database, buckets, results, files, settings),
+    )
+    for store in (
+        opened.tokens,
+        opened.users,
+        opened.audit_log,
+        opened.results,
+        opened.buckets,
+        opened.workfiles,
+        opened.runs,
+        opened.workers,
+        opened.experiments,
+        opened.files,
+        opened.tasks,
+    ):
+        await store.create_indexes()
+    _warn_if_open(settings)
+    return opened
+
+
+def background_loops(opened: Stores) -> list[Periodic]:
+    """The periodic passes of the service (not started); each is safe on several replicas."""
+    settings = opened.settings
+    buckets, results, tasks, files = opened.buckets, opened.results, opened.tasks, opened.files
+
+    async def experiments_upkeep() -> dict[str, int]:
+        # Reconcile tasks with their works, then delete files that were replaced.
+        tallies = await tasks.reconcile()
+        tallies["files_deleted"] = await files.sweep()
+        return tallies
+
+    return [
+        Periodic("experiments", settings.task_interval, experiments_upkeep),
+        Periodic("runs", settings.run_interval, opened.runs.reconcile),
+        Periodic("reaper", settings.reaper_interval, lambda: audit.reap(buckets.collection)),
+        Periodic("workers", settings.reaper_interval, opened.workers.prune),
+        Periodic(
+            "retrier",
+            settings.reaper_interval if settings.retry_backoff > 0 else 0,
+            lambda: audit.retry(
+                buckets.collection, settings.retry_backoff, settings.retry_max_backoff
+            ),
+        ),
+        Periodic(
+            "mover",
+            settings.transfer_interval,
+            lambda: transfer.move(buckets, results, settings.transfer_cutoff, opened.audit_log),
+        ),
+    ]
+
+
 def mounts(settings: Settings) -> list[tuple[str, list[Endpoint]]]:
     """Every route of the service with these settings: MOUNTS and the Alpine Chorus
     routes under SLUICE_ALPINE_PREFIX."""
@@ -98,46 +195,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        database = Database(settings)
-        await database.ping()
-        validator = QueryValidator(
-            settings.max_query_depth,
-            settings.max_query_nodes,
-            RegexPolicy(settings.max_regex_length, settings.max_regex_cost),
-        )
-        app.state.database = database
-        await auth_guard.install(app, database, settings)
-        app.state.results = results = ResultsStore(database, validator, settings)
-        await results.create_indexes()
-        app.state.buckets = buckets = BucketsStore(database, validator, settings)
-        await buckets.create_indexes()
-        app.state.workfiles = workfiles = WorkfileStore(database, settings)
-        await workfiles.create_indexes()
-        app.state.runs = runs = RunStore(database, buckets, results)
-        await runs.create_indexes()
-        app.state.workers = workers = WorkerStore(database, settings)
-        await workers.create_indexes()
-        upkeep = await install_experiments(app, database, buckets, results, settings)
-        loops = [
-            upkeep,
-            Periodic("runs", settings.run_interval, runs.reconcile),
-            Periodic("reaper", settings.reaper_interval, lambda: audit.reap(buckets.collection)),
-            Periodic("workers", settings.reaper_interval, workers.prune),
-            Periodic(
-                "retrier",
-                settings.reaper_interval if settings.retry_backoff > 0 else 0,
-                lambda: audit.retry(
-                    buckets.collection, settings.retry_backoff, settings.retry_max_backoff
-                ),
-            ),
-            Periodic(
-                "mover",
-                settings.transfer_interval,
-                lambda: transfer.move(
-                    buckets, results, settings.transfer_cutoff, app.state.audit_log
-                ),
-            ),
-        ]
+        opened = await open_stores(settings, metrics)
+        app.state.stores = opened
+        loops = background_loops(opened)
         for loop in loops:
             loop.metrics = metrics
             loop.start()
@@ -147,7 +207,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             for loop in loops:
                 await loop.stop()
-            await database.close()
+            await opened.database.close()
 
     routes: list[BaseRoute] = []
     for prefix, endpoints in mounts(settings):
@@ -161,6 +221,4 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers=exception_handlers,
         middleware=[Middleware(RequestObserver, metrics=metrics)],
     )
-    app.state.settings = settings
-    app.state.metrics = metrics
     return app

@@ -9,6 +9,7 @@ import orjson
 from starlette.requests import Request
 
 from service.errors import BadRequest, MalformedJSON, PayloadTooLarge
+from service.stores import stores
 
 
 async def read_body(
@@ -85,5 +86,4 @@ def _check_storable(value: Any, path: str) -> None:
 
 async def request_json(request: Request) -> Any:
     """The request body as JSON, bounded by the app's SLUICE_MAX_BODY_BYTES."""
-    max_bytes: int = request.app.state.settings.max_body_bytes
-    return await read_json(request, max_bytes)
+    return await read_json(request, stores(request).settings.max_body_bytes)

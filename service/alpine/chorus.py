@@ -22,9 +22,9 @@ from service.auth.guard import SESSION_COOKIE, session_secret
 from service.body import read_body
 from service.errors import BadRequest, PayloadTooLarge, Unauthorized
 from service.routing import Endpoint, Param
-from service.users.store import UserStore
+from service.stores import stores
 from service.workfiles.routes import download, user_name
-from service.workfiles.store import WorkfileStore, check_name, info
+from service.workfiles.store import check_name, info
 
 #: The multipart part holding the workfile's bytes.
 CONTENTS_PART = "workfile[versions_attributes][0][contents]"
@@ -32,16 +32,6 @@ CONTENTS_PART = "workfile[versions_attributes][0][contents]"
 FORM_OVERHEAD = 64 * 1024
 #: Rows per page when the client names none.
 DEFAULT_PER_PAGE = 50
-
-
-def _users(request: Request) -> UserStore:
-    users: UserStore = request.app.state.users
-    return users
-
-
-def _workfiles(request: Request) -> WorkfileStore:
-    store: WorkfileStore = request.app.state.workfiles
-    return store
 
 
 def _session(request: Request) -> str:
@@ -61,9 +51,9 @@ async def login(request: Request) -> Response:
     username, password = form.get("username"), form.get("password")
     if not username or password is None:
         raise BadRequest("log in with the form fields username and password")
-    secret, user = await _users(request).login(username, password)
+    secret, user = await stores(request).users.login(username, password)
     response = present.envelope({"session_id": secret, "user": present.user(user)}, status_code=201)
-    ttl: float = request.app.state.settings.session_ttl
+    ttl = stores(request).settings.session_ttl
     response.set_cookie(
         SESSION_COOKIE, secret, max_age=math.ceil(ttl), path="/", httponly=True, samesite="lax"
     )
@@ -72,13 +62,13 @@ async def login(request: Request) -> Response:
 
 async def session_status(request: Request) -> Response:
     """The logged-in user; 401 without a live session."""
-    _caller, user = await _users(request).authenticate(_session(request))
+    _caller, user = await stores(request).users.authenticate(_session(request))
     return present.envelope({"user": present.user(user)})
 
 
 async def logout(request: Request) -> Response:
     """End the session; later requests with it get 401."""
-    await _users(request).logout(_session(request))
+    await stores(request).users.logout(_session(request))
     response = present.envelope({})
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
@@ -102,8 +92,8 @@ async def _paging(request: Request) -> tuple[int, int]:
 async def list_workspaces(request: Request) -> Response:
     """One page of workspaces by name (every workspace: Sluice has no memberships)."""
     page, per_page = await _paging(request)
-    cap: int = request.app.state.settings.max_view_results
-    found, total = await _workfiles(request).workspaces.page(page, per_page, cap)
+    cap = stores(request).settings.max_view_results
+    found, total = await stores(request).workfiles.workspaces.page(page, per_page, cap)
     return present.envelope(
         [present.workspace(stored) for stored in found],
         pagination=present.pagination(page, per_page, total),
@@ -111,7 +101,7 @@ async def list_workspaces(request: Request) -> Response:
 
 
 async def get_workspace(request: Request) -> Response:
-    stored = await _workfiles(request).workspaces.get(request.path_params["workspace_id"])
+    stored = await stores(request).workfiles.workspaces.get(request.path_params["workspace_id"])
     return present.envelope(present.workspace(stored))
 
 
@@ -123,13 +113,15 @@ async def create_workspace(request: Request) -> Response:
     if len(summary) > 5000:
         raise BadRequest("summary must be at most 5000 characters")
     public = form.get("public", "false").strip().lower() == "true"
-    stored = await _workfiles(request).workspaces.create(name, user_name(request), summary, public)
+    stored = await stores(request).workfiles.workspaces.create(
+        name, user_name(request), summary, public
+    )
     return present.envelope(present.workspace(stored), status_code=201)
 
 
 async def delete_workspace(request: Request) -> Response:
     """Delete an empty workspace (409 while it holds workfiles)."""
-    store = _workfiles(request)
+    store = stores(request).workfiles
     removed = await store.workspaces.delete(
         request.path_params["workspace_id"], store.holds_workfiles
     )
@@ -139,7 +131,7 @@ async def delete_workspace(request: Request) -> Response:
 
 async def _workfile_upload(request: Request) -> tuple[str, bytes]:
     """The uploaded file's name and bytes; 413 past SLUICE_MAX_WORKFILE_BYTES."""
-    limit: int = request.app.state.settings.max_workfile_bytes
+    limit = stores(request).settings.max_workfile_bytes
     too_large = PayloadTooLarge(
         f"the workfile exceeds SLUICE_MAX_WORKFILE_BYTES ({limit} bytes)",
         {"limit": "SLUICE_MAX_WORKFILE_BYTES", "max_bytes": limit},
@@ -164,7 +156,7 @@ async def _workfile_upload(request: Request) -> tuple[str, bytes]:
 async def upload_workfile(request: Request) -> Response:
     """Upload a workfile (multipart, as the client sends it) into the workspace; a known
     name gets a new version."""
-    store = _workfiles(request)
+    store = stores(request).workfiles
     workspace = await store.workspaces.get(request.path_params["workspace_id"])
     file_name, content = await _workfile_upload(request)
     stored = await store.upload(workspace["name"], file_name, user_name(request), content)
@@ -173,7 +165,7 @@ async def upload_workfile(request: Request) -> Response:
 
 async def list_workfiles(request: Request) -> Response:
     """One page of the workspace's workfiles by name."""
-    store = _workfiles(request)
+    store = stores(request).workfiles
     workspace = await store.workspaces.get(request.path_params["workspace_id"])
     page, per_page = await _paging(request)
     found = await store.page(workspace["name"], page, per_page, None)
@@ -184,14 +176,14 @@ async def list_workfiles(request: Request) -> Response:
 
 
 async def get_workfile(request: Request) -> Response:
-    stored = await _workfiles(request).get(request.path_params["workfile_id"])
+    stored = await stores(request).workfiles.get(request.path_params["workfile_id"])
     return present.envelope(present.workfile(info(stored)))
 
 
 async def delete_workfile(request: Request) -> Response:
     """Delete a workfile and all its versions: 200 (the client wants exactly that)."""
     workfile_id = request.path_params["workfile_id"]
-    await _workfiles(request).delete(workfile_id)
+    await stores(request).workfiles.delete(workfile_id)
     await record(request, "workfiles.delete", workfile_id)
     return present.envelope({})
 

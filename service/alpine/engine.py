@@ -26,10 +26,11 @@ from service.alpine.forms import read_object
 from service.auth import record
 from service.jsonio import JSONResponse, dumps
 from service.routing import Endpoint, Param
+from service.stores import stores
 from service.validation import parse_model
 from service.workfiles import report
 from service.workfiles.routes import start_run
-from service.workfiles.runs import ProcessNotFound, RunStore, process_not_found
+from service.workfiles.runs import ProcessNotFound, process_not_found
 
 #: Where the client sends engine requests, at the host root.
 ENGINE_PATH = "/alpinedatalabs/api/v1/json"
@@ -38,11 +39,6 @@ FINISHED_TEXT = "Workflow not started or already stopped.\n"
 FAILED_TEXT = "Workflow failed.\n"
 STOPPED_STATUS = "Flow stopped.\n"
 NOT_RUNNING_STATUS = "Flow not running.\n"
-
-
-def _runs(request: Request) -> RunStore:
-    store: RunStore = request.app.state.runs
-    return store
 
 
 async def run(request: Request) -> Response:
@@ -58,7 +54,7 @@ async def run(request: Request) -> Response:
 
 async def query(request: Request) -> Response:
     """The run's state: JSON while it runs, the client's sentinel text once ended."""
-    process = await _runs(request).get(request.path_params["process_id"])
+    process = await stores(request).runs.get(request.path_params["process_id"])
     if process["status"] == "RUNNING":
         return JSONResponse({"meta": {"state": "IN_PROGRESS", "processId": process["_id"]}})
     return PlainTextResponse(FAILED_TEXT if process["status"] == "FAILURE" else FINISHED_TEXT)
@@ -67,7 +63,7 @@ async def query(request: Request) -> Response:
 async def stop(request: Request) -> Response:
     """Stop the run; "Flow stopped." only when this call stopped it."""
     process_id = request.path_params["process_id"]
-    store = _runs(request)
+    store = stores(request).runs
     process = await store.get(process_id)
     # Sluice's own stop says STOPPED again for a run stopped before; Alpine's says the
     # flow is not running.
@@ -79,7 +75,7 @@ async def stop(request: Request) -> Response:
 
 async def results(request: Request) -> Response:
     """The report of an ended run of this workflow, JSON-encoded twice."""
-    process = await _runs(request).get(request.path_params["process_id"])
+    process = await stores(request).runs.get(request.path_params["process_id"])
     if process["workflow_id"] != request.path_params["workflow_id"]:
         raise process_not_found(process["_id"])
     if process["status"] == "RUNNING":

@@ -16,6 +16,7 @@ from starlette.requests import Request
 
 from service.body import parse_json, read_body
 from service.errors import BadRequest
+from service.stores import stores
 
 #: Largest urlencoded form (login, workspace create).
 MAX_FORM_BYTES = 16 * 1024
@@ -43,8 +44,7 @@ async def read_form(request: Request) -> dict[str, str]:
 
 async def read_object(request: Request) -> dict[str, Any]:
     """The body as a JSON object; {} for an empty body (the client often sends none)."""
-    max_bytes: int = request.app.state.settings.max_body_bytes
-    body = await read_body(request, max_bytes)
+    body = await read_body(request, stores(request).settings.max_body_bytes)
     if not body.strip():
         return {}
     value = parse_json(body)

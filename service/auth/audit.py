@@ -15,6 +15,7 @@ from starlette.requests import Request
 
 from service.auth.principal import principal
 from service.db import Database, Document
+from service.stores import stores
 
 COLLECTION = "audit.log"
 
@@ -65,8 +66,7 @@ async def record(request: Request, action: str, target: str, details: Any = None
     """Append to the audit trail that the caller of `request` did `action` (such as
     "results.delete", "buckets.stop") to `target`, with JSON `details`."""
     caller = principal(request)
-    log: AuditLog = request.app.state.audit_log
-    await log.append(
+    await stores(request).audit_log.append(
         {
             "at": time.time(),
             "action": action,

@@ -1,25 +1,23 @@
 """Admitting requests: the token, the route's scope and the caller's request rate.
 
-`guarded(endpoint)` wraps a route's handler; `install(app, database, settings)` (run in
-the lifespan) gives the wrappers what they need on `app.state`.
+`guarded(endpoint)` wraps a route's handler; the wrapper admits the request through the
+app's `Gate` (one per app, in `service.stores.Stores`).
 """
 
 from __future__ import annotations
 
 import logging
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 
-from service.auth.audit import AuditLog
 from service.auth.principal import ANONYMOUS, Principal
 from service.auth.ratelimit import RateLimiter
 from service.auth.tokens import TokenStore, bootstrap_principal, same_secret
-from service.db import Database
 from service.errors import Unauthorized
 from service.routing import Endpoint, Handler
 from service.settings import Settings
+from service.stores import stores
 from service.users.store import SESSION_PREFIX, UserStore
 
 log = logging.getLogger("sluice")
@@ -106,31 +104,9 @@ def guarded(endpoint: Endpoint) -> Handler:
         return handler
 
     async def admitted(request: Request) -> Response:
-        gate: Gate = request.app.state.gate
-        request.state.principal = await gate.admit(request, scope, sessions)
+        request.state.principal = await stores(request).gate.admit(request, scope, sessions)
         return await handler(request)
 
     admitted.__name__ = handler.__name__
     admitted.__doc__ = handler.__doc__
     return admitted
-
-
-async def install(app: Starlette, database: Database, settings: Settings) -> None:
-    """Create the token and user stores, audit log and gate on `app.state` (lifespan
-    start)."""
-    tokens = TokenStore(database)
-    await tokens.create_indexes()
-    users = UserStore(database, settings)
-    await users.create_indexes()
-    app.state.users = users
-    audit_log = AuditLog(database)
-    await audit_log.create_indexes()
-    app.state.tokens = tokens
-    app.state.audit_log = audit_log
-    app.state.gate = Gate(settings, tokens, users)
-    if settings.auth == "off":
-        log.warning(
-            "SLUICE_AUTH=off: every route is open to anyone who can reach %s", settings.host
-        )
-    elif settings.admin_token is None:
-        log.warning("SLUICE_ADMIN_TOKEN is unset: only tokens already stored are accepted")

@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 
 from service.errors import Forbidden
+from service.stores import stores
 
 #: Every token scope; `admin` implies the others.
 TOKEN_SCOPES = ("read", "deposit", "work", "admin")
@@ -108,4 +109,4 @@ def principal(request: Request) -> Principal:
     admitted = getattr(request.state, "principal", None)
     if isinstance(admitted, Principal):
         return admitted
-    return ANONYMOUS if request.app.state.settings.auth == "off" else NOBODY
+    return ANONYMOUS if stores(request).settings.auth == "off" else NOBODY

@@ -8,39 +8,34 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from schemas.auth import AuditEntry, TokenCreated, TokenInfo, TokenRequest
-from service.auth.audit import AuditLog, record
+from service.auth.audit import record
 from service.auth.principal import principal
-from service.auth.tokens import TokenStore
 from service.body import request_json
 from service.errors import BadRequest
 from service.jsonio import JSONResponse
 from service.routing import Endpoint, Param
+from service.stores import stores
 from service.validation import parse_model
 
 #: Entries `GET /admin/audit` answers without a `limit`.
 DEFAULT_AUDIT_LIMIT = 100
 
 
-def _tokens(request: Request) -> TokenStore:
-    tokens: TokenStore = request.app.state.tokens
-    return tokens
-
-
 async def create_token(request: Request) -> Response:
     wanted = parse_model(TokenRequest, await request_json(request))
-    created = await _tokens(request).create(wanted, principal(request))
+    created = await stores(request).tokens.create(wanted, principal(request))
     shown = {key: value for key, value in created.items() if key != "token"}
     await record(request, "token.create", created["name"], shown)
     return JSONResponse(created)
 
 
 async def list_tokens(request: Request) -> Response:
-    return JSONResponse(await _tokens(request).list())
+    return JSONResponse(await stores(request).tokens.list())
 
 
 async def revoke_token(request: Request) -> Response:
     name = request.path_params["name"]
-    token, changed = await _tokens(request).revoke(name, principal(request))
+    token, changed = await stores(request).tokens.revoke(name, principal(request))
     if changed:
         await record(request, "token.revoke", name, {"owner": token["owner"]})
     return JSONResponse(token)
@@ -60,7 +55,7 @@ def _number(request: Request, name: str) -> float | None:
 
 
 async def read_audit(request: Request) -> Response:
-    cap: int = request.app.state.settings.max_audit_results
+    cap = stores(request).settings.max_audit_results
     raw_limit = request.query_params.get("limit") or str(DEFAULT_AUDIT_LIMIT)
     if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= cap:
         raise BadRequest(
@@ -68,8 +63,7 @@ async def read_audit(request: Request) -> Response:
             f"not {raw_limit!r}",
             {"limit": "SLUICE_MAX_AUDIT_RESULTS", "max": cap},
         )
-    audit_log: AuditLog = request.app.state.audit_log
-    entries = await audit_log.read(
+    entries = await stores(request).audit_log.read(
         request.query_params.get("action") or None,
         _number(request, "since"),
         _number(request, "before"),

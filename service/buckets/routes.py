@@ -20,20 +20,14 @@ from service import __version__
 from service.auth import principal, record
 from service.body import request_json
 from service.buckets import audit
-from service.buckets.store import BucketsStore
 from service.errors import BadRequest
 from service.jsonio import JSONResponse
-from service.observe.metrics import Metrics
 from service.observe.requests import mark_quiet
 from service.routing import Endpoint, Param
+from service.stores import stores
 from service.validation import parse_model
 
 _TRUE = frozenset({"true", "1", "yes"})
-
-
-def _store(request: Request) -> BucketsStore:
-    store: BucketsStore = request.app.state.buckets
-    return store
 
 
 async def version(request: Request) -> Response:
@@ -41,7 +35,7 @@ async def version(request: Request) -> Response:
 
 
 async def deposit(request: Request) -> Response:
-    ids = await _store(request).deposit(await request_json(request), principal(request))
+    ids = await stores(request).buckets.deposit(await request_json(request), principal(request))
     # The client sends `return_ids` twice (in the URL and as params), spelled True/False.
     wanted = request.query_params.getlist("return_ids")
     return JSONResponse(ids if any(v.lower() in _TRUE for v in wanted) else True)
@@ -49,8 +43,10 @@ async def deposit(request: Request) -> Response:
 
 async def withdraw(request: Request) -> Response:
     bound = request.headers.get(BIND_HEADER, "").lower() in _TRUE
-    claimed = await _store(request).withdraw(await request_json(request), principal(request), bound)
-    metrics: Metrics = request.app.state.metrics
+    claimed = await stores(request).buckets.withdraw(
+        await request_json(request), principal(request), bound
+    )
+    metrics = stores(request).metrics
     if claimed is None:
         metrics.idle_withdraws.inc()
         mark_quiet(request)
@@ -62,18 +58,18 @@ async def withdraw(request: Request) -> Response:
 
 async def heartbeat(request: Request) -> Response:
     lease = parse_model(LeaseRequest, await request_json(request))
-    return JSONResponse(await _store(request).heartbeat(lease.id, lease.lease))
+    return JSONResponse(await stores(request).buckets.heartbeat(lease.id, lease.lease))
 
 
 async def release(request: Request) -> Response:
     lease = parse_model(LeaseRequest, await request_json(request))
-    return JSONResponse(await _store(request).release(lease.id, lease.lease))
+    return JSONResponse(await stores(request).buckets.release(lease.id, lease.lease))
 
 
 async def update(request: Request) -> Response:
     token = request.headers.get(LEASE_HEADER)
     body = await request_json(request)
-    late = await _store(request).update(body, token, principal(request))
+    late = await stores(request).buckets.update(body, token, principal(request))
     for report in late:
         await record(
             request,
@@ -87,37 +83,39 @@ async def update(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     ids = request.query_params.getlist("ids")
-    deleted = await _store(request).delete(ids, principal(request))
+    deleted = await stores(request).buckets.delete(ids, principal(request))
     await record(request, "buckets.delete", "buckets/work", {"ids": ids})
     return JSONResponse(deleted)
 
 
 async def view(request: Request) -> Response:
     query = parse_model(ViewRequest, await request_json(request))
-    return JSONResponse(await _store(request).view(query, principal(request)))
+    return JSONResponse(await stores(request).buckets.view(query, principal(request)))
 
 
 async def status(request: Request) -> Response:
-    return JSONResponse(await _store(request).counts())
+    return JSONResponse(await stores(request).buckets.counts())
 
 
 async def pipelines(request: Request) -> Response:
     caller = principal(request)
-    return JSONResponse([name for name in await _store(request).pipelines() if caller.allows(name)])
+    return JSONResponse(
+        [name for name in await stores(request).buckets.pipelines() if caller.allows(name)]
+    )
 
 
 async def details(request: Request) -> Response:
     pipeline = request.path_params["pipeline"]
     principal(request).check_pipelines([pipeline])
-    return JSONResponse(await _store(request).counts(pipeline))
+    return JSONResponse(await stores(request).buckets.counts(pipeline))
 
 
 async def audit_failed(request: Request) -> Response:
-    return JSONResponse(await audit.failed(_store(request).collection))
+    return JSONResponse(await audit.failed(stores(request).buckets.collection))
 
 
 async def audit_expired(request: Request) -> Response:
-    return JSONResponse(await audit.expired(_store(request).collection))
+    return JSONResponse(await audit.expired(stores(request).buckets.collection))
 
 
 async def audit_stale(request: Request) -> Response:
@@ -128,7 +126,7 @@ async def audit_stale(request: Request) -> Response:
         days = math.nan
     if not math.isfinite(days) or days < 0:
         raise BadRequest(f"days must be a non-negative number, not {raw!r}", {"days": raw})
-    return JSONResponse(await audit.stale(_store(request).collection, days))
+    return JSONResponse(await audit.stale(stores(request).buckets.collection, days))
 
 
 _PIPELINE = Param("pipeline", "path", {"type": "string"}, "pipeline name", required=True)

@@ -369,7 +369,7 @@ class BucketsStore:
             names.update(await self.collection.distinct("pipeline", {"status": status}))
         return sorted(names)
 
-    async def depth(self) -> dict[tuple[str, str], int]:
+    async def depth(self) -> dict[tuple[str, ...], int]:
         """How many works each (pipeline, status) holds, in one pass over the queue."""
         counts = await count_by(self.collection, "pipeline", "status")
         return {(str(pipeline), str(status)): n for (pipeline, status), n in counts.items()}

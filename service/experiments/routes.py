@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,27 +29,12 @@ from service.auth.principal import principal
 from service.body import request_json
 from service.errors import BadRequest
 from service.experiments import extensions
-from service.experiments.files import FileStore, read_all
-from service.experiments.store import ExperimentStore
-from service.experiments.tasks import TaskStore
+from service.experiments.files import read_all
 from service.jsonio import JSONResponse
 from service.params import int_param
 from service.routing import Endpoint, Param
+from service.stores import stores
 from service.validation import parse_model
-
-
-@dataclass(frozen=True)
-class Stores:
-    """What the routes use, kept on `app.state.experiments`."""
-
-    experiments: ExperimentStore
-    files: FileStore
-    tasks: TaskStore
-
-
-def _stores(request: Request) -> Stores:
-    stores: Stores = request.app.state.experiments
-    return stores
 
 
 def _time(request: Request, name: str) -> datetime | None:
@@ -72,42 +56,42 @@ def _who(request: Request) -> str:
 
 async def create(request: Request) -> Response:
     new = parse_model(NewExperiment, await request_json(request))
-    return JSONResponse(await _stores(request).experiments.create(new), status_code=201)
+    return JSONResponse(await stores(request).experiments.create(new), status_code=201)
 
 
 async def find(request: Request) -> Response:
-    found, total = await _stores(request).experiments.find(
+    found, total = await stores(request).experiments.find(
         request.query_params.get("search"),
         request.query_params.getlist("tags"),
         _time(request, "start_datetime"),
         _time(request, "end_datetime"),
         int_param(request, "limit", 10),
         int_param(request, "offset", 0),
-        request.app.state.settings.max_regex_length,
+        stores(request).settings.max_regex_length,
     )
     return JSONResponse({"experiments": found, "total": total})
 
 
 async def tags(request: Request) -> Response:
-    return JSONResponse(await _stores(request).experiments.tag_counts())
+    return JSONResponse(await stores(request).experiments.tag_counts())
 
 
 async def show(request: Request) -> Response:
-    return JSONResponse(await _stores(request).experiments.get(request.path_params["ref"]))
+    return JSONResponse(await stores(request).experiments.get(request.path_params["ref"]))
 
 
 async def change(request: Request) -> Response:
     values = parse_model(ExperimentChange, await request_json(request))
     return JSONResponse(
-        await _stores(request).experiments.update(request.path_params["ref"], values)
+        await stores(request).experiments.update(request.path_params["ref"], values)
     )
 
 
 async def remove(request: Request) -> Response:
-    stores = _stores(request)
-    removed = await stores.experiments.delete(request.path_params["ref"])
-    files = await stores.files.remove_all(removed["uuid"])
-    tasks = await stores.tasks.remove_for(removed["uuid"])
+    held = stores(request)
+    removed = await held.experiments.delete(request.path_params["ref"])
+    files = await held.files.remove_all(removed["uuid"])
+    tasks = await held.tasks.remove_for(removed["uuid"])
     await audit(request, "experiments.remove", removed["eid"], {"files": files, "tasks": tasks})
     return JSONResponse(True)
 
@@ -115,23 +99,23 @@ async def remove(request: Request) -> Response:
 async def add_tags(request: Request) -> Response:
     body = parse_model(TagsRequest, await request_json(request))
     ref = request.path_params["ref"]
-    return JSONResponse(await _stores(request).experiments.add_tags(ref, body.tags))
+    return JSONResponse(await stores(request).experiments.add_tags(ref, body.tags))
 
 
 async def remove_tag(request: Request) -> Response:
     ref, tag = request.path_params["ref"], request.path_params["tag"]
-    return JSONResponse(await _stores(request).experiments.remove_tag(ref, tag))
+    return JSONResponse(await stores(request).experiments.remove_tag(ref, tag))
 
 
 async def files(request: Request) -> Response:
-    return JSONResponse(await _stores(request).files.listing(request.path_params["ref"]))
+    return JSONResponse(await stores(request).files.listing(request.path_params["ref"]))
 
 
 async def upload(request: Request) -> Response:
     declared = request.headers.get("content-length")
     if declared is not None and not declared.isdigit():
         raise BadRequest("Content-Length is not a number")
-    entry = await _stores(request).files.store(
+    entry = await stores(request).files.store(
         request.path_params["ref"],
         request.path_params["name"],
         request.stream(),
@@ -141,7 +125,7 @@ async def upload(request: Request) -> Response:
 
 
 async def download(request: Request) -> Response:
-    entry, stream = await _stores(request).files.open(
+    entry, stream = await stores(request).files.open(
         request.path_params["ref"], request.path_params["name"]
     )
     headers = {
@@ -156,13 +140,13 @@ async def download(request: Request) -> Response:
 
 async def remove_files(request: Request) -> Response:
     ref = request.path_params["ref"]
-    removed = await _stores(request).files.remove(ref, request.query_params.getlist("name"))
+    removed = await stores(request).files.remove(ref, request.query_params.getlist("name"))
     await audit(request, "experiments.remove_files", ref, {"names": removed})
     return JSONResponse({"removed": removed})
 
 
 async def list_extensions(request: Request) -> Response:
-    found, invalid = await extensions.load(request.app.state.settings.extensions_dir)
+    found, invalid = await extensions.load(stores(request).settings.extensions_dir)
     return JSONResponse(
         {"extensions": [e.model_dump(mode="json") for e in found], "invalid": invalid}
     )
@@ -170,9 +154,9 @@ async def list_extensions(request: Request) -> Response:
 
 async def execute(request: Request) -> Response:
     body = parse_model(ExecuteRequest, await request_json(request))
-    stores = _stores(request)
+    held = stores(request)
     extension, action = await extensions.find_action(
-        request.app.state.settings.extensions_dir,
+        stores(request).settings.extensions_dir,
         request.path_params["extension"],
         request.path_params["action"],
     )
@@ -180,9 +164,9 @@ async def execute(request: Request) -> Response:
     # pipelines may not queue it.
     principal(request).check_pipelines([extension.pipeline])
     values, experiment = await extensions.check_parameters(
-        action, body.parameters, stores.experiments
+        action, body.parameters, held.experiments
     )
-    task = await stores.tasks.start(extension, action, values, experiment, _who(request))
+    task = await held.tasks.start(extension, action, values, experiment, _who(request))
     return JSONResponse(task, status_code=201)
 
 
@@ -194,19 +178,19 @@ async def list_tasks(request: Request) -> Response:
     }
     filters["start"] = _time(request, "start_date")
     filters["end"] = _time(request, "end_date")
-    found, total = await _stores(request).tasks.find(
+    found, total = await stores(request).tasks.find(
         filters, int_param(request, "limit", 10), int_param(request, "offset", 0)
     )
     return JSONResponse({"tasks": found, "total": total})
 
 
 async def show_task(request: Request) -> Response:
-    return JSONResponse(await _stores(request).tasks.get(request.path_params["task_id"]))
+    return JSONResponse(await stores(request).tasks.get(request.path_params["task_id"]))
 
 
 async def cancel(request: Request) -> Response:
     task_id = request.path_params["task_id"]
-    task, revoked = await _stores(request).tasks.cancel(task_id)
+    task, revoked = await stores(request).tasks.cancel(task_id)
     if revoked:
         await audit(request, "tasks.cancel", task_id, {"extension": task["extension_name"]})
     return JSONResponse(task)

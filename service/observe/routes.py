@@ -5,16 +5,17 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from service.observe.metrics import CONTENT_TYPE, Gauge, Metrics
+from service.observe.metrics import CONTENT_TYPE, Gauge
 from service.routing import Endpoint
+from service.stores import stores
 
 
 async def _gauges(request: Request) -> list[Gauge]:
-    state = request.app.state
-    depth = await state.buckets.depth()
-    runs = await state.runs.counts()
-    tasks = await state.experiments.tasks.counts()
-    workers = await state.workers.serving()
+    held = stores(request)
+    depth = await held.buckets.depth()
+    runs = await held.runs.counts()
+    tasks = await held.tasks.counts()
+    workers = await held.workers.serving()
     return [
         ("sluice_queue_works", "Works in Buckets by pipeline and status",
          ("pipeline", "status"), depth),
@@ -28,8 +29,7 @@ async def _gauges(request: Request) -> list[Gauge]:
 
 async def metrics(request: Request) -> Response:
     """Every metric in the Prometheus text format."""
-    registry: Metrics = request.app.state.metrics
-    body = await registry.render(lambda: _gauges(request))
+    body = await stores(request).metrics.render(lambda: _gauges(request))
     return Response(body, media_type=CONTENT_TYPE)
 
 

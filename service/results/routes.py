@@ -14,14 +14,9 @@ from service.auth import principal, record
 from service.body import request_json
 from service.db import Document
 from service.jsonio import JSONResponse, stream_array
-from service.results.store import ResultsStore
 from service.routing import Endpoint, Param
+from service.stores import stores
 from service.validation import parse_model
-
-
-def _store(request: Request) -> ResultsStore:
-    store: ResultsStore = request.app.state.results
-    return store
 
 
 async def version(request: Request) -> Response:
@@ -30,12 +25,12 @@ async def version(request: Request) -> Response:
 
 async def deposit(request: Request) -> Response:
     return JSONResponse(
-        await _store(request).deposit(await request_json(request), principal(request))
+        await stores(request).results.deposit(await request_json(request), principal(request))
     )
 
 
 async def update(request: Request) -> Response:
-    unlocked = await _store(request).update(await request_json(request), principal(request))
+    unlocked = await stores(request).results.update(await request_json(request), principal(request))
     for pipeline, ids in unlocked.items():
         await record(request, "results.unlock", f"results/{pipeline}", {"ids": ids})
     return JSONResponse(True)
@@ -47,7 +42,7 @@ async def delete(request: Request) -> Response:
         ids_by_pipeline.setdefault(pipeline, []).append(result_id)
     principal(request).check_pipelines(ids_by_pipeline)
     # No ids (the client's delete_ids(p, [])) deletes nothing: a no-op, like unknown ids.
-    deleted = await _store(request).delete(ids_by_pipeline)
+    deleted = await stores(request).results.delete(ids_by_pipeline)
     for pipeline, ids in ids_by_pipeline.items():
         await record(request, "results.delete", f"results/{pipeline}", {"ids": ids})
     return JSONResponse(deleted)
@@ -62,7 +57,7 @@ async def _chain(first: list[Document], rest: AsyncIterator[Document]) -> AsyncI
 
 async def view(request: Request) -> Response:
     query = parse_model(ViewRequest, await request_json(request))
-    first, rest = await _store(request).view(query, principal(request))
+    first, rest = await stores(request).results.view(query, principal(request))
     if rest is None:
         return JSONResponse(first)
     return stream_array(_chain(first, rest))
@@ -70,12 +65,12 @@ async def view(request: Request) -> Response:
 
 async def count(request: Request) -> Response:
     query = parse_model(CountRequest, await request_json(request))
-    return JSONResponse(await _store(request).count(query.query, principal(request)))
+    return JSONResponse(await stores(request).results.count(query.query, principal(request)))
 
 
 async def status(request: Request) -> Response:
     caller = principal(request)
-    counts = await _store(request).status()
+    counts = await stores(request).results.status()
     return JSONResponse({name: n for name, n in counts.items() if caller.allows(name)})
 
 

@@ -11,30 +11,25 @@ from service.auth.principal import principal
 from service.body import request_json
 from service.jsonio import JSONResponse
 from service.routing import Endpoint, Param
-from service.users.store import UserStore
+from service.stores import stores
 from service.validation import parse_model
-
-
-def _users(request: Request) -> UserStore:
-    users: UserStore = request.app.state.users
-    return users
 
 
 async def create_user(request: Request) -> Response:
     wanted = parse_model(UserRequest, await request_json(request))
-    created = await _users(request).create(wanted, principal(request))
+    created = await stores(request).users.create(wanted, principal(request))
     await record(request, "user.create", created["username"],
                  {"scopes": created["scopes"], "pipelines": created["pipelines"]})  # fmt: skip
     return JSONResponse(created, status_code=201)
 
 
 async def list_users(request: Request) -> Response:
-    return JSONResponse(await _users(request).list())
+    return JSONResponse(await stores(request).users.list())
 
 
 async def delete_user(request: Request) -> Response:
     username = request.path_params["username"]
-    removed = await _users(request).delete(username)
+    removed = await stores(request).users.delete(username)
     await record(request, "user.delete", username)
     return JSONResponse(removed)
 

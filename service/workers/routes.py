@@ -14,15 +14,10 @@ from service.errors import BadRequest
 from service.jsonio import JSONResponse
 from service.observe.requests import mark_quiet
 from service.routing import Endpoint, Param
+from service.stores import stores
 from service.validation import parse_model
-from service.workers.store import WorkerStore
 
 _WORKER_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-def _store(request: Request) -> WorkerStore:
-    store: WorkerStore = request.app.state.workers
-    return store
 
 
 def _worker_id(request: Request) -> str:
@@ -37,18 +32,20 @@ def _worker_id(request: Request) -> str:
 async def beat(request: Request) -> Response:
     worker_id = _worker_id(request)
     body = parse_model(WorkerBeat, await request_json(request))
-    answer = await _store(request).beat(worker_id, body, principal(request))
+    answer = await stores(request).workers.beat(worker_id, body, principal(request))
     mark_quiet(request)  # routine, every few seconds from every worker
     return JSONResponse(answer.model_dump())
 
 
 async def forget(request: Request) -> Response:
-    return JSONResponse(await _store(request).forget(_worker_id(request), principal(request)))
+    return JSONResponse(
+        await stores(request).workers.forget(_worker_id(request), principal(request))
+    )
 
 
 async def live(request: Request) -> Response:
     params = request.query_params
-    found = await _store(request).live(
+    found = await stores(request).workers.live(
         principal(request), pipeline=params.get("pipeline"), site=params.get("site")
     )
     return JSONResponse(found)

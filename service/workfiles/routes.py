@@ -24,21 +24,12 @@ from service.db import Document
 from service.jsonio import JSONResponse
 from service.params import int_param
 from service.routing import Endpoint, Param
+from service.stores import stores
 from service.validation import parse_model
 from service.workfiles import report, runs
-from service.workfiles.store import WorkfileStore, info
+from service.workfiles.store import info
 
 MEDIA_TYPES = {"yaml": "application/yaml", "json": "application/json"}
-
-
-def _workfiles(request: Request) -> WorkfileStore:
-    store: WorkfileStore = request.app.state.workfiles
-    return store
-
-
-def _runs(request: Request) -> runs.RunStore:
-    store: runs.RunStore = request.app.state.runs
-    return store
 
 
 def user_name(request: Request) -> str:
@@ -48,11 +39,13 @@ def user_name(request: Request) -> str:
 
 
 async def upload(request: Request) -> Response:
-    limit: int = request.app.state.settings.max_workfile_bytes
+    limit = stores(request).settings.max_workfile_bytes
     workspace = request.query_params.get("workspace", "")
     file_name = request.query_params.get("file_name", "")
     content = await read_body(request, limit, "SLUICE_MAX_WORKFILE_BYTES")
-    stored = await _workfiles(request).upload(workspace, file_name, user_name(request), content)
+    stored = await stores(request).workfiles.upload(
+        workspace, file_name, user_name(request), content
+    )
     return JSONResponse(stored)
 
 
@@ -60,7 +53,7 @@ async def listing(request: Request) -> Response:
     page = int_param(request, "page", 1)
     per_page = int_param(request, "per_page", 100)
     assert page is not None and per_page is not None
-    found = await _workfiles(request).page(
+    found = await stores(request).workfiles.page(
         request.query_params.get("workspace", ""),
         page,
         per_page,
@@ -70,11 +63,13 @@ async def listing(request: Request) -> Response:
 
 
 async def get(request: Request) -> Response:
-    return JSONResponse(info(await _workfiles(request).get(request.path_params["workfile_id"])))
+    return JSONResponse(
+        info(await stores(request).workfiles.get(request.path_params["workfile_id"]))
+    )
 
 
 async def download(request: Request) -> Response:
-    store = _workfiles(request)
+    store = stores(request).workfiles
     stored, entry = await store.version(
         request.path_params["workfile_id"], int_param(request, "version", None)
     )
@@ -90,7 +85,7 @@ async def download(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     workfile_id = request.path_params["workfile_id"]
-    await _workfiles(request).delete(workfile_id)
+    await stores(request).workfiles.delete(workfile_id)
     await record(request, "workfiles.delete", workfile_id)
     return JSONResponse(True)
 
@@ -98,11 +93,13 @@ async def delete(request: Request) -> Response:
 async def start_run(request: Request, workfile_id: str, asked: RunRequest) -> Document:
     """Start a run of the workfile's latest version for the caller, who must be allowed
     every pipeline of its steps; the new run (its first steps queued, none executed)."""
-    stored, entry, workflow = await _workfiles(request).load(workfile_id)
+    stored, entry, workflow = await stores(request).workfiles.load(workfile_id)
     caller = principal(request)
     caller.check_pipelines(op.pipeline or workflow.pipeline for op in workflow.operators)
     given = [(variable.name, variable.value) for variable in asked.variables or []]
-    return await _runs(request).start(stored, entry["version"], workflow, given, user_name(request))
+    return await stores(request).runs.start(
+        stored, entry["version"], workflow, given, user_name(request)
+    )
 
 
 async def run(request: Request) -> Response:
@@ -112,20 +109,20 @@ async def run(request: Request) -> Response:
 
 
 async def status(request: Request) -> Response:
-    process = await _runs(request).get(request.path_params["process_id"])
+    process = await stores(request).runs.get(request.path_params["process_id"])
     return JSONResponse(report.process_info(process))
 
 
 async def stop(request: Request) -> Response:
     process_id = request.path_params["process_id"]
-    outcome = await _runs(request).stop(process_id)
+    outcome = await stores(request).runs.stop(process_id)
     await record(request, "workfiles.stop", process_id, {"status": outcome})
     return JSONResponse({"status": outcome, "process_id": process_id})
 
 
 async def results(request: Request) -> Response:
     workfile_id = request.path_params["workfile_id"]
-    process = await _runs(request).get(request.path_params["process_id"])
+    process = await stores(request).runs.get(request.path_params["process_id"])
     if process["workflow_id"] != workfile_id:
         # The run exists, but not as a run of this workfile.
         raise runs.process_not_found(process["_id"])

@@ -1,4 +1,5 @@
-"""Background loops of Buckets (the reaper, the mover), run in the app's lifespan."""
+"""A periodic background pass (the reaper, the mover, run and task upkeep), run in the
+app's lifespan."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pymongo.errors import PyMongoError
 from service.observe.logs import brief
 from service.observe.metrics import Metrics
 
-log = logging.getLogger("sluice.buckets")
+log = logging.getLogger("sluice.periodic")
 
 
 class Periodic:
