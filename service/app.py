@@ -19,7 +19,7 @@ from service.auth.audit import AuditLog
 from service.auth.guard import Gate
 from service.auth.routes import endpoints as admin_endpoints
 from service.auth.tokens import TokenStore
-from service.buckets import audit, transfer
+from service.buckets import transfer
 from service.buckets.routes import endpoints as buckets_endpoints
 from service.buckets.store import BucketsStore
 from service.db import Database
@@ -164,14 +164,12 @@ def background_loops(opened: Stores) -> list[Periodic]:
     return [
         Periodic("experiments", settings.task_interval, experiments_upkeep),
         Periodic("runs", settings.run_interval, opened.runs.reconcile),
-        Periodic("reaper", settings.reaper_interval, lambda: audit.reap(buckets.collection)),
+        Periodic("reaper", settings.reaper_interval, buckets.reap),
         Periodic("workers", settings.reaper_interval, opened.workers.prune),
         Periodic(
             "retrier",
             settings.reaper_interval if settings.retry_backoff > 0 else 0,
-            lambda: audit.retry(
-                buckets.collection, settings.retry_backoff, settings.retry_max_backoff
-            ),
+            lambda: buckets.retry(settings.retry_backoff, settings.retry_max_backoff),
         ),
         Periodic(
             "mover",

@@ -128,6 +128,25 @@ async def failed(collection: AsyncCollection[Document]) -> int:
     return result.modified_count
 
 
+def retries_left(work: Document) -> bool:
+    """Whether `work` is a `failure` that may be tried again (`attempt < retries`)."""
+    attempt, retries = work.get("attempt") or 0, work.get("retries") or 0
+    return work.get("status") == "failure" and attempt < retries
+
+
+async def requeue_failure(collection: AsyncCollection[Document], work: Document) -> bool:
+    """Whether `work` (as read) has retries left; if so it is queued again, as
+    `workflow audit` would, provided it is still that failure (a rival's requeue, or a
+    newer attempt, is left alone)."""
+    if not retries_left(work):
+        return False
+    await collection.update_one(
+        {"id": work["id"], "status": "failure", "attempt": work.get("attempt", 0)},
+        REQUEUE_FAILED,
+    )
+    return True
+
+
 async def expired(collection: AsyncCollection[Document], now: float | None = None) -> int:
     """Mark `failure` every running work past its lease (or, without a lease, past
     `start + timeout`); return how many."""

@@ -19,7 +19,6 @@ from schemas.work import ViewRequest, Work
 from service import __version__
 from service.auth import principal, record
 from service.body import request_json
-from service.buckets import audit
 from service.errors import BadRequest
 from service.jsonio import JSONResponse
 from service.observe.requests import mark_quiet
@@ -111,11 +110,11 @@ async def details(request: Request) -> Response:
 
 
 async def audit_failed(request: Request) -> Response:
-    return JSONResponse(await audit.failed(stores(request).buckets.collection))
+    return JSONResponse(await stores(request).buckets.audit_failed())
 
 
 async def audit_expired(request: Request) -> Response:
-    return JSONResponse(await audit.expired(stores(request).buckets.collection))
+    return JSONResponse(await stores(request).buckets.audit_expired())
 
 
 async def audit_stale(request: Request) -> Response:
@@ -126,7 +125,7 @@ async def audit_stale(request: Request) -> Response:
         days = math.nan
     if not math.isfinite(days) or days < 0:
         raise BadRequest(f"days must be a non-negative number, not {raw!r}", {"days": raw})
-    return JSONResponse(await audit.stale(stores(request).buckets.collection, days))
+    return JSONResponse(await stores(request).buckets.audit_stale(days))
 
 
 _PIPELINE = Param("pipeline", "path", {"type": "string"}, "pipeline name", required=True)

@@ -18,7 +18,6 @@ finished task's log is then saved as file `task-<id>.log` of its experiment.
 from __future__ import annotations
 
 import contextlib
-import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -28,7 +27,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from schemas.experiments import ACTIVE_STATUSES, PAGE_MAX, Action, Extension
-from service.buckets.documents import LEASE, STOP
+from service.buckets.audit import retries_left
 from service.buckets.store import BucketsStore
 from service.db import Database, Document, count_by
 from service.errors import BadRequest, Conflict, NotFound
@@ -69,12 +68,10 @@ def _tail(lines: Any, limit: int) -> str:
 def derive(work: Document, limit: int) -> Document:
     """The task fields that the state of its `work` implies."""
     status = work.get("status")
-    attempt = work.get("attempt") or 0
     if status == "running":
         return {"status": "STARTED"}
-    final = status == "success" or (status == "failure" and attempt >= work.get("retries", 0))
-    if not final:
-        return {"status": "RECEIVED" if attempt else "PENDING"}
+    if status not in ("success", "failure") or retries_left(work):
+        return {"status": "RECEIVED" if work.get("attempt") else "PENDING"}
     results = work.get("results") or {}
     stderr = _tail(results.get("stderr"), limit)
     if status == "failure" and results.get("error"):
@@ -200,19 +197,6 @@ class TaskStore:
             return_document=ReturnDocument.AFTER,
         )
 
-    async def _works(self, tasks: list[Document]) -> dict[str, Document]:
-        """The works of `tasks` by id, from Buckets, else from Results."""
-        ids = [task["task_id"] for task in tasks]
-        found = {w["id"]: w async for w in self.buckets.collection.find({"id": {"$in": ids}})}
-        by_pipeline: dict[str, list[str]] = {}
-        for task in tasks:
-            if task["task_id"] not in found:
-                by_pipeline.setdefault(task["pipeline"], []).append(task["task_id"])
-        for pipeline, missing in by_pipeline.items():
-            cursor = self.results.collection(pipeline).find({"id": {"$in": missing}})
-            found.update({w["id"]: w async for w in cursor})
-        return found
-
     async def reconcile(self, task_ids: list[str] | None = None) -> dict[str, int]:
         """Bring active tasks up to date with their works, then save the logs of
         finished ones; return the tallies."""
@@ -220,7 +204,9 @@ class TaskStore:
         if task_ids is not None:
             query["task_id"] = {"$in": task_ids}
         tasks = await self.collection.find(query, limit=BATCH).to_list()
-        works = await self._works(tasks) if tasks else {}
+        works = await self.buckets.locate(
+            {task["task_id"]: task["pipeline"] for task in tasks}, self.results
+        )
         lost_before = now() - timedelta(seconds=LOST_AFTER)
         changed = 0
         for task in tasks:
@@ -262,19 +248,11 @@ class TaskStore:
             return public(task), False
         if task["status"] in FINAL:
             raise Conflict(f"task {task_id} already ended: {task['status']}", public(task))
-        works = self.buckets.collection
-        dequeued = await works.delete_one({"id": task_id, "status": "queued"})
-        if not dequeued.deleted_count:
-            # Running: the worker's next heartbeat answers stop=true and it ends the run
-            # without reporting; the lease is cut short so the reaper then closes the
-            # work soon rather than after the action's whole timeout.
-            expires = f"{LEASE}.expires"
-            cut = {"$min": [f"${expires}", time.time() + STOP_GRACE]}
-            stopped = await works.update_one(
-                {"id": task_id, "status": "running"}, [{"$set": {STOP: True, expires: cut}}]
-            )
-            if not stopped.matched_count:
-                await self.reconcile([task_id])
+        # A running work: the worker's next heartbeat answers stop=true and it ends the
+        # run without reporting; the lease is cut short so the reaper then closes the
+        # work soon rather than after the action's whole timeout.
+        if not await self.buckets.cancel([task_id], grace=STOP_GRACE):
+            await self.reconcile([task_id])
         revoked = await self.collection.find_one_and_update(
             {"task_id": task_id, "status": {"$in": list(ACTIVE_STATUSES)}},
             {"$set": {"status": "REVOKED", "ended_at": now(), "stderr": "[sluice] revoked"}},

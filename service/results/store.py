@@ -347,3 +347,8 @@ class ResultsStore:
             for pipeline in await self.pipelines()
         }
         return {pipeline: n for pipeline, n in counts.items() if n}
+
+    async def find_ids(self, pipeline: str, ids: list[str]) -> list[Document]:
+        """The stored results of `pipeline` with these ids, as stored (no `_id`)."""
+        cursor = self.collection(pipeline).find({"id": {"$in": ids}}, {"_id": False})
+        return await cursor.to_list()

@@ -28,7 +28,6 @@ from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from schemas.workfiles import WorkflowFile
-from service.buckets.documents import STOP
 from service.buckets.store import BucketsStore
 from service.db import Database, Document, count_by
 from service.errors import Conflict, NotFound, SluiceError
@@ -193,31 +192,18 @@ class RunStore:
             log.info("run %s of %s: %s", process["_id"], process["workflow_name"], status)
         return status
 
-    async def _find_work(self, work_id: str, pipeline: str) -> Document | None:
-        # Buckets first: the mover writes Results before deleting from Buckets, so a
-        # work missed here is already in Results.
-        projection = {"_id": False}
-        work = await self.buckets.collection.find_one({"id": work_id}, projection)
-        if work is None:
-            work = await self.results.collection(pipeline).find_one({"id": work_id}, projection)
-        return work
-
     async def _observe(self, step: Document, operator: Document) -> bool:
         """Update `step` from its work; whether anything changed."""
         before = dict(step)
-        work = await self._find_work(step["work_id"], operator["pipeline"])
+        found = await self.buckets.locate({step["work_id"]: operator["pipeline"]}, self.results)
+        work = found.get(step["work_id"])
         if work is None:
             step.update(state="failure", ended_at=time.time(),
                         error="the step's work was deleted before it finished")  # fmt: skip
             return True
         status, attempt = work.get("status"), work.get("attempt", 0)
         step.update(attempt=attempt, started_at=work.get("start") or step["started_at"])
-        if status == "failure" and attempt < work.get("retries", 0):
-            # Retries left: queue it again, as `workflow audit` would, if still so.
-            await self.buckets.collection.update_one(
-                {"id": step["work_id"], "status": "failure", "attempt": attempt},
-                {"$set": {"status": "queued"}},
-            )
+        if await self.buckets.requeue_failure(work):
             status = "queued"
         if status in ("success", "failure"):
             results = work.get("results")
@@ -276,16 +262,9 @@ class RunStore:
         }
 
     async def halt(self, work_ids: list[str]) -> None:
-        """Cancel these works: queued ones are deleted; running ones are asked to stop
-        (their heartbeat answers stop) and lose their retries, so the reaper fails them
-        rather than queueing them again. Finished works are left alone."""
-        if not work_ids:
-            return
-        await self.buckets.collection.delete_many({"id": {"$in": work_ids}, "status": "queued"})
-        await self.buckets.collection.update_many(
-            {"id": {"$in": work_ids}, "status": "running"},
-            [{"$set": {STOP: True, "retries": {"$min": ["$retries", "$attempt"]}}}],
-        )
+        """Cancel these works (`BucketsStore.cancel`): queued ones are deleted, running
+        ones asked to stop without a retry; finished works are left alone."""
+        await self.buckets.cancel(work_ids)
 
     async def stop(self, process_id: str) -> str:
         """Stop a run: "STOPPED" (also when it was stopped before), or "STOP FAILED"

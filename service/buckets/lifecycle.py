@@ -1,0 +1,65 @@
+"""What other resources do to their works on the queue, through `BucketsStore`.
+
+Workfile runs and extension tasks queue works and follow them to their end. They never
+read or write the queue's collection or its server-only fields themselves: they locate
+their works (in Buckets, or in Results once the mover took them there), requeue a
+failure that has retries left (`audit.requeue_failure`) and cancel works. Every change
+is conditional on the state it was decided from, so several Sluice processes may do it
+at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from service.buckets.documents import LEASE, STOP, public
+from service.db import Document
+from service.results.store import ResultsStore
+
+
+async def locate(
+    collection: AsyncCollection[Document], results: ResultsStore, wanted: Mapping[str, str]
+) -> dict[str, Document]:
+    """The works with the ids of `wanted` (work id -> its pipeline) as clients see them,
+    by id: from Buckets, else from Results. A work in neither is left out."""
+    if not wanted:
+        return {}
+    # Buckets first: the mover writes Results before deleting from Buckets, so a work
+    # missed here is already in Results.
+    cursor = collection.find({"id": {"$in": list(wanted)}})
+    found = {work["id"]: public(work) async for work in cursor}
+    missing: dict[str, list[str]] = {}
+    for work_id, pipeline in wanted.items():
+        if work_id not in found:
+            missing.setdefault(pipeline, []).append(work_id)
+    for pipeline, ids in missing.items():
+        found.update({work["id"]: work for work in await results.find_ids(pipeline, ids)})
+    return found
+
+
+async def cancel(
+    collection: AsyncCollection[Document], ids: list[str], grace: float | None = None
+) -> int:
+    """Cancel the works `ids`; how many were queued or running.
+
+    Queued ones are deleted. Running ones are asked to stop (their heartbeat answers
+    stop) and lose their retries, so the reaper fails them rather than queueing them
+    again; with `grace`, their lease is also cut to at most `grace` seconds from now,
+    so the reaper ends them soon rather than after their whole timeout. Finished works
+    are left alone.
+    """
+    if not ids:
+        return 0
+    dequeued = await collection.delete_many({"id": {"$in": ids}, "status": "queued"})
+    stop: dict[str, Any] = {STOP: True, "retries": {"$min": ["$retries", "$attempt"]}}
+    if grace is not None:
+        expires = f"{LEASE}.expires"
+        stop[expires] = {"$min": [f"${expires}", time.time() + grace]}
+    stopped = await collection.update_many(
+        {"id": {"$in": ids}, "status": "running"}, [{"$set": stop}]
+    )
+    return dequeued.deleted_count + stopped.matched_count
