@@ -158,7 +158,11 @@ def test_steps_moved_to_results_are_still_seen(
             play(http, pipeline, "success", sums)
         done = wait_for(lambda: (p := status(http, pid))["state"] != "WORKING" and p)
         assert done["status"] == "SUCCESS"
-        moved = http.post("/results/view", json={"query": {"pipeline": pipeline}}).json()
+        # The run may end on a step read in Buckets just before the mover's next pass.
+        view = {"query": {"pipeline": pipeline}}
+        moved = wait_for(
+            lambda: len(got := http.post("/results/view", json=view).json()) == 4 and got
+        )
         assert len(moved) == 4
         report = http.get(f"/workfiles/{info['id']}/processes/{pid}/results").json()
         assert report["outputs"][3]["visualData"] == {"sum": 114}
