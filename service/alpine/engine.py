@@ -25,6 +25,7 @@ from schemas.workfiles import RunRequest
 from service.alpine.forms import read_object
 from service.auth import record
 from service.jsonio import JSONResponse, dumps
+from service.observe.requests import mark_quiet
 from service.routing import Endpoint, Param
 from service.stores import stores
 from service.validation import parse_model
@@ -56,6 +57,7 @@ async def query(request: Request) -> Response:
     """The run's state: JSON while it runs, the client's sentinel text once ended."""
     process = await stores(request).runs.get(request.path_params["process_id"])
     if process["status"] == "RUNNING":
+        mark_quiet(request)  # the client polls every second while a run goes on
         return JSONResponse({"meta": {"state": "IN_PROGRESS", "processId": process["_id"]}})
     return PlainTextResponse(FAILED_TEXT if process["status"] == "FAILURE" else FINISHED_TEXT)
 
