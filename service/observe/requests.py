@@ -4,7 +4,8 @@ The id is the client's `X-Request-ID` when it sends a sane one (letters, digits,
 `_`, `-`; at most 64), else a fresh one; it is echoed in the `X-Request-ID` response
 header and carried by every log record of the request. The request's line is logged at
 INFO (WARNING for a 5xx), except for polls that change nothing — a withdraw that found
-no work, heartbeats, health checks and scrapes — logged at DEBUG, so an idle fleet of
+no work, heartbeats, an Alpine poll of a running run, health checks and scrapes —
+logged at DEBUG, so an idle fleet of
 workers is quiet at the default SLUICE_LOG_LEVEL.
 """
 
