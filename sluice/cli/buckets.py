@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sluice.buckets import Buckets
-from sluice.cli.connect import Connection, console, echo_json, json_flag, utc
+from sluice.cli.connect import connect, console, echo_json, json_flag, utc
 from sluice.plans.buckets import DELETE_BATCH, delete_query
 
 STATUSES = ("created", "queued", "running", "success", "failure")
@@ -18,12 +18,6 @@ COUNTS = ("total", "queued", "running", "success", "failure")
 #: Running works `ps` lists at most.
 PS_LIMIT = 100
 PS_FIELDS = ("id", "site", "user", "attempt", "retries", "start", "timeout", "priority")
-
-
-def buckets_client(ctx: click.Context) -> Buckets:
-    """A `Buckets` client for this invocation, closed when the command ends."""
-    connection = ctx.find_object(Connection) or Connection()
-    return ctx.with_resource(Buckets(connection.url, connection.token))
 
 
 @click.group()
@@ -47,7 +41,7 @@ def _counts_table(rows: dict[str, dict[str, int]]) -> Table:
 @click.pass_context
 def ls(ctx: click.Context, as_json: bool) -> None:
     """List the pipelines holding work, with their counts by status."""
-    client = buckets_client(ctx)
+    client = connect(ctx, Buckets)
     rows = {pipeline: client.details(pipeline) for pipeline in client.pipelines()}
     if as_json:
         echo_json(rows)
@@ -81,7 +75,7 @@ def _running_table(works: list[dict[str, Any]]) -> Table:
 @click.pass_context
 def ps(ctx: click.Context, pipeline: str, as_json: bool) -> None:
     """Show PIPELINE's counts by status and its running works."""
-    client = buckets_client(ctx)
+    client = connect(ctx, Buckets)
     details = client.details(pipeline)
     query = {"pipeline": pipeline, "status": "running"}
     running = client.view(query, dict.fromkeys(PS_FIELDS, True), limit=PS_LIMIT)
@@ -111,7 +105,7 @@ def rm(
 ) -> None:
     """Delete works of PIPELINE, whatever their state (all of them, or those matching
     the options)."""
-    client = buckets_client(ctx)
+    client = connect(ctx, Buckets)
     # An option not given is an empty tuple: no filter, not "match nothing".
     ids = client.matching_ids(delete_query(pipeline, status, events or None, tags or None))
     which = f"{status} works" if status else "works"
@@ -137,7 +131,7 @@ def rm(
 @click.pass_context
 def workers(ctx: click.Context, pipeline: str | None, site: str | None, as_json: bool) -> None:
     """List the live workers: where they run, what they serve, what they run now."""
-    found = buckets_client(ctx).workers(pipeline, site)
+    found = connect(ctx, Buckets).workers(pipeline, site)
     if as_json:
         echo_json(found)
         return

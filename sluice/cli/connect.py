@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 
-from sluice.results import Results
+from sluice.core.sender import Sender
+
+S = TypeVar("S", bound=Sender)
 
 #: Width of tables when stdout is not a terminal, so piped ids are never cut.
 PIPE_WIDTH = 160
@@ -24,10 +26,13 @@ class Connection:
     token: str | None = None
 
 
-def results_client(ctx: click.Context) -> Results:
-    """A `Results` client for this invocation, closed when the command ends."""
+def connect(ctx: click.Context, kind: type[S]) -> S:
+    """A `kind` client (`Results`, `Buckets`, `Admin`...) for this invocation, on the
+    global `--url` and `--token`, closed when the command ends."""
     connection = ctx.find_object(Connection) or Connection()
-    return ctx.with_resource(Results(connection.url, connection.token))
+    client = kind(connection.url, connection.token)
+    ctx.with_resource(client)  # entering a client returns it; it is closed with `ctx`
+    return client
 
 
 def json_object(ctx: click.Context, param: click.Parameter, value: str) -> dict[str, Any]:

@@ -20,15 +20,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from sluice.cli.connect import Connection, console, echo_json, join, json_flag
+from sluice.cli.connect import connect, console, echo_json, join, json_flag
 from sluice.experiments import Experiments
 from sluice.experiments import Progress as ProgressCallback
-
-
-def experiments_client(ctx: click.Context) -> Experiments:
-    """An `Experiments` client for this invocation, closed when the command ends."""
-    connection = ctx.find_object(Connection) or Connection()
-    return ctx.with_resource(Experiments(connection.url, connection.token))
 
 
 @contextmanager
@@ -76,7 +70,7 @@ def exp() -> None:
 @click.pass_context
 def create(ctx: click.Context, title: str, description: str, as_json: bool) -> None:
     """Create an experiment; prints its EID."""
-    record = experiments_client(ctx).create(title, description)
+    record = connect(ctx, Experiments).create(title, description)
     echo_json(record) if as_json else click.echo(record["eid"])
 
 
@@ -100,7 +94,7 @@ def find(
     as_json: bool,
 ) -> None:
     """Find experiments whose title or EID contains SEARCH, newest first."""
-    page = experiments_client(ctx).find(search, limit, offset, tags, since, until)
+    page = connect(ctx, Experiments).find(search, limit, offset, tags, since, until)
     if as_json:
         echo_json(page)
     else:
@@ -113,7 +107,7 @@ def find(
 @click.pass_context
 def show(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Show an experiment (REF: EID or UUID) and its files."""
-    r = experiments_client(ctx).get(ref)
+    r = connect(ctx, Experiments).get(ref)
     if as_json:
         echo_json(r)
         return
@@ -137,7 +131,7 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
 @click.pass_context
 def tag(ctx: click.Context, ref: str, tags: tuple[str, ...]) -> None:
     """Add TAGS to an experiment."""
-    click.echo(join(experiments_client(ctx).add_tags(ref, tags)["tags"]))
+    click.echo(join(connect(ctx, Experiments).add_tags(ref, tags)["tags"]))
 
 
 @exp.command()
@@ -146,7 +140,7 @@ def tag(ctx: click.Context, ref: str, tags: tuple[str, ...]) -> None:
 @click.pass_context
 def untag(ctx: click.Context, ref: str, tag_name: str) -> None:
     """Remove TAG from an experiment (an error if it does not carry it)."""
-    click.echo(join(experiments_client(ctx).remove_tag(ref, tag_name)["tags"]))
+    click.echo(join(connect(ctx, Experiments).remove_tag(ref, tag_name)["tags"]))
 
 
 @exp.command()
@@ -156,7 +150,7 @@ def untag(ctx: click.Context, ref: str, tag_name: str) -> None:
 @click.pass_context
 def upload(ctx: click.Context, ref: str, files: tuple[str, ...], quiet: bool) -> None:
     """Upload FILES to an experiment (a file of the same name is replaced)."""
-    client = experiments_client(ctx)
+    client = connect(ctx, Experiments)
     for name in files:
         path = Path(name)
         if quiet:
@@ -177,7 +171,7 @@ def download(
     ctx: click.Context, ref: str, names: tuple[str, ...], output: str, quiet: bool
 ) -> None:
     """Download files of an experiment into --output."""
-    client = experiments_client(ctx)
+    client = connect(ctx, Experiments)
     Path(output).mkdir(parents=True, exist_ok=True)
     for name in names:
         if quiet:
@@ -195,7 +189,7 @@ def download(
 @click.pass_context
 def rm(ctx: click.Context, ref: str, files: tuple[str, ...], yes: bool) -> None:
     """Remove an experiment with its files and tasks, or only --file files of it."""
-    client = experiments_client(ctx)
+    client = connect(ctx, Experiments)
     if files:
         click.echo("\n".join(client.remove_files(ref, files)))
         return

@@ -9,9 +9,9 @@ import click
 from rich.table import Table
 
 from schemas.experiments import ACTIVE_STATUSES
-from sluice.cli.connect import console, echo_json, json_flag
-from sluice.cli.exp import experiments_client
+from sluice.cli.connect import connect, console, echo_json, json_flag
 from sluice.core.plan import Document
+from sluice.experiments import Experiments
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -27,7 +27,7 @@ def ext() -> None:
 @click.pass_context
 def ls(ctx: click.Context, as_json: bool) -> None:
     """List extensions, their actions and parameters."""
-    listing = experiments_client(ctx).extensions()
+    listing = connect(ctx, Experiments).extensions()
     if as_json:
         echo_json(listing)
         return
@@ -108,7 +108,7 @@ def run(
     as_json: bool,
 ) -> None:
     """Run ACTION of EXTENSION; prints the task id (or, with --wait, its output)."""
-    client = experiments_client(ctx)
+    client = connect(ctx, Experiments)
     declared = _find_action(client.extensions(), extension, action)
     kinds = {p["name"]: p["data_type"] for p in declared["parameters"]}
     parameters: dict[str, Any] = {}

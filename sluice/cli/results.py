@@ -8,15 +8,16 @@ import click
 from rich.table import Table
 
 from sluice.cli.connect import (
+    connect,
     console,
     echo_json,
     join,
     json_flag,
     json_object,
     query_option,
-    results_client,
     utc,
 )
+from sluice.results import Results
 
 UNLOCK_WARNING = "Unlocking results will allow them to be deleted or updated."
 
@@ -73,7 +74,7 @@ def view(
     as_json: bool,
 ) -> None:
     """Show the results of PIPELINE that match --query."""
-    documents = results_client(ctx).view(pipeline, query, projection, skip, limit)
+    documents = connect(ctx, Results).view(pipeline, query, projection, skip, limit)
     if as_json:
         echo_json(documents)
     else:
@@ -87,7 +88,7 @@ def view(
 @click.pass_context
 def count(ctx: click.Context, pipeline: str, query: dict[str, Any], as_json: bool) -> None:
     """Count the results of PIPELINE that match --query."""
-    number = results_client(ctx).count(pipeline, query)
+    number = connect(ctx, Results).count(pipeline, query)
     if as_json:
         echo_json(number)
     else:
@@ -99,7 +100,7 @@ def count(ctx: click.Context, pipeline: str, query: dict[str, Any], as_json: boo
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Count the results of every pipeline."""
-    counts = results_client(ctx).status()
+    counts = connect(ctx, Results).status()
     if as_json:
         echo_json(counts)
         return
@@ -117,7 +118,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def lock(ctx: click.Context, pipeline: str, ids: tuple[str, ...]) -> None:
     """Lock results of PIPELINE by id so they cannot be changed or deleted."""
-    results_client(ctx).lock(pipeline, list(ids))
+    connect(ctx, Results).lock(pipeline, list(ids))
     click.echo(f"Locked {len(set(ids))} results in {pipeline}.")
 
 
@@ -130,5 +131,5 @@ def unlock(ctx: click.Context, pipeline: str, ids: tuple[str, ...], yes: bool) -
     """Unlock results of PIPELINE by id."""
     if not yes:
         click.confirm(f"{UNLOCK_WARNING} Unlock {len(set(ids))} results?", abort=True)
-    results_client(ctx).unlock(pipeline, list(ids), force=True)
+    connect(ctx, Results).unlock(pipeline, list(ids), force=True)
     click.echo(f"Unlocked {len(set(ids))} results in {pipeline}.")

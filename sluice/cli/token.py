@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sluice.admin import Admin
-from sluice.cli.connect import Connection, console, echo_json, join, json_flag, utc
+from sluice.cli.connect import connect, console, echo_json, join, json_flag, utc
 
 SCOPES = ("read", "deposit", "work", "admin")
 
@@ -22,12 +22,6 @@ SECRET_WARNING = (
     "This is the only time the token is shown: store it now (a password manager or a "
     "secret store). Sluice keeps only its hash."
 )
-
-
-def admin_client(ctx: click.Context) -> Admin:
-    """An `Admin` client for this invocation, closed when the command ends."""
-    connection = ctx.find_object(Connection) or Connection()
-    return ctx.with_resource(Admin(connection.url, connection.token))
 
 
 @click.group()
@@ -78,7 +72,7 @@ def create(
     as_json: bool,
 ) -> None:
     """Create the token NAME and print its secret, once."""
-    created = admin_client(ctx).create_token(name, scopes, pipelines, owner, expires_days)
+    created = connect(ctx, Admin).create_token(name, scopes, pipelines, owner, expires_days)
     click.echo(f"Warning: {SECRET_WARNING}", err=True)
     if as_json:
         echo_json(created)
@@ -102,7 +96,7 @@ def _state(entry: dict[str, Any]) -> str:
 @click.pass_context
 def list_tokens(ctx: click.Context, as_json: bool) -> None:
     """List every token (never a secret), revoked ones included."""
-    tokens = admin_client(ctx).tokens()
+    tokens = connect(ctx, Admin).tokens()
     if as_json:
         echo_json(tokens)
         return
@@ -122,7 +116,7 @@ def list_tokens(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def revoke(ctx: click.Context, name: str) -> None:
     """Revoke the token NAME (it stays listed, marked revoked)."""
-    revoked = admin_client(ctx).revoke_token(name)
+    revoked = connect(ctx, Admin).revoke_token(name)
     click.echo(f"Token {revoked['name']} revoked ({utc(revoked['revoked'])} UTC).")
 
 
@@ -133,7 +127,7 @@ def revoke(ctx: click.Context, name: str) -> None:
 @click.pass_context
 def audit(ctx: click.Context, action: str | None, limit: int, as_json: bool) -> None:
     """Show the audit trail, newest first: who deleted, unlocked, stopped, changed tokens."""
-    entries = admin_client(ctx).audit(action=action, limit=limit)
+    entries = connect(ctx, Admin).audit(action=action, limit=limit)
     if as_json:
         echo_json(entries)
         return

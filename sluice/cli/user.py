@@ -9,8 +9,9 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from sluice.cli.connect import console, echo_json, join, json_flag, utc
-from sluice.cli.token import admin_client, grants
+from sluice.admin import Admin
+from sluice.cli.connect import connect, console, echo_json, join, json_flag, utc
+from sluice.cli.token import grants
 
 
 @click.group()
@@ -41,7 +42,7 @@ def create(
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    created = admin_client(ctx).create_user(username, password, scopes, pipelines)
+    created = connect(ctx, Admin).create_user(username, password, scopes, pipelines)
     if as_json:
         echo_json(created)
         return
@@ -53,7 +54,7 @@ def create(
 @click.pass_context
 def list_users(ctx: click.Context, as_json: bool) -> None:
     """List every user."""
-    users = admin_client(ctx).users()
+    users = connect(ctx, Admin).users()
     if as_json:
         echo_json(users)
         return
@@ -76,5 +77,5 @@ def remove(ctx: click.Context, username: str, yes: bool) -> None:
     """Delete the user USERNAME and end its login sessions."""
     if not yes:
         click.confirm(f"Delete user {username} and end its sessions?", abort=True)
-    admin_client(ctx).delete_user(username)
+    connect(ctx, Admin).delete_user(username)
     click.echo(f"User {username} deleted.")

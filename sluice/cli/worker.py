@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from sluice.cli.buckets import buckets_client
+from sluice.buckets import Buckets
+from sluice.cli.connect import connect
 from sluice.worker.loop import Filters, Worker
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -75,7 +76,7 @@ def worker(
     log.addHandler(handler)
     log.setLevel(log_level.upper())
     try:
-        client = buckets_client(ctx)
+        client = connect(ctx, Buckets)
         client.info()  # fail now, not at the first withdraw, if the server is unreachable
         # An option not given is an empty tuple: no filter, not "match nothing".
         filters = Filters(

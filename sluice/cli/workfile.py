@@ -12,17 +12,11 @@ import click
 from rich.live import Live
 from rich.table import Table
 
-from sluice.cli.connect import Connection, console, echo_json, json_flag, utc
+from sluice.cli.connect import connect, console, echo_json, json_flag, utc
 from sluice.workfile import Workfile
 
 INFO_FIELDS = ("id", "file_name", "version", "workflow_name", "owner", "size", "modified_at")
 STEP_STYLES = {"success": "green", "failure": "red", "running": "yellow", "cancelled": "dim"}
-
-
-def workfile_client(ctx: click.Context) -> Workfile:
-    """A `Workfile` client for this invocation, closed when the command ends."""
-    connection = ctx.find_object(Connection) or Connection()
-    return ctx.with_resource(Workfile(connection.url, connection.token))
 
 
 def _info_table(rows: list[dict[str, Any]]) -> Table:
@@ -48,7 +42,7 @@ def workfile() -> None:
 @click.pass_context
 def upload(ctx: click.Context, workspace: str, path: Path, name: str | None, as_json: bool) -> None:
     """Upload the workfile at PATH to WORKSPACE (a known name gets a new version)."""
-    stored = workfile_client(ctx).upload(workspace, path, file_name=name)
+    stored = connect(ctx, Workfile).upload(workspace, path, file_name=name)
     if as_json:
         echo_json(stored)
     else:
@@ -62,7 +56,7 @@ def upload(ctx: click.Context, workspace: str, path: Path, name: str | None, as_
 @click.pass_context
 def ls(ctx: click.Context, workspace: str, per_page: int, as_json: bool) -> None:
     """List every workfile of WORKSPACE."""
-    found = workfile_client(ctx).get_list(workspace, per_page)
+    found = connect(ctx, Workfile).get_list(workspace, per_page)
     if as_json:
         echo_json(found)
     elif found:
@@ -77,7 +71,7 @@ def ls(ctx: click.Context, workspace: str, per_page: int, as_json: bool) -> None
 @click.pass_context
 def get(ctx: click.Context, workfile_id: str, as_json: bool) -> None:
     """Show a workfile's metadata."""
-    found = workfile_client(ctx).get(workfile_id)
+    found = connect(ctx, Workfile).get(workfile_id)
     if as_json:
         echo_json(found)
     else:
@@ -94,7 +88,7 @@ def download(
     ctx: click.Context, workfile_id: str, output: Path | None, version: int | None
 ) -> None:
     """Print (or save) a workfile's bytes as uploaded."""
-    content = workfile_client(ctx).download(workfile_id, version)
+    content = connect(ctx, Workfile).download(workfile_id, version)
     if output is None:
         sys.stdout.buffer.write(content)
         sys.stdout.buffer.flush()
@@ -108,7 +102,7 @@ def download(
 @click.pass_context
 def rm(ctx: click.Context, workfile_id: str, yes: bool) -> None:
     """Delete a workfile and all its versions (runs keep their copy)."""
-    client = workfile_client(ctx)
+    client = connect(ctx, Workfile)
     found = client.get(workfile_id)
     if not yes:
         click.confirm(f"Delete workfile {found['file_name']} ({workfile_id})?", abort=True)
@@ -159,7 +153,7 @@ def run(
 ) -> None:
     """Run WORKFILE (an id) with variables; print the process id, or with --wait the
     steps as they progress. Exits 1 if the run fails or times out (then it is stopped)."""
-    client = workfile_client(ctx)
+    client = connect(ctx, Workfile)
     workflow_id = client.get_id(workfile_ref, workspace) if workspace else workfile_ref
     process_id = client.process.run(workflow_id, variables)
     if not wait:
