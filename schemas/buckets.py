@@ -32,3 +32,11 @@ class LeaseStatus(BaseModel):
     id: StrictStr
     expires: float = Field(description="Unix seconds at which the lease lapses.")
     stop: bool = Field(description="True when the run was asked to stop.")
+
+
+class RetryRequest(BaseModel):
+    """Body of `POST /work/retry`: the failed works to queue again."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    ids: list[StrictStr] = Field(min_length=1, description="ids of failed works")

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from schemas.auth import AuditEntry, TokenCreated, TokenInfo, TokenRequest
-from schemas.buckets import LeaseRequest, LeaseStatus
+from schemas.buckets import LeaseRequest, LeaseStatus, RetryRequest
 from schemas.errors import ErrorBody
 from schemas.experiments import (
     ExecuteRequest,
@@ -40,6 +40,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "count-request": CountRequest,
     "lease-request": LeaseRequest,
     "lease-status": LeaseStatus,
+    "retry-request": RetryRequest,
     "token-request": TokenRequest,
     "token-info": TokenInfo,
     "token-created": TokenCreated,

@@ -137,6 +137,15 @@ class Buckets(Sender):
         failed past their timeout, "stale": works older than stale_days}`."""
         return self._run(plans.audit(stale_days))
 
+    def retry(self, ids: Sequence[str]) -> int:
+        """Queue these failed works again now (admin); how many were failed and are
+        queued. Works in another status are left alone."""
+        return self._run(plans.retry(ids))
+
+    def transfer(self) -> dict[str, int]:
+        """Run the server's mover once (admin): `{"archived", "deleted"}`."""
+        return self._run(plans.transfer())
+
     def beat(self, worker_id: str, info: Mapping[str, Any]) -> BeatAnswer:
         """Register worker `worker_id` or renew its registration with `info` (name,
         host, pid, pipelines, site, version, current work); `.beat` says when to send
@@ -241,6 +250,14 @@ class AsyncBuckets(AsyncSender):
     async def audit(self, stale_days: float = plans.STALE_DAYS) -> dict[str, int]:
         """See `Buckets.audit`."""
         return await self._run(plans.audit(stale_days))
+
+    async def retry(self, ids: Sequence[str]) -> int:
+        """See `Buckets.retry`."""
+        return await self._run(plans.retry(ids))
+
+    async def transfer(self) -> dict[str, int]:
+        """See `Buckets.transfer`."""
+        return await self._run(plans.transfer())
 
     async def beat(self, worker_id: str, info: Mapping[str, Any]) -> BeatAnswer:
         """See `Buckets.beat`."""

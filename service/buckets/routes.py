@@ -14,11 +14,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from schemas.buckets import BIND_HEADER, LEASE_HEADER, LeaseRequest, LeaseStatus
+from schemas.buckets import BIND_HEADER, LEASE_HEADER, LeaseRequest, LeaseStatus, RetryRequest
 from schemas.work import ViewRequest, Work
 from service import __version__
 from service.auth import principal, record
 from service.body import request_json
+from service.buckets import transfer
 from service.errors import BadRequest
 from service.jsonio import JSONResponse
 from service.observe.requests import mark_quiet
@@ -85,6 +86,19 @@ async def delete(request: Request) -> Response:
     deleted = await stores(request).buckets.delete(ids, principal(request))
     await record(request, "buckets.delete", "buckets/work", {"ids": ids})
     return JSONResponse(deleted)
+
+
+async def retry(request: Request) -> Response:
+    body = parse_model(RetryRequest, await request_json(request))
+    retried = await stores(request).buckets.retry_now(body.ids, principal(request))
+    await record(request, "buckets.retry", "buckets/work", {"ids": body.ids})
+    return JSONResponse({"retried": retried})
+
+
+async def run_transfer(request: Request) -> Response:
+    held = stores(request)
+    tallies = await transfer.move(held.buckets, held.results, held.settings.transfer_cutoff)
+    return JSONResponse(tallies)
 
 
 async def view(request: Request) -> Response:
@@ -154,6 +168,12 @@ endpoints = [
              body=LeaseRequest, response=LeaseStatus, errors=(404, 409, 422)),
     Endpoint("/work/release", ("POST",), release, "work", "Give back a held work unfinished",
              body=LeaseRequest, response=Work, errors=(404, 409, 422)),
+    Endpoint("/work/retry", ("POST",), retry, "admin",
+             "Queue failed works again now", body=RetryRequest, response=dict[str, int],
+             errors=(400, 403, 413, 422)),
+    Endpoint("/transfer", ("POST",), run_transfer, "admin",
+             "Move finished works to Results now (one run of the mover)",
+             response=dict[str, int]),
     Endpoint("/view", ("POST",), view, "read", "Works matching a filter, projected and paged",
              body=ViewRequest, response=list[dict[str, Any]], errors=(400, 422)),
     Endpoint("/status", ("GET",), status, "read", "Counts by status", response=dict[str, int]),

@@ -297,21 +297,42 @@ class BucketsStore:
     async def delete(self, ids: list[str], caller: Principal | None = None) -> bool:
         """Delete works by id, whatever their state. Unknown ids are no-ops. 403 (nothing
         deleted) if `caller` may not touch the pipeline of one of the stored works."""
+        selected = await self._selection(
+            ids, {}, caller, "name the works to delete as ?ids=<id>&ids=<id>"
+        )
+        await self.collection.delete_many(selected)
+        return True
+
+    async def retry_now(self, ids: list[str], caller: Principal | None = None) -> int:
+        """Queue the named `failure` works again now (whatever retries they have left);
+        how many were. Others are left as they are; 403 (nothing changed) if `caller`
+        may not touch the pipeline of one of them."""
+        selected = await self._selection(
+            ids, {"status": "failure"}, caller, 'name the works to retry: {"ids": ["<id>"]}'
+        )
+        outcome = await self.collection.update_many(selected, audit.REQUEUE_FAILED)
+        return outcome.modified_count
+
+    async def _selection(
+        self, ids: list[str], condition: Document, caller: Principal | None, hint: str
+    ) -> Document:
+        """The filter selecting works `ids` (also matching `condition`) for a batch
+        change; 400 without ids, 413 past SLUICE_MAX_BATCH, 403 if `caller` may not
+        touch the pipeline of one of them."""
         if not ids:
-            raise BadRequest("name the works to delete as ?ids=<id>&ids=<id>")
+            raise BadRequest(hint)
         if len(ids) > self.settings.max_batch:
             raise PayloadTooLarge(
                 f"{len(ids)} ids exceed SLUICE_MAX_BATCH ({self.settings.max_batch})",
                 {"limit": "SLUICE_MAX_BATCH", "max_batch": self.settings.max_batch},
             )
-        selected: Document = {"id": {"$in": ids}}
+        selected: Document = {"id": {"$in": ids}, **condition}
         if caller is not None and caller.patterns:
             pipelines = await self.collection.distinct("pipeline", selected)
             caller.check_pipelines(pipelines)
             # Conditional on the pipelines checked: a work moved elsewhere meanwhile stays.
             selected["pipeline"] = {"$in": pipelines}
-        await self.collection.delete_many(selected)
-        return True
+        return selected
 
     async def view(self, request: ViewRequest, caller: Principal | None = None) -> list[Document]:
         """Matching works in deposit order, projected; never a server-only field.

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from sluice.buckets import Buckets
 from sluice.cli.connect import connect, console, echo_json, json_flag, utc
+from sluice.cli.documents import pipeline_check
 from sluice.plans.buckets import DELETE_BATCH, delete_query
 
 STATUSES = ("created", "queued", "running", "success", "failure")
@@ -77,6 +78,8 @@ def ps(ctx: click.Context, pipeline: str, as_json: bool) -> None:
     """Show PIPELINE's counts by status and its running works."""
     client = connect(ctx, Buckets)
     details = client.details(pipeline)
+    if not details.get("total"):
+        pipeline_check(pipeline, client.pipelines())
     query = {"pipeline": pipeline, "status": "running"}
     running = client.view(query, dict.fromkeys(PS_FIELDS, True), limit=PS_LIMIT)
     if as_json:

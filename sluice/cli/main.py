@@ -8,6 +8,7 @@ of stderr and exits 1; usage mistakes exit 2.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -15,12 +16,14 @@ from sluice.cli.buckets import buckets
 from sluice.cli.connect import Connection
 from sluice.cli.exp import exp
 from sluice.cli.ext import ext
+from sluice.cli.queue import COMMANDS as QUEUE_COMMANDS
 from sluice.cli.results import results
 from sluice.cli.token import audit, token
 from sluice.cli.user import user
 from sluice.cli.worker import worker
 from sluice.cli.workfile import run, workfile
-from sluice.errors import SluiceError
+from sluice.core.sender import default_url
+from sluice.errors import NotFound, SluiceError
 
 SUBCOMMANDS: list[click.Command] = [
     results, buckets, worker, workfile, run, token, user, audit, exp, ext,
@@ -35,7 +38,21 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except SluiceError as exc:
             click.echo(f"Error: {exc}", err=True)
+            hint = _url_hint(ctx, exc)
+            if hint:
+                click.echo(f"Hint: {hint}", err=True)
             ctx.exit(1)
+
+
+def _url_hint(ctx: click.Context, exc: SluiceError) -> str | None:
+    """Why a 404 may come from the URL itself: it has a path (`.../results`)."""
+    connection = ctx.find_object(Connection)
+    url = (connection.url if connection else None) or default_url()
+    path = urlsplit(url).path.strip("/")
+    if isinstance(exc, NotFound) and path:
+        root = url[: url.rindex(path) - 1] if path in url else url
+        return f"--url/SLUICE_URL is the Sluice root, without a path: try {root}"
+    return None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -44,7 +61,8 @@ class _Group(click.Group):
     envvar="SLUICE_URL",
     show_envvar=True,
     metavar="URL",
-    help="Root URL of the Sluice server [default: http://127.0.0.1:8000].",
+    help="Root URL of the Sluice server [default: http://$SLUICE_HOST:$SLUICE_PORT, "
+    "else http://127.0.0.1:8000].",
 )
 @click.option(
     "--token", envvar="SLUICE_TOKEN", show_envvar=True, help="Access token (x-access-token)."
@@ -58,3 +76,5 @@ def main(ctx: click.Context, url: str | None, token: str | None) -> None:
 
 for _command in SUBCOMMANDS:
     main.add_command(_command)
+for _command in QUEUE_COMMANDS:
+    buckets.add_command(_command)

@@ -22,6 +22,19 @@ T = TypeVar("T")
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 
+def default_url() -> str:
+    """`$SLUICE_URL`, else http://`$SLUICE_HOST`:`$SLUICE_PORT` (the server's own
+    settings, 127.0.0.1 and 8000 by default), so a client beside `make run` follows it."""
+    url = os.environ.get("SLUICE_URL")
+    if url:
+        return url
+    host = os.environ.get("SLUICE_HOST") or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"  # listening everywhere: reach it on loopback
+    port = os.environ.get("SLUICE_PORT") or "8000"
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 def client_info(base_url: str) -> Document:
     """`{name, version, baseurl}` of this client."""
     try:
@@ -36,7 +49,7 @@ class _Base:
     prefix: ClassVar[str]
 
     def __init__(self, base_url: str | None, token: str | None) -> None:
-        root = base_url or os.environ.get("SLUICE_URL") or DEFAULT_URL
+        root = base_url or default_url()
         token = token if token is not None else os.environ.get("SLUICE_TOKEN")
         self.base_url = root.rstrip("/") + self.prefix
         self._headers = {"x-access-token": token} if token else {}

@@ -221,3 +221,16 @@ def audit(stale_days: float = STALE_DAYS) -> Plan[dict[str, int]]:
         answer = yield Call("GET", path)
         counts[name] = expect(answer, int, f"an integer from {path}")
     return counts
+
+
+def retry(ids: Sequence[str]) -> Plan[int]:
+    """POST /work/retry: queue failed works again now; how many were."""
+    answer = yield Call("POST", "/work/retry", json={"ids": list(ids)})
+    return expect(expect(answer, dict, "a retry answer").get("retried"), int, "a count")
+
+
+def transfer() -> Plan[dict[str, int]]:
+    """POST /transfer: one run of the server's mover; what it archived and deleted."""
+    answer = yield Call("POST", "/transfer")
+    tallies = expect(answer, dict, "the mover's tallies")
+    return {str(k): expect(v, int, "a count") for k, v in tallies.items()}

@@ -124,3 +124,16 @@ def test_unreachable_server_exits_1() -> None:
     outcome = CliRunner().invoke(main, ["--url", nowhere, "results", "status"])
     assert outcome.exit_code == 1
     assert outcome.stderr.startswith("Error: cannot reach the server")
+
+
+def test_results_deposit_columns_and_footer(cli: Run, results: Results, pipeline: str) -> None:
+    documents = [work(pipeline, results={"snr": 10 + i}) for i in range(5)]
+    deposited = cli("results", "deposit", "-", input=json.dumps(documents))
+    assert deposited.exit_code == 0, deposited.output
+    assert f"Stored 5 results in {pipeline}" in deposited.stdout
+    table = cli("results", "view", pipeline, "--limit", "2", "--columns", "results.snr")
+    assert table.exit_code == 0, table.output
+    assert "showing 2 of 5" in table.stdout and "results.snr" in table.stdout
+    assert "10" in table.stdout and "11" in table.stdout
+    typo = cli("results", "view", pipeline + "-typo")
+    assert typo.exit_code == 1 and "known: " in typo.output and pipeline in typo.output

@@ -95,3 +95,63 @@ def test_commands_fail_in_one_line_when_the_server_is_down() -> None:
         outcome = CliRunner().invoke(main, ["--url", url, *args])
         assert outcome.exit_code == 1
         assert outcome.stderr.startswith("Error: cannot reach the server")
+
+
+def test_deposit_show_retry_and_transfer(
+    cli: Run, buckets: Buckets, pipeline: str, tmp_path: object
+) -> None:
+    flags = cli("buckets", "deposit", "--pipeline", pipeline, "--function", "m.f",
+                "--param", "dm=56.7", "--param", "name=frb", "--count", "2")  # fmt: skip
+    assert flags.exit_code == 0, flags.output
+    ids = flags.stdout.split()
+    assert len(ids) == 2
+    yaml_works = f"- pipeline: {pipeline}\n  site: s\n  user: u\n  command: [echo hi]\n"
+    from_file = cli("buckets", "deposit", "-", input=yaml_works)
+    assert from_file.exit_code == 0, from_file.output
+    [stored] = buckets.view({"id": from_file.stdout.strip()})
+    assert stored["command"] == ["echo hi"] and stored["status"] == "queued"
+    [first] = buckets.view({"id": ids[0]})
+    assert first["parameters"] == {"dm": 56.7, "name": "frb"}
+    assert cli("buckets", "deposit").exit_code == 2
+    # A failed work: `show` says why, `retry` queues it again.
+    claimed = buckets.withdraw(pipeline)
+    assert claimed is not None
+    work, lease = claimed
+    failed = {**work, "status": "failure", "results": {"error": "no data", "traceback": ["T1"]}}
+    buckets.update([failed], lease=lease)
+    shown = cli("buckets", "show", work["id"])
+    assert shown.exit_code == 0, shown.output
+    assert "failure" in shown.stdout and "no data" in shown.stdout and "T1" in shown.stdout
+    assert "1 of 3" in shown.stdout
+    assert cli("buckets", "show", "no-such-id").exit_code == 1
+    retried = cli("buckets", "retry", work["id"], ids[1])
+    assert retried.exit_code == 0, retried.output
+    assert "Queued 1 of 2" in retried.stdout
+    assert buckets.view({"id": work["id"]})[0]["status"] == "queued"
+    moved = cli("buckets", "transfer", "--json")
+    assert moved.exit_code == 0, moved.output
+    assert set(json.loads(moved.stdout)) == {"archived", "deleted"}
+
+
+def test_a_pipeline_typo_names_the_known_ones(cli: Run, buckets: Buckets, pipeline: str) -> None:
+    buckets.deposit([job(pipeline, "noop")])
+    typo = cli("buckets", "ps", pipeline + "x")
+    assert typo.exit_code == 1
+    assert f"no such pipeline '{pipeline}x'; known:" in typo.output and pipeline in typo.output
+
+
+def test_a_url_with_a_path_gets_a_hint(base_url: str) -> None:
+    outcome = CliRunner().invoke(main, ["--url", f"{base_url}/results", "buckets", "show", "x"])
+    assert outcome.exit_code == 1
+    assert f"try {base_url}" in outcome.output
+
+
+def test_the_url_defaults_from_host_and_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sluice.core.sender import default_url
+
+    monkeypatch.delenv("SLUICE_URL", raising=False)
+    monkeypatch.setenv("SLUICE_PORT", "9123")
+    monkeypatch.setenv("SLUICE_HOST", "0.0.0.0")
+    assert default_url() == "http://127.0.0.1:9123"
+    monkeypatch.setenv("SLUICE_URL", "http://elsewhere:1")
+    assert default_url() == "http://elsewhere:1"
