@@ -143,7 +143,7 @@ class Buckets(Sender):
         return self._run(plans.retry(ids))
 
     def transfer(self) -> dict[str, int]:
-        """Run the server's mover once (admin): `{"archived", "deleted"}`."""
+        """Run the server's mover once (admin): its tallies (`archived`, `deleted`...)."""
         return self._run(plans.transfer())
 
     def beat(self, worker_id: str, info: Mapping[str, Any]) -> BeatAnswer:

@@ -172,7 +172,7 @@ endpoints = [
              "Queue failed works again now", body=RetryRequest, response=dict[str, int],
              errors=(400, 403, 413, 422)),
     Endpoint("/transfer", ("POST",), run_transfer, "admin",
-             "Move finished works to Results now (one run of the mover)",
+             "Move finished works to Results now (one run of the mover); its tallies",
              response=dict[str, int]),
     Endpoint("/view", ("POST",), view, "read", "Works matching a filter, projected and paged",
              body=ViewRequest, response=list[dict[str, Any]], errors=(400, 422)),

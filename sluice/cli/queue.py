@@ -145,10 +145,7 @@ def transfer(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         echo_json(tallies)
     else:
-        click.echo(
-            f"Archived {tallies.get('archived', 0)} works in Results; "
-            f"removed {tallies.get('deleted', 0)} from Buckets."
-        )
+        click.echo(", ".join(f"{name}: {count}" for name, count in tallies.items()))
 
 
 COMMANDS = [deposit, show, retry, transfer]

@@ -130,7 +130,7 @@ def test_deposit_show_retry_and_transfer(
     assert buckets.view({"id": work["id"]})[0]["status"] == "queued"
     moved = cli("buckets", "transfer", "--json")
     assert moved.exit_code == 0, moved.output
-    assert set(json.loads(moved.stdout)) == {"archived", "deleted"}
+    assert {"archived", "deleted"} <= set(json.loads(moved.stdout))
 
 
 def test_a_pipeline_typo_names_the_known_ones(cli: Run, buckets: Buckets, pipeline: str) -> None:
