@@ -22,8 +22,8 @@ from pymongo import MongoClient
 from pymongo.collection import Collection
 
 from service.embedded import EmbeddedDatabase
-from service.process import SluiceProcess
 from service.settings import Settings
+from service.testing import SluiceProcess
 
 #: The repository root, so child processes can import `bench` wherever they start.
 ROOT = Path(__file__).resolve().parents[1]

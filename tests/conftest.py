@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from service.embedded import EmbeddedDatabase
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 
 
 @pytest.fixture(scope="session")

@@ -43,8 +43,8 @@ from pathlib import Path
 
 import pytest
 
-from service.process import SluiceProcess
 from service.settings import Settings, env_name
+from service.testing import SluiceProcess
 from tests.readme import README_PATH, Block, MarkError, blocks
 
 README = README_PATH.read_text()

@@ -29,7 +29,7 @@ from alpine.exception import (
     WorkspaceNotFoundException,
 )
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from sluice import Admin, Workfile
 from tests.service.auth.helpers import ADMIN_SECRET, create_token, secure_env
 from tests.service.workfiles.helpers import JOBS, as_yaml, diamond, fast_sluice

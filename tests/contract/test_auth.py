@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.contract.remote import ClientHTTPError, RemoteBackend, WorkflowAgent
 from tests.contract.workspace import SITE, activate_workspace, client_env
 from tests.service.auth.helpers import create_token, secure_env

@@ -13,7 +13,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 
 StartSluice = Callable[..., SluiceProcess]
 

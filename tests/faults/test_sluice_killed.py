@@ -20,7 +20,7 @@ from pymongo.database import Database
 from service.buckets.documents import LEASE
 from service.buckets.store import COLLECTION
 from service.embedded import EmbeddedDatabase
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.faults.conftest import StartSluice
 from tests.faults.ledger import (
     Depositor,

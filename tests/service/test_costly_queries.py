@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.auth.helpers import ADMIN_SECRET, create_token, secure_env, token_header
 from tests.service.buckets.helpers import new_work
 from tests.service.factories import work

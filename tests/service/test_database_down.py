@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from service.embedded import EmbeddedDatabase
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.factories import work
 
 

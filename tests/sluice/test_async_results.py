@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from service.process import free_port
+from service.testing import free_port
 from sluice import AsyncResults, Conflict, NotFound, TransportError
 from tests.service.factories import new_id, work
 

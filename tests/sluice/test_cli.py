@@ -9,7 +9,7 @@ from typing import Protocol
 import pytest
 from click.testing import CliRunner, Result
 
-from service.process import free_port
+from service.testing import free_port
 from sluice import Results
 from sluice.cli.main import main
 from tests.service.factories import work

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.process import free_port
+from service.testing import free_port
 from sluice import (
     APIError,
     BadRequest,

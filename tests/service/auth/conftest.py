@@ -10,7 +10,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.auth.helpers import ADMIN_SECRET, secure_env, token_header
 
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from sluice import Admin, Forbidden, Results, Unauthorized
 from sluice.cli.main import main
 from tests.service.auth.helpers import ADMIN_SECRET, create_token

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.auth.helpers import ADMIN_SECRET, create_token, token_header
 
 MANIFEST = {

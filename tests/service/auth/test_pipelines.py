@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.auth.helpers import create_token, token_header
 from tests.service.buckets.helpers import new_work
 from tests.service.factories import work

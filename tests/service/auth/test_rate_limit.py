@@ -10,7 +10,7 @@ import pytest
 
 from service.auth.ratelimit import RateLimiter
 from service.errors import RateLimited
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.auth.helpers import create_token, secure_env, token_header
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from pymongo.database import Database
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.auth.helpers import ADMIN_SECRET, bearer, create_token, token_header
 from tests.service.factories import work
 

@@ -15,7 +15,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
 
 from service.buckets.store import COLLECTION, INDEXES
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
 
 from service.buckets import audit
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.buckets.helpers import Work, deposit, new_work, view, wait_for, withdraw
 
 StartSluice = Callable[..., SluiceProcess]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.buckets.helpers import deposit, new_work
 
 WORKS = 2000

@@ -11,8 +11,8 @@ import httpx
 from pymongo.asynchronous.collection import AsyncCollection
 
 from service.buckets import audit
-from service.process import SluiceProcess
 from service.settings import Settings
+from service.testing import SluiceProcess
 from tests.service.buckets.helpers import deposit, new_work, view, wait_for, withdraw
 
 StartSluice = Callable[..., SluiceProcess]

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.workers import Workers
 
 #: Largest file the lab accepts: above the flat-memory test's upload.

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.experiments.lab import Lab
 
 

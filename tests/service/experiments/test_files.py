@@ -19,7 +19,7 @@ from pymongo import MongoClient
 
 from service.embedded import EmbeddedDatabase
 from service.experiments.files import BUCKET
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.experiments.lab import Lab
 from tests.service.experiments.test_experiments import create, error_code
 

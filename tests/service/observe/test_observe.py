@@ -11,7 +11,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.buckets.helpers import deposit, new_work, withdraw
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from pymongo.database import Database
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.auth.helpers import ADMIN_SECRET, create_token, token_header
 from tests.service.users.conftest import login, make_user, session_of
 from tests.service.workfiles.helpers import as_yaml, diamond, fast_sluice

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from service.process import SluiceProcess
 from service.settings import Settings, SettingsError
+from service.testing import SluiceProcess
 from tests.service.auth.helpers import ADMIN_SECRET, create_token, secure_env, token_header
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.workfiles.helpers import fast_sluice
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 
 JOBS = "tests.sluice.workfile.jobs"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.auth.helpers import ADMIN_SECRET, create_token, secure_env, token_header
 from tests.service.workfiles.helpers import as_yaml, diamond
 from tests.service.workfiles.test_workfiles import error_of

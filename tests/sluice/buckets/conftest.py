@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from sluice import AsyncBuckets, Buckets, new_work
 from tests.sluice.buckets.jobs import HERE
 from tests.workers import Workers

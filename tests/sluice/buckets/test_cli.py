@@ -8,7 +8,7 @@ from typing import Protocol
 import pytest
 from click.testing import CliRunner, Result
 
-from service.process import free_port
+from service.testing import free_port
 from sluice import Buckets
 from sluice.cli.main import main
 from tests.sluice.buckets.conftest import job

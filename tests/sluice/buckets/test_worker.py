@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from sluice import Buckets, Conflict, new_work
 from tests.sluice.buckets.conftest import StartWorker, finish, job, wait_for
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from sluice import Workfile
 from tests.service.workfiles.helpers import as_yaml, fast_sluice
 from tests.sluice.buckets.conftest import start_worker

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from sluice.cli.main import main
 from tests.service.workfiles.helpers import JOBS, diamond
 from tests.sluice.buckets.conftest import StartWorker

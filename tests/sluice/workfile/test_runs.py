@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from sluice import (
     Buckets,
     FlowResultsMalformed,

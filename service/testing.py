@@ -1,4 +1,5 @@
-"""Run Sluice as a child process on a free loopback port (tests, benchmarks, drills)."""
+"""Test harness: run Sluice as a child process on a free loopback port (used by the
+tests, the benchmarks and the fault drills; never by the service itself)."""
 
 from __future__ import annotations
 
