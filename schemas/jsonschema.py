@@ -29,6 +29,7 @@ from schemas.workfiles import (
     WorkfileInfo,
     WorkfilePage,
     WorkflowFile,
+    WorkspacePage,
 )
 
 SCHEMA_DIR = Path(__file__).parent
@@ -51,6 +52,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "workflow-file": WorkflowFile,
     "workfile-info": WorkfileInfo,
     "workfile-page": WorkfilePage,
+    "workspace-page": WorkspacePage,
     "run-request": RunRequest,
     "process-info": ProcessInfo,
     "stop-answer": StopAnswer,

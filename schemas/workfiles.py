@@ -99,6 +99,26 @@ class WorkfilePage(_Strict):
     total: int
 
 
+class WorkspaceInfo(_Strict):
+    """A workspace: a named folder of workfiles."""
+
+    id: StrictStr = Field(description="Derived from the name: one name, one id.")
+    name: StrictStr
+    summary: StrictStr
+    public: bool
+    owner: StrictStr
+    created_at: float = Field(description="Unix seconds.")
+
+
+class WorkspacePage(_Strict):
+    """One page of the workspaces, by name."""
+
+    workspaces: list[WorkspaceInfo]
+    page: int
+    per_page: int
+    total: int
+
+
 class RunVariable(_Strict):
     """A variable's value for one run."""
 

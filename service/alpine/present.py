@@ -9,6 +9,7 @@ from typing import Any
 
 from service.db import Document
 from service.jsonio import JSONResponse
+from service.workfiles.workspaces import info as workspace_info
 from service.workfiles.workspaces import workspace_id
 
 
@@ -53,10 +54,7 @@ def owner(name: str) -> Document:
 def workspace(stored: Document) -> Document:
     """A workspace as Chorus presents one (the keys `workspace.update` needs included)."""
     return {
-        "id": stored["_id"],
-        "name": stored["name"],
-        "summary": stored["summary"],
-        "public": stored["public"],
+        **workspace_info(stored),
         "archived": False,
         "owner": owner(stored["owner"]),
         "entity_type": "workspace",

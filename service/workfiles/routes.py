@@ -17,6 +17,7 @@ from schemas.workfiles import (
     StopAnswer,
     WorkfileInfo,
     WorkfilePage,
+    WorkspacePage,
 )
 from service.auth import principal, record
 from service.body import read_body, request_json
@@ -28,6 +29,7 @@ from service.stores import stores
 from service.validation import parse_model
 from service.workfiles import report, runs
 from service.workfiles.store import info
+from service.workfiles.workspaces import info as workspace_info
 
 MEDIA_TYPES = {"yaml": "application/yaml", "json": "application/json"}
 
@@ -60,6 +62,18 @@ async def listing(request: Request) -> Response:
         request.query_params.get("file_name"),
     )
     return JSONResponse(found)
+
+
+async def workspaces(request: Request) -> Response:
+    held = stores(request)
+    page, per_page = int_param(request, "page", 1), int_param(request, "per_page", 100)
+    found, total = await held.workfiles.workspaces.page(
+        page, per_page, held.settings.max_view_results
+    )
+    return JSONResponse(
+        {"workspaces": [workspace_info(item) for item in found], "page": page,
+         "per_page": per_page, "total": total}
+    )  # fmt: skip
 
 
 async def get(request: Request) -> Response:
@@ -155,6 +169,9 @@ endpoints = [
              "Upload a workfile (raw YAML or JSON bytes); a known name gets a new version",
              body=bytes, response=WorkfileInfo, params=_UPLOAD_PARAMS,
              errors=(400, 409, 413, 422)),
+    Endpoint("/workspaces", ("GET",), workspaces, "read",
+             "One page of the workspaces, by name (the Alpine surface's too)",
+             response=WorkspacePage, params=(_PAGE, _PER_PAGE), errors=(400,)),
     Endpoint("/workfiles", ("GET",), listing, "read",
              "One page of a workspace's workfiles, by name",
              response=WorkfilePage, params=(_WORKSPACE, _FILE_NAME, _PAGE, _PER_PAGE),

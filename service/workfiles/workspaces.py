@@ -35,6 +35,18 @@ def workspace_id(name: str) -> str:
     return hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
+def info(document: Document) -> Document:
+    """The wire form (`schemas.workfiles.WorkspaceInfo`) of a stored workspace."""
+    return {
+        "id": document["_id"],
+        "name": document["name"],
+        "summary": document["summary"],
+        "public": document["public"],
+        "owner": document["owner"],
+        "created_at": document["created_at"],
+    }
+
+
 class WorkspaceStore:
     """Create, record, list, read and delete workspaces (names are checked by callers)."""
 

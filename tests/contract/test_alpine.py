@@ -160,10 +160,21 @@ def test_a_wrong_password_or_name_gets_the_same_answer(server: SluiceProcess, an
     assert answers[0].json()["error"]["message"] == "wrong username or password"
 
 
-def test_the_workspace_is_found_by_name(session: alpine.APIClient, workspace_id: str) -> None:
+def test_the_workspace_is_found_by_name(
+    session: alpine.APIClient, server: SluiceProcess, workspace_id: str
+) -> None:
     got = session.workspace.get(workspace_id)
     assert got["name"] == "Demo" and got["summary"] == "the demo workspace"
     assert any(item["id"] == workspace_id for item in session.workspace.get_list(per_page=1))
+    with raw(server) as client:  # the same workspace on Sluice's own route
+        native = client.get("/workspaces", params={"per_page": 1000},
+                            headers={"x-access-token": ADMIN_SECRET})  # fmt: skip
+        assert {"id": workspace_id, "name": "Demo"}.items() <= next(
+            item for item in native.json()["workspaces"] if item["name"] == "Demo"
+        ).items()
+        too_many = client.get("/workspaces", params={"per_page": 10**6},
+                              headers={"x-access-token": ADMIN_SECRET})  # fmt: skip
+        assert too_many.status_code == 400, too_many.text
     with pytest.raises(WorkspaceNotFoundException):
         session.workspace.get_id("No such workspace")
     with pytest.raises(WorkspaceNotFoundException):
