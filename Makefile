@@ -3,16 +3,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The unmodified pyaqueduct client of the contract tests, in a venv of its own: it pins
+# httpx<0.25, which Sluice (httpx>=0.27) cannot share. It needs Python <= 3.11.
+PYAQUEDUCT := $(VENV)/pyaqueduct
+PYAQUEDUCT_REQUIREMENTS := tests/contract/pyaqueduct-requirements.txt
 
 .PHONY: install run test fuzz lint fmt bench schemas clean
 
-install: $(STAMP)
+install: $(STAMP) $(PYAQUEDUCT)/.installed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
 	touch $(STAMP)
+
+$(PYAQUEDUCT)/.installed: $(PYAQUEDUCT_REQUIREMENTS) $(STAMP)
+	test -x $(PYAQUEDUCT)/bin/python || $(PYTHON) -m venv $(PYAQUEDUCT)
+	$(PYAQUEDUCT)/bin/python -m pip install --quiet -r $(PYAQUEDUCT_REQUIREMENTS)
+	touch $@
 
 # Starts the embedded database (data in ./var/db) unless MONGODB_URI is set.
 run: install

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from schemas.aqueduct import GraphQLRequest
 from schemas.auth import AuditEntry, TokenCreated, TokenInfo, TokenRequest
 from schemas.buckets import LeaseRequest, LeaseStatus, RetryRequest
 from schemas.errors import ErrorBody
@@ -66,6 +67,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "worker-beat": WorkerBeat,
     "worker-info": WorkerInfo,
     "beat-answer": BeatAnswer,
+    "graphql-request": GraphQLRequest,
 }
 
 

@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Mount
 
 from service import __version__
 from service.alpine import chorus, engine
+from service.aqueduct.routes import endpoints as aqueduct_endpoints
 from service.auth import guard as auth_guard
 from service.auth.audit import AuditLog
 from service.auth.guard import Gate
@@ -180,9 +181,14 @@ def background_loops(opened: Stores) -> list[Periodic]:
 
 
 def mounts(settings: Settings) -> list[tuple[str, list[Endpoint]]]:
-    """Every route of the service with these settings: MOUNTS and the Alpine Chorus
-    routes under SLUICE_ALPINE_PREFIX."""
-    return [*MOUNTS, (f"{settings.alpine_prefix}/api", chorus.endpoints)]
+    """Every route of the service with these settings: MOUNTS, the Alpine Chorus
+    routes under SLUICE_ALPINE_PREFIX and the Aqueduct-compatible surface under
+    SLUICE_AQUEDUCT_PREFIX (each where its clients' URL says)."""
+    return [
+        *MOUNTS,
+        (f"{settings.alpine_prefix}/api", chorus.endpoints),
+        (settings.aqueduct_prefix, aqueduct_endpoints),
+    ]
 
 
 def create_app(settings: Settings | None = None) -> Starlette:

@@ -15,7 +15,8 @@ error, ours or not, into `{"error": {"code", "message", "details"}}` with its st
     ├── PayloadTooLarge (413)
     ├── ValidationFailed (422)
     ├── RateLimited (429, with Retry-After)
-    └── Unavailable (503)
+    ├── Unavailable (503)
+    └── StillRunning (504: a task waited for did not end in time; it carries on)
 """
 
 from __future__ import annotations
@@ -108,6 +109,13 @@ class RateLimited(SluiceError):
 class Unavailable(SluiceError):
     status_code = 503
     code = "database_unavailable"
+
+
+class StillRunning(SluiceError):
+    """A request that waits for a task gave up waiting; the task itself goes on."""
+
+    status_code = 504
+    code = "still_running"
 
 
 def error_response(

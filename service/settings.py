@@ -120,6 +120,21 @@ class Settings:
     alpine_prefix: str = "/alpine"
     #: Seconds a login session (Alpine's `session_id`) stays valid; logout ends it sooner.
     session_ttl: float = 86400.0
+    #: Path prefix of the Aqueduct-compatible surface (pyaqueduct's `API(url)` is
+    #: `http://<host>:<port><prefix>`).
+    aqueduct_prefix: str = "/aqueduct"
+    #: Largest GraphQL request body (document and variables), in bytes (413 past it).
+    aqueduct_max_body_bytes: int = 256 * 1024
+    #: Deepest selection nesting of a GraphQL document (root fields are depth 1).
+    aqueduct_max_depth: int = 6
+    #: Most fields, fragment spreads and inline fragments in one GraphQL operation,
+    #: counted with fragments expanded.
+    aqueduct_max_fields: int = 200
+    #: Whether the GraphQL schema answers introspection queries.
+    aqueduct_introspection: bool = False
+    #: Seconds `executeExtension` waits for its task inside the request; past it the
+    #: answer is an error naming the task, which carries on.
+    aqueduct_execute_wait: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -158,6 +173,9 @@ class Settings:
             "max_workfile_bytes",
             "max_workfile_depth",
             "worker_stale",
+            "aqueduct_max_body_bytes",
+            "aqueduct_max_depth",
+            "aqueduct_max_fields",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{env_name(name)} must be at least 1")
@@ -172,6 +190,7 @@ class Settings:
             "file_grace",
             "run_interval",
             "metrics_max_age",
+            "aqueduct_execute_wait",
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{env_name(name)} must not be negative")
@@ -193,6 +212,11 @@ class Settings:
             raise SettingsError("SLUICE_LOG_LEVEL must be one of critical/error/warning/info/debug")
         if self.log_format not in ("text", "json"):
             raise SettingsError("SLUICE_LOG_FORMAT must be 'text' or 'json'")
+        if not _URL_PREFIX.fullmatch(self.aqueduct_prefix):
+            raise SettingsError(
+                f"SLUICE_AQUEDUCT_PREFIX={self.aqueduct_prefix!r} must be a path such as "
+                "/aqueduct (segments of letters, digits, '.', '_' or '-'; no trailing '/')"
+            )
         self._check_auth()
 
     def _check_auth(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from gridfs import AsyncGridOut
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -25,11 +26,12 @@ from schemas.experiments import (
     TaskPage,
 )
 from service.auth.audit import record as audit
-from service.auth.principal import principal
 from service.body import request_json
+from service.db import Document
 from service.errors import BadRequest
 from service.experiments import extensions
 from service.experiments.files import read_all
+from service.experiments.operations import remove_experiment, start_action
 from service.jsonio import JSONResponse
 from service.params import int_param
 from service.routing import Endpoint, Param
@@ -49,11 +51,6 @@ def _time(request: Request, name: str) -> datetime | None:
         raise BadRequest(f"{name} must be an ISO 8601 time, not {raw!r}", {name: raw}) from None
 
 
-def _who(request: Request) -> str:
-    caller = principal(request)
-    return caller.owner or caller.name or "anonymous"
-
-
 async def create(request: Request) -> Response:
     new = parse_model(NewExperiment, await request_json(request))
     return JSONResponse(await stores(request).experiments.create(new), status_code=201)
@@ -62,7 +59,7 @@ async def create(request: Request) -> Response:
 async def find(request: Request) -> Response:
     found, total = await stores(request).experiments.find(
         request.query_params.get("search"),
-        request.query_params.getlist("tags"),
+        request.query_params.getlist("tags") or None,
         _time(request, "start_datetime"),
         _time(request, "end_datetime"),
         int_param(request, "limit", 10),
@@ -89,10 +86,9 @@ async def change(request: Request) -> Response:
 
 async def remove(request: Request) -> Response:
     held = stores(request)
-    removed = await held.experiments.delete(request.path_params["ref"])
-    files = await held.files.remove_all(removed["uuid"])
-    tasks = await held.tasks.remove_for(removed["uuid"])
-    await audit(request, "experiments.remove", removed["eid"], {"files": files, "tasks": tasks})
+    await remove_experiment(
+        request, held.experiments, held.files, held.tasks, request.path_params["ref"]
+    )
     return JSONResponse(True)
 
 
@@ -128,14 +124,19 @@ async def download(request: Request) -> Response:
     entry, stream = await stores(request).files.open(
         request.path_params["ref"], request.path_params["name"]
     )
+    return file_response(entry, stream)
+
+
+def file_response(
+    entry: Document, stream: AsyncGridOut, media_type: str = "application/octet-stream"
+) -> Response:
+    """A stored file's content, streamed, with its length, checksum and time."""
     headers = {
         "content-length": str(stream.length),
         "x-checksum": entry["checksum"],
         "last-modified": entry["modified_at"].strftime("%a, %d %b %Y %H:%M:%S GMT"),
     }
-    return StreamingResponse(
-        read_all(stream), media_type="application/octet-stream", headers=headers
-    )
+    return StreamingResponse(read_all(stream), media_type=media_type, headers=headers)
 
 
 async def remove_files(request: Request) -> Response:
@@ -160,13 +161,9 @@ async def execute(request: Request) -> Response:
         request.path_params["extension"],
         request.path_params["action"],
     )
-    # The task is a work of the extension's pipeline: a token limited to other
-    # pipelines may not queue it.
-    principal(request).check_pipelines([extension.pipeline])
-    values, experiment = await extensions.check_parameters(
-        action, body.parameters, held.experiments
+    task = await start_action(
+        request, held.experiments, held.tasks, extension, action, body.parameters
     )
-    task = await held.tasks.start(extension, action, values, experiment, _who(request))
     return JSONResponse(task, status_code=201)
 
 

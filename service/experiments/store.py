@@ -138,15 +138,22 @@ class ExperimentStore:
             {"day": day, "attempts": COUNTER_ATTEMPTS},
         )
 
-    async def create(self, new: NewExperiment) -> Document:
-        """Store a new experiment; return it."""
+    async def create(self, new: NewExperiment, tags: list[Any] | None = None) -> Document:
+        """Store a new experiment, optionally already tagged; return it. 400 for a bad
+        tag, 409 past the tag limit (then nothing is stored)."""
+        cleaned = check_tags(tags or [])
+        if len(cleaned) > TAGS_PER_EXPERIMENT:
+            raise Conflict(
+                f"an experiment carries at most {TAGS_PER_EXPERIMENT} tags",
+                {"max_tags": TAGS_PER_EXPERIMENT},
+            )
         moment = now()
         record: Document = {
             "uuid": str(uuid.uuid4()),
             "eid": await self._next_eid(moment),
             "title": new.title,
             "description": new.description,
-            "tags": [],
+            "tags": cleaned,
             "files": [],
             "created_at": moment,
             "updated_at": moment,
@@ -167,7 +174,7 @@ class ExperimentStore:
     async def find(
         self,
         search: str | None,
-        tags: list[str],
+        tags: list[str] | None,
         start: datetime | None,
         end: datetime | None,
         limit: int,
@@ -175,6 +182,7 @@ class ExperimentStore:
         max_search: int,
     ) -> tuple[list[Document], int]:
         """One page of matching experiments, newest first, and how many match in all.
+        `tags`: those carrying any of them (an empty list matches none); None: any.
         A search longer than `max_search` (SLUICE_MAX_REGEX_LENGTH) once escaped is a 400."""
         if not 1 <= limit <= PAGE_MAX:
             raise BadRequest(f"limit must be 1-{PAGE_MAX}", {"limit": limit})
@@ -184,7 +192,7 @@ class ExperimentStore:
         if search:
             pattern = {"$regex": search_pattern(search, max_search), "$options": "i"}
             query["$or"] = [{"title": pattern}, {"eid": pattern}]
-        if tags:
+        if tags is not None:
             query["tags"] = {"$in": check_tags(tags)}
         bounds: Document = {}
         if start is not None:

@@ -17,6 +17,7 @@ finished task's log is then saved as file `task-<id>.log` of its experiment.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -46,6 +47,8 @@ LOST_AFTER = 120.0
 STOP_GRACE = 60.0
 #: Active tasks brought up to date per pass.
 BATCH = 500
+#: Seconds between looks at a task someone waits for.
+WAIT_POLL = 0.2
 
 INDEXES = [
     IndexModel([("task_id", ASCENDING)], unique=True, name="task_id_unique"),
@@ -229,7 +232,7 @@ class TaskStore:
                 # NotFound: the experiment was removed meanwhile.
                 with contextlib.suppress(NotFound):
                     await self.files.store(
-                        task["experiment_uuid"], f"task-{task['task_id']}.log", _log(task)
+                        task["experiment_uuid"], log_name(task["task_id"]), _log(task)
                     )
             await self.collection.update_one(
                 {"_id": task["_id"], "log_saved": False}, {"$set": {"log_saved": True}}
@@ -275,6 +278,28 @@ class TaskStore:
                 continue  # it ended meanwhile
         removed = await self.collection.delete_many({"experiment_uuid": experiment_uuid})
         return removed.deleted_count
+
+    async def wait(self, task_id: str, seconds: float, poll: float = WAIT_POLL) -> Document | None:
+        """The task once it has ended and its log is saved, bringing it up to date every
+        `poll` seconds meanwhile; None if that takes more than `seconds` (the task
+        carries on). 404 for an unknown task."""
+        deadline = time.monotonic() + seconds
+        while True:
+            await self.reconcile([task_id])
+            task = await self.collection.find_one({"task_id": task_id})
+            if task is None:
+                raise NotFound(f"no task {task_id}", {"task_id": task_id})
+            if task["status"] in FINAL and task["log_saved"]:
+                return public(task)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            await asyncio.sleep(min(poll, remaining))
+
+
+def log_name(task_id: str) -> str:
+    """The name of the file a finished task's log is saved as, in its experiment."""
+    return f"task-{task_id}.log"
 
 
 async def _log(task: Document) -> AsyncIterator[bytes]:
