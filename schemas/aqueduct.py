@@ -23,6 +23,20 @@ class GraphQLRequest(BaseModel):
     )
 
 
+class GraphQLResponse(BaseModel):
+    """Answer of `POST <prefix>/api/graphql` (always status 200, as GraphQL over HTTP
+    has it for application/json): the data, and the errors if any."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: dict[str, Any] | None = None
+    errors: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Each with `message`, and `extensions.code` (a Sluice error code) "
+        "for a failure of the operation.",
+    )
+
+
 class DeleteFiles(BaseModel):
     """Body of `POST <prefix>/api/files/{uuid}/delete_files`."""
 

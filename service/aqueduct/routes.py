@@ -21,7 +21,7 @@ from graphql import GraphQLError, parse
 from starlette.requests import Request
 from starlette.responses import Response
 
-from schemas.aqueduct import DeleteFiles, GraphQLRequest
+from schemas.aqueduct import DeleteFiles, GraphQLRequest, GraphQLResponse
 from service.aqueduct.limits import check_limits, required_scope
 from service.aqueduct.multipart import form_part
 from service.aqueduct.resolvers import Context
@@ -43,8 +43,8 @@ _QUIET = logging.getLogger("sluice.aqueduct.graphql")
 _QUIET.disabled = True
 
 
-def _errors(status: int, *messages: str) -> Response:
-    return JSONResponse({"errors": [{"message": m} for m in messages]}, status_code=status)
+def _errors(*messages: str) -> Response:
+    return JSONResponse({"errors": [{"message": m} for m in messages]})
 
 
 def _escalates(error: GraphQLError) -> bool:
@@ -96,7 +96,7 @@ async def execute_graphql(request: Request) -> Response:
         document = parse(payload.query)
         check_limits(document, settings.aqueduct_max_depth, settings.aqueduct_max_fields)
     except GraphQLError as exc:
-        return _errors(400, exc.message)
+        return _errors(exc.message)
     principal(request).require(required_scope(document), "this GraphQL operation")
     context = Context(
         request, stores_of(request), settings, started + settings.aqueduct_execute_wait
@@ -113,7 +113,8 @@ async def execute_graphql(request: Request) -> Response:
     )
     if formatter.escalated:
         raise formatter.escalated[0]
-    return JSONResponse(result, status_code=200 if "data" in result else 400)
+    # 200 whatever the errors, as GraphQL over HTTP has it for application/json.
+    return JSONResponse(result)
 
 
 def _experiment_uuid(request: Request) -> str:
@@ -161,7 +162,8 @@ _NAME = Param("name", "path", {"type": "string"}, "file name", required=True)
 endpoints = [
     Endpoint("/api/graphql", ("POST",), execute_graphql, "read",
              "Aqueduct GraphQL (schemas/aqueduct.graphql); mutations need deposit, "
-             "removeExperiment admin", body=GraphQLRequest, errors=(400, 401, 403, 413)),
+             "removeExperiment admin", body=GraphQLRequest, response=GraphQLResponse,
+             errors=(400, 401, 403, 413, 422, 503)),
     Endpoint("/api/files/{uuid}", ("POST",), upload, "deposit",
              "Upload the multipart part `file` as the name in the `file_name` header "
              "(streamed; replaces a file of that name atomically)",
