@@ -81,13 +81,15 @@ async def resolve_experiments(
     _: None, info: Any, offset: int, limit: int, filters: Document | None = None
 ) -> Document:
     filters = filters or {}
-    found, total = await _context(info).stores.experiments.find(
+    context = _context(info)
+    found, total = await context.stores.experiments.find(
         filters.get("title"),
         filters.get("tags"),
         filters.get("startDate"),
         filters.get("endDate"),
         limit,
         offset,
+        context.settings.max_regex_length,
     )
     return {
         "experimentsData": [experiment_data(record) for record in found],
