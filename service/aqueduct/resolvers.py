@@ -31,9 +31,9 @@ from service.db import Document
 from service.errors import BadRequest, NotFound, StillRunning
 from service.experiments import extensions
 from service.experiments.operations import remove_experiment, start_action
-from service.experiments.routes import Stores
 from service.experiments.tasks import log_name
 from service.settings import Settings
+from service.stores import Stores
 from service.validation import parse_model
 
 _EID = re.compile(EID_PATTERN)

@@ -30,10 +30,11 @@ from service.auth.audit import record as audit
 from service.auth.principal import principal
 from service.body import read_body, request_json
 from service.errors import BadRequest, Forbidden, MalformedJSON, SluiceError, Unauthorized
-from service.experiments.routes import file_response, stores_of
+from service.experiments.routes import file_response
 from service.jsonio import JSONResponse
 from service.routing import Endpoint, Param
 from service.settings import Settings
+from service.stores import stores
 from service.validation import parse_model
 
 SCHEMA = build_schema()
@@ -90,7 +91,8 @@ async def _request(request: Request, settings: Settings) -> GraphQLRequest:
 async def execute_graphql(request: Request) -> Response:
     """Run one GraphQL document against the experiment stores."""
     started = time.monotonic()
-    settings: Settings = request.app.state.settings
+    held = stores(request)
+    settings = held.settings
     payload = await _request(request, settings)
     try:
         document = parse(payload.query)
@@ -98,9 +100,7 @@ async def execute_graphql(request: Request) -> Response:
     except GraphQLError as exc:
         return _errors(exc.message)
     principal(request).require(required_scope(document), "this GraphQL operation")
-    context = Context(
-        request, stores_of(request), settings, started + settings.aqueduct_execute_wait
-    )
+    context = Context(request, held, settings, started + settings.aqueduct_execute_wait)
     formatter = _Formatter()
     _, result = await graphql(
         SCHEMA,
@@ -130,9 +130,9 @@ async def upload(request: Request) -> Response:
     name = request.headers.get("file_name")
     if name is None:
         raise BadRequest("send the file's name in the file_name header")
-    stores = stores_of(request)
-    max_bytes = request.app.state.settings.max_file_bytes
-    entry = await stores.files.store(
+    held = stores(request)
+    max_bytes = held.settings.max_file_bytes
+    entry = await held.files.store(
         _experiment_uuid(request), name, form_part(request, "file", max_bytes)
     )
     return JSONResponse({"result": f"Successfully uploaded {name}", "file": entry})
@@ -141,7 +141,7 @@ async def upload(request: Request) -> Response:
 async def download(request: Request) -> Response:
     """A file's content with its Content-Length (pyaqueduct needs it), never compressed."""
     name = request.path_params["name"]
-    entry, stream = await stores_of(request).files.open(_experiment_uuid(request), name)
+    entry, stream = await stores(request).files.open(_experiment_uuid(request), name)
     media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return file_response(entry, stream, media_type)
 
@@ -150,7 +150,7 @@ async def delete_files(request: Request) -> Response:
     """Remove files, all or nothing: 409 naming the missing ones."""
     body = parse_model(DeleteFiles, await request_json(request))
     ref = _experiment_uuid(request)
-    removed = await stores_of(request).files.remove(ref, body.file_list)
+    removed = await stores(request).files.remove(ref, body.file_list)
     await audit(request, "experiments.remove_files", ref, {"names": removed})
     return JSONResponse({"result": f"Successfully deleted {', '.join(removed)}"})
 
