@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from sluice.aqueduct import API as SluiceAPI
 from tests.contract.aqueduct import ClientError, Driver, Handle
 from tests.service.auth.helpers import bearer, create_token, secure_env
