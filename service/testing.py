@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -111,3 +112,34 @@ class SluiceProcess:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class SluiceStarter:
+    """Starts Sluice processes, each on a database of its own (unless the overrides name
+    one) and logging to a file of its own under `logs`; `stop_all()` ends every one.
+
+    `start(name, **overrides)`: a started Sluice with `env` and the overrides (such as
+    SLUICE_REAPER_INTERVAL="0.2"); `name` labels its database and log file.
+    """
+
+    def __init__(self, env: Mapping[str, str], logs: Path) -> None:
+        self.env = dict(env)
+        self.logs = logs
+        self.started: list[SluiceProcess] = []
+
+    def start(self, name: str = "sluice", **overrides: str) -> SluiceProcess:
+        tag = f"{name}-{len(self.started)}"
+        env = {
+            **self.env,
+            "SLUICE_DB_NAME": f"sluice_{tag.replace('-', '_')}_{uuid.uuid4().hex[:8]}",
+        }
+        process = SluiceProcess({**env, **overrides}, log_path=self.logs / f"{tag}.log")
+        self.started.append(process)
+        return process.start()
+
+    __call__ = start
+
+    def stop_all(self) -> None:
+        """Stop every Sluice this starter started (a killed one is already stopped)."""
+        for process in self.started:
+            process.stop()

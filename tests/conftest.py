@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
 from service.embedded import EmbeddedDatabase
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
 
 
 @pytest.fixture(scope="session")
@@ -43,14 +44,30 @@ def sluice_env(mongo_uri: str) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def start_sluice(sluice_env: dict[str, str], tmp_path: Path) -> Iterator[SluiceStarter]:
+    """`start_sluice(name, **env)`: a started Sluice of this test, on a database of its
+    own unless `env` names one (SLUICE_DB_NAME), logging under the test's tmp_path;
+    every one is stopped at the end of the test."""
+    starter = SluiceStarter(sluice_env, tmp_path)
+    yield starter
+    starter.stop_all()
+
+
 @pytest.fixture(scope="session")
-def sluice(
+def start_session_sluice(
     sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SluiceProcess]:
-    """One Sluice server for the whole session."""
-    log = tmp_path_factory.mktemp("sluice") / "sluice.log"
-    with SluiceProcess(sluice_env, log_path=log) as server:
-        yield server
+) -> Iterator[SluiceStarter]:
+    """`start_sluice` for session fixtures: these Sluices stop when the session ends."""
+    starter = SluiceStarter(sluice_env, tmp_path_factory.mktemp("sluices"))
+    yield starter
+    starter.stop_all()
+
+
+@pytest.fixture(scope="session")
+def sluice(start_session_sluice: SluiceStarter, sluice_env: dict[str, str]) -> SluiceProcess:
+    """One Sluice server for the whole session, on the session's database."""
+    return start_session_sluice("session", **sluice_env)
 
 
 @pytest.fixture(scope="session")

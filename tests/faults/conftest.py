@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
 
 StartSluice = Callable[..., SluiceProcess]
 
@@ -30,21 +29,15 @@ def fault_env(sluice_env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture
-def start_sluice(fault_env: dict[str, str], tmp_path: Path) -> Iterator[StartSluice]:
+def start_sluice(fault_env: dict[str, str], start_sluice: SluiceStarter) -> StartSluice:
     """`start_sluice(**overrides)`: a started Sluice on the test's database (env overrides
     such as SLUICE_REAPER_INTERVAL="1"). Restart one after `kill()` with `start()`: it
     keeps its port. All are stopped at the end of the test."""
-    started: list[SluiceProcess] = []
 
     def start(**overrides: str) -> SluiceProcess:
-        env = {**fault_env, **overrides}
-        process = SluiceProcess(env, log_path=tmp_path / f"sluice-{len(started)}.log")
-        started.append(process)
-        return process.start()
+        return start_sluice("faults", **{**fault_env, **overrides})
 
-    yield start
-    for process in started:
-        process.stop()
+    return start
 
 
 @pytest.fixture

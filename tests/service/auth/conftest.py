@@ -10,7 +10,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
 from tests.service.auth.helpers import ADMIN_SECRET, secure_env, token_header
 
 
@@ -20,13 +20,9 @@ def secure_env_vars(sluice_env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def secure(
-    secure_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SluiceProcess]:
+def secure(secure_env_vars: dict[str, str], start_session_sluice: SluiceStarter) -> SluiceProcess:
     """A Sluice with SLUICE_AUTH=required on a database of its own."""
-    log = tmp_path_factory.mktemp("secure") / "sluice.log"
-    with SluiceProcess(secure_env_vars, log_path=log) as server:
-        yield server
+    return start_session_sluice("secure", **secure_env_vars)
 
 
 @pytest.fixture(scope="session")

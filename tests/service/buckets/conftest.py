@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +14,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
 
 from service.buckets.store import COLLECTION, INDEXES
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
 
 
 @pytest.fixture(scope="session")
@@ -34,22 +33,14 @@ def works(
 
 
 @pytest.fixture
-def start_sluice(
-    sluice_env: dict[str, str], tmp_path: Path
-) -> Iterator[Callable[..., SluiceProcess]]:
+def start_sluice(start_sluice: SluiceStarter) -> Callable[..., SluiceProcess]:
     """Start extra Sluice processes: `start_sluice(db_name, **env)` with env overrides
     such as SLUICE_REAPER_INTERVAL="0.2". All are stopped at the end of the test."""
-    started: list[SluiceProcess] = []
 
     def start(db_name: str, **overrides: str) -> SluiceProcess:
-        env = {**sluice_env, "SLUICE_DB_NAME": db_name, **overrides}
-        process = SluiceProcess(env, log_path=tmp_path / f"sluice-{len(started)}.log")
-        started.append(process.start())
-        return process
+        return start_sluice("buckets", SLUICE_DB_NAME=db_name, **overrides)
 
-    yield start
-    for process in started:
-        process.stop()
+    return start
 
 
 @pytest.fixture
@@ -59,19 +50,10 @@ def db_name() -> str:
 
 
 @pytest.fixture(scope="session")
-def quiet_sluice(
-    sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SluiceProcess]:
+def quiet_sluice(start_session_sluice: SluiceStarter) -> SluiceProcess:
     """A Sluice without reaper on a database of its own: lease-loss tests decide when
     runs end (through the audit routes) without a background reaper racing them."""
-    env = {
-        **sluice_env,
-        "SLUICE_DB_NAME": f"sluice_quiet_{uuid.uuid4().hex[:8]}",
-        "SLUICE_REAPER_INTERVAL": "0",
-    }
-    log = tmp_path_factory.mktemp("quiet") / "sluice.log"
-    with SluiceProcess(env, log_path=log) as server:
-        yield server
+    return start_session_sluice("quiet", SLUICE_REAPER_INTERVAL="0")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
 from tests.workers import Workers
 
 #: Largest file the lab accepts: above the flat-memory test's upload.
@@ -95,7 +95,7 @@ def manifests(pipeline: str, idle_pipeline: str) -> dict[str, object]:
 
 
 @pytest.fixture(scope="session")
-def lab(sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+def lab(start_session_sluice: SluiceStarter, tmp_path_factory: pytest.TempPathFactory) -> Lab:
     root = tmp_path_factory.mktemp("lab")
     extensions = root / "extensions"
     extensions.mkdir()
@@ -103,16 +103,14 @@ def lab(sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) ->
     pipeline, idle = f"ext-{tag}", f"ext-idle-{tag}"
     for name, manifest in manifests(pipeline, idle).items():
         (extensions / name).write_text(json.dumps(manifest))
-    env = {
-        **sluice_env,
-        "SLUICE_DB_NAME": f"sluice_lab_{tag}",
-        "SLUICE_EXTENSIONS_DIR": str(extensions),
-        "SLUICE_TASK_INTERVAL": "0.3",
-        "SLUICE_TRANSFER_INTERVAL": "0.5",
-        "SLUICE_MAX_FILE_BYTES": str(LAB_MAX_FILE),
-    }
-    with SluiceProcess(env, log_path=root / "sluice.log") as server:
-        yield Lab(server, extensions, pipeline, idle)
+    server = start_session_sluice(
+        "lab",
+        SLUICE_EXTENSIONS_DIR=str(extensions),
+        SLUICE_TASK_INTERVAL="0.3",
+        SLUICE_TRANSFER_INTERVAL="0.5",
+        SLUICE_MAX_FILE_BYTES=str(LAB_MAX_FILE),
+    )
+    return Lab(server, extensions, pipeline, idle)
 
 
 @pytest.fixture

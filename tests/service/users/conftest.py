@@ -10,7 +10,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
 from tests.service.auth.helpers import ADMIN_SECRET, secure_env, token_header
 
 
@@ -20,12 +20,8 @@ def users_env(sluice_env: dict[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def users_sluice(
-    users_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SluiceProcess]:
-    log = tmp_path_factory.mktemp("users") / "sluice.log"
-    with SluiceProcess(users_env, log_path=log) as server:
-        yield server
+def users_sluice(users_env: dict[str, str], start_session_sluice: SluiceStarter) -> SluiceProcess:
+    return start_session_sluice("users", **users_env)
 
 
 @pytest.fixture(scope="session")

@@ -8,16 +8,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from service.testing import SluiceProcess
-from tests.service.workfiles.helpers import fast_sluice
+from service.testing import SluiceProcess, SluiceStarter
+from tests.service.workfiles.helpers import FAST
 
 
 @pytest.fixture(scope="session")
-def wf_sluice(
-    sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SluiceProcess]:
-    with fast_sluice(sluice_env, tmp_path_factory.mktemp("workfiles")) as server:
-        yield server
+def wf_sluice(start_session_sluice: SluiceStarter) -> SluiceProcess:
+    return start_session_sluice("workfiles", **FAST)
 
 
 @pytest.fixture

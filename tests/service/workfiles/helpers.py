@@ -16,16 +16,14 @@ JOBS = "tests.sluice.workfile.jobs"
 RUN_INTERVAL = "0.2"
 
 
+#: What makes a Sluice's runs advance every 0.2 s and its reaper sweep every 0.5 s.
+FAST = {"SLUICE_RUN_INTERVAL": RUN_INTERVAL, "SLUICE_REAPER_INTERVAL": "0.5"}
+
+
 def fast_sluice(env: dict[str, str], log_dir: Path, **overrides: str) -> SluiceProcess:
     """A Sluice (not started) on a database of its own whose runs advance every 0.2 s
     and whose reaper sweeps every 0.5 s."""
-    settings = {
-        **env,
-        "SLUICE_DB_NAME": f"sluice_wf_{uuid.uuid4().hex[:8]}",
-        "SLUICE_RUN_INTERVAL": RUN_INTERVAL,
-        "SLUICE_REAPER_INTERVAL": "0.5",
-        **overrides,
-    }
+    settings = {**env, "SLUICE_DB_NAME": f"sluice_wf_{uuid.uuid4().hex[:8]}", **FAST, **overrides}
     return SluiceProcess(settings, log_path=log_dir / "sluice.log")
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import subprocess
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
 from sluice import AsyncBuckets, Buckets, new_work
 from tests.sluice.buckets.jobs import HERE
 from tests.workers import Workers
@@ -33,18 +32,9 @@ async def abuckets(base_url: str) -> AsyncIterator[AsyncBuckets]:
 
 
 @pytest.fixture(scope="session")
-def reaping_sluice(
-    sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SluiceProcess]:
+def reaping_sluice(start_session_sluice: SluiceStarter) -> SluiceProcess:
     """A Sluice on its own database whose reaper ends expired leases every second."""
-    env = {
-        **sluice_env,
-        "SLUICE_DB_NAME": f"sluice_reap_{uuid.uuid4().hex[:8]}",
-        "SLUICE_REAPER_INTERVAL": "1",
-    }
-    log = tmp_path_factory.mktemp("reaping") / "sluice.log"
-    with SluiceProcess(env, log_path=log) as server:
-        yield server
+    return start_session_sluice("reaping", SLUICE_REAPER_INTERVAL="1")
 
 
 @pytest.fixture

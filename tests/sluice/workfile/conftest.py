@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
 from sluice import Workfile
-from tests.service.workfiles.helpers import as_yaml, fast_sluice
+from tests.service.workfiles.helpers import FAST, as_yaml
 from tests.sluice.buckets.conftest import start_worker
 
 __all__ = ["start_worker"]
@@ -20,11 +20,8 @@ WriteWorkflow = Callable[..., Path]
 
 
 @pytest.fixture(scope="session")
-def runs_sluice(
-    sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SluiceProcess]:
-    with fast_sluice(sluice_env, tmp_path_factory.mktemp("runs")) as server:
-        yield server
+def runs_sluice(start_session_sluice: SluiceStarter) -> SluiceProcess:
+    return start_session_sluice("runs", **FAST)
 
 
 @pytest.fixture
