@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# What is installed: the runtime (+ the embedded database) for `make run`, and the
+# development tools on top of it for everything else.
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
 # The unmodified pyaqueduct client of the contract tests, in a venv of its own: it pins
 # httpx<0.25, which Sluice (httpx>=0.27) cannot share. It needs Python <= 3.11.
 PYAQUEDUCT := $(VENV)/pyaqueduct
@@ -10,21 +13,25 @@ PYAQUEDUCT_REQUIREMENTS := tests/contract/pyaqueduct-requirements.txt
 
 .PHONY: install run test fuzz lint fmt bench schemas clean
 
-install: $(STAMP) $(PYAQUEDUCT)/.installed
+install: $(DEV) $(PYAQUEDUCT)/.installed
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[embedded]'
+	touch $(RUNTIME)
 
-$(PYAQUEDUCT)/.installed: $(PYAQUEDUCT_REQUIREMENTS) $(STAMP)
+$(DEV): $(RUNTIME)
+	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
+	touch $(DEV)
+
+$(PYAQUEDUCT)/.installed: $(PYAQUEDUCT_REQUIREMENTS) $(RUNTIME)
 	test -x $(PYAQUEDUCT)/bin/python || $(PYTHON) -m venv $(PYAQUEDUCT)
 	$(PYAQUEDUCT)/bin/python -m pip install --quiet -r $(PYAQUEDUCT_REQUIREMENTS)
 	touch $@
 
 # Starts the embedded database (data in ./var/db) unless MONGODB_URI is set.
-run: install
+run: $(RUNTIME)
 	$(BIN)/python -m service
 
 # pytest exits 5 when it collected no tests: that is a failure, never green.

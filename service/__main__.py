@@ -1,5 +1,6 @@
 """`python -m service` (what `make run` calls): serve Sluice, with the embedded
-database when MONGODB_URI is unset. Ctrl-C stops Sluice, then the database."""
+database when MONGODB_URI is unset. Ctrl-C stops Sluice, then the database; a database
+left running by a Sluice that was killed is stopped at the next start."""
 
 from __future__ import annotations
 
@@ -54,6 +55,13 @@ def main() -> int:
             log_path=data.parent / "secantus.log",
         )
         try:
+            leftover = embedded.stop_leftover()
+            if leftover is not None:
+                print(
+                    f"sluice: stopped the embedded database left running on {data} "
+                    f"(pid {leftover}) by an earlier Sluice",
+                    file=sys.stderr,
+                )
             uri = embedded.start()
         except EmbeddedDatabaseError as exc:
             print(f"sluice: {exc}", file=sys.stderr)

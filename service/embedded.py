@@ -3,14 +3,23 @@
 SecantusDB is GPL-2.0-only, so it is started as a program (`secantusd-py`) and never
 imported. Used by `make run` (persistent data, `--sync-on-commit`) and by the test
 suite and benchmarks (a fresh server on a free port).
+
+On Linux the server is asked to stop (SIGTERM) when the process that started it dies,
+even by SIGKILL. A server on a data directory also leaves `<data directory>.pid`; the
+next start on that directory stops a server it finds still running there (a leftover
+on a system without that signal, or a Sluice killed a moment ago) before starting its
+own, and names the culprit in one line when the port is taken by anything else.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,10 +30,51 @@ from types import TracebackType
 from pymongo import MongoClient
 
 _LISTENING = re.compile(r"listening on [\d.]+:(\d+)")
+#: prctl(2) option: the signal the calling process gets when its parent thread dies.
+_PR_SET_PDEATHSIG = 1
+#: Seconds a leftover server gets to stop on SIGTERM before it is killed.
+LEFTOVER_STOP_TIMEOUT = 20.0
 
 
 class EmbeddedDatabaseError(RuntimeError):
     """The embedded server could not be started."""
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the child before exec: ask Linux for SIGTERM when the parent dies (kept across
+    exec), and stop at once if the parent is already gone. Elsewhere, nothing."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _port_taken(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _command_line(pid: int) -> list[str] | None:
+    """The argv of process `pid`; None if it is not running, has exited (a zombie has
+    none) or cannot be read (off Linux)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part] or None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _server_program() -> str:
@@ -59,6 +109,67 @@ class EmbeddedDatabase:
         self._ready = threading.Event()
 
     @property
+    def pid_file(self) -> Path | None:
+        """Where a server on a data directory records its pid (None in memory)."""
+        if self.storage_path == ":memory:":
+            return None
+        data = Path(self.storage_path).resolve()
+        return data.with_name(data.name + ".pid")
+
+    def stop_leftover(self) -> int | None:
+        """Stop a server still running on this data directory (recorded in `pid_file`);
+        return its pid, or None when there was none. EmbeddedDatabaseError, in one line
+        saying what to run, when it cannot be told apart or stopped, or when the port is
+        taken by something else."""
+        recorded = self._recorded_pid()
+        stopped = None
+        if recorded is not None and _alive(recorded):
+            argv = _command_line(recorded)
+            if argv is None and not Path("/proc/self/cmdline").exists():
+                # Nothing to tell it apart by: say what to run instead of guessing.
+                raise EmbeddedDatabaseError(
+                    f"an embedded database from an earlier run may still hold "
+                    f"{self.storage_path} (pid {recorded}): run `kill {recorded}` and start again"
+                )
+            if argv is not None and self._is_ours(argv):
+                self._terminate(recorded)
+                stopped = recorded
+        if self.requested_port and _port_taken(self.requested_port):
+            raise EmbeddedDatabaseError(
+                f"port {self.requested_port} is in use by another program (not the embedded "
+                f"database of {self.storage_path}): stop it, or set SLUICE_EMBEDDED_PORT to a "
+                "free port"
+            )
+        return stopped
+
+    def _recorded_pid(self) -> int | None:
+        if self.pid_file is None:
+            return None
+        try:
+            return int(self.pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _is_ours(self, argv: list[str]) -> bool:
+        if not any(Path(part).name == "secantusd-py" for part in argv[:2]):
+            return False
+        try:
+            path = argv[argv.index("--storage-path") + 1]
+        except (ValueError, IndexError):
+            return False
+        return Path(path).resolve() == Path(self.storage_path).resolve()
+
+    def _terminate(self, pid: int) -> None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + LEFTOVER_STOP_TIMEOUT
+        while _command_line(pid) is not None:
+            if time.monotonic() > deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+                break
+            time.sleep(0.1)
+
+    @property
     def uri(self) -> str:
         """Connection string for this server."""
         if self.port is None:
@@ -82,7 +193,8 @@ class EmbeddedDatabase:
         if self.sync_on_commit:
             argv.append("--sync-on-commit")
         # Its own session: a Ctrl-C in the terminal reaches Sluice, which then stops the
-        # database in order, after the last request.
+        # database in order, after the last request. If Sluice dies instead, Linux stops it.
+        parent = os.getpid()
         self.process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -91,7 +203,10 @@ class EmbeddedDatabase:
             text=True,
             start_new_session=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            preexec_fn=lambda: _die_with_parent(parent),
         )
+        if self.pid_file is not None:
+            self.pid_file.write_text(f"{self.process.pid}\n")
         threading.Thread(target=self._drain, daemon=True).start()
         deadline = time.monotonic() + timeout
         try:
@@ -152,6 +267,12 @@ class EmbeddedDatabase:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        self._forget()
+
+    def _forget(self) -> None:
+        process, pid_file = self.process, self.pid_file
+        if pid_file is not None and process is not None and self._recorded_pid() == process.pid:
+            pid_file.unlink(missing_ok=True)
 
     def kill(self) -> None:
         """Stop the server abruptly (SIGKILL), as a crash would."""
