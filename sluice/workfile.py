@@ -55,6 +55,11 @@ class Process:
         """The run: `state`, `status` and its `steps` (name, state, attempt, error...)."""
         return self._workfile._run(plans.status(process_id))
 
+    def recent(self, status: str | None = None, limit: int = 100) -> list[Document]:
+        """The latest `limit` runs (of `status`: RUNNING, SUCCESS, FAILURE, STOPPED),
+        newest first, each as `info` answers it."""
+        return self._workfile._run(plans.recent(status, limit))
+
     def query_status(self, process_id: str) -> str:
         """ "WORKING", "FINISHED" or "FAILED". RunFlowFailure for an unknown process."""
         try:

@@ -22,6 +22,7 @@ from schemas.workfiles import (
 from service.auth import principal, record
 from service.body import read_body, request_json
 from service.db import Document
+from service.errors import BadRequest
 from service.jsonio import JSONResponse
 from service.params import int_param
 from service.routing import Endpoint, Param
@@ -127,6 +128,20 @@ async def status(request: Request) -> Response:
     return JSONResponse(report.process_info(process))
 
 
+async def recent(request: Request) -> Response:
+    status = request.query_params.get("status")
+    if status is not None and status not in runs.RUN_STATUSES:
+        raise BadRequest(
+            f"status must be one of {', '.join(runs.RUN_STATUSES)}", {"status": status}
+        )
+    limit = int_param(request, "limit", RECENT_DEFAULT)
+    cap = stores(request).settings.max_view_results
+    if not 1 <= limit <= cap:
+        raise BadRequest(f"limit must be 1 to SLUICE_MAX_VIEW_RESULTS ({cap})", {"limit": limit})
+    found = await stores(request).runs.recent(status, limit)
+    return JSONResponse([report.process_info(process) for process in found])
+
+
 async def stop(request: Request) -> Response:
     process_id = request.path_params["process_id"]
     outcome = await stores(request).runs.stop(process_id)
@@ -144,6 +159,14 @@ async def results(request: Request) -> Response:
 
 
 _WORKFILE = Param("workfile_id", "path", {"type": "string"}, "workfile id", required=True)
+#: Runs `GET /workfiles/processes` answers unless asked for another number.
+RECENT_DEFAULT = 100
+_RECENT = (
+    Param("status", "query", {"type": "string", "enum": list(runs.RUN_STATUSES)},
+          "only runs with this status"),
+    Param("limit", "query", {"type": "integer", "minimum": 1},
+          f"most runs answered (default {RECENT_DEFAULT})"),
+)  # fmt: skip
 _PROCESS = Param("process_id", "path", {"type": "string"}, "process (run) id", required=True)
 _WORKSPACE = Param("workspace", "query", {"type": "string"}, "workspace name", required=True)
 _FILE_NAME = Param("file_name", "query", {"type": "string"}, "file name (.json: JSON, else YAML)")
@@ -159,6 +182,9 @@ _UPLOAD_PARAMS = (
 #: Every route, mounted at the root. Process routes come first: "/workfiles/processes/..."
 #: names no workfile.
 endpoints = [
+    Endpoint("/workfiles/processes", ("GET",), recent, "read",
+             "The latest runs, newest first", response=list[ProcessInfo], params=_RECENT,
+             errors=(400,)),
     Endpoint("/workfiles/processes/{process_id}", ("GET",), status, "read",
              "A run's state, status and steps", response=ProcessInfo, params=(_PROCESS,),
              errors=(404,)),

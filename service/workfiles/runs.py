@@ -24,7 +24,7 @@ import time
 import uuid
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from schemas.workfiles import WorkflowFile
@@ -40,7 +40,10 @@ COLLECTION = "workfiles.processes"
 INDEXES = [
     IndexModel([("status", ASCENDING)], name="status"),
     IndexModel([("workflow_id", ASCENDING)], name="workflow_id"),
+    IndexModel([("started_at", DESCENDING)], name="started_at"),
 ]
+#: Statuses a run may have.
+RUN_STATUSES = ("RUNNING", "SUCCESS", "FAILURE", "STOPPED")
 ACTIVE = ("queued", "running")
 #: Attempts at a stop while the run keeps advancing under it.
 STOP_ATTEMPTS = 10
@@ -127,6 +130,12 @@ class RunStore:
         if process is None:
             raise process_not_found(process_id)
         return process
+
+    async def recent(self, status: str | None, limit: int) -> list[Document]:
+        """The latest `limit` runs (of `status` if given), newest first."""
+        query = {} if status is None else {"status": status}
+        cursor = self.collection.find(query, sort=[("started_at", DESCENDING)], limit=limit)
+        return await cursor.to_list()
 
     async def reconcile(self) -> dict[str, int]:
         """Advance every unfinished run once; `{"advanced", "ended"}` tallies."""

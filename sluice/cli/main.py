@@ -18,10 +18,11 @@ from sluice.cli.exp import exp
 from sluice.cli.ext import ext
 from sluice.cli.queue import COMMANDS as QUEUE_COMMANDS
 from sluice.cli.results import results
+from sluice.cli.runs import run
 from sluice.cli.token import audit, token
 from sluice.cli.user import user
 from sluice.cli.worker import worker
-from sluice.cli.workfile import run, workfile
+from sluice.cli.workfile import workfile
 from sluice.core.sender import default_url
 from sluice.errors import NotFound, SluiceError
 

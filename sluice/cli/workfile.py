@@ -1,22 +1,19 @@
-"""`sluice workfile ...` (store, list, read, delete workfiles) and `sluice run` (run one,
-optionally watching its steps live until it ends)."""
+"""`sluice workfile ...`: store, list, read and delete workfiles (`sluice run` runs
+them: sluice.cli.runs)."""
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.live import Live
 from rich.table import Table
 
 from sluice.cli.connect import connect, console, echo_json, json_flag, utc
 from sluice.workfile import Workfile
 
 INFO_FIELDS = ("id", "file_name", "version", "workflow_name", "owner", "size", "modified_at")
-STEP_STYLES = {"success": "green", "failure": "red", "running": "yellow", "cancelled": "dim"}
 
 
 def _info_table(rows: list[dict[str, Any]]) -> Table:
@@ -108,74 +105,3 @@ def rm(ctx: click.Context, workfile_id: str, yes: bool) -> None:
         click.confirm(f"Delete workfile {found['file_name']} ({workfile_id})?", abort=True)
     client.delete(workfile_id)
     click.echo(f"Deleted {workfile_id}.")
-
-
-def _variable(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> list[Any]:
-    variables = []
-    for value in values:
-        name, equals, text = value.partition("=")
-        if not equals or not name:
-            raise click.BadParameter(f"{value!r} is not NAME=VALUE")
-        variables.append({"name": name, "value": text})
-    return variables
-
-
-def steps_table(process: dict[str, Any]) -> Table:
-    """The run's steps, one row each, coloured by state."""
-    table = Table(title=f"{process['workflow_name']}: {process['status']}")
-    for name in ("step", "state", "attempt", "error"):
-        table.add_column(name)
-    for step in process["steps"]:
-        style = STEP_STYLES.get(step["state"], "")
-        error = (step["error"] or "")[:80]
-        table.add_row(step["name"], step["state"], str(step["attempt"]), error, style=style)
-    return table
-
-
-@click.command()
-@click.argument("workfile_ref", metavar="WORKFILE")
-@click.option("--workspace", help="WORKFILE is a file name in this workspace, not an id.")
-@click.option("--var", "variables", multiple=True, callback=_variable, metavar="NAME=VALUE",
-              help="A variable's value (repeatable); values are strings.")  # fmt: skip
-@click.option("--wait", is_flag=True, help="Show the steps live until the run ends.")
-@click.option("--every", default=1.0, show_default=True, help="Seconds between polls.")
-@click.option("--timeout", default=3600.0, show_default=True,
-              help="Seconds to wait before stopping the run.")  # fmt: skip
-@click.pass_context
-def run(
-    ctx: click.Context,
-    workfile_ref: str,
-    workspace: str | None,
-    variables: list[Any],
-    wait: bool,
-    every: float,
-    timeout: float,
-) -> None:
-    """Run WORKFILE (an id) with variables; print the process id, or with --wait the
-    steps as they progress. Exits 1 if the run fails or times out (then it is stopped)."""
-    client = connect(ctx, Workfile)
-    workflow_id = client.get_id(workfile_ref, workspace) if workspace else workfile_ref
-    process_id = client.process.run(workflow_id, variables)
-    if not wait:
-        click.echo(process_id)
-        return
-    out = console()
-    out.print(f"process {process_id}")
-    seen: dict[str, Any] = {}
-    live = Live(console=out, auto_refresh=False) if out.is_terminal else None
-
-    def show(process: dict[str, Any]) -> None:
-        seen.update(process)
-        if live is not None:
-            live.update(steps_table(process), refresh=True)
-
-    try:
-        with live or contextlib.nullcontext():
-            status = client.process.wait_until_finished(
-                workflow_id, process_id, query_time=every, timeout=timeout, on_poll=show
-            )
-    finally:
-        # Piped output gets the last table only, not one redraw per poll.
-        if live is None and seen:
-            out.print(steps_table(seen))
-    out.print(f"run {process_id}: {status}")

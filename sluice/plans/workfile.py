@@ -95,6 +95,13 @@ def run(workflow_id: str, variables: Sequence[Any] | None) -> Plan[Document]:
     return process
 
 
+def recent(status: str | None = None, limit: int = 100) -> Plan[list[Document]]:
+    """GET /workfiles/processes: the latest runs, newest first."""
+    params = [("limit", str(limit))] + ([("status", status)] if status else [])
+    answer = yield Call("GET", "/workfiles/processes", params=tuple(params))
+    return [expect(p, dict, "a run") for p in expect(answer, list, "a JSON array of runs")]
+
+
 def status(process_id: str) -> Plan[Document]:
     """GET /workfiles/processes/{id}: the run's state, status and steps."""
     answer = yield Call("GET", f"/workfiles/processes/{_id(process_id)}")

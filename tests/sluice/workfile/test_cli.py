@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from sluice.cli.main import main
 from tests.service.workfiles.helpers import JOBS, diamond
 from tests.sluice.buckets.conftest import StartWorker
 from tests.sluice.workfile.conftest import WriteWorkflow
+from tests.workers import SLUICE
 
 
 def sluice(server: SluiceProcess, *args: str, input: str | None = None) -> Result:
@@ -77,3 +81,41 @@ def test_run_waits_showing_steps(
     assert bad.exit_code == 2 and "NAME=VALUE" in bad.output
     started = sluice(runs_sluice, "run", "bad.yaml", "--workspace", space)
     assert started.exit_code == 0 and len(started.stdout.strip()) == 32
+
+
+def test_ctrl_c_while_waiting_offers_to_stop_and_runs_are_listed(
+    runs_sluice: SluiceProcess, pipeline: str, write_workflow: WriteWorkflow
+) -> None:
+    space = f"ws-{uuid.uuid4().hex[:10]}"
+    sluice(runs_sluice, "workfile", "upload", space, str(write_workflow(diamond(pipeline))))
+    argv = [SLUICE, "--url", runs_sluice.url, "run", "flow.yaml", "--workspace", space,
+            "--wait", "--every", "1"]  # fmt: skip
+    waiting = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert waiting.stderr is not None and waiting.stdin is not None
+        # No worker serves the pipeline: the wait says so instead of waiting silently.
+        warning = waiting.stderr.readline()
+        assert f"no live worker serves pipeline {pipeline} at site local" in warning
+        waiting.send_signal(signal.SIGINT)
+        waiting.stdin.write("stop\n")
+        waiting.stdin.flush()
+        _, err = waiting.communicate(timeout=30)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+    assert waiting.returncode == 130, err
+    assert "Stop the run, or detach" in err and "STOPPED" in err
+    assert "Traceback" not in err
+    listed = json.loads(sluice(runs_sluice, "run", "ls", "--status", "STOPPED", "--json").stdout)
+    [stopped] = [p for p in listed if p["workflow_name"] == "diamond" and p["user"]
+                 and p["steps"][0]["work_id"].startswith(p["process_id"])][:1]  # fmt: skip
+    process_id = stopped["process_id"]
+    shown = sluice(runs_sluice, "run", "show", process_id)
+    assert shown.exit_code == 0 and "STOPPED" in shown.stdout and "start" in shown.stdout
+    table = sluice(runs_sluice, "run", "ls")
+    assert process_id in table.stdout
+    assert "run " + process_id in sluice(runs_sluice, "run", "stop", process_id).stdout
+    assert sluice(runs_sluice, "run", "show", "no-such-run").exit_code == 1
