@@ -29,7 +29,14 @@ from service.aqueduct.schema import build_schema
 from service.auth.audit import record as audit
 from service.auth.principal import principal
 from service.body import read_body, request_json
-from service.errors import BadRequest, Forbidden, MalformedJSON, SluiceError, Unauthorized
+from service.errors import (
+    BadRequest,
+    Forbidden,
+    MalformedJSON,
+    SluiceError,
+    Unauthorized,
+    Unavailable,
+)
 from service.experiments.routes import file_response
 from service.jsonio import JSONResponse
 from service.routing import Endpoint, Param
@@ -50,13 +57,14 @@ def _errors(*messages: str) -> Response:
 
 def _escalates(error: GraphQLError) -> bool:
     """Whether a resolver's failure must be answered as HTTP rather than in `errors`:
-    auth refusals (the client maps 401/403) and anything not a client mistake."""
+    auth refusals (the client maps 401/403), the database down (503) and failures that
+    are not Sluice errors (bugs: 500)."""
     original = error.original_error
     if original is None or error.path is None:
         return False
-    if isinstance(original, Unauthorized | Forbidden):
+    if isinstance(original, Unauthorized | Forbidden | Unavailable):
         return True
-    return not (isinstance(original, SluiceError) and 400 <= original.status_code < 500)
+    return not isinstance(original, SluiceError)
 
 
 class _Formatter:

@@ -34,6 +34,7 @@ class Aqueduct:
     lab_token: str
     admin_token: str
     worker_token: str
+    read_token: str
 
     @property
     def url(self) -> str:
@@ -88,6 +89,7 @@ def aqueduct(
             lab_token=create_token(server.url, ["read", "deposit"], owner="lab"),
             admin_token=create_token(server.url, ["admin"]),
             worker_token=create_token(server.url, ["work"]),
+            read_token=create_token(server.url, ["read"]),
         )
 
 
@@ -235,6 +237,10 @@ def test_scenario(
     raised("UnAuthorizedError", anonymous, "get_experiment_by_eid", eid)
     # The upload Experiment.upload_file makes, from the stranger's client.
     raised("UnAuthorizedError", stranger.get("_client"), "upload_file", exp_uuid, str(data))
+    reader = driver.connect(aqueduct.url, timeout=60, token=aqueduct.read_token)
+    assert reader.call("get_experiment_by_eid", eid).get("uuid") == exp_uuid
+    raised("ForbiddenError", reader, "create_experiment", "read-only", "x")
+    raised("ForbiddenError", reader.get("_client"), "upload_file", exp_uuid, str(data))
     assert native.get("/experiments", params={"limit": 1}).json()["total"] == total
     names = sorted(name for name, _ in sdk.get_experiment_by_eid(eid).files)
     assert names == sorted(["big.bin", "data.csv", log_file])
