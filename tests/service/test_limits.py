@@ -53,7 +53,7 @@ def test_batch_length(small: httpx.Client, pipeline: str) -> None:
     )
     ids = [(pipeline, str(n)) for n in range(6)]
     assert "SLUICE_MAX_BATCH" in str(
-        error_of(small.delete("/results/results", params=ids), 413)["message"]
+        error_of(small.delete("/results/results", params=tuple(ids)), 413)["message"]
     )
 
 

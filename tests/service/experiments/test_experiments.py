@@ -158,7 +158,7 @@ def test_find_search_tags_dates_paging(lab_http: httpx.Client) -> None:
     assert made[2]["eid"] in [e["eid"] for e in by_eid["experiments"]]
 
     tags = [("tags", f"A{marker}"), ("tags", f"b{marker}")]
-    tagged = lab_http.get("/experiments", params=tags).json()
+    tagged = lab_http.get("/experiments", params=tuple(tags)).json()
     assert sorted(e["eid"] for e in tagged["experiments"]) == sorted(
         [made[1]["eid"], made[3]["eid"]]
     )

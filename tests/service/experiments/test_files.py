@@ -34,7 +34,7 @@ def experiment(lab_http: httpx.Client) -> dict[str, Any]:
 
 
 def gridfs_count(lab: Lab, experiment_uuid: str) -> int:
-    with MongoClient(lab.server.env["MONGODB_URI"]) as client:
+    with MongoClient[dict[str, Any]](lab.server.env["MONGODB_URI"]) as client:
         meta = client[lab.server.env["SLUICE_DB_NAME"]][f"{BUCKET}.files"]
         return meta.count_documents({"metadata.experiment": experiment_uuid})
 
@@ -212,6 +212,8 @@ def test_a_1_gib_file_keeps_memory_flat(sluice_env: dict[str, str], tmp_path: Pa
     piece = os.urandom(1024 * 1024)
     digest = hashlib.sha256()
     done = threading.Event()
+
+    peak = 0
 
     def watch() -> None:
         nonlocal peak

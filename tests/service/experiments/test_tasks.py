@@ -186,7 +186,7 @@ def test_cancel_running_task_stops_it(
     asked = time.monotonic()
     cancelled = lab_http.post(f"/tasks/{task['task_id']}/cancel").json()
     assert cancelled["status"] == "REVOKED"
-    with MongoClient(lab.server.env["MONGODB_URI"]) as client:
+    with MongoClient[dict[str, Any]](lab.server.env["MONGODB_URI"]) as client:
         work = client[lab.server.env["SLUICE_DB_NAME"]][COLLECTION].find_one(
             {"id": task["task_id"]}
         )

@@ -67,7 +67,8 @@ def test_bad_beats_and_other_tokens(registry: SluiceProcess, pipeline: str) -> N
         assert http.put(f"/buckets/workers/{worker}", json=beat([pipeline])).status_code == 401
         outside = http.put(f"/buckets/workers/{worker}", json=beat(["x-other"]), headers=mine)
         assert outside.status_code == 403
-        for bad in ({"pid": -1}, {"pipelines": []}, {"name": ""}, {"extra": 1}):
+        invalid: list[dict[str, Any]] = [{"pid": -1}, {"pipelines": []}, {"name": ""}, {"extra": 1}]
+        for bad in invalid:
             body = {**beat([pipeline]), **bad}
             answer = http.put(f"/buckets/workers/{worker}", json=body, headers=mine)
             assert answer.status_code == 422, bad

@@ -30,7 +30,7 @@ def fast_sluice(env: dict[str, str], log_dir: Path, **overrides: str) -> SluiceP
 def diamond(pipeline: str, **changes: Any) -> dict[str, Any]:
     """start -> (left, right) -> total; with @n = 5 the sums are 6, 16, 106 and 122.
     `changes` override operators by name (a dict of fields) or top-level keys."""
-    operators = [
+    operators: list[dict[str, Any]] = [
         {"name": "start", "function": f"{JOBS}.add", "parameters": {"a": "@n", "b": 1}},
         {"name": "left", "function": f"{JOBS}.add", "depends_on": ["start"],
          "parameters": {"a": "$start.sum", "b": 10}},

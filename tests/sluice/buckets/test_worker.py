@@ -179,7 +179,7 @@ def test_a_worker_is_listed_with_its_work_while_it_lives(
     [seen] = wait_for(listed, what="the worker's beat naming its work")
     assert seen["name"] == "lab-7" and seen["pid"] == worker.pid
     assert seen["pipelines"] == [pipeline] and seen["site"] == "local"
-    assert seen["current"]["id"] == work_id  # type: ignore[index]
+    assert seen["current"]["id"] == work_id
     assert buckets.workers(pipeline, site="elsewhere") == []
     finish(worker)
     assert buckets.workers(pipeline) == [], "an exiting worker removes itself"

@@ -35,8 +35,8 @@ def sleepy_start(
     start = {"function": f"{JOBS}.sleepy", "timeout": 3,
              "parameters": {"seconds": seconds, "marker": str(marker)}}  # fmt: skip
     workflow = diamond(pipeline, start=start, **changes)
-    workflow["operators"][1]["parameters"]["a"] = 1  # type: ignore[index]
-    workflow["operators"][2]["parameters"]["a"] = 2  # type: ignore[index]
+    workflow["operators"][1]["parameters"]["a"] = 1
+    workflow["operators"][2]["parameters"]["a"] = 2
     return workflow
 
 
