@@ -36,7 +36,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
@@ -44,7 +43,7 @@ from pathlib import Path
 import pytest
 
 from service.settings import Settings, env_name
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
 from tests.readme import README_PATH, Block, MarkError, blocks
 
 README = README_PATH.read_text()
@@ -98,20 +97,21 @@ def readme_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def readme_sluice(sluice_env: dict[str, str], readme_root: Path) -> Iterator[SluiceProcess]:
+def readme_sluice(
+    start_session_sluice: SluiceStarter, readme_root: Path
+) -> Iterator[SluiceProcess]:
     """The server every example talks to: auth off, as `make run` serves it."""
     extensions = readme_root / "extensions"
     extensions.mkdir()
-    env = {
-        **sluice_env,
-        "SLUICE_DB_NAME": f"sluice_readme_{uuid.uuid4().hex[:8]}",
-        "SLUICE_EXTENSIONS_DIR": str(extensions),
-        "SLUICE_TRANSFER_INTERVAL": "0.5",
-        "SLUICE_TASK_INTERVAL": "0.3",
-        "SLUICE_RUN_INTERVAL": "0.3",
-    }
-    with SluiceProcess(env, log_path=readme_root / "sluice.log") as server:
-        yield server
+    server = start_session_sluice(
+        "readme",
+        SLUICE_EXTENSIONS_DIR=str(extensions),
+        SLUICE_TRANSFER_INTERVAL="0.5",
+        SLUICE_TASK_INTERVAL="0.3",
+        SLUICE_RUN_INTERVAL="0.3",
+    )
+    yield server
+    server.stop()
 
 
 def block_env(url: str, home: Path) -> dict[str, str]:

@@ -6,13 +6,12 @@ import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from service.testing import SluiceProcess
+from service.testing import SluiceStarter
 from tests.service.experiments.lab import Lab
 
 
@@ -67,14 +66,16 @@ async def test_fifty_concurrent_creates_get_distinct_gap_free_eids(lab: Lab) -> 
 
 @pytest.mark.slow
 async def test_fifty_concurrent_first_creates_of_the_day_on_fresh_databases(
-    sluice_env: dict[str, str], tmp_path: Path
+    start_sluice: SluiceStarter,
 ) -> None:
-    # The first creates of a day race to create its counter; on a fresh database every
-    # repetition starts from no counter at all.
-    for repetition in range(10):
-        env = {**sluice_env, "SLUICE_DB_NAME": f"sluice_eid_{uuid.uuid4().hex[:8]}"}
-        with SluiceProcess(env, log_path=tmp_path / f"sluice-{repetition}.log") as server:
+    # The first creates of a day race to create its counter; on a fresh database (each
+    # Sluice the starter starts has its own) every repetition starts from no counter.
+    for _ in range(10):
+        server = start_sluice("eid")
+        try:
             assert_distinct_gap_free(await fifty_concurrent_creates(server.url), first=1)
+        finally:
+            server.stop()
 
 
 @pytest.mark.parametrize(
