@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -40,15 +41,25 @@ class EmbeddedDatabaseError(RuntimeError):
     """The embedded server could not be started."""
 
 
-def _die_with_parent(parent: int) -> None:
-    """In the child before exec: ask Linux for SIGTERM when the parent dies (kept across
-    exec), and stop at once if the parent is already gone. Elsewhere, nothing."""
+def _parent_death_signal() -> Callable[[], None] | None:
+    """A function for the child between fork and exec, on Linux: it asks for SIGTERM when
+    the parent dies (kept across exec), and stops at once if the parent is already gone.
+    None elsewhere. prctl is looked up here, in the parent: after a fork in a process
+    with threads the child must not load libraries."""
     if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    if os.getppid() != parent:
-        os.kill(os.getpid(), signal.SIGTERM)
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def in_child() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return in_child
 
 
 def _port_taken(port: int) -> bool:
@@ -194,7 +205,6 @@ class EmbeddedDatabase:
             argv.append("--sync-on-commit")
         # Its own session: a Ctrl-C in the terminal reaches Sluice, which then stops the
         # database in order, after the last request. If Sluice dies instead, Linux stops it.
-        parent = os.getpid()
         self.process = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -203,7 +213,7 @@ class EmbeddedDatabase:
             text=True,
             start_new_session=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            preexec_fn=lambda: _die_with_parent(parent),
+            preexec_fn=_parent_death_signal(),
         )
         if self.pid_file is not None:
             self.pid_file.write_text(f"{self.process.pid}\n")
