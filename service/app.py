@@ -23,6 +23,7 @@ from service.auth.tokens import TokenStore
 from service.buckets import transfer
 from service.buckets.routes import endpoints as buckets_endpoints
 from service.buckets.store import BucketsStore
+from service.dashboard.routes import endpoints as dashboard_endpoints
 from service.db import Database
 from service.docs import endpoints as docs_endpoints
 from service.errors import Unavailable, exception_handlers
@@ -81,6 +82,7 @@ MOUNTS: list[tuple[str, list[Endpoint]]] = [
     ("", health_endpoints),
     ("", openapi_endpoints),
     ("", docs_endpoints),
+    ("", dashboard_endpoints),
     ("", observe_endpoints),
     ("/results", results_endpoints),
     ("/buckets", buckets_endpoints + workers_endpoints),

@@ -23,11 +23,14 @@ from service.buckets import transfer
 from service.errors import BadRequest
 from service.jsonio import JSONResponse
 from service.observe.requests import mark_quiet
+from service.params import int_param
 from service.routing import Endpoint, Param
 from service.stores import stores
 from service.validation import parse_model
 
 _TRUE = frozenset({"true", "1", "yes"})
+#: Running works `GET /running` answers unless asked for another number.
+RUNNING_DEFAULT = 100
 
 
 async def version(request: Request) -> Response:
@@ -99,6 +102,17 @@ async def run_transfer(request: Request) -> Response:
     held = stores(request)
     tallies = await transfer.move(held.buckets, held.results, held.settings.transfer_cutoff)
     return JSONResponse(tallies)
+
+
+async def running(request: Request) -> Response:
+    held = stores(request)
+    limit = int_param(request, "limit", RUNNING_DEFAULT)
+    if not 1 <= limit <= held.settings.max_view_results:
+        raise BadRequest(
+            f"limit must be 1 to SLUICE_MAX_VIEW_RESULTS ({held.settings.max_view_results})",
+            {"limit": limit},
+        )
+    return JSONResponse(await held.buckets.running(limit, principal(request)))
 
 
 async def view(request: Request) -> Response:
@@ -174,6 +188,12 @@ endpoints = [
     Endpoint("/transfer", ("POST",), run_transfer, "admin",
              "Move finished works to Results now (one run of the mover); its tallies",
              response=dict[str, int]),
+    Endpoint("/running", ("GET",), running, "read",
+             "Running works, longest running first, with their lease expiry",
+             response=list[dict[str, Any]],
+             params=(Param("limit", "query", {"type": "integer", "minimum": 1},
+                           f"most works answered (default {RUNNING_DEFAULT})"),),
+             errors=(400,)),
     Endpoint("/view", ("POST",), view, "read", "Works matching a filter, projected and paged",
              body=ViewRequest, response=list[dict[str, Any]], errors=(400, 422)),
     Endpoint("/status", ("GET",), status, "read", "Counts by status", response=dict[str, int]),

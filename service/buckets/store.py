@@ -313,6 +313,17 @@ class BucketsStore:
         outcome = await self.collection.update_many(selected, audit.REQUEUE_FAILED)
         return outcome.modified_count
 
+    async def running(self, limit: int, caller: Principal | None = None) -> list[Document]:
+        """Up to `limit` running works the caller may see, longest running first, each
+        with `lease_expires` (when the reaper may take it back)."""
+        cursor = self.collection.find({"status": "running"}, sort=[("start", ASCENDING)])
+        found: list[Document] = []
+        async for stored in cursor.limit(limit):
+            if caller is None or caller.allows(stored.get("pipeline")):
+                lease_field = stored.get(LEASE) or {}
+                found.append({**public(stored), "lease_expires": lease_field.get("expires")})
+        return found
+
     async def _selection(
         self, ids: list[str], condition: Document, caller: Principal | None, hint: str
     ) -> Document:
