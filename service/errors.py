@@ -170,3 +170,20 @@ exception_handlers: dict[Any, Any] = {
     AutoReconnect: _database_error,
     Exception: _unexpected_error,
 }
+
+
+def batch_too_large(count: int, max_batch: int, items: str) -> PayloadTooLarge:
+    """The 413 for a request naming `count` `items` (documents, ids) past SLUICE_MAX_BATCH."""
+    return PayloadTooLarge(
+        f"{count} {items} exceed SLUICE_MAX_BATCH ({max_batch})",
+        {"limit": "SLUICE_MAX_BATCH", "max_batch": max_batch},
+    )
+
+
+def too_many_results(cap: int, items: str) -> TooManyResults:
+    """The 400 for a view asking for, or matching, more `items` than SLUICE_MAX_VIEW_RESULTS."""
+    return TooManyResults(
+        f"more than SLUICE_MAX_VIEW_RESULTS ({cap}) {items} requested or matching; "
+        "page with skip and limit",
+        {"limit": "SLUICE_MAX_VIEW_RESULTS", "max": cap},
+    )

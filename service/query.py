@@ -86,8 +86,6 @@ GROWTH_OPERATORS = frozenset(
 #: Named so the error can say why, rather than just "unknown".
 CODE_OPERATORS = frozenset({"$where", "$function", "$accumulator"})
 
-PROJECTION_OPERATORS = frozenset({"$slice", "$elemMatch"})
-
 #: `$jsonSchema` keywords allowed; each applies to the value it is given, and those
 #: holding schemas are walked. Refused: `patternProperties`, `additionalProperties` and
 #: `dependencies`, which apply to fields the query does not name (server-only ones too).

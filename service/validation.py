@@ -8,7 +8,7 @@ from pydantic import BaseModel, ValidationError
 
 from schemas.work import Work
 from service.db import Document
-from service.errors import PayloadTooLarge, ValidationFailed
+from service.errors import ValidationFailed, batch_too_large
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -57,10 +57,7 @@ def validate_works(raw: Any, model: type[Work], max_batch: int) -> list[Document
     if not isinstance(raw, list):
         raise ValidationFailed("request body must be a JSON array of work documents")
     if len(raw) > max_batch:
-        raise PayloadTooLarge(
-            f"batch of {len(raw)} documents exceeds SLUICE_MAX_BATCH ({max_batch})",
-            {"limit": "SLUICE_MAX_BATCH", "max_batch": max_batch},
-        )
+        raise batch_too_large(len(raw), max_batch, "documents")
     documents: list[Document] = []
     errors: list[dict[str, Any]] = []
     for index, item in enumerate(raw):

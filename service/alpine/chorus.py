@@ -17,13 +17,13 @@ from starlette.responses import PlainTextResponse, Response
 from service import __version__
 from service.alpine import present
 from service.alpine.forms import parse_multipart, read_form, read_object, whole_number
-from service.auth import record
+from service.auth import caller_name, record
 from service.auth.guard import SESSION_COOKIE, session_secret
 from service.body import read_body
 from service.errors import BadRequest, PayloadTooLarge, Unauthorized
 from service.routing import Endpoint, Param
 from service.stores import stores
-from service.workfiles.routes import download, user_name
+from service.workfiles.routes import download
 from service.workfiles.store import check_name, info
 
 #: The multipart part holding the workfile's bytes.
@@ -114,7 +114,7 @@ async def create_workspace(request: Request) -> Response:
         raise BadRequest("summary must be at most 5000 characters")
     public = form.get("public", "false").strip().lower() == "true"
     stored = await stores(request).workfiles.workspaces.create(
-        name, user_name(request), summary, public
+        name, caller_name(request), summary, public
     )
     return present.envelope(present.workspace(stored), status_code=201)
 
@@ -159,7 +159,7 @@ async def upload_workfile(request: Request) -> Response:
     store = stores(request).workfiles
     workspace = await store.workspaces.get(request.path_params["workspace_id"])
     file_name, content = await _workfile_upload(request)
-    stored = await store.upload(workspace["name"], file_name, user_name(request), content)
+    stored = await store.upload(workspace["name"], file_name, caller_name(request), content)
     return present.envelope(present.workfile(stored), status_code=201)
 
 

@@ -17,9 +17,6 @@ from starlette.requests import Request
 from service.errors import Forbidden
 from service.stores import stores
 
-#: Every token scope; `admin` implies the others.
-TOKEN_SCOPES = ("read", "deposit", "work", "admin")
-
 
 @dataclass(frozen=True)
 class Principal:
@@ -102,6 +99,13 @@ def _named_pipelines(query: Any) -> list[Any] | None:
 ANONYMOUS = Principal(None, None, frozenset({"admin"}))
 #: The caller of a public route when auth is required: no scope at all.
 NOBODY = Principal(None, None, frozenset())
+
+
+def caller_name(request: Request) -> str:
+    """Who the caller of `request` is, as recorded on what it creates (workfiles, runs,
+    tasks): its token's owner, else the token's name, else "anonymous"."""
+    caller = principal(request)
+    return caller.owner or caller.name or "anonymous"
 
 
 def principal(request: Request) -> Principal:

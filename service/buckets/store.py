@@ -40,9 +40,9 @@ from service.errors import (
     BadRequest,
     Conflict,
     NotFound,
-    PayloadTooLarge,
-    TooManyResults,
     ValidationFailed,
+    batch_too_large,
+    too_many_results,
 )
 from service.query import QueryValidator, find_projection, refused
 from service.results.store import ResultsStore
@@ -333,10 +333,7 @@ class BucketsStore:
         if not ids:
             raise BadRequest(hint)
         if len(ids) > self.settings.max_batch:
-            raise PayloadTooLarge(
-                f"{len(ids)} ids exceed SLUICE_MAX_BATCH ({self.settings.max_batch})",
-                {"limit": "SLUICE_MAX_BATCH", "max_batch": self.settings.max_batch},
-            )
+            raise batch_too_large(len(ids), self.settings.max_batch, "ids")
         selected: Document = {"id": {"$in": ids}, **condition}
         if caller is not None and caller.patterns:
             pipelines = await self.collection.distinct("pipeline", selected)
@@ -359,11 +356,7 @@ class BucketsStore:
         )
         cap = self.settings.max_view_results
         limit = request.limit or 0
-        too_many = TooManyResults(
-            f"more than SLUICE_MAX_VIEW_RESULTS ({cap}) works requested or matching; "
-            "page with skip and limit",
-            {"limit": "SLUICE_MAX_VIEW_RESULTS", "max": cap},
-        )
+        too_many = too_many_results(cap, "works")
         if limit > cap:
             raise too_many
         try:

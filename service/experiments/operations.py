@@ -13,18 +13,12 @@ from starlette.requests import Request
 
 from schemas.experiments import Action, Extension
 from service.auth.audit import record as audit
-from service.auth.principal import principal
+from service.auth.principal import caller_name, principal
 from service.db import Document
 from service.experiments import extensions
 from service.experiments.files import FileStore
 from service.experiments.store import ExperimentStore
 from service.experiments.tasks import TaskStore
-
-
-def caller_name(request: Request) -> str:
-    """Who a task or record is attributed to: the token's owner, else its name."""
-    caller = principal(request)
-    return caller.owner or caller.name or "anonymous"
 
 
 async def remove_experiment(

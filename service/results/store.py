@@ -27,9 +27,9 @@ from service.errors import (
     Conflict,
     InvalidQuery,
     NotFound,
-    PayloadTooLarge,
-    TooManyResults,
     ValidationFailed,
+    batch_too_large,
+    too_many_results,
 )
 from service.query import QueryValidator, find_projection, refused
 from service.settings import Settings
@@ -241,10 +241,7 @@ class ResultsStore:
         """Delete results by id; all or nothing. 409 listing locked ids. Unknown ids are no-ops."""
         total = sum(len(ids) for ids in ids_by_pipeline.values())
         if total > self.settings.max_batch:
-            raise PayloadTooLarge(
-                f"{total} ids exceed SLUICE_MAX_BATCH ({self.settings.max_batch})",
-                {"limit": "SLUICE_MAX_BATCH", "max_batch": self.settings.max_batch},
-            )
+            raise batch_too_large(total, self.settings.max_batch, "ids")
         for pipeline in ids_by_pipeline:
             check_pipeline(pipeline)
 
@@ -296,11 +293,7 @@ class ResultsStore:
         pipeline, query = self._split_query(request.query, caller)
         projection = find_projection(self.validator.projection(request.projection))
         cap = self.settings.max_view_results
-        too_many = TooManyResults(
-            f"more than SLUICE_MAX_VIEW_RESULTS ({cap}) results asked for or matching; "
-            "page with skip and limit",
-            {"limit": "SLUICE_MAX_VIEW_RESULTS", "max": cap},
-        )
+        too_many = too_many_results(cap, "results")
         everything = not request.limit
         if not everything and (request.limit or 0) > cap:
             raise too_many

@@ -19,7 +19,7 @@ from schemas.workfiles import (
     WorkfilePage,
     WorkspacePage,
 )
-from service.auth import principal, record
+from service.auth import caller_name, principal, record
 from service.body import read_body, request_json
 from service.db import Document
 from service.errors import BadRequest
@@ -35,19 +35,13 @@ from service.workfiles.workspaces import info as workspace_info
 MEDIA_TYPES = {"yaml": "application/yaml", "json": "application/json"}
 
 
-def user_name(request: Request) -> str:
-    """Who the caller is, as recorded on workfiles and runs."""
-    caller = principal(request)
-    return caller.owner or caller.name or "anonymous"
-
-
 async def upload(request: Request) -> Response:
     limit = stores(request).settings.max_workfile_bytes
     workspace = request.query_params.get("workspace", "")
     file_name = request.query_params.get("file_name", "")
     content = await read_body(request, limit, "SLUICE_MAX_WORKFILE_BYTES")
     stored = await stores(request).workfiles.upload(
-        workspace, file_name, user_name(request), content
+        workspace, file_name, caller_name(request), content
     )
     return JSONResponse(stored)
 
@@ -113,7 +107,7 @@ async def start_run(request: Request, workfile_id: str, asked: RunRequest) -> Do
     caller.check_pipelines(op.pipeline or workflow.pipeline for op in workflow.operators)
     given = [(variable.name, variable.value) for variable in asked.variables or []]
     return await stores(request).runs.start(
-        stored, entry["version"], workflow, given, user_name(request)
+        stored, entry["version"], workflow, given, caller_name(request)
     )
 
 

@@ -19,8 +19,6 @@ from sluice.errors import error_from_transport
 
 T = TypeVar("T")
 
-DEFAULT_URL = "http://127.0.0.1:8000"
-
 
 def default_url() -> str:
     """`$SLUICE_URL`, else http://`$SLUICE_HOST`:`$SLUICE_PORT` (the server's own
