@@ -126,3 +126,8 @@ def is_duplicate(exc: BulkWriteError | DuplicateKeyError) -> bool:
     if isinstance(exc, DuplicateKeyError):
         return True
     return any(error.get("code") == DUPLICATE_KEY for error in exc.details.get("writeErrors", []))
+
+
+async def count_statuses(collection: AsyncCollection[Document]) -> dict[str, int]:
+    """How many documents of `collection` are in each `status`; one `$group` pass."""
+    return {str(status): n for (status,), n in (await count_by(collection, "status")).items()}

@@ -64,6 +64,16 @@ def start_session_sluice(
     starter.stop_all()
 
 
+@pytest.fixture(scope="module")
+def start_module_sluice(
+    sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SluiceStarter]:
+    """`start_sluice` for module fixtures: these Sluices stop when the module ends."""
+    starter = SluiceStarter(sluice_env, tmp_path_factory.mktemp("module-sluices"))
+    yield starter
+    starter.stop_all()
+
+
 @pytest.fixture(scope="session")
 def sluice(start_session_sluice: SluiceStarter, sluice_env: dict[str, str]) -> SluiceProcess:
     """One Sluice server for the whole session, on the session's database."""

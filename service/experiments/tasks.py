@@ -31,7 +31,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from schemas.experiments import ACTIVE_STATUSES, PAGE_MAX, Action, Extension
 from service.buckets.audit import retries_left
 from service.buckets.store import BucketsStore
-from service.db import Database, Document, count_by
+from service.db import Database, Document, count_statuses
 from service.errors import BadRequest, Conflict, NotFound
 from service.experiments.extensions import environment
 from service.experiments.files import FileStore
@@ -113,9 +113,7 @@ class TaskStore:
 
     async def counts(self) -> dict[str, int]:
         """How many tasks are in each status (PENDING, STARTED, SUCCESS...)."""
-        return {
-            str(status): n for (status,), n in (await count_by(self.collection, "status")).items()
-        }
+        return await count_statuses(self.collection)
 
     async def start(
         self,

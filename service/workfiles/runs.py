@@ -29,7 +29,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from schemas.workfiles import WorkflowFile
 from service.buckets.store import BucketsStore
-from service.db import Database, Document, count_by
+from service.db import Database, Document, count_statuses
 from service.errors import Conflict, NotFound, SluiceError
 from service.results.store import ResultsStore
 from service.workfiles import definition
@@ -83,9 +83,7 @@ class RunStore:
 
     async def counts(self) -> dict[str, int]:
         """How many runs are in each status (RUNNING, SUCCESS, FAILURE...)."""
-        return {
-            str(status): n for (status,), n in (await count_by(self.collection, "status")).items()
-        }
+        return await count_statuses(self.collection)
 
     async def start(
         self,

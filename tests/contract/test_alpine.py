@@ -29,10 +29,10 @@ from alpine.exception import (
     WorkspaceNotFoundException,
 )
 
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
 from sluice import Admin, Workfile
 from tests.service.auth.helpers import ADMIN_SECRET, create_token, secure_env
-from tests.service.workfiles.helpers import JOBS, as_yaml, diamond, fast_sluice
+from tests.service.workfiles.helpers import FAST, JOBS, as_yaml, diamond
 from tests.sluice.buckets.conftest import wait_for
 from tests.workers import Workers
 
@@ -47,13 +47,10 @@ def pipeline_name() -> str:
 
 
 @pytest.fixture(scope="module")
-def server(
-    sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SluiceProcess]:
+def server(sluice_env: dict[str, str], start_module_sluice: SluiceStarter) -> SluiceProcess:
     """An auth-on Sluice whose runs advance every 0.2 s."""
     env = secure_env(sluice_env, SLUICE_MAX_WORKFILE_BYTES=str(MAX_WORKFILE_BYTES))
-    with fast_sluice(env, tmp_path_factory.mktemp("alpine")) as started:
-        yield started
+    return start_module_sluice("alpine", **env, **FAST)
 
 
 @pytest.fixture(scope="module")

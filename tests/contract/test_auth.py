@@ -10,19 +10,15 @@ from typing import Any
 
 import pytest
 
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
 from tests.contract.remote import ClientHTTPError, RemoteBackend, WorkflowAgent
 from tests.contract.workspace import SITE, activate_workspace, client_env
 from tests.service.auth.helpers import create_token, secure_env
 
 
 @pytest.fixture(scope="module")
-def secure_sluice(
-    sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SluiceProcess]:
-    log = tmp_path_factory.mktemp("secure-contract") / "sluice.log"
-    with SluiceProcess(secure_env(sluice_env), log_path=log) as server:
-        yield server
+def secure_sluice(sluice_env: dict[str, str], start_module_sluice: SluiceStarter) -> SluiceProcess:
+    return start_module_sluice("secure-contract", **secure_env(sluice_env))
 
 
 def _agent(

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 
 from service.auth.ratelimit import RateLimiter
 from service.errors import RateLimited
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
 from tests.service.auth.helpers import create_token, secure_env, token_header
 
 
@@ -44,13 +41,9 @@ def test_bucket_refills_at_the_rate() -> None:
 
 
 @pytest.fixture(scope="module")
-def throttled(
-    sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SluiceProcess]:
+def throttled(sluice_env: dict[str, str], start_module_sluice: SluiceStarter) -> SluiceProcess:
     env = secure_env(sluice_env, SLUICE_RATE_LIMIT="0.2", SLUICE_RATE_BURST="3")
-    log: Path = tmp_path_factory.mktemp("throttled") / "sluice.log"
-    with SluiceProcess(env, log_path=log) as server:
-        yield server
+    return start_module_sluice("throttled", **env)
 
 
 def test_429_past_the_rate(throttled: SluiceProcess) -> None:

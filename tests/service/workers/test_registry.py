@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from service.settings import Settings, SettingsError
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
 from tests.service.auth.helpers import ADMIN_SECRET, create_token, secure_env, token_header
 
 
@@ -23,14 +22,10 @@ def beat(pipelines: list[str], **fields: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def registry(
-    sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SluiceProcess]:
+def registry(sluice_env: dict[str, str], start_module_sluice: SluiceStarter) -> SluiceProcess:
     """An auth-on Sluice whose workers go stale after 1 s."""
     env = secure_env(sluice_env, SLUICE_WORKER_STALE="1", SLUICE_REAPER_INTERVAL="0.2")
-    log = tmp_path_factory.mktemp("workers") / "sluice.log"
-    with SluiceProcess(env, log_path=log) as server:
-        yield server
+    return start_module_sluice("workers", **env)
 
 
 def test_beats_list_filter_and_go_stale(registry: SluiceProcess, pipeline: str) -> None:
