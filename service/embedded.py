@@ -5,10 +5,10 @@ imported. Used by `make run` (persistent data, `--sync-on-commit`) and by the te
 suite and benchmarks (a fresh server on a free port).
 
 On Linux the server is asked to stop (SIGTERM) when the process that started it dies,
-even by SIGKILL. A server on a data directory also leaves `<data directory>.pid`; the
-next start on that directory stops a server it finds still running there (a leftover
-on a system without that signal, or a Sluice killed a moment ago) before starting its
-own, and names the culprit in one line when the port is taken by anything else.
+even by SIGKILL. `stop_leftover()` (what `make run` calls first) stops a server still
+running on the same data directory, e.g. one an older Sluice left behind; off Linux it
+names the pid `<data directory>.pid` recorded and says to kill it. Either way a port
+taken by anything else is named in one line.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from pymongo import MongoClient
 _LISTENING = re.compile(r"listening on [\d.]+:(\d+)")
 #: prctl(2) option: the signal the calling process gets when its parent thread dies.
 _PR_SET_PDEATHSIG = 1
+_PROC = Path("/proc")
 #: Seconds a leftover server gets to stop on SIGTERM before it is killed.
 LEFTOVER_STOP_TIMEOUT = 20.0
 
@@ -72,10 +73,15 @@ def _command_line(pid: int) -> list[str] | None:
     """The argv of process `pid`; None if it is not running, has exited (a zombie has
     none) or cannot be read (off Linux)."""
     try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        raw = (_PROC / str(pid) / "cmdline").read_bytes()
     except OSError:
         return None
     return [part.decode(errors="replace") for part in raw.split(b"\0") if part] or None
+
+
+def _processes() -> list[int]:
+    """The pids of the running processes (Linux)."""
+    return [int(entry.name) for entry in _PROC.iterdir() if entry.name.isdigit()]
 
 
 def _alive(pid: int) -> bool:
@@ -128,23 +134,24 @@ class EmbeddedDatabase:
         return data.with_name(data.name + ".pid")
 
     def stop_leftover(self) -> int | None:
-        """Stop a server still running on this data directory (recorded in `pid_file`);
-        return its pid, or None when there was none. EmbeddedDatabaseError, in one line
-        saying what to run, when it cannot be told apart or stopped, or when the port is
-        taken by something else."""
-        recorded = self._recorded_pid()
+        """Stop a server still running on this data directory; return its pid, or None
+        when there was none. On Linux it is found among the running processes; elsewhere
+        the pid `pid_file` records can only be named: EmbeddedDatabaseError in one line
+        saying what to run, as when the port is taken by anything else."""
         stopped = None
-        if recorded is not None and _alive(recorded):
-            argv = _command_line(recorded)
-            if argv is None and not Path("/proc/self/cmdline").exists():
-                # Nothing to tell it apart by: say what to run instead of guessing.
+        if _PROC.is_dir():
+            for pid in _processes():
+                argv = _command_line(pid)
+                if argv is not None and self._is_ours(pid, argv):
+                    self._terminate(pid)
+                    stopped = pid
+        else:
+            recorded = self._recorded_pid()
+            if recorded is not None and _alive(recorded):
                 raise EmbeddedDatabaseError(
                     f"an embedded database from an earlier run may still hold "
                     f"{self.storage_path} (pid {recorded}): run `kill {recorded}` and start again"
                 )
-            if argv is not None and self._is_ours(argv):
-                self._terminate(recorded)
-                stopped = recorded
         if self.requested_port and _port_taken(self.requested_port):
             raise EmbeddedDatabaseError(
                 f"port {self.requested_port} is in use by another program (not the embedded "
@@ -161,17 +168,29 @@ class EmbeddedDatabase:
         except (OSError, ValueError, IndexError):
             return None
 
-    def _is_ours(self, argv: list[str]) -> bool:
+    def _is_ours(self, pid: int, argv: list[str]) -> bool:
+        """Whether `argv` (of process `pid`) is a SecantusDB server on this directory; a
+        relative --storage-path is taken from that process's working directory."""
+        if self.storage_path == ":memory:" or pid == os.getpid():
+            return False
         if not any(Path(part).name == "secantusd-py" for part in argv[:2]):
             return False
         try:
-            path = argv[argv.index("--storage-path") + 1]
-        except (ValueError, IndexError):
+            path = Path(argv[argv.index("--storage-path") + 1])
+            if not path.is_absolute():
+                path = Path(os.readlink(_PROC / str(pid) / "cwd")) / path
+        except (ValueError, IndexError, OSError):
             return False
-        return Path(path).resolve() == Path(self.storage_path).resolve()
+        return path.resolve() == Path(self.storage_path).resolve()
 
     def _terminate(self, pid: int) -> None:
-        os.kill(pid, signal.SIGTERM)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except PermissionError:
+            raise EmbeddedDatabaseError(
+                f"another user's embedded database (pid {pid}) holds {self.storage_path}: "
+                f"have it stopped (`kill {pid}`), or set SLUICE_EMBEDDED_PATH"
+            ) from None
         deadline = time.monotonic() + LEFTOVER_STOP_TIMEOUT
         while _command_line(pid) is not None:
             if time.monotonic() > deadline:

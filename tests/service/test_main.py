@@ -42,6 +42,7 @@ class MakeRun:
 
     @property
     def data(self) -> Path:
+        """The default data directory, ./var/db, which it is run with."""
         return self.root / "var" / "db"
 
     def env(self) -> dict[str, str]:
@@ -49,7 +50,6 @@ class MakeRun:
         env.update(
             SLUICE_PORT=str(self.port),
             SLUICE_EMBEDDED_PORT=str(self.embedded_port),
-            SLUICE_EMBEDDED_PATH=str(self.data),
             SLUICE_LOG_LEVEL="warning",
         )
         return env
@@ -138,17 +138,22 @@ def test_sigkilled_sluice_takes_its_database_and_restarts_on_the_same_data(
     assert [work["id"] for work in found.json()] == [work_id]
 
 
-def test_a_leftover_database_on_the_data_directory_is_stopped(make_run: MakeRun) -> None:
+@pytest.mark.parametrize("pid_file", ["kept", "none (an older Sluice)"])
+def test_a_leftover_database_on_the_data_directory_is_stopped(
+    make_run: MakeRun, pid_file: str
+) -> None:
     # As a Sluice killed where no parent-death signal exists would leave it.
     leftover = EmbeddedDatabase(str(make_run.data), port=make_run.embedded_port)
     leftover.start()
+    if pid_file != "kept":
+        make_run.data.with_name("db.pid").unlink()
     try:
         make_run.serve()
         assert leftover.process is not None and leftover.process.poll() is not None
         deposit(make_run.url, f"t-{uuid.uuid4().hex[:8]}")
         make_run.process.terminate()  # type: ignore[union-attr]
         stderr = make_run.stderr()
-        assert f"stopped the embedded database left running on {make_run.data}" in stderr
+        assert "stopped the embedded database left running on var/db" in stderr
         assert not make_run.data.with_name("db.pid").exists()  # a clean stop forgets it
     finally:
         leftover.stop()
@@ -163,3 +168,22 @@ def test_a_port_taken_by_another_program_is_named_in_one_line(make_run: MakeRun)
         lines = [line for line in make_run.stderr().splitlines() if "SLUICE_EMBEDDED_PORT" in line]
     assert len(lines) == 1
     assert f"port {make_run.embedded_port} is in use by another program" in lines[0]
+
+
+def test_a_database_of_another_directory_is_left_alone(
+    make_run: MakeRun, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # Another clone's `make run`: the same relative ./var/db, another working directory.
+    other = tmp_path_factory.mktemp("other-clone")
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "secantusd-py"), "--host", "127.0.0.1",
+         "--port", "0", "--storage-path", "./var/db"],
+        cwd=other, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        make_run.serve()
+        assert server.poll() is None, "the other directory's database was stopped"
+        assert "left running" not in make_run.stderr()
+    finally:
+        server.terminate()
+        server.wait(30)
