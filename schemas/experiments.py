@@ -95,6 +95,11 @@ class RemovedFiles(_Answer):
     removed: list[str]
 
 
+#: Work parameter in which a task names the experiment files its worker downloads into
+#: the command's working directory first: JSON `{variable: {"experiment", "file"}}`.
+STAGE_PARAMETER = "SLUICE_STAGE_FILES"
+
+
 class Parameter(BaseModel):
     """A typed parameter of an extension action (a manifest entry)."""
 

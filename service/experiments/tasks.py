@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -28,7 +29,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
-from schemas.experiments import ACTIVE_STATUSES, PAGE_MAX, Action, Extension
+from schemas.experiments import ACTIVE_STATUSES, PAGE_MAX, STAGE_PARAMETER, Action, Extension
 from service.buckets.audit import retries_left
 from service.buckets.store import BucketsStore
 from service.db import Database, Document, count_statuses
@@ -143,12 +144,22 @@ class TaskStore:
             "log_saved": False,
         }
         await self.collection.insert_one(dict(task))
+        parameters = environment(values)
+        staged = {
+            p.name: {"experiment": experiment["uuid"], "file": values[p.name]}
+            for p in action.parameters
+            if p.data_type == "file" and p.name in values and experiment is not None
+        }
+        if staged:
+            # The worker downloads these into the command's directory; the variable
+            # then holds the local path (sluice.worker.staging).
+            parameters[STAGE_PARAMETER] = json.dumps(staged)
         work = {
             "pipeline": extension.pipeline,
             "site": extension.site,
             "user": username,
             "command": action.command,
-            "parameters": environment(values),
+            "parameters": parameters,
             "id": task_id,
             "timeout": action.timeout,
             "retries": 0,

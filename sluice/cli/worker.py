@@ -9,6 +9,7 @@ import click
 
 from sluice.buckets import Buckets
 from sluice.cli.connect import connect
+from sluice.experiments import Experiments
 from sluice.worker.loop import Filters, Worker
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -85,8 +86,9 @@ def worker(
         mode = "once" if once else f"lives={lives or 'unlimited'}"
         log.info("worker for %s at %s (%s)", ", ".join(pipelines), client.base_url, mode)
         done = Worker(
-            client, filters, lives=lives, sleep=sleep, once=once, grace=grace, name=name
-        ).run()
+            client, filters, lives=lives, sleep=sleep, once=once, grace=grace, name=name,
+            experiments=connect(ctx, Experiments),
+        ).run()  # fmt: skip
         log.info("worker exiting after %d works", done)
     finally:
         log.removeHandler(handler)

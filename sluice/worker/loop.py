@@ -25,8 +25,9 @@ from types import FrameType
 from sluice.buckets import Buckets
 from sluice.core.plan import Document
 from sluice.errors import APIError, Conflict, ServerError, SluiceError, TransportError
+from sluice.experiments import Experiments
 from sluice.plans.buckets import Withdrawn
-from sluice.worker import runner
+from sluice.worker import runner, staging
 from sluice.worker.presence import Backoff, Presence
 
 log = logging.getLogger("sluice.worker")
@@ -66,9 +67,10 @@ class Worker:
     `lives`: stop after that many works (None: never). `sleep`: seconds to wait after
     finding the queue empty. `once`: a single withdraw attempt (and its work, if any).
     `grace`: seconds a running work may take to finish after `shutdown()`. `register`:
-    list the worker in the server's registry (named `name`) while it runs. While the
-    server is unreachable, withdraws are retried after pauses growing exponentially,
-    with jitter (`presence.Backoff`).
+    list the worker in the server's registry (named `name`) while it runs.
+    `experiments` downloads the experiment files an extension task's command needs
+    (sluice.worker.staging). While the server is unreachable, withdraws are retried
+    after pauses growing exponentially, with jitter (`presence.Backoff`).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class Worker:
         grace: float = 30.0,
         register: bool = True,
         name: str | None = None,
+        experiments: Experiments | None = None,
     ) -> None:
         self.buckets = buckets
         self.filters = filters
@@ -98,6 +101,8 @@ class Worker:
             Presence(buckets, filters.pipelines, filters.site, name) if register else None
         )
         self.backoff = Backoff()
+        #: Downloads the experiment files a work asks for (sluice.worker.staging).
+        self.experiments = experiments
 
     def shutdown(self) -> None:
         """Stop taking work; let the running one finish within `grace`. Called a
@@ -180,8 +185,17 @@ class Worker:
         when the lease is lost); logs one line."""
         work, lease = claimed
         started = time.monotonic()
-        run = runner.start(work)
-        verdict = self._watch(run, work, lease, started)
+        run: runner.Run
+        try:
+            staged = staging.stage(work, self.experiments)
+        except staging.StagingError as exc:
+            staged, run = staging.Staged(), runner.NotStarted(work, str(exc))
+        else:
+            run = runner.start(work, staged)
+        try:
+            verdict = self._watch(run, work, lease, started)
+        finally:
+            staged.cleanup()
         elapsed = time.monotonic() - started
         if verdict == "ended":
             recorded = self._report(work, lease, run.outcome())

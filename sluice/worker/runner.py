@@ -34,6 +34,9 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 import orjson
 
+from schemas.experiments import STAGE_PARAMETER
+from sluice.worker.staging import Staged, without_secrets
+
 if TYPE_CHECKING:
     from sluice.core.plan import Document
 
@@ -105,10 +108,12 @@ _PREEXEC = _pdeathsig()
 
 
 class Run(ABC):
-    """A work running in a child process."""
+    """A work running in a child process (a command in `staged.directory`, if set,
+    with its staged files' paths in its variables)."""
 
-    def __init__(self, work: Document) -> None:
+    def __init__(self, work: Document, staged: Staged | None = None) -> None:
         self.work = work
+        self.staged = staged or Staged()
         self._early: Outcome | None = None
         self._timed_out = False
         self.process: subprocess.Popen[bytes] | None = None
@@ -193,6 +198,14 @@ class CommandRun(Run):
 
     def _start(self) -> None:
         argv: list[str] = self.work["command"]
+        parameters = self.work.get("parameters")
+        if isinstance(parameters, dict):
+            parameters = {k: v for k, v in parameters.items() if k != STAGE_PARAMETER}
+        environment = {
+            **without_secrets(os.environ),
+            **command_environment(parameters),
+            **self.staged.paths,
+        }
         self.process = subprocess.Popen(
             argv[0] if len(argv) == 1 else argv,
             shell=len(argv) == 1,
@@ -201,7 +214,8 @@ class CommandRun(Run):
             stderr=subprocess.PIPE,
             start_new_session=True,
             preexec_fn=_PREEXEC,
-            env={**os.environ, **command_environment(self.work.get("parameters"))},
+            env=environment,
+            cwd=self.staged.directory,
         )
         self._tails = {name: deque[str](maxlen=TAIL_LINES) for name in ("stdout", "stderr")}
         # Drain both pipes as the command writes, keeping only their tails.
@@ -260,13 +274,27 @@ class _Unrunnable(Run):
         return Outcome.failed_for_good("the work has neither a function nor a command")
 
 
-def start(work: Document) -> Run:
+class NotStarted(Run):
+    """A work that could not start (its files could not be staged): failed with `why`."""
+
+    def __init__(self, work: Document, why: str) -> None:
+        self.why = why
+        super().__init__(work)
+
+    def _start(self) -> None:
+        self._early = self._outcome()
+
+    def _outcome(self) -> Outcome:
+        return Outcome.failed(self.why)
+
+
+def start(work: Document, staged: Staged | None = None) -> Run:
     """Start `work` (its function, else its command) in a child process."""
     if work.get("function"):
-        return FunctionRun(work)
+        return FunctionRun(work, staged)
     if work.get("command"):
-        return CommandRun(work)
-    return _Unrunnable(work)
+        return CommandRun(work, staged)
+    return _Unrunnable(work, staged)
 
 
 def _call(spec: Document) -> Outcome:

@@ -74,7 +74,10 @@ def manifests(pipeline: str, idle_pipeline: str) -> dict[str, object]:
                 {
                     "name": "inspect",
                     "experiment_variable_name": "exp",
-                    "command": ['echo "file=$data"'],
+                    "command": [
+                        'echo "file=$data"; echo "dir=$PWD"; cat "$data"; '
+                        'echo "token=${SLUICE_TOKEN:-none}"'
+                    ],
                     "parameters": [exp, {"name": "data", "data_type": "file"}],
                 },
                 {

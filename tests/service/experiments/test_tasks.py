@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -50,12 +51,20 @@ def test_listing_and_live_reload(lab: Lab, lab_http: httpx.Client) -> None:
     try:
         extra.write_text("name: extra\nactions:\n  - name: go\n    command: ['true']\n")
         broken.write_text("name: broken\nactions: []\n")
+        reserved = lab.extensions / "reserved.yaml"
+        reserved.write_text(
+            "name: reserved\nactions:\n  - name: go\n    command: ['true']\n"
+            "    parameters: [{name: SLUICE_STAGE_FILES, data_type: str}]\n"
+        )
         listing = lab_http.get("/extensions").json()
         assert [e["name"] for e in listing["extensions"]] == ["demo", "extra", "idle"]
-        assert [i["file"] for i in listing["invalid"]] == ["broken.yml"]
+        invalid = {i["file"]: i["error"] for i in listing["invalid"]}
+        assert sorted(invalid) == ["broken.yml", "reserved.yaml"]
+        assert "reserved" in invalid["reserved.yaml"]
     finally:
         extra.unlink()
         broken.unlink()
+        reserved.unlink()
     assert [e["name"] for e in lab_http.get("/extensions").json()["extensions"]] == [
         "demo",
         "idle",
@@ -107,6 +116,28 @@ def test_file_parameter_must_name_a_file_of_the_experiment(lab_http: httpx.Clien
     assert started.status_code == 201
     # Revoked, so that the next worker of the demo pipeline does not take it.
     lab_http.post(f"/tasks/{started.json()['task_id']}/cancel")
+
+
+def test_file_parameters_are_downloaded_and_no_worker_token_is_passed(
+    lab_http: httpx.Client, lab_worker: StartWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    eid = create(lab_http)["eid"]
+    lab_http.put(f"/experiments/{eid}/files/beam.txt", content=b"beam 7 at 400 MHz\n")
+    started = execute(lab_http, "inspect", {"exp": eid, "data": "beam.txt"})
+    assert started.status_code == 201, started.text
+    monkeypatch.setenv("SLUICE_TOKEN", "the-workers-own-secret")
+    worker = lab_worker(1)
+    task_id = started.json()["task_id"]
+    done = wait_for(lambda: task_in(lab_http, task_id, "SUCCESS", "FAILURE"), what="end")
+    worker.communicate(timeout=30)
+    assert done["status"] == "SUCCESS", done
+    lines = dict(line.split("=", 1) for line in done["stdout"].splitlines() if "=" in line)
+    # The variable holds the local copy, in the command's own working directory.
+    assert lines["file"] == f"{lines['dir']}/beam.txt" and "sluice-task-" in lines["dir"]
+    assert "beam 7 at 400 MHz" in done["stdout"]
+    assert lines["token"] == "none", "the command never sees the worker's token"
+    assert not Path(lines["dir"]).exists(), "the task's directory is removed once it ended"
+    assert task_in(lab_http, task_id, "SUCCESS") is not None
 
 
 def test_unknown_extension_action_and_task(lab_http: httpx.Client) -> None:
