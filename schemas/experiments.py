@@ -69,7 +69,9 @@ class Experiment(_Answer):
     eid: str = Field(description="YYYYMMDD-N: UTC day of creation, N-th of that day.")
     title: str
     description: str
-    tags: list[str] = Field(description="Lower case; matched case-insensitively.")
+    tags: list[str] = Field(
+        description="Each with the spelling it was first created with; matched case-insensitively."
+    )
     files: list[FileInfo]
     created_at: datetime
     updated_at: datetime

@@ -1,7 +1,8 @@
 """Experiment records: EIDs, metadata, tags and the search.
 
 A record is `{uuid, eid, title, description, tags, files, created_at, updated_at}`;
-`tags` are stored lower case (matching is case-insensitive) and `files` is the list of
+`tags` are stored lower case (matching is case-insensitive; they are shown as first
+spelled, service.experiments.tagnames) and `files` is the list of
 `{name, file_id, size, modified_at, checksum}` entries that point into GridFS
 (service.experiments.files). Every change is one conditional update.
 """
@@ -29,6 +30,7 @@ from schemas.experiments import (
 )
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound, Unavailable
+from service.experiments.tagnames import TagNames
 from service.query import refused
 
 COLLECTION = "experiments"
@@ -110,6 +112,7 @@ class ExperimentStore:
         self.database = database
         self.collection: AsyncCollection[Document] = database.db[COLLECTION]
         self.counters: AsyncCollection[Document] = database.db[COUNTERS]
+        self.names = TagNames(database)
 
     async def create_indexes(self) -> None:
         await self.collection.create_indexes(INDEXES)
@@ -159,7 +162,13 @@ class ExperimentStore:
             "updated_at": moment,
         }
         await self.collection.insert_one(dict(record))
-        return public(record)
+        await self.names.register(tags or [])
+        return await self._shown(record)
+
+    async def _shown(self, record: Document) -> Document:
+        """A record as clients see it, tags spelled."""
+        (shown,) = await self.names.shown([public(record)])
+        return shown
 
     async def record(self, ref: str) -> Document:
         """The stored record of `ref` (EID or UUID), GridFS ids included; 404 if none."""
@@ -169,7 +178,7 @@ class ExperimentStore:
         return found
 
     async def get(self, ref: str) -> Document:
-        return public(await self.record(ref))
+        return await self._shown(await self.record(ref))
 
     async def find(
         self,
@@ -209,7 +218,7 @@ class ExperimentStore:
                 limit=limit,
                 sort=[("created_at", DESCENDING), ("_id", DESCENDING)],
             )
-            return [public(record) async for record in cursor], total
+            return await self.names.shown([public(record) async for record in cursor]), total
         except OperationFailure as exc:
             raise refused(exc) from None
 
@@ -227,10 +236,11 @@ class ExperimentStore:
         changed = await self._change(ref, {}, {"$set": values})
         if changed is None:
             raise NotFound(f"no experiment {ref}", {"experiment": ref})
-        return public(changed)
+        return await self._shown(changed)
 
     async def add_tags(self, ref: str, tags: list[str]) -> Document:
-        """Add tags (lower-cased); 409 if the experiment would carry more than the limit."""
+        """Add tags (matched lower-cased; shown as first spelled anywhere); 409 if the
+        experiment would carry more than the limit."""
         cleaned = check_tags(tags)
         # Room for the new tags, whichever of them are already there: all or nothing.
         room = {
@@ -248,7 +258,8 @@ class ExperimentStore:
                 f"an experiment carries at most {TAGS_PER_EXPERIMENT} tags",
                 {"experiment": ref, "max_tags": TAGS_PER_EXPERIMENT},
             )
-        return public(changed)
+        await self.names.register(tags)
+        return await self._shown(changed)
 
     async def remove_tag(self, ref: str, tag: str) -> Document:
         """Remove one tag (case-insensitive); 404 if the experiment does not carry it."""
@@ -257,7 +268,7 @@ class ExperimentStore:
         if changed is None:
             await self.record(ref)
             raise NotFound(f"experiment {ref} has no tag {tag!r}", {"tag": tag})
-        return public(changed)
+        return await self._shown(changed)
 
     async def tag_counts(self) -> list[Document]:
         """Every tag with the number of experiments carrying it, most used first."""
@@ -267,7 +278,9 @@ class ExperimentStore:
             {"$sort": {"count": -1, "_id": 1}},
         ]
         cursor = await self.collection.aggregate(pipeline)
-        return [{"tag": row["_id"], "count": row["count"]} async for row in cursor]
+        rows = [{"tag": row["_id"], "count": row["count"]} async for row in cursor]
+        names = await self.names.spell([row["tag"] for row in rows])
+        return [{"tag": names[row["tag"]], "count": row["count"]} for row in rows]
 
     async def delete(self, ref: str) -> Document:
         """Delete the record; return it as it was (its files and tasks are the caller's)."""

@@ -138,9 +138,11 @@ def test_unknown_experiments_are_errors_never_null(lab_http: httpx.Client) -> No
 
 def test_semantics_the_client_relies_on(lab_http: httpx.Client) -> None:
     marker = uuid.uuid4().hex[:8]
-    older = create(lab_http, f"{marker} older", ["Shared"])
-    newer = create(lab_http, f"{marker} newer", ["other"])
-    assert older["createdAt"].endswith("+00:00") and older["tags"] == ["shared"]
+    shared, other = f"Shared-{marker}", f"other-{marker}"
+    older = create(lab_http, f"{marker} older", [shared])
+    newer = create(lab_http, f"{marker} newer", [other])
+    # Tags keep their first spelling, everywhere.
+    assert older["createdAt"].endswith("+00:00") and older["tags"] == [shared]
     assert older["files"] == [] and older["description"] == "d"
 
     # null and "" leave a field unchanged
@@ -158,7 +160,7 @@ def test_semantics_the_client_relies_on(lab_http: httpx.Client) -> None:
     page = graphql(lab_http, FIND, {"limit": 5, "offset": 0, "title": older["eid"]})
     assert older["uuid"] in [e["uuid"] for e in page["data"]["experiments"]["experimentsData"]]
     page = graphql(
-        lab_http, FIND, {"limit": 5, "offset": 0, "title": marker, "tags": ["SHARED", "other"]}
+        lab_http, FIND, {"limit": 5, "offset": 0, "title": marker, "tags": [shared.upper(), other]}
     )
     assert page["data"]["experiments"]["totalExperimentsCount"] == 2
     page = graphql(lab_http, FIND, {"limit": 5, "offset": 0, "title": marker, "tags": []})
@@ -175,11 +177,11 @@ def test_semantics_the_client_relies_on(lab_http: httpx.Client) -> None:
     # the same records through the native routes
     native = lab_http.get(f"/experiments/{older['eid']}").json()
     assert (native["uuid"], native["description"], native["tags"]) == (
-        older["uuid"], "x", ["shared"],
+        older["uuid"], "x", [shared],
     )  # fmt: skip
 
     tags = graphql(lab_http, "{ tags(limit: 500) { tagsData totalTagsCount } }")["data"]["tags"]
-    assert {"shared", "other"} <= set(tags["tagsData"])
+    assert {shared, other} <= set(tags["tagsData"])
     assert tags["tagsData"] == sorted(tags["tagsData"])
 
 

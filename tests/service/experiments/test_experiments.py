@@ -112,15 +112,24 @@ def test_unknown_and_malformed_references(lab_http: httpx.Client) -> None:
     assert nothing.status_code == 400
 
 
-def test_tags_case_insensitive_and_removal(lab_http: httpx.Client) -> None:
+def test_tags_case_insensitive_first_spelling_and_removal(lab_http: httpx.Client) -> None:
     record = create(lab_http)
     ref = record["eid"]
-    tagged = lab_http.post(f"/experiments/{ref}/tags", json={"tags": ["Cryo", "run:3/b_x-1"]})
-    assert tagged.json()["tags"] == ["cryo", "run:3/b_x-1"]
-    again = lab_http.post(f"/experiments/{ref}/tags", json={"tags": ["CRYO"]}).json()
-    assert again["tags"] == ["cryo", "run:3/b_x-1"]
-    assert lab_http.delete(f"/experiments/{ref}/tags/CrYo").json()["tags"] == ["run:3/b_x-1"]
-    absent = lab_http.delete(f"/experiments/{ref}/tags/cryo")
+    cryo, run = f"Cryo-{uuid.uuid4().hex[:6]}", f"run:3/b_x-{uuid.uuid4().hex[:6]}"
+    tagged = lab_http.post(f"/experiments/{ref}/tags", json={"tags": [cryo, run]})
+    assert tagged.json()["tags"] == [cryo, run]
+    again = lab_http.post(f"/experiments/{ref}/tags", json={"tags": [cryo.upper()]}).json()
+    assert again["tags"] == [cryo, run]
+    # Another experiment's tag keeps the first spelling too.
+    other = create(lab_http)["eid"]
+    elsewhere = lab_http.post(f"/experiments/{other}/tags", json={"tags": [cryo.lower()]})
+    assert elsewhere.json()["tags"] == [cryo]
+    found = lab_http.get("/experiments", params={"tags": cryo.upper()}).json()
+    assert found["total"] == 2
+    counts = {c["tag"]: c["count"] for c in lab_http.get("/experiments/tags").json()}
+    assert counts[cryo] == 2
+    assert lab_http.delete(f"/experiments/{ref}/tags/{cryo.swapcase()}").json()["tags"] == [run]
+    absent = lab_http.delete(f"/experiments/{ref}/tags/{cryo.lower()}")
     assert absent.status_code == 404 and error_code(absent) == "not_found"
 
 

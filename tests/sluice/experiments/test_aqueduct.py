@@ -39,18 +39,19 @@ def test_experiment_lifecycle(api: API) -> None:
     assert api.get_experiment_by_uuid(experiment.uuid).eid == experiment.eid
     assert api.get_experiment_by_uuid(str(experiment.uuid)).eid == experiment.eid
 
-    experiment.add_tags(["Cryo", "run:3"])
-    assert experiment.tags == ["cryo", "run:3"]
-    experiment.remove_tag("CRYO")
-    assert experiment.tags == ["run:3"]
+    cryo, run = f"Cryo-{marker}", f"run:{marker}"
+    experiment.add_tags([cryo, run])
+    assert experiment.tags == [cryo, run]
+    experiment.remove_tag(cryo.upper())
+    assert experiment.tags == [run]
     with pytest.raises(NotFound):
-        experiment.remove_tag("cryo")
+        experiment.remove_tag(cryo.lower())
     with pytest.raises(ValidationFailed):
         experiment.add_tags(["no spaces"])
     with pytest.raises(BadRequest):
         api.find_experiments(tags=["no spaces"])
 
-    found = api.find_experiments(search=marker.upper(), tags=["RUN:3"])
+    found = api.find_experiments(search=marker.upper(), tags=[run.upper()])
     assert [e.eid for e in found] == [experiment.eid] and found.total == 1
     later = datetime.now(UTC) + timedelta(hours=1)
     assert api.find_experiments(search=marker, start_datetime=later).total == 0
