@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import click
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -37,19 +40,53 @@ def _counts_table(rows: dict[str, dict[str, int]]) -> Table:
     return table
 
 
+watch_option = click.option(
+    "--watch", type=click.FloatRange(min=0.2), metavar="SECONDS",
+    help="Redraw every SECONDS until Ctrl-C.",
+)  # fmt: skip
+
+
+def show(draw: Callable[[], RenderableType], watch: float | None) -> None:
+    """Print `draw()` once, or with `watch` redraw it every `watch` seconds (in place
+    on a terminal, one after the other when piped) until Ctrl-C."""
+    out = console()
+    if watch is None:
+        out.print(draw())
+        return
+    try:
+        if out.is_terminal:
+            with Live(draw(), console=out, auto_refresh=False) as live:
+                while True:
+                    time.sleep(watch)
+                    live.update(draw(), refresh=True)
+        while True:
+            out.print(draw())
+            out.file.flush()
+            time.sleep(watch)
+    except KeyboardInterrupt:
+        return
+
+
 @buckets.command()
+@watch_option
 @json_flag
 @click.pass_context
-def ls(ctx: click.Context, as_json: bool) -> None:
+def ls(ctx: click.Context, watch: float | None, as_json: bool) -> None:
     """List the pipelines holding work, with their counts by status."""
     client = connect(ctx, Buckets)
-    rows = {pipeline: client.details(pipeline) for pipeline in client.pipelines()}
+
+    def rows() -> dict[str, dict[str, int]]:
+        return {pipeline: client.details(pipeline) for pipeline in client.pipelines()}
+
     if as_json:
-        echo_json(rows)
-    elif rows:
-        console().print(_counts_table(rows))
-    else:
-        click.echo("No pipeline holds work.")
+        echo_json(rows())
+        return
+
+    def draw() -> RenderableType:
+        found = rows()
+        return _counts_table(found) if found else "No pipeline holds work."
+
+    show(draw, watch)
 
 
 def _running_table(works: list[dict[str, Any]]) -> Table:
@@ -72,23 +109,27 @@ def _running_table(works: list[dict[str, Any]]) -> Table:
 
 @buckets.command()
 @click.argument("pipeline")
+@watch_option
 @json_flag
 @click.pass_context
-def ps(ctx: click.Context, pipeline: str, as_json: bool) -> None:
+def ps(ctx: click.Context, pipeline: str, watch: float | None, as_json: bool) -> None:
     """Show PIPELINE's counts by status and its running works."""
     client = connect(ctx, Buckets)
     details = client.details(pipeline)
     if not details.get("total"):
         pipeline_check(pipeline, client.pipelines())
     query = {"pipeline": pipeline, "status": "running"}
-    running = client.view(query, dict.fromkeys(PS_FIELDS, True), limit=PS_LIMIT)
     if as_json:
+        running = client.view(query, dict.fromkeys(PS_FIELDS, True), limit=PS_LIMIT)
         echo_json({"details": details, "running": running})
         return
-    out = console()
-    out.print(_counts_table({pipeline: details}))
-    if running:
-        out.print(_running_table(running))
+
+    def draw() -> RenderableType:
+        works = client.view(query, dict.fromkeys(PS_FIELDS, True), limit=PS_LIMIT)
+        counts = _counts_table({pipeline: client.details(pipeline)})
+        return Group(counts, _running_table(works)) if works else counts
+
+    show(draw, watch)
 
 
 @buckets.command()

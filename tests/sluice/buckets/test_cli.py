@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 from typing import Protocol
 
 import pytest
@@ -12,6 +15,7 @@ from service.testing import free_port
 from sluice import Buckets
 from sluice.cli.main import main
 from tests.sluice.buckets.conftest import job
+from tests.workers import SLUICE
 
 
 class Run(Protocol):
@@ -155,3 +159,29 @@ def test_the_url_defaults_from_host_and_port(monkeypatch: pytest.MonkeyPatch) ->
     assert default_url() == "http://127.0.0.1:9123"
     monkeypatch.setenv("SLUICE_URL", "http://elsewhere:1")
     assert default_url() == "http://elsewhere:1"
+
+
+@pytest.mark.parametrize("command", [["ls"], ["ps", "PIPELINE"]])
+def test_watch_redraws_until_ctrl_c(
+    base_url: str, buckets: Buckets, pipeline: str, command: list[str]
+) -> None:
+    buckets.deposit([job(pipeline, "noop")])
+    args = [a.replace("PIPELINE", pipeline) for a in command]
+    watching = subprocess.Popen(
+        [SLUICE, "--url", base_url, "buckets", *args, "--watch", "0.3"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    try:
+        assert watching.stdout is not None
+        seen = 0
+        while seen < 2:  # two draws naming the pipeline
+            line = watching.stdout.readline()
+            assert line, "the watch ended by itself"
+            seen += pipeline in line
+        watching.send_signal(signal.SIGINT)
+        _, err = watching.communicate(timeout=15)
+    finally:
+        if watching.poll() is None:
+            watching.kill()
+    assert watching.returncode == 0 and "Traceback" not in err
