@@ -36,7 +36,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 
@@ -97,21 +96,17 @@ def readme_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def readme_sluice(
-    start_session_sluice: SluiceStarter, readme_root: Path
-) -> Iterator[SluiceProcess]:
+def readme_sluice(start_module_sluice: SluiceStarter, readme_root: Path) -> SluiceProcess:
     """The server every example talks to: auth off, as `make run` serves it."""
     extensions = readme_root / "extensions"
     extensions.mkdir()
-    server = start_session_sluice(
+    return start_module_sluice(
         "readme",
         SLUICE_EXTENSIONS_DIR=str(extensions),
         SLUICE_TRANSFER_INTERVAL="0.5",
         SLUICE_TASK_INTERVAL="0.3",
         SLUICE_RUN_INTERVAL="0.3",
     )
-    yield server
-    server.stop()
 
 
 def block_env(url: str, home: Path) -> dict[str, str]:
