@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
 from sluice.aqueduct import API as SluiceAPI
 from tests.contract.aqueduct import ClientError, Driver, Handle
 from tests.service.auth.helpers import bearer, create_token, secure_env
@@ -69,11 +69,11 @@ def manifest(pipeline: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def aqueduct(
-    sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Aqueduct]:
-    root = tmp_path_factory.mktemp("aqueduct")
-    extensions = root / "extensions"
-    extensions.mkdir()
+    sluice_env: dict[str, str],
+    start_module_sluice: SluiceStarter,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Aqueduct:
+    extensions = tmp_path_factory.mktemp("aqueduct-extensions")
     pipeline = f"aq-{uuid.uuid4().hex[:8]}"
     (extensions / "echo.json").write_text(json.dumps(manifest(pipeline)))
     env = secure_env(
@@ -82,15 +82,15 @@ def aqueduct(
         SLUICE_TASK_INTERVAL="0.3",
         SLUICE_AQUEDUCT_EXECUTE_WAIT="40",
     )
-    with SluiceProcess(env, log_path=root / "sluice.log") as server:
-        yield Aqueduct(
-            server,
-            pipeline,
-            lab_token=create_token(server.url, ["read", "deposit"], owner="lab"),
-            admin_token=create_token(server.url, ["admin"]),
-            worker_token=create_token(server.url, ["work"]),
-            read_token=create_token(server.url, ["read"]),
-        )
+    server = start_module_sluice("aqueduct", **env)
+    return Aqueduct(
+        server,
+        pipeline,
+        lab_token=create_token(server.url, ["read", "deposit"], owner="lab"),
+        admin_token=create_token(server.url, ["admin"]),
+        worker_token=create_token(server.url, ["work"]),
+        read_token=create_token(server.url, ["read"]),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from service.testing import SluiceProcess
+from service.testing import SluiceStarter
 from tests.service.aqueduct.helpers import create, error_codes, graphql, stored
 from tests.service.experiments.lab import Lab, StartWorker
 
@@ -26,14 +26,10 @@ EXECUTE = (
 
 
 @pytest.fixture(scope="module")
-def impatient(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+def impatient(lab: Lab, start_module_sluice: SluiceStarter) -> Iterator[httpx.Client]:
     """A second Sluice on the lab's database that waits one second for a run."""
-    env = {**lab.server.env, "SLUICE_AQUEDUCT_EXECUTE_WAIT": "1"}
-    log = tmp_path_factory.mktemp("impatient") / "sluice.log"
-    with (
-        SluiceProcess(env, log_path=log) as server,
-        httpx.Client(base_url=server.url, timeout=30) as client,
-    ):
+    server = start_module_sluice("impatient", **lab.server.env, SLUICE_AQUEDUCT_EXECUTE_WAIT="1")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
         yield client
 
 
