@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 DRIVER = Path(__file__).with_name("pyaqueduct_driver.py")
@@ -107,17 +106,6 @@ class Driver:
         if self.process.stdout is not None:
             self.process.stdout.close()
         self.stderr.close()
-
-    def __enter__(self) -> Driver:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _encode(value: Any) -> Any:

@@ -95,8 +95,11 @@ def aqueduct(
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Driver]:
-    with Driver(tmp_path_factory.mktemp("pyaqueduct") / "driver.log") as running:
+    running = Driver(tmp_path_factory.mktemp("pyaqueduct") / "driver.log")
+    try:
         yield running
+    finally:
+        running.close()
 
 
 @pytest.fixture
