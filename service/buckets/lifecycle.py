@@ -1,4 +1,5 @@
-"""What other resources do to their works on the queue, through `BucketsStore`.
+"""What other resources do to their works on the queue, and the sweeps that end runs:
+the `Lifecycle` methods of `BucketsStore`.
 
 Workfile runs and extension tasks queue works and follow them to their end. They never
 read or write the queue's collection or its server-only fields themselves: they locate
@@ -16,50 +17,78 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from service.buckets import audit
 from service.buckets.documents import LEASE, STOP, public
 from service.db import Document
 from service.results.store import ResultsStore
 
 
-async def locate(
-    collection: AsyncCollection[Document], results: ResultsStore, wanted: Mapping[str, str]
-) -> dict[str, Document]:
-    """The works with the ids of `wanted` (work id -> its pipeline) as clients see them,
-    by id: from Buckets, else from Results. A work in neither is left out."""
-    if not wanted:
-        return {}
-    # Buckets first: the mover writes Results before deleting from Buckets, so a work
-    # missed here is already in Results.
-    cursor = collection.find({"id": {"$in": list(wanted)}})
-    found = {work["id"]: public(work) async for work in cursor}
-    missing: dict[str, list[str]] = {}
-    for work_id, pipeline in wanted.items():
-        if work_id not in found:
-            missing.setdefault(pipeline, []).append(work_id)
-    for pipeline, ids in missing.items():
-        found.update({work["id"]: work for work in await results.find_ids(pipeline, ids)})
-    return found
+class Lifecycle:
+    """The lifecycle of works other resources queued, and the sweeps that end runs which
+    lost their lease (service.buckets.audit); the base of `BucketsStore`."""
 
+    collection: AsyncCollection[Document]
 
-async def cancel(
-    collection: AsyncCollection[Document], ids: list[str], grace: float | None = None
-) -> int:
-    """Cancel the works `ids`; how many were queued or running.
+    async def locate(self, wanted: Mapping[str, str], results: ResultsStore) -> dict[str, Document]:
+        """The works with the ids of `wanted` (work id -> its pipeline) as clients see them,
+        by id: from Buckets, else from Results. A work in neither is left out."""
+        if not wanted:
+            return {}
+        # Buckets first: the mover writes Results before deleting from Buckets, so a work
+        # missed here is already in Results.
+        cursor = self.collection.find({"id": {"$in": list(wanted)}})
+        found = {work["id"]: public(work) async for work in cursor}
+        missing: dict[str, list[str]] = {}
+        for work_id, pipeline in wanted.items():
+            if work_id not in found:
+                missing.setdefault(pipeline, []).append(work_id)
+        for pipeline, ids in missing.items():
+            found.update({work["id"]: work for work in await results.find_ids(pipeline, ids)})
+        return found
 
-    Queued ones are deleted. Running ones are asked to stop (their heartbeat answers
-    stop) and lose their retries, so the reaper fails them rather than queueing them
-    again; with `grace`, their lease is also cut to at most `grace` seconds from now,
-    so the reaper ends them soon rather than after their whole timeout. Finished works
-    are left alone.
-    """
-    if not ids:
-        return 0
-    dequeued = await collection.delete_many({"id": {"$in": ids}, "status": "queued"})
-    stop: dict[str, Any] = {STOP: True, "retries": {"$min": ["$retries", "$attempt"]}}
-    if grace is not None:
-        expires = f"{LEASE}.expires"
-        stop[expires] = {"$min": [f"${expires}", time.time() + grace]}
-    stopped = await collection.update_many(
-        {"id": {"$in": ids}, "status": "running"}, [{"$set": stop}]
-    )
-    return dequeued.deleted_count + stopped.matched_count
+    async def cancel(self, ids: list[str], grace: float | None = None) -> int:
+        """Cancel the works `ids`; how many were queued or running.
+
+        Queued ones are deleted. Running ones are asked to stop (their heartbeat answers
+        stop) and lose their retries, so the reaper fails them rather than queueing them
+        again; with `grace`, their lease is also cut to at most `grace` seconds from now,
+        so the reaper ends them soon rather than after their whole timeout. Finished works
+        are left alone.
+        """
+        if not ids:
+            return 0
+        dequeued = await self.collection.delete_many({"id": {"$in": ids}, "status": "queued"})
+        stop: dict[str, Any] = {STOP: True, "retries": {"$min": ["$retries", "$attempt"]}}
+        if grace is not None:
+            expires = f"{LEASE}.expires"
+            stop[expires] = {"$min": [f"${expires}", time.time() + grace]}
+        stopped = await self.collection.update_many(
+            {"id": {"$in": ids}, "status": "running"}, [{"$set": stop}]
+        )
+        return dequeued.deleted_count + stopped.matched_count
+
+    async def requeue_failure(self, work: Document) -> bool:
+        """Whether `work` (as read) is a failure with retries left; if so it is queued
+        again, unless it changed meanwhile."""
+        return await audit.requeue_failure(self.collection, work)
+
+    async def reap(self, now: float | None = None) -> dict[str, int]:
+        """End the runs whose lease expired; `{"requeued", "failed"}` tallies."""
+        return await audit.reap(self.collection, now)
+
+    async def retry(self, base: float, longest: float) -> dict[str, int]:
+        """Requeue failures with retries left once their backoff (`base` seconds,
+        doubling per attempt, at most `longest`) has passed; `{"retried"}` tally."""
+        return await audit.retry(self.collection, base, longest)
+
+    async def audit_failed(self) -> int:
+        """Requeue `failure` works with retries left; how many."""
+        return await audit.failed(self.collection)
+
+    async def audit_expired(self) -> int:
+        """Fail running works past their lease (or timeout); how many."""
+        return await audit.expired(self.collection)
+
+    async def audit_stale(self, days: float) -> int:
+        """How many works were created more than `days` days ago."""
+        return await audit.stale(self.collection, days)

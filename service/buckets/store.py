@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
@@ -22,7 +21,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from schemas.work import ViewRequest, Work
 from service import canonical
 from service.auth.principal import Principal
-from service.buckets import audit, lease, lifecycle
+from service.buckets import audit, lease
 from service.buckets.documents import (
     BOUND,
     DEPOSIT,
@@ -35,6 +34,7 @@ from service.buckets.documents import (
     public,
 )
 from service.buckets.lease import Late
+from service.buckets.lifecycle import Lifecycle
 from service.db import Database, Document, count_by, is_duplicate
 from service.errors import (
     BadRequest,
@@ -45,7 +45,6 @@ from service.errors import (
     too_many_results,
 )
 from service.query import QueryValidator, find_projection, refused
-from service.results.store import ResultsStore
 from service.settings import Settings
 from service.validation import duplicates, validate_works
 
@@ -68,7 +67,7 @@ INDEXES = [
 UPDATE_ATTEMPTS = 5
 
 
-class BucketsStore:
+class BucketsStore(Lifecycle):
     """Deposit, withdraw, lease, update, delete, view and count queued works."""
 
     def __init__(self, database: Database, validator: QueryValidator, settings: Settings) -> None:
@@ -400,43 +399,3 @@ class BucketsStore:
         """How many works each (pipeline, status) holds, in one pass over the queue."""
         counts = await count_by(self.collection, "pipeline", "status")
         return {(str(pipeline), str(status)): n for (pipeline, status), n in counts.items()}
-
-    # The lifecycle of works other resources queued (service.buckets.lifecycle), and the
-    # sweeps that end runs which lost their lease (service.buckets.audit).
-
-    async def locate(self, wanted: Mapping[str, str], results: ResultsStore) -> dict[str, Document]:
-        """The works with the ids of `wanted` (work id -> its pipeline) as clients see
-        them, by id: from Buckets, else from `results`. A work in neither is left out."""
-        return await lifecycle.locate(self.collection, results, wanted)
-
-    async def requeue_failure(self, work: Document) -> bool:
-        """Whether `work` (as read) is a failure with retries left; if so it is queued
-        again, unless it changed meanwhile."""
-        return await audit.requeue_failure(self.collection, work)
-
-    async def cancel(self, ids: list[str], grace: float | None = None) -> int:
-        """Delete the queued works of `ids`, ask the running ones to stop (with `grace`,
-        their lease ends within that many seconds); how many there were. See
-        `lifecycle.cancel`."""
-        return await lifecycle.cancel(self.collection, ids, grace)
-
-    async def reap(self, now: float | None = None) -> dict[str, int]:
-        """End the runs whose lease expired; `{"requeued", "failed"}` tallies."""
-        return await audit.reap(self.collection, now)
-
-    async def retry(self, base: float, longest: float) -> dict[str, int]:
-        """Requeue failures with retries left once their backoff (`base` seconds,
-        doubling per attempt, at most `longest`) has passed; `{"retried"}` tally."""
-        return await audit.retry(self.collection, base, longest)
-
-    async def audit_failed(self) -> int:
-        """Requeue `failure` works with retries left; how many."""
-        return await audit.failed(self.collection)
-
-    async def audit_expired(self) -> int:
-        """Fail running works past their lease (or timeout); how many."""
-        return await audit.expired(self.collection)
-
-    async def audit_stale(self, days: float) -> int:
-        """How many works were created more than `days` days ago."""
-        return await audit.stale(self.collection, days)
