@@ -15,6 +15,7 @@ _FENCE = re.compile(r"^(`{3,})\s*([\w+-]*)")
 _MARK = re.compile(r"^<!--\s*readme:\s*(.*?)\s*-->\s*$")
 _HEADING = re.compile(r"^(#{2,3})\s+(.*)$")
 _WITH = re.compile(r"^run with `([^`]+)`$")
+_AUTH = "run with auth"
 #: Addresses the README shows: a public one (replaced by the test server's URL) and
 #: loopback ones on port 8000 (whose host and port become the test server's).
 _PUBLIC = re.compile(r"https://sluice\.example\.org")
@@ -48,7 +49,7 @@ class Block:
                 f"<!-- readme: run | file NAME | skip: why --> mark, has {list(self.marks)}"
             )
         mark = self.marks[0]
-        if mark == "run" or _WITH.match(mark):
+        if mark in ("run", _AUTH) or _WITH.match(mark):
             if self.language not in ("python", "sh", "console"):
                 raise MarkError(f"{self.where}: only python, sh and console blocks run")
             return "run"
@@ -65,6 +66,11 @@ class Block:
         if name.startswith("/") or ".." in Path(name).parts:
             raise MarkError(f"{self.where}: a file mark names a relative path, got {name!r}")
         return name
+
+    @property
+    def auth(self) -> bool:
+        """Whether the block runs against the server that requires tokens."""
+        return self.marks == (_AUTH,)
 
     @property
     def meanwhile(self) -> str | None:

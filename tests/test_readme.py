@@ -7,6 +7,7 @@ HTML comment on the line(s) right before its opening fence (invisible on GitHub)
     <!-- readme: run -->                  run it (python, sh or console blocks)
     <!-- readme: run with `CMD` -->       run it while CMD runs in the background
                                           (e.g. `sluice worker demo --site local`)
+    <!-- readme: run with auth -->        run it against a server that requires tokens
     <!-- readme: file NAME -->            write it to NAME (relative) for later blocks
     <!-- readme: skip: REASON -->         not run; REASON says why (say where it is tested)
 
@@ -24,8 +25,9 @@ Every block must exit 0 within BLOCK_TIMEOUT seconds; background jobs (`... &`) 
 
 The server. The addresses the README shows are the test server's: `127.0.0.1:8000` and
 `localhost:8000` become its host and port, `https://sluice.example.org` its URL. It runs
-with auth off, as `make run` does, and SLUICE_EXTENSIONS_DIR is `extensions/` in the
-section's directory. The blocks' environment has SLUICE_URL (the server),
+with auth off, as `make run` does (`run with auth` blocks get a second server, with
+SLUICE_AUTH=required and SLUICE_ADMIN_TOKEN), and SLUICE_EXTENSIONS_DIR is `extensions/`
+in the section's directory. The blocks' environment has SLUICE_URL (the server),
 SLUICE_ADMIN_TOKEN (a secret) and the venv's bin first on PATH (`sluice`, `workflow`).
 """
 
@@ -49,7 +51,16 @@ README = README_PATH.read_text()
 BLOCKS = blocks()
 #: Seconds a block (or its background command) may take before it counts as failed.
 BLOCK_TIMEOUT = 300
-SECTIONS = list(dict.fromkeys(b.section for b in BLOCKS if b.marks[:1] == ("run",) or b.meanwhile))
+
+
+def runs(block: Block) -> bool:
+    try:
+        return block.action == "run"
+    except MarkError:
+        return False  # test_every_block_is_marked names it
+
+
+SECTIONS = list(dict.fromkeys(block.section for block in BLOCKS if runs(block)))
 ADMIN_SECRET = "readme-admin-secret-0123456789"
 
 
@@ -106,6 +117,14 @@ def readme_sluice(start_module_sluice: SluiceStarter, readme_root: Path) -> Slui
         SLUICE_TRANSFER_INTERVAL="0.5",
         SLUICE_TASK_INTERVAL="0.3",
         SLUICE_RUN_INTERVAL="0.3",
+    )
+
+
+@pytest.fixture(scope="module")
+def readme_secure_sluice(start_module_sluice: SluiceStarter) -> SluiceProcess:
+    """The server of `run with auth` blocks: tokens required, ADMIN_SECRET the admin's."""
+    return start_module_sluice(
+        "readme-auth", SLUICE_AUTH="required", SLUICE_ADMIN_TOKEN=ADMIN_SECRET
     )
 
 
@@ -177,7 +196,7 @@ def run_block(block: Block, workdir: Path, env: dict[str, str], url: str) -> Non
 @pytest.mark.slow
 @pytest.mark.parametrize("section", SECTIONS)
 def test_section_examples_run(
-    section: str, readme_sluice: SluiceProcess, readme_root: Path
+    section: str, readme_sluice: SluiceProcess, readme_root: Path, request: pytest.FixtureRequest
 ) -> None:
     slug = "".join(c if c.isalnum() else "-" for c in section.lower())
     workdir = readme_root / slug
@@ -196,7 +215,10 @@ def test_section_examples_run(
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(block.script(readme_sluice.url))
             elif block.action == "run" and block.section == section:
-                run_block(block, workdir, env, readme_sluice.url)
+                server = readme_sluice
+                if block.auth:
+                    server = request.getfixturevalue("readme_secure_sluice")
+                run_block(block, workdir, {**env, "SLUICE_URL": server.url}, server.url)
 
 
 def test_marks_and_console_scripts_are_read() -> None:
