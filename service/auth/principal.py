@@ -53,6 +53,35 @@ class Principal:
             return True
         return isinstance(pipeline, str) and any(fnmatchcase(pipeline, p) for p in self.patterns)
 
+    @property
+    def restricted(self) -> bool:
+        """Whether pipeline patterns limit the caller."""
+        return bool(self.patterns)
+
+    def visible(self, names: Iterable[Any]) -> list[Any]:
+        """The pipelines of `names` the caller may touch, in their order."""
+        return [name for name in names if self.allows(name)]
+
+    def covers(self, patterns: Iterable[str]) -> bool:
+        """Whether every pipeline `patterns` can match is one the caller may touch
+        (see `pattern_within`); an empty list (every pipeline) is covered only by an
+        unrestricted caller."""
+        if not self.patterns:
+            return True
+        wanted = list(patterns)
+        return bool(wanted) and all(
+            any(pattern_within(p, mine) for mine in self.patterns) for p in wanted
+        )
+
+    def require_unrestricted(self, action: str) -> None:
+        """403 for a pipeline-limited caller: `action` spans every pipeline."""
+        if self.patterns:
+            raise Forbidden(
+                f"{action} spans every pipeline: token {self.name!r} is limited to "
+                f"{', '.join(self.patterns)}",
+                {"allowed": list(self.patterns)},
+            )
+
     def check_pipelines(self, names: Iterable[Any]) -> None:
         """403 naming the pipelines outside the caller's patterns, if any."""
         if not self.patterns:
@@ -79,6 +108,25 @@ class Principal:
                 {"allowed": list(self.patterns)},
             )
         self.check_pipelines(named)
+
+
+#: Characters that make a pipeline pattern match more than one name.
+WILDCARDS = frozenset("*?[]!")
+
+
+def pattern_within(inner: str, outer: str) -> bool:
+    """Whether every name the fnmatch pattern `inner` matches is matched by `outer`.
+
+    Decided soundly for what tokens use: `inner` equal to `outer`, a plain name that
+    `outer` matches, or any pattern starting with the literal prefix of an `outer` of
+    the form `<prefix>*`. Anything else counts as not within.
+    """
+    if inner == outer:
+        return True
+    if not WILDCARDS & set(inner):
+        return fnmatchcase(inner, outer)
+    prefix = outer[:-1]
+    return outer.endswith("*") and not WILDCARDS & set(prefix) and inner.startswith(prefix)
 
 
 def _named_pipelines(query: Any) -> list[Any] | None:

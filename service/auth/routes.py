@@ -30,7 +30,7 @@ async def create_token(request: Request) -> Response:
 
 
 async def list_tokens(request: Request) -> Response:
-    return JSONResponse(await stores(request).tokens.list())
+    return JSONResponse(await stores(request).tokens.list(principal(request)))
 
 
 async def revoke_token(request: Request) -> Response:
@@ -55,6 +55,8 @@ def _number(request: Request, name: str) -> float | None:
 
 
 async def read_audit(request: Request) -> Response:
+    # Entries name pipelines only in free-form targets and details: all or nothing.
+    principal(request).require_unrestricted("reading the audit trail")
     cap = stores(request).settings.max_audit_results
     raw_limit = request.query_params.get("limit") or str(DEFAULT_AUDIT_LIMIT)
     if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= cap:

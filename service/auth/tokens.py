@@ -20,7 +20,7 @@ from pymongo.errors import DuplicateKeyError
 from schemas.auth import TokenRequest
 from service.auth.principal import Principal
 from service.db import Database, Document
-from service.errors import Conflict, NotFound, Unauthorized
+from service.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 
 COLLECTION = "auth.tokens"
 #: Every token Sluice issues starts with this, so a leaked one is easy to recognise.
@@ -29,6 +29,39 @@ PREFIX = "slc_"
 MAX_SECRET = 256
 #: Name under which the SLUICE_ADMIN_TOKEN bootstrap secret acts (not a valid token name).
 BOOTSTRAP_NAME = "SLUICE_ADMIN_TOKEN"
+
+#: Names no token may take (compared case-insensitively): the bootstrap secret's name and
+#: "anonymous" (the caller when auth is off) would make the audit trail ambiguous.
+RESERVED_NAMES = frozenset({BOOTSTRAP_NAME.lower(), "anonymous"})
+#: Nor may a token name start with this (compared case-insensitively): it is the
+#: deployment's own namespace (SLUICE_ADMIN_TOKEN, SLUICE_TOKEN...).
+RESERVED_PREFIX = "sluice_"
+
+
+def check_name(name: str) -> None:
+    """422 if `name` is reserved (`RESERVED_NAMES`, `RESERVED_PREFIX`)."""
+    folded = name.lower()
+    if folded in RESERVED_NAMES or folded.startswith(RESERVED_PREFIX):
+        raise ValidationFailed(
+            f"token name {name!r} is reserved (reserved: {', '.join(sorted(RESERVED_NAMES))} "
+            f"and names starting with {RESERVED_PREFIX!r}, in any case)",
+            {"name": name, "reserved": sorted(RESERVED_NAMES), "prefix": RESERVED_PREFIX},
+        )
+
+
+def within(token: Document, caller: Principal) -> bool:
+    """Whether a stored `token` reaches only pipelines `caller` may touch."""
+    return caller.covers(token.get("pipelines") or [])
+
+
+def _outside(caller: Principal, doing: str, patterns: list[str]) -> Forbidden:
+    reaches = ", ".join(patterns) or "every pipeline"
+    return Forbidden(
+        f"token {caller.name!r} may {doing} only tokens limited to its own pipelines "
+        f"({', '.join(caller.patterns)}); this one reaches {reaches}",
+        {"allowed": list(caller.patterns), "pipelines": patterns},
+    )
+
 
 INDEXES = [
     IndexModel([("name", ASCENDING)], unique=True, name="name_unique"),
@@ -81,14 +114,20 @@ class TokenStore:
 
     async def create(self, request: TokenRequest, creator: Principal) -> Document:
         """Store a new token; return its public fields plus `token`, the plaintext
-        (never stored, never shown again). 409 if the name is taken."""
+        (never stored, never shown again). 409 if the name is taken, 422 if it is
+        reserved; 403 when `creator` is pipeline-limited and the new token's patterns
+        are not within its own (see `Principal.covers`)."""
+        check_name(request.name)
+        patterns = list(dict.fromkeys(request.pipelines))
+        if not creator.covers(patterns):
+            raise _outside(creator, "create", patterns)
         secret = new_secret()
         now = time.time()
         document: Document = {
             "name": request.name,
             "owner": request.owner or creator.owner or "anonymous",
             "scopes": sorted(set(request.scopes)),
-            "pipelines": list(dict.fromkeys(request.pipelines)),
+            "pipelines": patterns,
             "created": now,
             "created_by": creator.who,
             "expires": None if request.expires_days is None else now + request.expires_days * 86400,
@@ -106,15 +145,23 @@ class TokenStore:
         shown = {key: value for key, value in document.items() if key != "hash"}
         return {**shown, "token": secret}
 
-    async def list(self) -> list[Document]:
-        """Every token, revoked ones included, in creation order; no hashes."""
+    async def list(self, caller: Principal) -> list[Document]:
+        """Every token `caller` may see, revoked ones included, in creation order; no
+        hashes. A pipeline-limited caller sees only tokens within its patterns."""
         cursor = self.collection.find({}, PUBLIC_FIELDS, sort=[("created", ASCENDING)])
-        return await cursor.to_list()
+        return [token async for token in cursor if within(token, caller)]
 
     async def revoke(self, name: str, by: Principal) -> tuple[Document, bool]:
         """Mark the token `name` revoked; return it and whether this call revoked it
-        (False: it already was). 404 for an unknown name."""
+        (False: it already was). 404 for an unknown name; 403 when `by` is
+        pipeline-limited and the token reaches beyond its patterns."""
+        existing = await self.collection.find_one({"name": name}, PUBLIC_FIELDS)
+        if existing is None:
+            raise NotFound(f"no token named {name!r}", {"name": name})
+        if not within(existing, by):
+            raise _outside(by, "revoke", list(existing.get("pipelines") or []))
         revoked = await self.collection.find_one_and_update(
+            # A token's patterns never change, so the check above still holds.
             {"name": name, "revoked": None},
             {"$set": {"revoked": time.time(), "revoked_by": by.who}},
             projection=PUBLIC_FIELDS,
@@ -122,10 +169,8 @@ class TokenStore:
         )
         if revoked is not None:
             return revoked, True
-        existing = await self.collection.find_one({"name": name}, PUBLIC_FIELDS)
-        if existing is None:
-            raise NotFound(f"no token named {name!r}", {"name": name})
-        return existing, False
+        # Revoked before (or by a concurrent call): answer it as stored now.
+        return await self.collection.find_one({"name": name}, PUBLIC_FIELDS) or existing, False
 
     async def authenticate(self, secret: str, now: float | None = None) -> Principal:
         """The principal of a presented secret; 401 if unknown, revoked or expired."""

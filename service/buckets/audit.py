@@ -122,9 +122,10 @@ async def retry(
             return done
 
 
-async def failed(collection: AsyncCollection[Document]) -> int:
-    """Requeue `failure` works with `attempt < retries`; return how many."""
-    result = await collection.update_many(RETRYABLE, REQUEUE_FAILED)
+async def failed(collection: AsyncCollection[Document], only: Document | None = None) -> int:
+    """Requeue `failure` works with `attempt < retries` (and matching `only`, a filter
+    on pipelines); return how many."""
+    result = await collection.update_many({**RETRYABLE, **(only or {})}, REQUEUE_FAILED)
     return result.modified_count
 
 
@@ -147,9 +148,11 @@ async def requeue_failure(collection: AsyncCollection[Document], work: Document)
     return True
 
 
-async def expired(collection: AsyncCollection[Document], now: float | None = None) -> int:
+async def expired(
+    collection: AsyncCollection[Document], now: float | None = None, only: Document | None = None
+) -> int:
     """Mark `failure` every running work past its lease (or, without a lease, past
-    `start + timeout`); return how many."""
+    `start + timeout`) and matching `only` (a filter on pipelines); return how many."""
     now = time.time() if now is None else now
     result = await collection.update_many(
         {
@@ -161,6 +164,7 @@ async def expired(collection: AsyncCollection[Document], now: float | None = Non
                     "$expr": {"$lt": [{"$add": ["$start", "$timeout"]}, now]},
                 },
             ],
+            **(only or {}),
         },
         fail("expired: running past its timeout; failed by audit"),
     )
@@ -168,8 +172,13 @@ async def expired(collection: AsyncCollection[Document], now: float | None = Non
 
 
 async def stale(
-    collection: AsyncCollection[Document], days: float, now: float | None = None
+    collection: AsyncCollection[Document],
+    days: float,
+    now: float | None = None,
+    only: Document | None = None,
 ) -> int:
-    """How many works were created more than `days` days ago (counted, not deleted)."""
+    """How many works matching `only` (a filter on pipelines) were created more than
+    `days` days ago (counted, not deleted)."""
     now = time.time() if now is None else now
-    return await collection.count_documents({"creation": {"$lt": now - days * 86400}})
+    query = {"creation": {"$lt": now - days * 86400}, **(only or {})}
+    return await collection.count_documents(query)

@@ -81,14 +81,15 @@ class Lifecycle:
         doubling per attempt, at most `longest`) has passed; `{"retried"}` tally."""
         return await audit.retry(self.collection, base, longest)
 
-    async def audit_failed(self) -> int:
-        """Requeue `failure` works with retries left; how many."""
-        return await audit.failed(self.collection)
+    async def audit_failed(self, only: Document | None = None) -> int:
+        """Requeue `failure` works with retries left (matching `only`, a filter on
+        pipelines such as `BucketsStore.visible` gives); how many."""
+        return await audit.failed(self.collection, only)
 
-    async def audit_expired(self) -> int:
-        """Fail running works past their lease (or timeout); how many."""
-        return await audit.expired(self.collection)
+    async def audit_expired(self, only: Document | None = None) -> int:
+        """Fail running works past their lease (or timeout), matching `only`; how many."""
+        return await audit.expired(self.collection, only=only)
 
-    async def audit_stale(self, days: float) -> int:
-        """How many works were created more than `days` days ago."""
-        return await audit.stale(self.collection, days)
+    async def audit_stale(self, days: float, only: Document | None = None) -> int:
+        """How many works matching `only` were created more than `days` days ago."""
+        return await audit.stale(self.collection, days, only=only)

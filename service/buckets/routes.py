@@ -61,12 +61,14 @@ async def withdraw(request: Request) -> Response:
 
 async def heartbeat(request: Request) -> Response:
     lease = parse_model(LeaseRequest, await request_json(request))
-    return JSONResponse(await stores(request).buckets.heartbeat(lease.id, lease.lease))
+    buckets = stores(request).buckets
+    return JSONResponse(await buckets.heartbeat(lease.id, lease.lease, principal(request)))
 
 
 async def release(request: Request) -> Response:
     lease = parse_model(LeaseRequest, await request_json(request))
-    return JSONResponse(await stores(request).buckets.release(lease.id, lease.lease))
+    buckets = stores(request).buckets
+    return JSONResponse(await buckets.release(lease.id, lease.lease, principal(request)))
 
 
 async def update(request: Request) -> Response:
@@ -121,7 +123,7 @@ async def view(request: Request) -> Response:
 
 
 async def status(request: Request) -> Response:
-    return JSONResponse(await stores(request).buckets.counts())
+    return JSONResponse(await stores(request).buckets.counts(caller=principal(request)))
 
 
 async def pipelines(request: Request) -> Response:
@@ -138,11 +140,13 @@ async def details(request: Request) -> Response:
 
 
 async def audit_failed(request: Request) -> Response:
-    return JSONResponse(await stores(request).buckets.audit_failed())
+    buckets = stores(request).buckets
+    return JSONResponse(await buckets.audit_failed(await buckets.visible(principal(request))))
 
 
 async def audit_expired(request: Request) -> Response:
-    return JSONResponse(await stores(request).buckets.audit_expired())
+    buckets = stores(request).buckets
+    return JSONResponse(await buckets.audit_expired(await buckets.visible(principal(request))))
 
 
 async def audit_stale(request: Request) -> Response:
@@ -153,7 +157,9 @@ async def audit_stale(request: Request) -> Response:
         days = math.nan
     if not math.isfinite(days) or days < 0:
         raise BadRequest(f"days must be a non-negative number, not {raw!r}", {"days": raw})
-    return JSONResponse(await stores(request).buckets.audit_stale(days))
+    buckets = stores(request).buckets
+    only = await buckets.visible(principal(request))
+    return JSONResponse(await buckets.audit_stale(days, only))
 
 
 _PIPELINE = Param("pipeline", "path", {"type": "string"}, "pipeline name", required=True)

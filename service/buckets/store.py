@@ -195,11 +195,27 @@ class BucketsStore(Lifecycle):
             return None
         return public(claimed), claimed_lease["token"]
 
-    async def heartbeat(self, work_id: str, token: str) -> dict[str, Any]:
-        """Extend a held lease by the work's timeout; 409 if the lease is not held."""
+    async def _held(self, work_id: str, token: str, caller: Principal | None) -> Document:
+        """The filter of a held lease, limited to what `caller` may touch: 403 if the
+        work is of a pipeline outside its patterns."""
+        held = lease.held(work_id, token)
+        if caller is not None and caller.restricted:
+            found = await self.collection.find_one(held, {"pipeline": True, "_id": False})
+            if found is None:
+                raise lease.not_held(work_id)
+            caller.check_pipelines([found.get("pipeline")])
+            held["pipeline"] = found.get("pipeline")
+        return held
+
+    async def heartbeat(
+        self, work_id: str, token: str, caller: Principal | None = None
+    ) -> dict[str, Any]:
+        """Extend a held lease by the work's timeout; 409 if the lease is not held, 403
+        if `caller` may not touch the work's pipeline."""
+        held = await self._held(work_id, token, caller)
         now = time.time()
         renewed = await self.collection.find_one_and_update(
-            lease.held(work_id, token),
+            held,
             [{"$set": {LEASE: {"token": token, "expires": {"$add": [now, "$timeout"]}}}}],
             projection={LEASE: True, STOP: True, "_id": False},
             return_document=ReturnDocument.AFTER,
@@ -212,10 +228,11 @@ class BucketsStore(Lifecycle):
             "stop": bool(renewed.get(STOP)),
         }
 
-    async def release(self, work_id: str, token: str) -> Document:
-        """Give back a held work unfinished: `queued` again, the attempt not counted."""
+    async def release(self, work_id: str, token: str, caller: Principal | None = None) -> Document:
+        """Give back a held work unfinished: `queued` again, the attempt not counted.
+        409 if the lease is not held, 403 if `caller` may not touch the pipeline."""
         released = await self.collection.find_one_and_update(
-            lease.held(work_id, token),
+            await self._held(work_id, token, caller),
             [
                 {
                     "$set": {
@@ -373,15 +390,24 @@ class BucketsStore(Lifecycle):
             raise too_many
         return found
 
-    async def counts(self, pipeline: str | None = None) -> dict[str, int]:
-        """`{"total", "queued", "running", "success", "failure"}`, of one pipeline or all."""
+    async def visible(self, caller: Principal | None) -> Document:
+        """A filter of the works `caller` may touch: `{}` for an unrestricted caller,
+        else `{"pipeline": {"$in": [...]}}` listing the allowed pipelines holding work."""
+        if caller is None or not caller.restricted:
+            return {}
+        return {"pipeline": {"$in": caller.visible(await self.pipelines())}}
+
+    async def counts(
+        self, pipeline: str | None = None, caller: Principal | None = None
+    ) -> dict[str, int]:
+        """`{"total", "queued", "running", "success", "failure"}`, of one pipeline, or
+        of every pipeline `caller` may touch."""
         # One count per status: each is served by the claim index's (status, pipeline)
         # prefix, where a match on pipeline alone would scan the collection.
+        only = await self.visible(caller) if pipeline is None else {"pipeline": pipeline}
         counts = {"total": 0}
         for status in (*STATUSES, "created"):
-            query = (
-                {"status": status} if pipeline is None else {"status": status, "pipeline": pipeline}
-            )
+            query = {"status": status, **only}
             found = await self.collection.count_documents(query)
             counts["total"] += found
             if status in STATUSES:

@@ -29,10 +29,15 @@ async def remove_experiment(
     ref: str,
 ) -> Document:
     """Delete experiment `ref` (EID or UUID), its files and its tasks, and audit it;
-    return the record as it was. 404 if there is none."""
-    removed = await experiments.delete(ref)
+    return the record as it was. 404 if there is none; 403 (nothing removed) if one of
+    its tasks is of a pipeline outside the caller's patterns."""
+    caller = principal(request)
+    # Experiments are shared by every pipeline; their tasks are not.
+    experiment = await experiments.get(ref)
+    await tasks.check_removable(experiment["uuid"], caller)
+    removed = await experiments.delete(experiment["uuid"])
     deleted_files = await files.remove_all(removed["uuid"])
-    deleted_tasks = await tasks.remove_for(removed["uuid"])
+    deleted_tasks = await tasks.remove_for(removed["uuid"], caller)
     await audit(
         request,
         "experiments.remove",

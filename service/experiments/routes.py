@@ -26,6 +26,7 @@ from schemas.experiments import (
     TaskPage,
 )
 from service.auth.audit import record as audit
+from service.auth.principal import principal
 from service.body import request_json
 from service.db import Document
 from service.errors import BadRequest
@@ -148,9 +149,10 @@ async def remove_files(request: Request) -> Response:
 
 async def list_extensions(request: Request) -> Response:
     found, invalid = await extensions.load(stores(request).settings.extensions_dir)
-    return JSONResponse(
-        {"extensions": [e.model_dump(mode="json") for e in found], "invalid": invalid}
-    )
+    caller = principal(request)
+    # An extension's actions queue works of its pipeline: list only those the caller may.
+    shown = [e.model_dump(mode="json") for e in found if caller.allows(e.pipeline)]
+    return JSONResponse({"extensions": shown, "invalid": invalid})
 
 
 async def execute(request: Request) -> Response:
@@ -176,18 +178,22 @@ async def list_tasks(request: Request) -> Response:
     filters["start"] = _time(request, "start_date")
     filters["end"] = _time(request, "end_date")
     found, total = await stores(request).tasks.find(
-        filters, int_param(request, "limit", 10), int_param(request, "offset", 0)
+        filters,
+        int_param(request, "limit", 10),
+        int_param(request, "offset", 0),
+        principal(request),
     )
     return JSONResponse({"tasks": found, "total": total})
 
 
 async def show_task(request: Request) -> Response:
-    return JSONResponse(await stores(request).tasks.get(request.path_params["task_id"]))
+    task = await stores(request).tasks.get(request.path_params["task_id"], principal(request))
+    return JSONResponse(task)
 
 
 async def cancel(request: Request) -> Response:
     task_id = request.path_params["task_id"]
-    task, revoked = await stores(request).tasks.cancel(task_id)
+    task, revoked = await stores(request).tasks.cancel(task_id, principal(request))
     if revoked:
         await audit(request, "tasks.cancel", task_id, {"extension": task["extension_name"]})
     return JSONResponse(task)

@@ -30,6 +30,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from schemas.experiments import ACTIVE_STATUSES, PAGE_MAX, STAGE_PARAMETER, Action, Extension
+from service.auth.principal import Principal
 from service.buckets.audit import retries_left
 from service.buckets.store import BucketsStore
 from service.db import Database, Document, count_statuses
@@ -172,17 +173,32 @@ class TaskStore:
             raise
         return public(task)
 
-    async def get(self, task_id: str) -> Document:
+    async def _stored(self, task_id: str, caller: Principal | None) -> Document:
         task = await self.collection.find_one({"task_id": task_id})
         if task is None:
             raise NotFound(f"no task {task_id}", {"task_id": task_id})
-        return public(task)
+        if caller is not None:
+            caller.check_pipelines([task.get("pipeline")])
+        return task
+
+    async def get(self, task_id: str, caller: Principal | None = None) -> Document:
+        """The task; 404, or 403 if its pipeline is outside `caller`'s patterns."""
+        return public(await self._stored(task_id, caller))
+
+    async def pipelines(self, query: Document) -> list[Any]:
+        """The pipelines of the tasks matching `query`."""
+        return list(await self.collection.distinct("pipeline", query))
 
     async def find(
-        self, filters: dict[str, Any], limit: int, offset: int
+        self,
+        filters: dict[str, Any],
+        limit: int,
+        offset: int,
+        caller: Principal | None = None,
     ) -> tuple[list[Document], int]:
         """One page of tasks, newest first, and the total. `filters` holds equality
-        filters on task fields and optional `start`/`end` bounds on `created_at`."""
+        filters on task fields and optional `start`/`end` bounds on `created_at`;
+        only tasks of pipelines `caller` may touch are found."""
         if not 1 <= limit <= PAGE_MAX:
             raise BadRequest(f"limit must be 1-{PAGE_MAX}", {"limit": limit})
         if offset < 0:
@@ -193,6 +209,8 @@ class TaskStore:
         }
         if bounds:
             query["created_at"] = bounds
+        if caller is not None and caller.restricted:
+            query["pipeline"] = {"$in": caller.visible(await self.pipelines(query))}
         total = await self.collection.count_documents(query)
         cursor = self.collection.find(
             query, skip=offset, limit=limit, sort=[("created_at", DESCENDING), ("_id", DESCENDING)]
@@ -250,13 +268,12 @@ class TaskStore:
             saved += 1
         return saved
 
-    async def cancel(self, task_id: str) -> tuple[Document, bool]:
+    async def cancel(self, task_id: str, caller: Principal | None = None) -> tuple[Document, bool]:
         """Revoke a queued task, stop a running one; `(task, whether this call
         revoked it)`. Idempotent: a REVOKED task is answered as it is. 409 if the task
-        already finished otherwise."""
-        task = await self.collection.find_one({"task_id": task_id})
-        if task is None:
-            raise NotFound(f"no task {task_id}", {"task_id": task_id})
+        already finished otherwise, 403 if its pipeline is outside `caller`'s patterns
+        (a task's pipeline never changes)."""
+        task = await self._stored(task_id, caller)
         if task["status"] == "REVOKED":
             return public(task), False
         if task["status"] in FINAL:
@@ -278,15 +295,23 @@ class TaskStore:
             raise Conflict(f"task {task_id} already ended: {current['status']}", current)
         return current, False
 
-    async def remove_for(self, experiment_uuid: str) -> int:
-        """Cancel the active tasks of an experiment and delete all its tasks."""
-        query = {"experiment_uuid": experiment_uuid, "status": {"$in": list(ACTIVE_STATUSES)}}
+    async def check_removable(self, experiment_uuid: str, caller: Principal) -> None:
+        """403 if a task of the experiment is of a pipeline outside `caller`'s patterns."""
+        caller.check_pipelines(await self.pipelines({"experiment_uuid": experiment_uuid}))
+
+    async def remove_for(self, experiment_uuid: str, caller: Principal | None = None) -> int:
+        """Cancel the active tasks of an experiment and delete all its tasks (only
+        those of pipelines `caller` may touch: see `check_removable`)."""
+        mine: Document = {"experiment_uuid": experiment_uuid}
+        if caller is not None and caller.restricted:
+            mine["pipeline"] = {"$in": caller.visible(await self.pipelines(mine))}
+        query = {**mine, "status": {"$in": list(ACTIVE_STATUSES)}}
         async for task in self.collection.find(query, {"task_id": True}):
             try:
                 await self.cancel(task["task_id"])
             except Conflict:
                 continue  # it ended meanwhile
-        removed = await self.collection.delete_many({"experiment_uuid": experiment_uuid})
+        removed = await self.collection.delete_many(mine)
         return removed.deleted_count
 
     async def wait(self, task_id: str, seconds: float, poll: float = WAIT_POLL) -> Document | None:

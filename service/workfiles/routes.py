@@ -29,7 +29,7 @@ from service.routing import Endpoint, Param
 from service.stores import stores
 from service.validation import parse_model
 from service.workfiles import report, runs
-from service.workfiles.store import info
+from service.workfiles.store import info, pipelines_of
 from service.workfiles.workspaces import info as workspace_info
 
 MEDIA_TYPES = {"yaml": "application/yaml", "json": "application/json"}
@@ -41,7 +41,7 @@ async def upload(request: Request) -> Response:
     file_name = request.query_params.get("file_name", "")
     content = await read_body(request, limit, "SLUICE_MAX_WORKFILE_BYTES")
     stored = await stores(request).workfiles.upload(
-        workspace, file_name, caller_name(request), content
+        workspace, file_name, caller_name(request), content, principal(request)
     )
     return JSONResponse(stored)
 
@@ -55,6 +55,7 @@ async def listing(request: Request) -> Response:
         page,
         per_page,
         request.query_params.get("file_name"),
+        principal(request),
     )
     return JSONResponse(found)
 
@@ -72,15 +73,14 @@ async def workspaces(request: Request) -> Response:
 
 
 async def get(request: Request) -> Response:
-    return JSONResponse(
-        info(await stores(request).workfiles.get(request.path_params["workfile_id"]))
-    )
+    workfile_id = request.path_params["workfile_id"]
+    return JSONResponse(info(await stores(request).workfiles.get(workfile_id, principal(request))))
 
 
 async def download(request: Request) -> Response:
     store = stores(request).workfiles
     stored, entry = await store.version(
-        request.path_params["workfile_id"], int_param(request, "version", None)
+        request.path_params["workfile_id"], int_param(request, "version", None), principal(request)
     )
     return StreamingResponse(
         store.chunks(entry["file_id"]),
@@ -94,7 +94,7 @@ async def download(request: Request) -> Response:
 
 async def delete(request: Request) -> Response:
     workfile_id = request.path_params["workfile_id"]
-    await stores(request).workfiles.delete(workfile_id)
+    await stores(request).workfiles.delete(workfile_id, principal(request))
     await record(request, "workfiles.delete", workfile_id)
     return JSONResponse(True)
 
@@ -104,7 +104,7 @@ async def start_run(request: Request, workfile_id: str, asked: RunRequest) -> Do
     every pipeline of its steps; the new run (its first steps queued, none executed)."""
     stored, entry, workflow = await stores(request).workfiles.load(workfile_id)
     caller = principal(request)
-    caller.check_pipelines(op.pipeline or workflow.pipeline for op in workflow.operators)
+    caller.check_pipelines(pipelines_of(workflow))
     given = [(variable.name, variable.value) for variable in asked.variables or []]
     return await stores(request).runs.start(
         stored, entry["version"], workflow, given, caller_name(request)
@@ -118,7 +118,7 @@ async def run(request: Request) -> Response:
 
 
 async def status(request: Request) -> Response:
-    process = await stores(request).runs.get(request.path_params["process_id"])
+    process = await stores(request).runs.get(request.path_params["process_id"], principal(request))
     return JSONResponse(report.process_info(process))
 
 
@@ -138,14 +138,14 @@ async def recent(request: Request) -> Response:
 
 async def stop(request: Request) -> Response:
     process_id = request.path_params["process_id"]
-    outcome = await stores(request).runs.stop(process_id)
+    outcome = await stores(request).runs.stop(process_id, principal(request))
     await record(request, "workfiles.stop", process_id, {"status": outcome})
     return JSONResponse({"status": outcome, "process_id": process_id})
 
 
 async def results(request: Request) -> Response:
     workfile_id = request.path_params["workfile_id"]
-    process = await stores(request).runs.get(request.path_params["process_id"])
+    process = await stores(request).runs.get(request.path_params["process_id"], principal(request))
     if process["workflow_id"] != workfile_id:
         # The run exists, but not as a run of this workfile.
         raise runs.process_not_found(process["_id"])

@@ -28,6 +28,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from schemas.workfiles import WorkflowFile
+from service.auth.principal import Principal
 from service.buckets.store import BucketsStore
 from service.db import Database, Document, count_statuses
 from service.errors import Conflict, NotFound, SluiceError
@@ -122,11 +123,14 @@ class RunStore:
         await self.advance(process)
         return await self.get(process_id)
 
-    async def get(self, process_id: str) -> Document:
-        """The stored run; ProcessNotFound."""
+    async def get(self, process_id: str, caller: Principal | None = None) -> Document:
+        """The stored run; ProcessNotFound, 403 if `caller` may not touch a pipeline
+        one of its steps runs in."""
         process = await self.collection.find_one({"_id": process_id})
         if process is None:
             raise process_not_found(process_id)
+        if caller is not None:
+            caller.check_pipelines(operator["pipeline"] for operator in process["operators"])
         return process
 
     async def recent(self, status: str | None, limit: int) -> list[Document]:
@@ -273,10 +277,12 @@ class RunStore:
         ones asked to stop without a retry; finished works are left alone."""
         await self.buckets.cancel(work_ids)
 
-    async def stop(self, process_id: str) -> str:
+    async def stop(self, process_id: str, caller: Principal | None = None) -> str:
         """Stop a run: "STOPPED" (also when it was stopped before), or "STOP FAILED"
         when it had already ended otherwise. ProcessNotFound; 409 if it kept advancing
-        through every attempt."""
+        through every attempt; 403 as `get` (a run's steps never change, so the check
+        holds for the whole stop)."""
+        await self.get(process_id, caller)
         for _ in range(STOP_ATTEMPTS):
             process = await self.get(process_id)
             if process["status"] != "RUNNING":

@@ -23,6 +23,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from schemas.workfiles import WorkflowFile
+from service.auth.principal import Principal
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound
 from service.params import page_skip
@@ -64,6 +65,18 @@ def info(document: Document) -> Document:
     }
 
 
+def pipelines_of(workflow: WorkflowFile) -> list[str]:
+    """The pipelines a workflow's steps run in, sorted."""
+    return sorted({op.pipeline or workflow.pipeline or "" for op in workflow.operators} - {""})
+
+
+def check_access(stored: Document, caller: Principal | None) -> None:
+    """403 unless `caller` may touch every pipeline any version of `stored` names (a
+    workfile stored without that list is treated as naming an unknown pipeline)."""
+    if caller is not None:
+        caller.check_pipelines(stored.get("pipelines", [None]))
+
+
 def check_name(what: str, value: str | None) -> str:
     """A workspace or file name: 1-256 characters, no control characters; else 400."""
     if not value or len(value) > 256 or any(ord(c) < 32 for c in value) or "/" in value:
@@ -87,20 +100,32 @@ class WorkfileStore:
         await self.collection.create_indexes(INDEXES)
         await self.workspaces.create_indexes()
 
-    async def upload(self, workspace: str, file_name: str, owner: str, content: bytes) -> Document:
+    async def upload(
+        self,
+        workspace: str,
+        file_name: str,
+        owner: str,
+        content: bytes,
+        caller: Principal | None = None,
+    ) -> Document:
         """Store `content` as a new workfile or a new version of the same name; its
-        metadata. The content is checked first (InvalidWorkfile, nothing stored)."""
+        metadata. The content is checked first (InvalidWorkfile, nothing stored); 403
+        if `caller` may not touch a pipeline it, or the workfile it adds to, names."""
         check_name("workspace", workspace)
         check_name("file_name", file_name)
         kind = definition.file_type(file_name)
         workflow = definition.parse(content, kind, self.settings.max_workfile_depth)
+        if caller is not None:
+            caller.check_pipelines(pipelines_of(workflow))
         now = time.time()
         file_id = await self.files.upload_from_stream(
             file_name, content, metadata={"workspace": workspace, "file_name": file_name}
         )
         entry = {"file_id": file_id, "size": len(content), "created_at": now}
         try:
-            stored = await self._add_version(workspace, file_name, owner, kind, workflow, entry)
+            stored = await self._add_version(
+                workspace, file_name, owner, kind, workflow, entry, caller
+            )
         except BaseException:
             await self.files.delete(file_id)
             raise
@@ -120,7 +145,9 @@ class WorkfileStore:
         kind: str,
         workflow: WorkflowFile,
         entry: Document,
+        caller: Principal | None,
     ) -> Document:
+        named = pipelines_of(workflow)
         latest = {
             "file_type": kind,
             "workflow_name": workflow.name,
@@ -139,6 +166,7 @@ class WorkfileStore:
                     "created_at": entry["created_at"],
                     "version": 1,
                     "versions": [{**entry, "version": 1}],
+                    "pipelines": named,
                     **latest,
                 }
                 try:
@@ -146,33 +174,47 @@ class WorkfileStore:
                     return document
                 except DuplicateKeyError:
                     continue  # a concurrent first upload won: become its next version
+            check_access(stored, caller)
             version = stored["version"] + 1
             updated = await self.collection.find_one_and_update(
                 {"_id": stored["_id"], "version": stored["version"]},
                 {"$set": {**latest, "version": version},
-                 "$push": {"versions": {**entry, "version": version}}},
+                 "$push": {"versions": {**entry, "version": version}},
+                 "$addToSet": {"pipelines": {"$each": named}}},
                 return_document=ReturnDocument.AFTER,
             )  # fmt: skip
             if updated is not None:
                 return updated
         raise Conflict(f"workfile {file_name!r} kept changing during the upload; retry")
 
-    async def get(self, workfile_id: str) -> Document:
-        """The stored document; WorkfileNotFound."""
+    async def get(self, workfile_id: str, caller: Principal | None = None) -> Document:
+        """The stored document; WorkfileNotFound, 403 if `caller` may not touch one of
+        the pipelines it names."""
         stored = await self.collection.find_one({"_id": workfile_id})
         if stored is None:
             raise not_found(workfile_id)
+        check_access(stored, caller)
         return stored
 
     async def page(
-        self, workspace: str, page: int, per_page: int, file_name: str | None
+        self,
+        workspace: str,
+        page: int,
+        per_page: int,
+        file_name: str | None,
+        caller: Principal | None = None,
     ) -> Document:
-        """One page (from 1) of the workspace's workfiles sorted by name, and the total."""
+        """One page (from 1) of the workspace's workfiles sorted by name, and the total;
+        only those naming pipelines `caller` may all touch."""
         check_name("workspace", workspace)
         skip = page_skip(page, per_page, self.settings.max_view_results)
         query: dict[str, Any] = {"workspace": workspace}
         if file_name is not None:
             query["file_name"] = file_name
+        if caller is not None and caller.restricted:
+            named = await self.collection.distinct("pipelines", query)
+            outside = [name for name in named if not caller.allows(name)]
+            query["pipelines"] = {"$exists": True, "$nin": outside}
         total = await self.collection.count_documents(query)
         cursor = self.collection.find(
             query, skip=skip, limit=per_page, sort=[("file_name", ASCENDING)]
@@ -180,9 +222,12 @@ class WorkfileStore:
         found = [info(document) async for document in cursor]
         return {"workfiles": found, "page": page, "per_page": per_page, "total": total}
 
-    async def version(self, workfile_id: str, version: int | None) -> tuple[Document, Document]:
-        """The workfile and one version entry (the latest by default); WorkfileNotFound."""
-        stored = await self.get(workfile_id)
+    async def version(
+        self, workfile_id: str, version: int | None, caller: Principal | None = None
+    ) -> tuple[Document, Document]:
+        """The workfile and one version entry (the latest by default); WorkfileNotFound,
+        403 as `get`."""
+        stored = await self.get(workfile_id, caller)
         wanted = stored["version"] if version is None else version
         for entry in stored["versions"]:
             if entry["version"] == wanted:
@@ -217,10 +262,16 @@ class WorkfileStore:
             definition.parse(content, stored["file_type"], self.settings.max_workfile_depth),
         )
 
-    async def delete(self, workfile_id: str) -> None:
-        """Delete a workfile and every version's bytes; WorkfileNotFound."""
-        removed = await self.collection.find_one_and_delete({"_id": workfile_id})
+    async def delete(self, workfile_id: str, caller: Principal | None = None) -> None:
+        """Delete a workfile and every version's bytes; WorkfileNotFound, 403 as `get`."""
+        stored = await self.get(workfile_id, caller)
+        # Conditional on the version checked: one uploaded meanwhile may name others.
+        removed = await self.collection.find_one_and_delete(
+            {"_id": workfile_id, "version": stored["version"]}
+        )
         if removed is None:
+            if await self.collection.count_documents({"_id": workfile_id}, limit=1):
+                raise Conflict(f"workfile {workfile_id!r} changed during the delete; retry")
             raise not_found(workfile_id)
         for entry in removed["versions"]:
             # NoFile: a concurrent delete of the same workfile got there first.

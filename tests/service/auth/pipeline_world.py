@@ -1,0 +1,154 @@
+"""Real objects of one pipeline ("B"), made with the bootstrap admin secret, for the
+route walk (test_pipeline_walk): results, queued, running, failed, expired and old
+works, a workfile and its run, tokens, an experiment and a task of an extension.
+
+`snapshot` reads all of them back, so the walk can show that no route changed them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from schemas.buckets import LEASE_HEADER
+from tests.service.auth.helpers import create_token
+from tests.service.buckets.helpers import deposit, new_work, withdraw
+from tests.service.factories import work
+
+#: The extension (of pipeline B) whose action the world runs as a task.
+EXTENSION, ACTION = "probe", "ping"
+
+
+def manifest(pipeline: str) -> dict[str, Any]:
+    """An extension queuing its tasks as works of `pipeline`."""
+    return {
+        "name": EXTENSION,
+        "description": "a probe",
+        "pipeline": pipeline,
+        "actions": [
+            {
+                "name": ACTION,
+                "experiment_variable_name": "exp",
+                "command": ["true"],
+                "parameters": [{"name": "exp", "data_type": "experiment"}],
+            }
+        ],
+    }
+
+
+def workflow(pipeline: str) -> dict[str, Any]:
+    """A one-step workflow of `pipeline` (never run: no worker takes it)."""
+    step = {"name": "only", "function": "pkg.mod.func", "parameters": {}, "retries": 0}
+    return {"name": "walk", "pipeline": pipeline, "site": "local", "operators": [step]}
+
+
+@dataclass(frozen=True)
+class World:
+    """Pipeline B's objects; tokens limited to `allowed` (a pattern matching `a`, not
+    `b`) walk against them."""
+
+    a: str
+    b: str
+    allowed: str
+    result: dict[str, Any]
+    queued: str
+    running: dict[str, Any]
+    lease: str
+    failed: str
+    expired: str
+    old: str
+    workspace: str
+    workfile: str
+    process: str
+    b_token: str
+    full_admin: str
+    eid: str
+    task: str
+
+
+def _claim(admin: httpx.Client, document: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    [work_id] = deposit(admin, [document])
+    claimed, lease = withdraw(admin, {"pipeline": document["pipeline"], "id": work_id})
+    assert claimed is not None and lease is not None
+    return claimed, lease
+
+
+def names() -> tuple[str, str, str]:
+    """Fresh names: pipeline A, pipeline B, and a pattern matching A but not B."""
+    tag = uuid.uuid4().hex[:8]
+    return f"pa-{tag}-x", f"pb-{tag}", f"pa-{tag}-*"
+
+
+def build(admin: httpx.Client, a: str, b: str, allowed: str) -> World:
+    """Make pipeline B's objects (`admin`: a client sending the bootstrap secret; the
+    extension `EXTENSION` of pipeline `b` declared)."""
+    tag = b.removeprefix("pb-")
+    result = work(b)
+    assert admin.post("/results/results", json=[result]).status_code == 200
+    query = {"pipeline": b, "id": result["id"]}
+    [stored] = admin.post("/results/view", json={"query": query}).json()
+    [queued] = deposit(admin, [new_work(b)])
+    running, lease = _claim(admin, new_work(b, timeout=3600))
+    failing, failing_lease = _claim(admin, new_work(b, retries=3))
+    report = {**failing, "status": "failure", "stop": time.time(), "results": {"error": "x"}}
+    put = admin.put("/buckets/work", json=[report], headers={LEASE_HEADER: failing_lease})
+    assert put.status_code == 200, put.text
+    expired, _ = _claim(admin, new_work(b, timeout=1))
+    [old] = deposit(admin, [new_work(b, creation=time.time() - 30 * 86400)])
+    workspace = f"ws-{tag}"
+    uploaded = admin.post(
+        "/workfiles",
+        params={"workspace": workspace, "file_name": "walk.json"},
+        content=json.dumps(workflow(b)).encode(),
+    )
+    assert uploaded.status_code == 200, uploaded.text
+    workfile = uploaded.json()["id"]
+    started = admin.post(f"/workfiles/{workfile}/processes", json={"variables": []})
+    assert started.status_code == 200, started.text
+    b_token = f"b-{tag}"
+    create_token(str(admin.base_url), ["admin"], [b], name=b_token)
+    full_admin = f"full-{tag}"
+    create_token(str(admin.base_url), ["admin"], name=full_admin)
+    eid = admin.post("/experiments", json={"title": "walk", "description": ""}).json()["eid"]
+    task = admin.post(f"/extensions/{EXTENSION}/{ACTION}", json={"parameters": {"exp": eid}})
+    assert task.status_code == 201, task.text
+    time.sleep(1.2)  # past the `expired` work's one-second lease (the reaper is off)
+    return World(
+        a=a,
+        b=b,
+        allowed=allowed,
+        result=stored,
+        queued=queued,
+        running=running,
+        lease=lease,
+        failed=failing["id"],
+        expired=expired["id"],
+        old=old,
+        workspace=workspace,
+        workfile=workfile,
+        process=started.json()["process_id"],
+        b_token=b_token,
+        full_admin=full_admin,
+        eid=eid,
+        task=task.json()["task_id"],
+    )
+
+
+def snapshot(admin: httpx.Client, world: World) -> dict[str, Any]:
+    """Everything of pipeline B that a route could change, as stored now."""
+    works = admin.post("/buckets/view", json={"query": {"pipeline": world.b}}).json()
+    tokens = admin.get("/admin/tokens").json()
+    return {
+        "results": admin.post("/results/view", json={"query": {"pipeline": world.b}}).json(),
+        "works": sorted((w["id"], w["status"], w["attempt"], w["retries"]) for w in works),
+        "tokens": sorted((t["name"], t["revoked"]) for t in tokens),
+        "workfile": admin.get(f"/workfiles/{world.workfile}").json(),
+        "run": admin.get(f"/workfiles/processes/{world.process}").json()["status"],
+        "task": admin.get(f"/tasks/{world.task}").json()["status"],
+        "experiment": admin.get(f"/experiments/{world.eid}").status_code,
+    }
