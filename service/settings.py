@@ -107,6 +107,11 @@ class Settings:
     rate_limit: float = 0.0
     #: Requests a token may send at once above the rate (the bucket's size).
     rate_burst: int = 100
+    #: Failed authentications (unknown, revoked or expired secrets) per second allowed
+    #: from one client address, per Sluice process; 0 disables the limit.
+    auth_failure_rate: float = 1.0
+    #: Failed authentications one client address may make at once above that rate.
+    auth_failure_burst: int = 20
     #: Most audit entries one `GET /admin/audit` answers.
     max_audit_results: int = 1000
     #: Largest workfile accepted at upload, in bytes (413 past it).
@@ -167,6 +172,7 @@ class Settings:
             "max_view_results",
             "server_selection_timeout_ms",
             "rate_burst",
+            "auth_failure_burst",
             "max_audit_results",
             "max_file_bytes",
             "max_task_output",
@@ -186,6 +192,7 @@ class Settings:
             "retry_backoff",
             "retry_max_backoff",
             "rate_limit",
+            "auth_failure_rate",
             "task_interval",
             "file_grace",
             "run_interval",

@@ -55,6 +55,10 @@ def session_secret(request: Request) -> str | None:
     return None
 
 
+def _client(request: Request) -> str:
+    return f"client {request.client.host if request.client else 'unknown'}"
+
+
 class Gate:
     """Decides who a request comes from and whether it may proceed."""
 
@@ -64,6 +68,16 @@ class Gate:
         self.users = users
         self.limiter = (
             RateLimiter(settings.rate_limit, settings.rate_burst) if settings.rate_limit else None
+        )
+        self.failures = (
+            RateLimiter(
+                settings.auth_failure_rate,
+                settings.auth_failure_burst,
+                what="failed authentications",
+                settings=("SLUICE_AUTH_FAILURE_RATE", "SLUICE_AUTH_FAILURE_BURST"),
+            )
+            if settings.auth_failure_rate
+            else None
         )
 
     async def identify(self, request: Request, scope: str, sessions: bool = False) -> Principal:
@@ -79,13 +93,30 @@ class Gate:
                 "x-access-token header or as Authorization: Bearer",
                 {"reason": "missing", "scope": scope},
             )
+        self.before_attempt(request)
         admin = self.settings.admin_token
         if admin is not None and same_secret(secret, admin):
             return bootstrap_principal()
-        if secret.startswith(SESSION_PREFIX):
-            caller, _user = await self.users.authenticate(secret)
-            return caller
-        return await self.tokens.authenticate(secret)
+        try:
+            if secret.startswith(SESSION_PREFIX):
+                caller, _user = await self.users.authenticate(secret)
+                return caller
+            return await self.tokens.authenticate(secret)
+        except Unauthorized:
+            self.failed_attempt(request)
+            raise
+
+    def before_attempt(self, request: Request) -> None:
+        """429 if the request's client address is past SLUICE_AUTH_FAILURE_RATE; call it
+        before checking any secret or password, so that past the limit a guess is not
+        even tried (a right one cannot be told apart)."""
+        if self.failures is not None:
+            self.failures.check(_client(request))
+
+    def failed_attempt(self, request: Request) -> None:
+        """Count a failed authentication against the request's client address."""
+        if self.failures is not None:
+            self.failures.spend(_client(request))
 
     async def admit(self, request: Request, scope: str, sessions: bool = False) -> Principal:
         """Identify the caller, count it against the rate limit, check `scope`."""

@@ -1,7 +1,7 @@
-"""Per-caller request rate: a token bucket per key, in this process only.
+"""Token buckets per key, in this process only: request rate and failed authentications.
 
-Each key (a token name) may send `burst` requests at once, refilled at `rate` per
-second. The state lives in the process, so N replicas allow N times the rate.
+Each key (a token name, a client address) may spend `burst` at once, refilled at `rate`
+per second. The state lives in the process, so N replicas allow N times the rate.
 """
 
 from __future__ import annotations
@@ -17,41 +17,66 @@ MAX_KEYS = 10_000
 
 
 class RateLimiter:
-    """Token buckets of `burst` requests refilled at `rate` per second, one per key."""
+    """Token buckets of `burst` refilled at `rate` per second, one per key.
+
+    `what` says what is limited and `settings` names the rate and burst settings, for
+    the 429's message.
+    """
 
     def __init__(
-        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+        self,
+        rate: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        what: str = "requests",
+        settings: tuple[str, str] = ("SLUICE_RATE_LIMIT", "SLUICE_RATE_BURST"),
     ) -> None:
         self.rate = rate
         self.burst = burst
         self.clock = clock
+        self.what = what
+        self.settings = settings
         self._buckets: dict[str, tuple[float, float]] = {}
 
-    def take(self, key: str) -> None:
-        """Spend one request of `key`'s bucket; 429 with Retry-After when it is empty."""
-        now = self.clock()
+    def _level(self, key: str, now: float) -> float:
         level, stamp = self._buckets.get(key, (float(self.burst), now))
-        level = min(float(self.burst), level + (now - stamp) * self.rate)
-        if level < 1:
-            self._buckets[key] = (level, now)
-            retry_after = max(1, math.ceil((1 - level) / self.rate))
-            raise RateLimited(
-                f"more than SLUICE_RATE_LIMIT ({self.rate:g} requests/s, burst "
-                f"SLUICE_RATE_BURST={self.burst}) for {key}; retry after {retry_after}s",
-                {
-                    "limit": "SLUICE_RATE_LIMIT",
-                    "rate": self.rate,
-                    "burst": self.burst,
-                    "retry_after": retry_after,
-                },
-                retry_after,
-            )
-        self._buckets[key] = (level - 1, now)
+        return min(float(self.burst), level + (now - stamp) * self.rate)
+
+    def check(self, key: str) -> None:
+        """429 with Retry-After if `key`'s bucket is empty; spends nothing."""
+        now = self.clock()
+        level = self._level(key, now)
+        if level >= 1:
+            return
+        self._buckets[key] = (level, now)
+        retry_after = max(1, math.ceil((1 - level) / self.rate))
+        rate_name, burst_name = self.settings
+        raise RateLimited(
+            f"more than {rate_name} ({self.rate:g} {self.what}/s, burst "
+            f"{burst_name}={self.burst}) for {key}; retry after {retry_after}s",
+            {"limit": rate_name, "rate": self.rate, "burst": self.burst,
+             "retry_after": retry_after},
+            retry_after,
+        )  # fmt: skip
+
+    def spend(self, key: str) -> None:
+        """Take one from `key`'s bucket (it may go empty, never below zero)."""
+        now = self.clock()
+        self._buckets[key] = (max(0.0, self._level(key, now) - 1), now)
         if len(self._buckets) > MAX_KEYS:
             self._forget_idle(now)
+
+    def take(self, key: str) -> None:
+        """Spend one of `key`'s bucket; 429 with Retry-After when it is empty."""
+        self.check(key)
+        self.spend(key)
 
     def _forget_idle(self, now: float) -> None:
         # A bucket that has refilled is indistinguishable from a new one.
         for key, (level, stamp) in list(self._buckets.items()):
             if level + (now - stamp) * self.rate >= self.burst:
                 del self._buckets[key]
+        # Keys may come from clients (addresses): memory stays bounded even when none
+        # is idle, at the cost of forgetting the oldest keys first.
+        for key in list(self._buckets)[: max(0, len(self._buckets) - MAX_KEYS)]:
+            del self._buckets[key]

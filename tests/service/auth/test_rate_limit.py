@@ -1,6 +1,10 @@
-"""Per-token request rate (SLUICE_RATE_LIMIT, SLUICE_RATE_BURST): 429 with Retry-After."""
+"""Per-token request rate (SLUICE_RATE_LIMIT, SLUICE_RATE_BURST) and failed
+authentications per client address (SLUICE_AUTH_FAILURE_RATE, _BURST): 429 with
+Retry-After."""
 
 from __future__ import annotations
+
+import time
 
 import httpx
 import pytest
@@ -8,7 +12,7 @@ import pytest
 from service.auth.ratelimit import RateLimiter
 from service.errors import RateLimited
 from service.testing import SluiceProcess, SluiceStarter
-from tests.service.auth.helpers import create_token, secure_env, token_header
+from tests.service.auth.helpers import ADMIN_SECRET, create_token, secure_env, token_header
 
 
 class Clock:
@@ -60,3 +64,50 @@ def test_429_past_the_rate(throttled: SluiceProcess) -> None:
         # Per token: another token has its own bucket; public routes are not limited.
         assert client.get("/results/status", headers=second).status_code == 200
         assert all(client.get("/healthz").status_code == 200 for _ in range(5))
+
+
+def test_check_spends_nothing_and_spend_never_refuses() -> None:
+    clock = Clock()
+    limiter = RateLimiter(rate=1.0, burst=2, clock=clock, settings=("SLUICE_X", "SLUICE_Y"))
+    for _ in range(5):
+        limiter.check("a")
+    limiter.spend("a")
+    limiter.spend("a")
+    limiter.spend("a")  # already empty: stays empty
+    with pytest.raises(RateLimited) as caught:
+        limiter.check("a")
+    assert caught.value.details["limit"] == "SLUICE_X"
+    clock.now += 1
+    limiter.check("a")
+
+
+@pytest.fixture(scope="module")
+def guarded(sluice_env: dict[str, str], start_module_sluice: SluiceStarter) -> SluiceProcess:
+    env = secure_env(sluice_env, SLUICE_AUTH_FAILURE_RATE="0.5", SLUICE_AUTH_FAILURE_BURST="3")
+    return start_module_sluice("guarded", **env)
+
+
+def test_failed_authentications_are_limited_per_address(guarded: SluiceProcess) -> None:
+    right = token_header(ADMIN_SECRET)
+    wrong = token_header(ADMIN_SECRET[:-1] + "?")
+    with httpx.Client(base_url=guarded.url, timeout=30) as client:
+        assert client.get("/admin/tokens", headers=right).status_code == 200
+        for _ in range(3):
+            assert client.get("/admin/tokens", headers=wrong).status_code == 401
+        refused = client.get("/admin/tokens", headers=wrong)
+        assert refused.status_code == 429
+        assert "SLUICE_AUTH_FAILURE_RATE" in refused.json()["error"]["message"]
+        retry_after = int(refused.headers["Retry-After"])
+        assert 1 <= retry_after <= 2
+        # Past the limit even the right secret is not tried: a guess cannot be confirmed.
+        assert client.get("/admin/tokens", headers=right).status_code == 429
+        # Missing tokens are no guesses; public routes are not limited.
+        assert client.get("/results/status").status_code == 401
+        assert client.get("/healthz").status_code == 200
+    # Another client address has its own allowance.
+    elsewhere = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=guarded.url, transport=elsewhere, timeout=30) as client:
+        assert client.get("/admin/tokens", headers=right).status_code == 200
+    time.sleep(retry_after)
+    with httpx.Client(base_url=guarded.url, timeout=30) as client:
+        assert client.get("/admin/tokens", headers=right).status_code == 200
