@@ -17,7 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from service import __version__
 from service.alpine import present
 from service.alpine.forms import parse_multipart, read_form, read_object, whole_number
-from service.auth import caller_name, record
+from service.auth import caller_name, principal, record
 from service.auth.guard import SESSION_COOKIE, session_secret
 from service.body import read_body
 from service.errors import BadRequest, PayloadTooLarge, Unauthorized
@@ -165,7 +165,9 @@ async def upload_workfile(request: Request) -> Response:
     store = stores(request).workfiles
     workspace = await store.workspaces.get(request.path_params["workspace_id"])
     file_name, content = await _workfile_upload(request)
-    stored = await store.upload(workspace["name"], file_name, caller_name(request), content)
+    stored = await store.upload(
+        workspace["name"], file_name, caller_name(request), content, principal(request)
+    )
     return present.envelope(present.workfile(stored), status_code=201)
 
 
@@ -174,7 +176,7 @@ async def list_workfiles(request: Request) -> Response:
     store = stores(request).workfiles
     workspace = await store.workspaces.get(request.path_params["workspace_id"])
     page, per_page = await _paging(request)
-    found = await store.page(workspace["name"], page, per_page, None)
+    found = await store.page(workspace["name"], page, per_page, None, principal(request))
     return present.envelope(
         [present.workfile(item) for item in found["workfiles"]],
         pagination=present.pagination(page, per_page, found["total"]),
@@ -182,14 +184,16 @@ async def list_workfiles(request: Request) -> Response:
 
 
 async def get_workfile(request: Request) -> Response:
-    stored = await stores(request).workfiles.get(request.path_params["workfile_id"])
+    stored = await stores(request).workfiles.get(
+        request.path_params["workfile_id"], principal(request)
+    )
     return present.envelope(present.workfile(info(stored)))
 
 
 async def delete_workfile(request: Request) -> Response:
     """Delete a workfile and all its versions: 200 (the client wants exactly that)."""
     workfile_id = request.path_params["workfile_id"]
-    await stores(request).workfiles.delete(workfile_id)
+    await stores(request).workfiles.delete(workfile_id, principal(request))
     await record(request, "workfiles.delete", workfile_id)
     return present.envelope({})
 

@@ -23,7 +23,7 @@ from starlette.responses import PlainTextResponse, Response
 
 from schemas.workfiles import RunRequest
 from service.alpine.forms import read_object
-from service.auth import record
+from service.auth import principal, record
 from service.jsonio import JSONResponse, dumps
 from service.observe.requests import mark_quiet
 from service.routing import Endpoint, Param
@@ -55,7 +55,7 @@ async def run(request: Request) -> Response:
 
 async def query(request: Request) -> Response:
     """The run's state: JSON while it runs, the client's sentinel text once ended."""
-    process = await stores(request).runs.get(request.path_params["process_id"])
+    process = await stores(request).runs.get(request.path_params["process_id"], principal(request))
     if process["status"] == "RUNNING":
         mark_quiet(request)  # the client polls every second while a run goes on
         return JSONResponse({"meta": {"state": "IN_PROGRESS", "processId": process["_id"]}})
@@ -66,7 +66,7 @@ async def stop(request: Request) -> Response:
     """Stop the run; "Flow stopped." only when this call stopped it."""
     process_id = request.path_params["process_id"]
     store = stores(request).runs
-    process = await store.get(process_id)
+    process = await store.get(process_id, principal(request))
     # Sluice's own stop says STOPPED again for a run stopped before; Alpine's says the
     # flow is not running.
     outcome = await store.stop(process_id) if process["status"] == "RUNNING" else "NOT RUNNING"
@@ -77,7 +77,7 @@ async def stop(request: Request) -> Response:
 
 async def results(request: Request) -> Response:
     """The report of an ended run of this workflow, JSON-encoded twice."""
-    process = await stores(request).runs.get(request.path_params["process_id"])
+    process = await stores(request).runs.get(request.path_params["process_id"], principal(request))
     if process["workflow_id"] != request.path_params["workflow_id"]:
         raise process_not_found(process["_id"])
     if process["status"] == "RUNNING":

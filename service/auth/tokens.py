@@ -49,15 +49,18 @@ def check_name(name: str) -> None:
         )
 
 
-def within(token: Document, caller: Principal) -> bool:
-    """Whether a stored `token` reaches only pipelines `caller` may touch."""
-    return caller.covers(token.get("pipelines") or [])
+def within(credential: Document, caller: Principal) -> bool:
+    """Whether a stored token or user (its `pipelines`) reaches only pipelines `caller`
+    may touch."""
+    return caller.covers(credential.get("pipelines") or [])
 
 
-def _outside(caller: Principal, doing: str, patterns: list[str]) -> Forbidden:
+def beyond(caller: Principal, doing: str, patterns: list[str]) -> Forbidden:
+    """The 403 for a pipeline-limited `caller` that would `doing` (e.g. "create tokens")
+    a credential reaching `patterns`, beyond its own."""
     reaches = ", ".join(patterns) or "every pipeline"
     return Forbidden(
-        f"token {caller.name!r} may {doing} only tokens limited to its own pipelines "
+        f"token {caller.name!r} may {doing} only limited to its own pipelines "
         f"({', '.join(caller.patterns)}); this one reaches {reaches}",
         {"allowed": list(caller.patterns), "pipelines": patterns},
     )
@@ -120,7 +123,7 @@ class TokenStore:
         check_name(request.name)
         patterns = list(dict.fromkeys(request.pipelines))
         if not creator.covers(patterns):
-            raise _outside(creator, "create", patterns)
+            raise beyond(creator, "create tokens", patterns)
         secret = new_secret()
         now = time.time()
         document: Document = {
@@ -159,7 +162,7 @@ class TokenStore:
         if existing is None:
             raise NotFound(f"no token named {name!r}", {"name": name})
         if not within(existing, by):
-            raise _outside(by, "revoke", list(existing.get("pipelines") or []))
+            raise beyond(by, "revoke tokens", list(existing.get("pipelines") or []))
         revoked = await self.collection.find_one_and_update(
             # A token's patterns never change, so the check above still holds.
             {"name": name, "revoked": None},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from service.auth import principal
 from service.observe.metrics import CONTENT_TYPE, Gauge
 from service.routing import Endpoint
 from service.stores import stores
@@ -29,6 +30,8 @@ async def _gauges(request: Request) -> list[Gauge]:
 
 async def metrics(request: Request) -> Response:
     """Every metric in the Prometheus text format."""
+    # Counters and gauges span every pipeline: an operator's view, not a pipeline's.
+    principal(request).require_unrestricted("reading the metrics")
     body = await stores(request).metrics.render(lambda: _gauges(request))
     return Response(body, media_type=CONTENT_TYPE)
 

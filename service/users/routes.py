@@ -24,12 +24,12 @@ async def create_user(request: Request) -> Response:
 
 
 async def list_users(request: Request) -> Response:
-    return JSONResponse(await stores(request).users.list())
+    return JSONResponse(await stores(request).users.list(principal(request)))
 
 
 async def delete_user(request: Request) -> Response:
     username = request.path_params["username"]
-    removed = await stores(request).users.delete(username)
+    removed = await stores(request).users.delete(username, principal(request))
     await record(request, "user.delete", username)
     return JSONResponse(removed)
 

@@ -21,7 +21,7 @@ from pymongo.errors import DuplicateKeyError
 
 from schemas.users import MAX_PASSWORD, UserRequest
 from service.auth.principal import Principal
-from service.auth.tokens import digest
+from service.auth.tokens import beyond, digest, within
 from service.db import Database, Document
 from service.errors import Conflict, NotFound, Unauthorized
 from service.settings import Settings
@@ -84,7 +84,10 @@ class UserStore:
         await self.sessions.create_indexes(SESSION_INDEXES)
 
     async def create(self, request: UserRequest, creator: Principal) -> Document:
-        """Store a new user; its public fields. 409 if the name is taken."""
+        """Store a new user; its public fields. 409 if the name is taken; 403 when
+        `creator` is pipeline-limited and the user's patterns are not within its own."""
+        if not creator.covers(request.pipelines):
+            raise beyond(creator, "create users", list(request.pipelines))
         document: Document = {
             "_id": uuid.uuid4().hex[:24],
             "username": request.username,
@@ -102,14 +105,23 @@ class UserStore:
             ) from None
         return public(document)
 
-    async def list(self) -> list[Document]:
-        """Every user, in creation order; no hashes."""
+    async def list(self, caller: Principal | None = None) -> list[Document]:
+        """Every user `caller` may see (a pipeline-limited caller: those within its
+        patterns), in creation order; no hashes."""
         cursor = self.users.find({}, sort=[("created", ASCENDING)])
-        return [public(user) async for user in cursor]
+        return [public(user) async for user in cursor if caller is None or within(user, caller)]
 
-    async def delete(self, username: str) -> Document:
-        """Delete the user `username` and end all its sessions; the deleted user. 404."""
-        removed = await self.users.find_one_and_delete({"username": username})
+    async def delete(self, username: str, caller: Principal | None = None) -> Document:
+        """Delete the user `username` and end all its sessions; the deleted user. 404;
+        403 when `caller` is pipeline-limited and the user reaches beyond it."""
+        selected: Document = {"username": username}
+        if caller is not None and caller.restricted:
+            stored = await self.users.find_one(selected)
+            if stored is not None and not within(stored, caller):
+                raise beyond(caller, "delete users", list(stored.get("pipelines") or []))
+            # Conditional on the patterns checked.
+            selected["pipelines"] = stored["pipelines"] if stored is not None else []
+        removed = await self.users.find_one_and_delete(selected)
         if removed is None:
             raise NotFound(f"no user named {username!r}", {"username": username})
         await self.sessions.delete_many({"user_id": removed["_id"]})

@@ -100,6 +100,14 @@ def _only_tokens_of_a(world: World, body: Any) -> bool:
     return all(token["pipelines"] == [world.allowed] for token in body)
 
 
+def _only_users_of_a(world: World, body: Any) -> bool:
+    return all(user["pipelines"] == [world.allowed] for user in body)
+
+
+def _no_alpine_workfiles(world: World, body: Any) -> bool:
+    return body["response"] == []
+
+
 def _no_workfiles(world: World, body: Any) -> bool:
     return body["workfiles"] == [] and body["total"] == 0
 
@@ -118,6 +126,25 @@ _WORKFILE = lambda w: f"/workfiles/{w.workfile}"  # noqa: E731
 _PROCESS = lambda w: f"/workfiles/processes/{w.process}"  # noqa: E731
 _EXPERIMENT = lambda w: f"/experiments/{w.eid}"  # noqa: E731
 _SHARED = "experiments are lab records shared by every pipeline (their tasks are not)"
+_SHARED_SPACE = "workspaces name folders shared by every pipeline (their workfiles are not)"
+_ENGINE = "/alpinedatalabs/api/v1/json"
+_ALPINE_WORKFILE = lambda w: f"/alpine/api/workfiles/{w.workfile}"  # noqa: E731
+_ALPINE_SPACE = lambda w: f"/alpine/api/workspaces/{w.workspace_id}"  # noqa: E731
+
+
+def _user(pipelines: list[str]) -> dict[str, Any]:
+    return {"username": f"walk-{len(pipelines)}", "password": "walk-password",
+            "scopes": ["admin"], "pipelines": pipelines}  # fmt: skip
+
+
+def _alpine_upload(world: World) -> bytes:
+    return (
+        b"--walk\r\n"
+        b'Content-Disposition: form-data; name="workfile[versions_attributes][0][contents]"; '
+        b'filename="walk.json"\r\nContent-Type: application/json\r\n\r\n'
+        + _a_only(world)
+        + b"\r\n--walk--\r\n"
+    )
 
 
 def _new_token(pipelines: list[str]) -> dict[str, Any]:
@@ -189,6 +216,56 @@ CASES: dict[tuple[str, str], Case] = {
         call(lambda w: f"/admin/tokens/{w.full_admin}/revoke"),
     ),
     ("GET", "/admin/audit"): forbidden(call("/admin/audit")),
+    ("POST", "/admin/users"): forbidden(
+        call("/admin/users", json=_user([])),
+        call("/admin/users", json=lambda w: _user([w.b])),
+        call("/admin/users", json=lambda w: _user([w.a[:3] + "*"])),
+    ),
+    ("GET", "/admin/users"): hidden(_only_users_of_a, call("/admin/users")),
+    ("DELETE", "/admin/users/{username}"): forbidden(
+        call(lambda w: f"/admin/users/{w.b_user}"), call(lambda w: f"/admin/users/{w.full_user}")
+    ),
+    ("GET", "/metrics"): forbidden(call("/metrics")),
+    # Alpine: sessions are public; workspaces are shared; workfiles and runs are not
+    ("POST", "/alpine/api/sessions"): public(),
+    ("GET", "/alpine/api/sessions"): public(),
+    ("DELETE", "/alpine/api/sessions"): public(),
+    ("GET", "/alpine/api/VERSION"): public(),
+    ("GET", "/alpine/api/workspaces"): shared(_SHARED_SPACE, call("/alpine/api/workspaces")),
+    ("POST", "/alpine/api/workspaces"): shared(
+        _SHARED_SPACE, call("/alpine/api/workspaces", data={"name": "walk-space"})
+    ),
+    ("GET", "/alpine/api/workspaces/{workspace_id}"): shared(_SHARED_SPACE, call(_ALPINE_SPACE)),
+    ("DELETE", "/alpine/api/workspaces/{workspace_id}"): shared(
+        _SHARED_SPACE + "; one holding workfiles is never deleted", call(_ALPINE_SPACE)
+    ),
+    ("POST", "/alpine/api/workspaces/{workspace_id}/workfiles"): forbidden(
+        call(
+            lambda w: f"/alpine/api/workspaces/{w.workspace_id}/workfiles",
+            content=_alpine_upload,
+            headers={"Content-Type": "multipart/form-data; boundary=walk"},
+        ),
+    ),
+    ("GET", "/alpine/api/workspaces/{workspace_id}/workfiles"): hidden(
+        _no_alpine_workfiles, call(lambda w: f"/alpine/api/workspaces/{w.workspace_id}/workfiles")
+    ),
+    ("GET", "/alpine/api/workfiles/{workfile_id}"): forbidden(call(_ALPINE_WORKFILE)),
+    ("DELETE", "/alpine/api/workfiles/{workfile_id}"): forbidden(call(_ALPINE_WORKFILE)),
+    ("GET", "/alpine/api/workfiles/{workfile_id}/download"): forbidden(
+        call(lambda w: f"/alpine/api/workfiles/{w.workfile}/download")
+    ),
+    ("POST", _ENGINE + "/workflows/{workflow_id}/run"): forbidden(
+        call(lambda w: f"{_ENGINE}/workflows/{w.workfile}/run", json={})
+    ),
+    ("GET", _ENGINE + "/processes/{process_id}/query"): forbidden(
+        call(lambda w: f"{_ENGINE}/processes/{w.process}/query")
+    ),
+    ("POST", _ENGINE + "/processes/{process_id}/stop"): forbidden(
+        call(lambda w: f"{_ENGINE}/processes/{w.process}/stop")
+    ),
+    ("GET", _ENGINE + "/workflows/{workflow_id}/results/{process_id}"): forbidden(
+        call(lambda w: f"{_ENGINE}/workflows/{w.workfile}/results/{w.process}")
+    ),
     # Workfiles and runs
     ("GET", "/workfiles/processes/{process_id}"): forbidden(call(_PROCESS)),
     ("POST", "/workfiles/processes/{process_id}/stop"): forbidden(

@@ -1,6 +1,7 @@
 """Real objects of one pipeline ("B"), made with the bootstrap admin secret, for the
 route walk (test_pipeline_walk): results, queued, running, failed, expired and old
-works, a workfile and its run, tokens, an experiment and a task of an extension.
+works, a workfile (with its workspace) and its run, tokens, users, an experiment and a
+task of an extension.
 
 `snapshot` reads all of them back, so the walk can show that no route changed them.
 """
@@ -64,9 +65,13 @@ class World:
     old: str
     workspace: str
     workfile: str
+    #: Id of `workspace` on the Alpine surface.
+    workspace_id: str
     process: str
     b_token: str
     full_admin: str
+    b_user: str
+    full_user: str
     eid: str
     task: str
 
@@ -114,6 +119,13 @@ def build(admin: httpx.Client, a: str, b: str, allowed: str) -> World:
     create_token(str(admin.base_url), ["admin"], [b], name=b_token)
     full_admin = f"full-{tag}"
     create_token(str(admin.base_url), ["admin"], name=full_admin)
+    b_user, full_user = f"bu-{tag}", f"fu-{tag}"
+    for username, pipelines in ((b_user, [b]), (full_user, [])):
+        user = {"username": username, "password": "walk-" + tag * 2, "scopes": ["admin"],
+                "pipelines": pipelines}  # fmt: skip
+        assert admin.post("/admin/users", json=user).status_code == 201
+    spaces = admin.get("/alpine/api/workspaces", params={"per_page": 100}).json()["response"]
+    [workspace_id] = [space["id"] for space in spaces if space["name"] == workspace]
     eid = admin.post("/experiments", json={"title": "walk", "description": ""}).json()["eid"]
     task = admin.post(f"/extensions/{EXTENSION}/{ACTION}", json={"parameters": {"exp": eid}})
     assert task.status_code == 201, task.text
@@ -131,9 +143,12 @@ def build(admin: httpx.Client, a: str, b: str, allowed: str) -> World:
         old=old,
         workspace=workspace,
         workfile=workfile,
+        workspace_id=workspace_id,
         process=started.json()["process_id"],
         b_token=b_token,
         full_admin=full_admin,
+        b_user=b_user,
+        full_user=full_user,
         eid=eid,
         task=task.json()["task_id"],
     )
@@ -147,6 +162,7 @@ def snapshot(admin: httpx.Client, world: World) -> dict[str, Any]:
         "results": admin.post("/results/view", json={"query": {"pipeline": world.b}}).json(),
         "works": sorted((w["id"], w["status"], w["attempt"], w["retries"]) for w in works),
         "tokens": sorted((t["name"], t["revoked"]) for t in tokens),
+        "users": sorted(u["username"] for u in admin.get("/admin/users").json()),
         "workfile": admin.get(f"/workfiles/{world.workfile}").json(),
         "run": admin.get(f"/workfiles/processes/{world.process}").json()["status"],
         "task": admin.get(f"/tasks/{world.task}").json()["status"],
