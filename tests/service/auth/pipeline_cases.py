@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from schemas.buckets import LEASE_HEADER
-from tests.service.auth.pipeline_world import ACTION, EXTENSION, World, workflow
+from tests.service.auth.pipeline_world import ACTION, EXTENSION, World, worker_beat, workflow
 from tests.service.buckets.helpers import new_work
 from tests.service.factories import work
 
@@ -100,6 +100,10 @@ def _only_tokens_of_a(world: World, body: Any) -> bool:
     return all(token["pipelines"] == [world.allowed] for token in body)
 
 
+def _false(world: World, body: Any) -> bool:
+    return body is False
+
+
 def _only_users_of_a(world: World, body: Any) -> bool:
     return all(user["pipelines"] == [world.allowed] for user in body)
 
@@ -160,6 +164,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/readyz"): public(),
     ("GET", "/openapi.json"): public(),
     ("GET", "/docs"): public(),
+    ("GET", "/docs/assets/favicon-32x32.png"): public(),
+    ("GET", "/docs/assets/swagger-ui-bundle.js"): public(),
+    ("GET", "/docs/assets/swagger-ui.css"): public(),
     ("GET", "/results/version"): public(),
     ("GET", "/buckets/version"): public(),
     # Results
@@ -203,6 +210,13 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/buckets/audit/failed"): hidden(_zero, call("/buckets/audit/failed")),
     ("GET", "/buckets/audit/expired"): hidden(_zero, call("/buckets/audit/expired")),
     ("GET", "/buckets/audit/stale/{days}"): hidden(_zero, call("/buckets/audit/stale/1")),
+    ("PUT", "/buckets/workers/{worker}"): forbidden(
+        call(lambda w: f"/buckets/workers/{w.worker}-b", json=lambda w: worker_beat(w.b))
+    ),
+    ("DELETE", "/buckets/workers/{worker}"): hidden(
+        _false, call(lambda w: f"/buckets/workers/{w.worker}")
+    ),
+    ("GET", "/buckets/workers"): hidden(_b_absent, call("/buckets/workers")),
     # Tokens and the audit trail
     ("POST", "/admin/tokens"): forbidden(
         call("/admin/tokens", json=_new_token([])),

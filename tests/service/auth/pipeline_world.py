@@ -1,7 +1,7 @@
 """Real objects of one pipeline ("B"), made with the bootstrap admin secret, for the
 route walk (test_pipeline_walk): results, queued, running, failed, expired and old
-works, a workfile (with its workspace) and its run, tokens, users, an experiment and a
-task of an extension.
+works, a workfile (with its workspace) and its run, tokens, users, a registered worker,
+an experiment and a task of an extension.
 
 `snapshot` reads all of them back, so the walk can show that no route changed them.
 """
@@ -42,6 +42,12 @@ def manifest(pipeline: str) -> dict[str, Any]:
     }
 
 
+def worker_beat(pipeline: str) -> dict[str, Any]:
+    """A worker's registration, serving `pipeline`."""
+    return {"name": "walk", "host": "walk-host", "pid": 1, "pipelines": [pipeline],
+            "version": "0"}  # fmt: skip
+
+
 def workflow(pipeline: str) -> dict[str, Any]:
     """A one-step workflow of `pipeline` (never run: no worker takes it)."""
     step = {"name": "only", "function": "pkg.mod.func", "parameters": {}, "retries": 0}
@@ -72,6 +78,7 @@ class World:
     full_admin: str
     b_user: str
     full_user: str
+    worker: str
     eid: str
     task: str
 
@@ -126,6 +133,9 @@ def build(admin: httpx.Client, a: str, b: str, allowed: str) -> World:
         assert admin.post("/admin/users", json=user).status_code == 201
     spaces = admin.get("/alpine/api/workspaces", params={"per_page": 100}).json()["response"]
     [workspace_id] = [space["id"] for space in spaces if space["name"] == workspace]
+    worker = f"worker-{tag}"
+    registered = admin.put(f"/buckets/workers/{worker}", json=worker_beat(b))
+    assert registered.status_code == 200, registered.text
     eid = admin.post("/experiments", json={"title": "walk", "description": ""}).json()["eid"]
     task = admin.post(f"/extensions/{EXTENSION}/{ACTION}", json={"parameters": {"exp": eid}})
     assert task.status_code == 201, task.text
@@ -149,6 +159,7 @@ def build(admin: httpx.Client, a: str, b: str, allowed: str) -> World:
         full_admin=full_admin,
         b_user=b_user,
         full_user=full_user,
+        worker=worker,
         eid=eid,
         task=task.json()["task_id"],
     )
@@ -162,6 +173,7 @@ def snapshot(admin: httpx.Client, world: World) -> dict[str, Any]:
         "results": admin.post("/results/view", json={"query": {"pipeline": world.b}}).json(),
         "works": sorted((w["id"], w["status"], w["attempt"], w["retries"]) for w in works),
         "tokens": sorted((t["name"], t["revoked"]) for t in tokens),
+        "workers": sorted(w["id"] for w in admin.get("/buckets/workers").json()),
         "users": sorted(u["username"] for u in admin.get("/admin/users").json()),
         "workfile": admin.get(f"/workfiles/{world.workfile}").json(),
         "run": admin.get(f"/workfiles/processes/{world.process}").json()["status"],

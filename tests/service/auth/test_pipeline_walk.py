@@ -57,7 +57,7 @@ def server(
     secure_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SluiceProcess]:
     """An auth-on Sluice whose background passes cannot change B's objects under the
-    walk: no reaper, no mover."""
+    walk: no reaper, no mover, workers listed for an hour."""
     directory = tmp_path_factory.mktemp("walk")
     extensions = directory / "extensions"
     extensions.mkdir()
@@ -67,6 +67,7 @@ def server(
         "SLUICE_EXTENSIONS_DIR": str(extensions),
         "SLUICE_REAPER_INTERVAL": "0",
         "SLUICE_TRANSFER_INTERVAL": "0",
+        "SLUICE_WORKER_STALE": "3600",
     }
     with SluiceProcess(env, log_path=directory / "sluice.log") as process:
         yield process
