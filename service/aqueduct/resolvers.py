@@ -27,6 +27,7 @@ from schemas.experiments import (
     NewExperiment,
     Parameter,
 )
+from service.auth.principal import principal
 from service.db import Document
 from service.errors import BadRequest, NotFound, StillRunning
 from service.experiments import extensions
@@ -161,8 +162,11 @@ def _extension_info(extension: Extension) -> Document:
 
 @query.field("extensions")
 async def resolve_extensions(_: None, info: Any) -> list[Document]:
-    found, _invalid = await extensions.load(_context(info).settings.extensions_dir)
-    return [_extension_info(extension) for extension in found]
+    context = _context(info)
+    found, _invalid = await extensions.load(context.settings.extensions_dir)
+    # As GET /extensions: only extensions of pipelines the caller may touch.
+    caller = principal(context.request)
+    return [_extension_info(extension) for extension in found if caller.allows(extension.pipeline)]
 
 
 @mutation.field("createExperiment")

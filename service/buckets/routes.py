@@ -101,6 +101,7 @@ async def retry(request: Request) -> Response:
 
 
 async def run_transfer(request: Request) -> Response:
+    principal(request).require_unrestricted("running the mover")
     held = stores(request)
     tallies = await transfer.move(held.buckets, held.results, held.settings.transfer_cutoff)
     return JSONResponse(tallies)

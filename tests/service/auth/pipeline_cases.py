@@ -104,6 +104,10 @@ def _false(world: World, body: Any) -> bool:
     return body is False
 
 
+def _no_graphql_extension(world: World, body: Any) -> bool:
+    return not body.get("errors") and _no_extension(world, body["data"])
+
+
 def _only_users_of_a(world: World, body: Any) -> bool:
     return all(user["pipelines"] == [world.allowed] for user in body)
 
@@ -132,6 +136,13 @@ _EXPERIMENT = lambda w: f"/experiments/{w.eid}"  # noqa: E731
 _SHARED = "experiments are lab records shared by every pipeline (their tasks are not)"
 _SHARED_SPACE = "workspaces name folders shared by every pipeline (their workfiles are not)"
 _ENGINE = "/alpinedatalabs/api/v1/json"
+_AQUEDUCT_FILES = lambda w: f"/aqueduct/api/files/{w.experiment_uuid}"  # noqa: E731
+_GRAPHQL = "/aqueduct/api/graphql"
+_EXECUTE = (
+    "mutation($e: String!, $a: String!, $p: [[String!]!]!) "
+    "{ executeExtension(extension: $e, action: $a, params: $p) { returnCode } }"
+)
+_REMOVE = "mutation($u: UUID!) { removeExperiment(experimentRemoveInput: {uuid: $u}) }"
 _ALPINE_WORKFILE = lambda w: f"/alpine/api/workfiles/{w.workfile}"  # noqa: E731
 _ALPINE_SPACE = lambda w: f"/alpine/api/workspaces/{w.workspace_id}"  # noqa: E731
 
@@ -193,6 +204,10 @@ CASES: dict[tuple[str, str], Case] = {
     ("DELETE", "/buckets/work"): forbidden(
         call("/buckets/work", params=lambda w: {"ids": [w.queued, w.failed]})
     ),
+    ("POST", "/buckets/work/retry"): forbidden(
+        call("/buckets/work/retry", json=lambda w: {"ids": [w.failed]})
+    ),
+    ("POST", "/buckets/transfer"): forbidden(call("/buckets/transfer")),
     ("POST", "/buckets/work/withdraw"): forbidden(
         call("/buckets/work/withdraw", json=lambda w: {"pipeline": w.b}),
         call("/buckets/work/withdraw", json={}),
@@ -299,6 +314,7 @@ CASES: dict[tuple[str, str], Case] = {
             content=lambda w: json.dumps(workflow(w.b)).encode(),
         ),
     ),
+    ("GET", "/workspaces"): shared(_SHARED_SPACE, call("/workspaces")),
     ("GET", "/workfiles"): hidden(
         _no_workfiles, call("/workfiles", params=lambda w: {"workspace": w.workspace})
     ),
@@ -346,6 +362,37 @@ CASES: dict[tuple[str, str], Case] = {
         call(f"/extensions/{EXTENSION}/{ACTION}", json=lambda w: {"parameters": {"exp": w.eid}})
     ),
     ("GET", "/tasks"): hidden(_no_tasks, call("/tasks")),
+    # Aqueduct: the same experiments (shared), extensions and tasks (not)
+    ("POST", _GRAPHQL): hidden(
+        _no_graphql_extension,
+        call(_GRAPHQL, json={"query": "{ extensions { name } }"}),
+        call(
+            _GRAPHQL,
+            json=lambda w: {
+                "query": _EXECUTE,
+                "variables": {"e": EXTENSION, "a": ACTION, "p": [["exp", w.eid]]},
+            },
+        ),
+        call(_GRAPHQL, json=lambda w: {"query": _REMOVE, "variables": {"u": w.experiment_uuid}}),
+    ),
+    ("POST", "/aqueduct/api/files/{uuid}"): shared(
+        _SHARED,
+        call(
+            _AQUEDUCT_FILES,
+            headers={"file_name": "walk.txt"},
+            files={"file": ("walk.txt", b"walk")},
+        ),
+    ),
+    ("POST", "/aqueduct/api/files/{uuid}/delete_files"): shared(
+        _SHARED,
+        call(
+            lambda w: f"/aqueduct/api/files/{w.experiment_uuid}/delete_files",
+            json={"file_list": ["walk.txt"]},
+        ),
+    ),
+    ("GET", "/aqueduct/api/files/{uuid}/{name}"): shared(
+        _SHARED, call(lambda w: f"/aqueduct/api/files/{w.experiment_uuid}/walk.txt")
+    ),
     ("GET", "/tasks/{task_id}"): forbidden(call(lambda w: f"/tasks/{w.task}")),
     ("POST", "/tasks/{task_id}/cancel"): forbidden(call(lambda w: f"/tasks/{w.task}/cancel")),
 }

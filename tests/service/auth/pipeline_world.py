@@ -80,6 +80,7 @@ class World:
     full_user: str
     worker: str
     eid: str
+    experiment_uuid: str
     task: str
 
 
@@ -136,7 +137,8 @@ def build(admin: httpx.Client, a: str, b: str, allowed: str) -> World:
     worker = f"worker-{tag}"
     registered = admin.put(f"/buckets/workers/{worker}", json=worker_beat(b))
     assert registered.status_code == 200, registered.text
-    eid = admin.post("/experiments", json={"title": "walk", "description": ""}).json()["eid"]
+    experiment = admin.post("/experiments", json={"title": "walk", "description": ""}).json()
+    eid = experiment["eid"]
     task = admin.post(f"/extensions/{EXTENSION}/{ACTION}", json={"parameters": {"exp": eid}})
     assert task.status_code == 201, task.text
     time.sleep(1.2)  # past the `expired` work's one-second lease (the reaper is off)
@@ -161,6 +163,7 @@ def build(admin: httpx.Client, a: str, b: str, allowed: str) -> World:
         full_user=full_user,
         worker=worker,
         eid=eid,
+        experiment_uuid=experiment["uuid"],
         task=task.json()["task_id"],
     )
 

@@ -15,9 +15,9 @@ import httpx
 import pytest
 
 from service.app import create_app
-from service.process import SluiceProcess
 from service.routing import EndpointRoute, walk
 from service.settings import Settings
+from service.testing import SluiceProcess
 from tests.service.auth.helpers import ADMIN_SECRET, create_token, token_header
 from tests.service.auth.pipeline_cases import CASES, Case
 from tests.service.auth.pipeline_world import World, build, manifest, names, snapshot

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from service.auth.principal import pattern_within
-from service.process import SluiceProcess
+from service.testing import SluiceProcess
 from tests.service.auth.helpers import create_token, token_header
 
 
