@@ -132,7 +132,7 @@ async def recent(request: Request) -> Response:
     cap = stores(request).settings.max_view_results
     if not 1 <= limit <= cap:
         raise BadRequest(f"limit must be 1 to SLUICE_MAX_VIEW_RESULTS ({cap})", {"limit": limit})
-    found = await stores(request).runs.recent(status, limit)
+    found = await stores(request).runs.recent(status, limit, principal(request))
     return JSONResponse([report.process_info(process) for process in found])
 
 

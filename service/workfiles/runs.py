@@ -117,6 +117,8 @@ class RunStore:
             "ended_at": None,
             "revision": 0,
             "operators": operators,
+            # The steps' pipelines, for listings limited to a caller's patterns.
+            "pipelines": sorted({operator["pipeline"] for operator in operators}),
             "steps": [_step(process_id, i, op["name"]) for i, op in enumerate(operators)],
         }
         await self.collection.insert_one(process)
@@ -133,9 +135,16 @@ class RunStore:
             caller.check_pipelines(operator["pipeline"] for operator in process["operators"])
         return process
 
-    async def recent(self, status: str | None, limit: int) -> list[Document]:
-        """The latest `limit` runs (of `status` if given), newest first."""
-        query = {} if status is None else {"status": status}
+    async def recent(
+        self, status: str | None, limit: int, caller: Principal | None = None
+    ) -> list[Document]:
+        """The latest `limit` runs (of `status` if given), newest first; only runs
+        whose steps are all of pipelines `caller` may touch."""
+        query: Document = {} if status is None else {"status": status}
+        if caller is not None and caller.restricted:
+            named = await self.collection.distinct("pipelines", query)
+            outside = [name for name in named if not caller.allows(name)]
+            query["pipelines"] = {"$exists": True, "$nin": outside}
         cursor = self.collection.find(query, sort=[("started_at", DESCENDING)], limit=limit)
         return await cursor.to_list()
 

@@ -84,12 +84,16 @@ def shared(reason: str, *calls: Call) -> Case:
     return Case("shared", calls, reason=reason)
 
 
+def _no_runs(world: World, body: Any) -> bool:
+    return bool(body == [])
+
+
 def _b_absent(world: World, body: Any) -> bool:
-    return world.b not in json.dumps(body)
+    return bool(world.b not in json.dumps(body))
 
 
 def _zero(world: World, body: Any) -> bool:
-    return body == 0
+    return bool(body == 0)
 
 
 def _no_counts(world: World, body: Any) -> bool:
@@ -105,7 +109,7 @@ def _false(world: World, body: Any) -> bool:
 
 
 def _no_graphql_extension(world: World, body: Any) -> bool:
-    return not body.get("errors") and _no_extension(world, body["data"])
+    return bool(not body.get("errors") and _no_extension(world, body["data"]))
 
 
 def _only_users_of_a(world: World, body: Any) -> bool:
@@ -113,15 +117,15 @@ def _only_users_of_a(world: World, body: Any) -> bool:
 
 
 def _no_alpine_workfiles(world: World, body: Any) -> bool:
-    return body["response"] == []
+    return bool(body["response"] == [])
 
 
 def _no_workfiles(world: World, body: Any) -> bool:
-    return body["workfiles"] == [] and body["total"] == 0
+    return bool(body["workfiles"] == [] and body["total"] == 0)
 
 
 def _no_tasks(world: World, body: Any) -> bool:
-    return body["tasks"] == [] and body["total"] == 0
+    return bool(body["tasks"] == [] and body["total"] == 0)
 
 
 def _no_extension(world: World, body: Any) -> bool:
@@ -296,6 +300,7 @@ CASES: dict[tuple[str, str], Case] = {
         call(lambda w: f"{_ENGINE}/workflows/{w.workfile}/results/{w.process}")
     ),
     # Workfiles and runs
+    ("GET", "/workfiles/processes"): hidden(_no_runs, call("/workfiles/processes")),
     ("GET", "/workfiles/processes/{process_id}"): forbidden(call(_PROCESS)),
     ("POST", "/workfiles/processes/{process_id}/stop"): forbidden(
         call(lambda w: f"/workfiles/processes/{w.process}/stop")

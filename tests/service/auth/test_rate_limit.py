@@ -56,11 +56,11 @@ def test_429_past_the_rate(throttled: SluiceProcess) -> None:
     with httpx.Client(base_url=throttled.url, timeout=30) as client:
         for _ in range(3):
             assert client.get("/results/status", headers=first).status_code == 200
-        limited = client.get("/results/status", headers=first)
-        assert limited.status_code == 429
-        body = limited.json()["error"]
+        refused = client.get("/results/status", headers=first)
+        assert refused.status_code == 429
+        body = refused.json()["error"]
         assert body["code"] == "rate_limited" and "SLUICE_RATE_LIMIT" in body["message"]
-        assert 1 <= int(limited.headers["Retry-After"]) <= 5
+        assert 1 <= int(refused.headers["Retry-After"]) <= 5
         # Per token: another token has its own bucket; public routes are not limited.
         assert client.get("/results/status", headers=second).status_code == 200
         assert all(client.get("/healthz").status_code == 200 for _ in range(5))
