@@ -178,6 +178,9 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/healthz"): public(),
     ("GET", "/readyz"): public(),
     ("GET", "/openapi.json"): public(),
+    ("GET", "/"): public(),
+    ("GET", "/dashboard/app.css"): public(),
+    ("GET", "/dashboard/app.js"): public(),
     ("GET", "/docs"): public(),
     ("GET", "/docs/assets/favicon-32x32.png"): public(),
     ("GET", "/docs/assets/swagger-ui-bundle.js"): public(),
@@ -221,6 +224,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/buckets/view"): forbidden(
         call("/buckets/view", json=_B_QUERY), call("/buckets/view", json={"query": {}})
     ),
+    ("GET", "/buckets/running"): hidden(_b_absent, call("/buckets/running")),
     ("GET", "/buckets/status"): hidden(_no_counts, call("/buckets/status")),
     ("GET", "/buckets/status/pipelines"): hidden(_b_absent, call("/buckets/status/pipelines")),
     ("GET", "/buckets/status/details/{pipeline}"): forbidden(
