@@ -31,9 +31,11 @@ def test_exp_commands(cli: Run, tmp_path: Path) -> None:
     created = cli("exp", "create", "CLI run", "-d", "from the shell")
     assert created.exit_code == 0, created.output
     eid = created.stdout.strip()
-    assert cli("exp", "tag", eid, "Alpha", "beta").stdout.strip() == "alpha, beta"
-    assert cli("exp", "untag", eid, "ALPHA").stdout.strip() == "beta"
-    missing = cli("exp", "untag", eid, "alpha")
+    # Tags keep their first spelling, matched in any case.
+    alpha, beta = f"Alpha-{eid}", f"beta-{eid}"
+    assert cli("exp", "tag", eid, alpha, beta).stdout.strip() == f"{alpha}, {beta}"
+    assert cli("exp", "untag", eid, alpha.upper()).stdout.strip() == beta
+    missing = cli("exp", "untag", eid, alpha.lower())
     assert missing.exit_code == 1 and "no tag" in missing.stderr
 
     data = tmp_path / "notes.txt"
@@ -51,7 +53,7 @@ def test_exp_commands(cli: Run, tmp_path: Path) -> None:
 
     found = json.loads(cli("exp", "find", eid, "--json").stdout)
     assert [e["eid"] for e in found["experiments"]] == [eid]
-    assert eid in cli("exp", "find", "--tag", "BETA").stdout
+    assert eid in cli("exp", "find", "--tag", beta.upper()).stdout
 
     refused = cli("exp", "rm", eid, "--file", "notes.txt", "--file", "nope")
     assert refused.exit_code == 1 and "nothing was removed" in refused.stderr
