@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -9,6 +10,7 @@ import orjson
 from starlette.requests import Request
 
 from service.errors import BadRequest, MalformedJSON, PayloadTooLarge
+from service.settings import Settings
 from service.stores import stores
 
 
@@ -37,22 +39,37 @@ async def read_body(
     return b"".join(chunks)
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
-    """The request body parsed as JSON; 400 if it is not JSON, 413 if too large."""
-    return parse_json(await read_body(request, max_bytes))
+async def read_json(request: Request, max_bytes: int, max_depth: int) -> Any:
+    """The request body parsed as JSON; 400 if it is not JSON, nests deeper than
+    `max_depth` or cannot be stored; 413 if too large."""
+    body = await read_body(request, max_bytes)
+    if len(body) > INLINE_PARSE_BYTES:
+        # Off the event loop: a large body's walk would stall every other request.
+        return await asyncio.to_thread(parse_json, body, max_depth)
+    return parse_json(body, max_depth)
 
 
-def parse_json(body: bytes) -> Any:
-    """`body` (already read, within its limit) parsed as JSON; 400 if it is not JSON."""
+#: Bodies larger than this are parsed and checked in a worker thread.
+INLINE_PARSE_BYTES = 256 * 1024
+
+
+def parse_json(body: bytes, max_depth: int = Settings.max_json_depth) -> Any:
+    """`body` (already read, within its limit) parsed as JSON; 400 if it is not JSON,
+    nests deeper than `max_depth` (SLUICE_MAX_JSON_DEPTH) or cannot be stored."""
     if not body.strip():
         raise MalformedJSON("request body is empty; expected JSON")
     try:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise MalformedJSON(f"request body is not valid JSON: {exc}") from None
-    # Only bodies whose text could hold a NUL or a 19+ digit number need the full walk.
-    if b"\\u0000" in body or _LONG_NUMBER.search(body):
-        _check_storable(value, "body")
+    # Only bodies whose text could hold a NUL or a 19+ digit number need their scalars
+    # checked; the nesting is always checked (the BSON encoder fails near 1,000 levels).
+    long_number = _LONG_NUMBER.search(body) is not None
+    if long_number:
+        _refuse_wide_integers(body)
+    scalars = b"\\u0000" in body or long_number
+    if scalars or body.count(b"[") + body.count(b"{") > max_depth:
+        check_storable(value, max_depth, scalars)
     return value
 
 
@@ -60,30 +77,70 @@ def parse_json(body: bytes) -> Any:
 _INT64 = range(-(2**63), 2**63)
 _LONG_NUMBER = re.compile(rb"[0-9]{19}")
 
+#: Strings, and integer literals (digits not part of a fraction or an exponent).
+_STRING = re.compile(rb'"[^"\\\\]*(?:\\\\.[^"\\\\]*)*"')
+_INTEGER = re.compile(rb"(?<![0-9.eE])-?[0-9]{19,}(?![0-9.eE])")
 
-def _check_storable(value: Any, path: str) -> None:
-    """400 for JSON that MongoDB cannot hold: a key with a NUL character (BSON keys are
-    NUL-terminated) or an integer outside the signed 64-bit range."""
+
+def _refuse_wide_integers(body: bytes) -> None:
+    """400 for an integer literal outside the signed 64-bit range: the parser would
+    have made it a float, silently changing the value."""
+    for found in _INTEGER.finditer(_STRING.sub(b'""', body)):
+        literal = found.group().decode()
+        if len(literal.lstrip("-")) > 19 or int(literal) not in _INT64:
+            shown = literal if len(literal) <= 40 else literal[:40] + "..."
+            raise BadRequest(
+                f"body: integer {shown} is outside the signed 64-bit range", {"key": "body"}
+            )
+
+
+#: Where a value sits: (parent's place, key or index), None for the whole body.
+_Place = tuple[Any, str | int] | None
+
+
+def _path(place: _Place) -> str:
+    parts: list[str] = []
+    while place is not None:
+        place, key = place
+        parts.append(str(key).replace("\x00", "?"))
+    return ".".join(["body", *reversed(parts)])
+
+
+def check_storable(value: Any, max_depth: int, scalars: bool = True) -> None:
+    """400 for JSON that MongoDB cannot hold: nesting deeper than `max_depth`, and
+    (with `scalars`) a key with a NUL character (BSON keys are NUL-terminated) or an
+    integer outside the signed 64-bit range (never turned into a float)."""
     # Iterative: a body may nest deeper than Python's recursion limit.
-    pending: list[tuple[Any, str]] = [(value, path)]
+    pending: list[tuple[Any, int, _Place]] = [(value, 1, None)]
     while pending:
-        item, where = pending.pop()
+        item, depth, place = pending.pop()
+        if isinstance(item, dict | list) and depth > max_depth:
+            raise BadRequest(
+                f"{_path(place)}: nested deeper than SLUICE_MAX_JSON_DEPTH ({max_depth})",
+                {"key": _path(place), "limit": "SLUICE_MAX_JSON_DEPTH"},
+            )
         if isinstance(item, dict):
             for key, child in item.items():
-                if "\x00" in key:
+                if scalars and "\x00" in key:
                     raise BadRequest(
-                        f"{where}: a key contains a NUL character, which cannot be stored",
-                        {"key": f"{where}.{key.replace(chr(0), '?')}"},
+                        f"{_path((place, key))}: a key contains a NUL character, which "
+                        "cannot be stored",
+                        {"key": _path((place, key))},
                     )
-                pending.append((child, f"{where}.{key}"))
+                if scalars or isinstance(child, dict | list):
+                    pending.append((child, depth + 1, (place, key)))
         elif isinstance(item, list):
-            pending.extend((child, f"{where}.{index}") for index, child in enumerate(item))
+            for index, child in enumerate(item):
+                if scalars or isinstance(child, dict | list):
+                    pending.append((child, depth + 1, (place, index)))
         elif isinstance(item, int) and not isinstance(item, bool) and item not in _INT64:
             raise BadRequest(
-                f"{where}: integer {item} is outside the signed 64-bit range", {"key": where}
+                f"{_path(place)}: integer {item} is outside the signed 64-bit range",
+                {"key": _path(place)},
             )
 
 
 async def request_json(request: Request) -> Any:
     """The request body as JSON, bounded by the app's SLUICE_MAX_BODY_BYTES."""
-    return await read_json(request, stores(request).settings.max_body_bytes)
+    settings = stores(request).settings
+    return await read_json(request, settings.max_body_bytes, settings.max_json_depth)

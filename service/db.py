@@ -21,8 +21,6 @@ T = TypeVar("T")
 
 #: Error codes, compared by number, never by message text.
 DUPLICATE_KEY = 11000
-#: How long a transaction that keeps hitting write conflicts is retried.
-CONFLICT_RETRY_SECONDS = 30.0
 RETRY_PAUSE = 0.05
 
 
@@ -40,6 +38,8 @@ class Database:
             appname="sluice",
             tz_aware=True,
             serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
+            # Every operation is bounded: a hung server cannot hold a request forever.
+            timeoutMS=settings.operation_timeout_ms,
             w=settings.write_concern_value,
         )
         self.db: AsyncDatabase[Document] = self.client.get_database(
@@ -57,10 +57,12 @@ class Database:
     async def transaction(self, body: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
         """Run `body(session)` in a transaction and commit it.
 
-        Write conflicts are retried for up to CONFLICT_RETRY_SECONDS. A lost connection
-        is retried only within the server-selection budget, so a brief election is ridden
-        over but a database that is down gives a prompt 503 (pymongo's with_transaction
-        would keep retrying for two minutes).
+        Write conflicts are retried for up to SLUICE_OPERATION_TIMEOUT_MS, then the
+        request answers 503 with Retry-After (a conflict left by a killed transaction
+        lasts until the server reaps it). A lost connection is retried only within the
+        server-selection budget, so a brief election is ridden over but a database that
+        is down gives a prompt 503 (pymongo's with_transaction would keep retrying for
+        two minutes); a timeout is never retried.
         """
         started = time.monotonic()
         async with self.client.start_session() as session:
@@ -94,10 +96,13 @@ class Database:
                 await asyncio.sleep(RETRY_PAUSE)
 
     def _may_retry(self, exc: PyMongoError, started: float, label: str) -> bool:
+        if exc.timeout:  # the operation's or the request's budget is spent
+            return False
         elapsed = time.monotonic() - started
         if isinstance(exc, ConnectionFailure):
             return elapsed < self.settings.server_selection_timeout_ms / 1000
-        return exc.has_error_label(label) and elapsed < CONFLICT_RETRY_SECONDS
+        budget = self.settings.operation_timeout_ms / 1000
+        return exc.has_error_label(label) and elapsed < budget
 
 
 async def count_by(

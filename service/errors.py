@@ -15,16 +15,20 @@ error, ours or not, into `{"error": {"code", "message", "details"}}` with its st
     ├── PayloadTooLarge (413)
     ├── ValidationFailed (422)
     ├── RateLimited (429, with Retry-After)
-    ├── Unavailable (503)
+    ├── Unavailable (503, with Retry-After)
     └── StillRunning (504: a task waited for did not end in time; it carries on)
+
+A pymongo error that is transient (unreachable, hung or timed-out database, a write
+conflict) is a 503 with Retry-After too; any other is a bug, a 500.
 """
 
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
-from pymongo.errors import AutoReconnect, ConnectionFailure, ServerSelectionTimeoutError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -106,9 +110,46 @@ class RateLimited(SluiceError):
         self.headers = {"Retry-After": str(retry_after)}
 
 
+#: Seconds a 503 asks the client to wait before retrying (its Retry-After header).
+RETRY_AFTER_SECONDS = 1
+
+
 class Unavailable(SluiceError):
+    """The database cannot serve the request now; retry after RETRY_AFTER_SECONDS."""
+
     status_code = 503
     code = "database_unavailable"
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+#: Server error codes of a transient state: WriteConflict, MaxTimeMSExpired,
+#: NoSuchTransaction (the transaction was aborted under us).
+TRANSIENT_CODES = frozenset({112, 50, 251})
+
+
+def is_transient(exc: PyMongoError) -> bool:
+    """Whether `exc` says "retry later" (unreachable, hung, too slow or conflicting
+    database) rather than "this request is wrong"."""
+    if isinstance(exc, ConnectionFailure) or exc.timeout:
+        return True
+    if exc.has_error_label("TransientTransactionError"):
+        return True
+    return isinstance(exc, OperationFailure) and exc.code in TRANSIENT_CODES
+
+
+def unavailable(exc: PyMongoError) -> Unavailable:
+    """The 503 for a transient database error."""
+    if exc.timeout:
+        message = "the database did not answer within its time budget; retry later"
+    elif isinstance(exc, ConnectionFailure):
+        message = "the database is unreachable; retry later"
+    else:
+        message = "the database is busy with a conflicting change; retry later"
+    return Unavailable(message, {"reason": _short(str(exc))})
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 class StillRunning(SluiceError):
@@ -151,23 +192,44 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
-    log.warning("database unavailable during %s %s: %s", request.method, request.url.path, exc)
-    return error_response(
-        503, Unavailable.code, "the database is unreachable; retry later", {"reason": str(exc)}
+    assert isinstance(exc, PyMongoError)
+    if not is_transient(exc):
+        return await _unexpected_error(request, exc)
+    answer = unavailable(exc)
+    log.warning(
+        "database unavailable during %s %s: %s", request.method, request.url.path, answer.details
+    )
+    return error_response(503, answer.code, answer.message, answer.details, answer.headers)
+
+
+#: Longest line of a logged traceback, and most lines: an error's message may quote a
+#: whole client document, which the log must not echo.
+MAX_LOG_LINE = 500
+MAX_LOG_LINES = 60
+
+
+def brief_traceback(exc: BaseException) -> str:
+    """`exc`'s traceback with each line and the whole cut to a loggable size."""
+    lines = "".join(traceback.format_exception(exc)).splitlines()
+    if len(lines) > MAX_LOG_LINES:
+        lines = [*lines[: MAX_LOG_LINES // 2], "...", *lines[-MAX_LOG_LINES // 2 :]]
+    return "\n".join(
+        line if len(line) <= MAX_LOG_LINE else f"{line[:MAX_LOG_LINE]}... ({len(line)} chars)"
+        for line in lines
     )
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    log.exception("unhandled error in %s %s", request.method, request.url.path, exc_info=exc)
+    log.error(
+        "unhandled error in %s %s\n%s", request.method, request.url.path, brief_traceback(exc)
+    )
     return error_response(500, "internal_error", "internal server error")
 
 
 exception_handlers: dict[Any, Any] = {
     SluiceError: _sluice_error,
     HTTPException: _http_error,
-    ServerSelectionTimeoutError: _database_error,
-    ConnectionFailure: _database_error,
-    AutoReconnect: _database_error,
+    PyMongoError: _database_error,
     Exception: _unexpected_error,
 }
 

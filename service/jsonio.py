@@ -34,19 +34,27 @@ class JSONResponse(Response):
         return dumps(content)
 
 
+#: Bytes of encoded documents gathered before a streamed chunk is sent.
+CHUNK_BYTES = 256 * 1024
+
+
 async def _array_chunks(
     documents: AsyncIterable[Mapping[str, Any]], batch: int
 ) -> AsyncIterator[bytes]:
-    # Whole batches per chunk: one write per document would dominate the cost.
+    # Whole batches per chunk: one write per document would dominate the cost. A batch
+    # ends early past CHUNK_BYTES, so large documents are not held many at a time.
     yield b"["
     parts: list[bytes] = []
+    size = 0
     first = True
     async for document in documents:
         parts.append(dumps(document))
-        if len(parts) >= batch:
+        size += len(parts[-1])
+        if len(parts) >= batch or size >= CHUNK_BYTES:
             yield (b"" if first else b",") + b",".join(parts)
             first = False
             parts = []
+            size = 0
     if parts:
         yield (b"" if first else b",") + b",".join(parts)
     yield b"]"

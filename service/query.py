@@ -20,7 +20,7 @@ from typing import Any
 
 from pymongo.errors import OperationFailure
 
-from service.errors import InvalidQuery
+from service.errors import InvalidQuery, SluiceError, is_transient, unavailable
 from service.patterns import RegexPolicy
 
 QUERY_OPERATORS = frozenset(
@@ -402,7 +402,10 @@ def find_projection(projection: dict[str, Any]) -> dict[str, Any]:
     return wanted
 
 
-def refused(exc: OperationFailure) -> InvalidQuery:
-    """The 400 for a query the database itself rejected (a bad regex, a bad $type...)."""
+def refused(exc: OperationFailure) -> SluiceError:
+    """The 400 for a query the database itself rejected (a bad regex, a bad $type...);
+    the 503 if the database only ran out of time or hit a conflict."""
+    if is_transient(exc):
+        return unavailable(exc)
     message = (exc.details or {}).get("errmsg") or str(exc)
     return InvalidQuery(f"the database refused the query: {message}", {"code": exc.code})

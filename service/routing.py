@@ -8,6 +8,7 @@ code.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -15,6 +16,9 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
+
+from service.errors import Unavailable
+from service.stores import stores
 
 #: `public` needs no token. The others are token scopes; `admin` implies every scope.
 Scope = Literal["public", "read", "deposit", "work", "admin"]
@@ -57,6 +61,10 @@ class Endpoint:
     media_type: str = "application/json"
     #: Status of a successful answer (201 for a creation), for the OpenAPI document.
     status: int = 200
+    #: Whether the handler is cut off after SLUICE_REQUEST_TIMEOUT; False only for
+    #: routes streaming a file of any size (each database operation stays bounded by
+    #: SLUICE_OPERATION_TIMEOUT_MS).
+    deadline: bool = True
     #: Whether a login session (`session_id` query parameter, `x-token` header or the
     #: session cookie) is accepted besides an API token: the Alpine routes.
     sessions: bool = False
@@ -68,11 +76,33 @@ class EndpointRoute(Route):
     def __init__(self, endpoint: Endpoint, guard: Callable[[Endpoint], Handler]) -> None:
         super().__init__(
             endpoint.path,
-            guard(endpoint),
+            with_deadline(guard(endpoint)) if endpoint.deadline else guard(endpoint),
             methods=list(endpoint.methods),
             name=f"{endpoint.handler.__module__}.{endpoint.handler.__name__}",
         )
         self.spec = endpoint
+
+
+def with_deadline(handler: Handler) -> Handler:
+    """`handler` cut off after SLUICE_REQUEST_TIMEOUT seconds with a 503 (each of its
+    database operations is bounded by SLUICE_OPERATION_TIMEOUT_MS besides). The
+    deadline covers the handler, not the streaming of an answer after it, whose
+    batches each have their operation budget."""
+
+    async def bounded(request: Request) -> Response:
+        seconds = stores(request).settings.request_timeout
+        if not seconds:
+            return await handler(request)
+        try:
+            async with asyncio.timeout(seconds):
+                return await handler(request)
+        except TimeoutError:
+            raise Unavailable(
+                f"the request took longer than SLUICE_REQUEST_TIMEOUT ({seconds:g} s); retry later",
+                {"limit": "SLUICE_REQUEST_TIMEOUT"},
+            ) from None
+
+    return bounded
 
 
 def build_routes(

@@ -41,8 +41,17 @@ class Settings:
     write_concern: str = "majority"
     #: Milliseconds the driver waits for a reachable server before a request fails (503).
     server_selection_timeout_ms: int = 5000
+    #: Milliseconds every database operation may take (the driver's timeoutMS: sent to the
+    #: server as maxTimeMS and enforced on the socket); past it the request answers 503.
+    operation_timeout_ms: int = 30_000
+    #: Seconds one request's handler may take (0: no deadline beyond each database
+    #: operation's); past it the request is cut off with a 503.
+    request_timeout: float = 30.0
     #: Largest request body accepted, in bytes (413 past it).
     max_body_bytes: int = 16 * 1024 * 1024
+    #: Deepest nesting of objects and arrays in a request body (400 past it); well below
+    #: the BSON encoder's limit (about 1,000).
+    max_json_depth: int = 100
     #: Most documents in one deposit, update or delete request (413 past it).
     max_batch: int = 1000
     #: Deepest nesting of objects and arrays in a query or projection (400 past it).
@@ -118,6 +127,8 @@ class Settings:
     max_workfile_bytes: int = 1024 * 1024
     #: Deepest nesting of objects and arrays in a workfile (422 past it).
     max_workfile_depth: int = 32
+    #: Most operators (steps) in one workfile (422 past it).
+    max_workfile_steps: int = 1000
     #: Seconds between passes that advance unfinished workfile runs; 0 disables them.
     run_interval: float = 1.0
     #: Path under which the Alpine Chorus routes are served (`<prefix>/api/...`); "" is
@@ -165,12 +176,14 @@ class Settings:
         for name in (
             "max_body_bytes",
             "max_batch",
+            "max_json_depth",
             "max_query_depth",
             "max_query_nodes",
             "max_regex_length",
             "max_regex_cost",
             "max_view_results",
             "server_selection_timeout_ms",
+            "operation_timeout_ms",
             "rate_burst",
             "auth_failure_burst",
             "max_audit_results",
@@ -178,6 +191,7 @@ class Settings:
             "max_task_output",
             "max_workfile_bytes",
             "max_workfile_depth",
+            "max_workfile_steps",
             "worker_stale",
             "aqueduct_max_body_bytes",
             "aqueduct_max_depth",
@@ -187,6 +201,7 @@ class Settings:
                 raise SettingsError(f"{env_name(name)} must be at least 1")
         for name in (
             "reaper_interval",
+            "request_timeout",
             "transfer_interval",
             "transfer_cutoff",
             "retry_backoff",
@@ -207,6 +222,11 @@ class Settings:
             raise SettingsError(
                 f"SLUICE_ALPINE_PREFIX={self.alpine_prefix!r} must be empty or a path such as "
                 "/alpine (segments of letters, digits, '.', '_' or '-'; no trailing '/')"
+            )
+        if self.max_json_depth > MAX_JSON_DEPTH:
+            raise SettingsError(
+                f"SLUICE_MAX_JSON_DEPTH must be at most {MAX_JSON_DEPTH} "
+                "(the BSON encoder fails near 1,000 levels)"
             )
         for name in ("port", "embedded_port"):
             if not 0 <= getattr(self, name) <= 65535:
@@ -246,6 +266,9 @@ class Settings:
 
 #: A URL path prefix: one or more `/segment`s.
 _URL_PREFIX = re.compile(r"(/[A-Za-z0-9._-]+)+")
+
+#: Highest SLUICE_MAX_JSON_DEPTH accepted, well below the BSON encoder's limit.
+MAX_JSON_DEPTH = 500
 
 #: Shortest SLUICE_ADMIN_TOKEN accepted: a guessable bootstrap secret defeats auth.
 MIN_ADMIN_TOKEN = 16

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+import bson
 from pydantic import BaseModel, ValidationError
 
 from schemas.work import Work
@@ -11,6 +12,10 @@ from service.db import Document
 from service.errors import ValidationFailed, batch_too_large
 
 M = TypeVar("M", bound=BaseModel)
+
+#: Largest BSON size of a client's document: MongoDB's 16 MiB, less room for the fields
+#: the server adds (status, lease, ids).
+MAX_DOCUMENT_BYTES = 16 * 1024 * 1024 - 64 * 1024
 
 #: How many field errors one 422 answer lists at most.
 MAX_REPORTED_ERRORS = 100
@@ -53,7 +58,8 @@ def to_document(work: Work, raw: dict[str, Any]) -> Document:
 
 
 def validate_works(raw: Any, model: type[Work], max_batch: int) -> list[Document]:
-    """Validate a JSON array of works; 422 (nothing written) if any one is invalid."""
+    """Validate a JSON array of works; 422 (nothing written) if any one is invalid or
+    too large to store (over MAX_DOCUMENT_BYTES as BSON)."""
     if not isinstance(raw, list):
         raise ValidationFailed("request body must be a JSON array of work documents")
     if len(raw) > max_batch:
@@ -69,7 +75,20 @@ def validate_works(raw: Any, model: type[Work], max_batch: int) -> list[Document
         except ValidationError as exc:
             errors.extend(_errors(exc, index))
             continue
-        documents.append(to_document(work, item))
+        document = to_document(work, item)
+        size = len(bson.encode(document))
+        if size > MAX_DOCUMENT_BYTES:
+            errors.append(
+                {
+                    "index": index,
+                    "loc": [],
+                    "msg": f"is {size} bytes as BSON, over the {MAX_DOCUMENT_BYTES} a stored "
+                    "document may take (MongoDB's 16 MiB less room for server fields)",
+                    "type": "document_too_large",
+                }
+            )
+            continue
+        documents.append(document)
     if errors:
         first = errors[0]
         where = ".".join(str(part) for part in [first["index"], *first["loc"]])

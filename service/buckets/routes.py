@@ -21,7 +21,7 @@ from service.auth import principal, record
 from service.body import request_json
 from service.buckets import transfer
 from service.errors import BadRequest
-from service.jsonio import JSONResponse
+from service.jsonio import JSONResponse, stream_array
 from service.observe.requests import mark_quiet
 from service.params import int_param
 from service.routing import Endpoint, Param
@@ -120,7 +120,7 @@ async def running(request: Request) -> Response:
 
 async def view(request: Request) -> Response:
     query = parse_model(ViewRequest, await request_json(request))
-    return JSONResponse(await stores(request).buckets.view(query, principal(request)))
+    return stream_array(await stores(request).buckets.view(query, principal(request)))
 
 
 async def status(request: Request) -> Response:

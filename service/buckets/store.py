@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
@@ -42,11 +43,11 @@ from service.errors import (
     NotFound,
     ValidationFailed,
     batch_too_large,
-    too_many_results,
 )
 from service.query import QueryValidator, find_projection, refused
 from service.settings import Settings
 from service.validation import duplicates, validate_works
+from service.views import open_view
 
 COLLECTION = "buckets.work"
 STATUSES = ("queued", "running", "success", "failure")
@@ -358,8 +359,11 @@ class BucketsStore(Lifecycle):
             selected["pipeline"] = {"$in": pipelines}
         return selected
 
-    async def view(self, request: ViewRequest, caller: Principal | None = None) -> list[Document]:
-        """Matching works in deposit order, projected; never a server-only field.
+    async def view(
+        self, request: ViewRequest, caller: Principal | None = None
+    ) -> AsyncIterator[Document]:
+        """Matching works in deposit order, projected, streamed; never a server-only
+        field (service.views.open_view).
 
         `limit` 0 or None means all, refused past SLUICE_MAX_VIEW_RESULTS. A
         pipeline-restricted `caller` must name its pipelines in the filter (403).
@@ -370,25 +374,16 @@ class BucketsStore(Lifecycle):
         projection = find_projection(
             self.validator.projection(request.projection, hidden=SERVER_FIELDS)
         )
-        cap = self.settings.max_view_results
-        limit = request.limit or 0
-        too_many = too_many_results(cap, "works")
-        if limit > cap:
-            raise too_many
-        try:
-            cursor = self.collection.find(
-                query,
-                projection,
-                skip=request.skip,
-                limit=limit or cap + 1,
-                sort=[("_id", ASCENDING)],
-            )
-            found = [public(document) async for document in cursor]
-        except OperationFailure as exc:
-            raise refused(exc) from None
-        if len(found) > cap:
-            raise too_many
-        return found
+        return await open_view(
+            self.collection,
+            query,
+            projection,
+            request.skip,
+            request.limit,
+            self.settings.max_view_results,
+            "works",
+            public,
+        )
 
     async def visible(self, caller: Principal | None) -> Document:
         """A filter of the works `caller` may touch: `{}` for an unrestricted caller,

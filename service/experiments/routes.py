@@ -259,7 +259,7 @@ experiment_endpoints = [
     Endpoint("/experiments/{ref}/files/{name:path}", ("PUT",), upload, "deposit",
              "Upload a file (raw body, streamed); replaces one of the same name atomically",
              body=bytes, response=FileInfo, params=(_REF, _NAME),
-             errors=(400, 404, 409, 413)),
+             errors=(400, 404, 409, 413), deadline=False),
     Endpoint("/experiments/{ref}/files/{name:path}", ("GET",), download, "read",
              "Download a file (streamed)", params=(_REF, _NAME), errors=(400, 404),
              media_type="application/octet-stream"),

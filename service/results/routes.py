@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
@@ -12,7 +11,6 @@ from schemas.work import CountRequest, FinishedWork, ViewRequest
 from service import __version__
 from service.auth import principal, record
 from service.body import request_json
-from service.db import Document
 from service.jsonio import JSONResponse, stream_array
 from service.routing import Endpoint, Param
 from service.stores import stores
@@ -48,19 +46,9 @@ async def delete(request: Request) -> Response:
     return JSONResponse(deleted)
 
 
-async def _chain(first: list[Document], rest: AsyncIterator[Document]) -> AsyncIterator[Document]:
-    for document in first:
-        yield document
-    async for document in rest:
-        yield document
-
-
 async def view(request: Request) -> Response:
     query = parse_model(ViewRequest, await request_json(request))
-    first, rest = await stores(request).results.view(query, principal(request))
-    if rest is None:
-        return JSONResponse(first)
-    return stream_array(_chain(first, rest))
+    return stream_array(await stores(request).results.view(query, principal(request)))
 
 
 async def count(request: Request) -> Response:

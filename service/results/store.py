@@ -29,11 +29,11 @@ from service.errors import (
     NotFound,
     ValidationFailed,
     batch_too_large,
-    too_many_results,
 )
 from service.query import QueryValidator, find_projection, refused
 from service.settings import Settings
 from service.validation import duplicates, validate_works
+from service.views import open_view
 
 COLLECTION_PREFIX = "results."
 _PIPELINE = re.compile(PIPELINE_PATTERN)
@@ -49,8 +49,6 @@ INDEXES = [
 
 #: Attempts at a deposit while rival deposits of the same ids commit under it.
 DEPOSIT_ATTEMPTS = 5
-#: Documents fetched before deciding between one JSON answer and a streamed one.
-FIRST_BATCH = 500
 
 
 def check_pipeline(name: Any) -> str:
@@ -284,43 +282,22 @@ class ResultsStore:
 
     async def view(
         self, request: ViewRequest, caller: Principal | None = None
-    ) -> tuple[list[Document], AsyncIterator[Document] | None]:
-        """Matching results in deposit order: the first batch, and an iterator over the
-        rest (None when the first batch is all of them).
+    ) -> AsyncIterator[Document]:
+        """Matching results in deposit order, streamed (service.views.open_view).
 
         `limit` 0 or None means all, which is refused past SLUICE_MAX_VIEW_RESULTS.
         """
         pipeline, query = self._split_query(request.query, caller)
         projection = find_projection(self.validator.projection(request.projection))
-        cap = self.settings.max_view_results
-        too_many = too_many_results(cap, "results")
-        everything = not request.limit
-        if not everything and (request.limit or 0) > cap:
-            raise too_many
-        # "All" reads one past the cap, so that going over it is seen, not truncated.
-        limit = cap + 1 if everything else (request.limit or 0)
-        collection = self.collection(pipeline)
-        try:
-            cursor = collection.find(
-                query, projection, skip=request.skip, limit=limit, sort=[("_id", ASCENDING)]
-            )
-            first = await cursor.to_list(length=min(limit, FIRST_BATCH))
-            if len(first) < min(limit, FIRST_BATCH) or len(first) == limit:
-                await cursor.close()
-                if len(first) > cap:
-                    raise too_many
-                return first, None
-            # A full first batch of "all": count before streaming, as a stream cannot
-            # turn into an error half-way.
-            if (
-                everything
-                and await collection.count_documents(query, skip=request.skip, limit=cap + 1) > cap
-            ):
-                await cursor.close()
-                raise too_many
-        except OperationFailure as exc:
-            raise refused(exc) from None
-        return first, cursor.__aiter__()
+        return await open_view(
+            self.collection(pipeline),
+            query,
+            projection,
+            request.skip,
+            request.limit,
+            self.settings.max_view_results,
+            "results",
+        )
 
     async def count(self, query: dict[str, Any], caller: Principal | None = None) -> int:
         """How many results match `query` (which names its pipeline)."""

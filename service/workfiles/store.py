@@ -9,6 +9,7 @@ they execute.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 import uuid
@@ -114,7 +115,7 @@ class WorkfileStore:
         check_name("workspace", workspace)
         check_name("file_name", file_name)
         kind = definition.file_type(file_name)
-        workflow = definition.parse(content, kind, self.settings.max_workfile_depth)
+        workflow = await self.parse(content, kind)
         if caller is not None:
             caller.check_pipelines(pipelines_of(workflow))
         now = time.time()
@@ -256,10 +257,17 @@ class WorkfileStore:
         """The workfile, its latest version entry and that version's parsed workflow."""
         stored, entry = await self.version(workfile_id, None)
         content = await self.content(entry["file_id"])
-        return (
-            stored,
-            entry,
-            definition.parse(content, stored["file_type"], self.settings.max_workfile_depth),
+        return stored, entry, await self.parse(content, stored["file_type"])
+
+    async def parse(self, content: bytes, kind: definition.FileType) -> WorkflowFile:
+        """`definition.parse` with the configured limits, in a worker thread: YAML
+        parsing is pure Python and would hold the event loop (every other request)."""
+        return await asyncio.to_thread(
+            definition.parse,
+            content,
+            kind,
+            self.settings.max_workfile_depth,
+            self.settings.max_workfile_steps,
         )
 
     async def delete(self, workfile_id: str, caller: Principal | None = None) -> None:
