@@ -119,7 +119,8 @@ class SluiceStarter:
     one) and logging to a file of its own under `logs`; `stop_all()` ends every one.
 
     `start(name, **overrides)`: a started Sluice with `env` and the overrides (such as
-    SLUICE_REAPER_INTERVAL="0.2"); `name` labels its database and log file.
+    SLUICE_REAPER_INTERVAL="0.2"); `name` labels its database and log file. As a
+    context manager, it stops them all on exit.
     """
 
     def __init__(self, env: Mapping[str, str], logs: Path) -> None:
@@ -143,3 +144,14 @@ class SluiceStarter:
         """Stop every Sluice this starter started (a killed one is already stopped)."""
         for process in self.started:
             process.stop()
+
+    def __enter__(self) -> SluiceStarter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop_all()

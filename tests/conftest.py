@@ -49,9 +49,8 @@ def start_sluice(sluice_env: dict[str, str], tmp_path: Path) -> Iterator[SluiceS
     """`start_sluice(name, **env)`: a started Sluice of this test, on a database of its
     own unless `env` names one (SLUICE_DB_NAME), logging under the test's tmp_path;
     every one is stopped at the end of the test."""
-    starter = SluiceStarter(sluice_env, tmp_path)
-    yield starter
-    starter.stop_all()
+    with SluiceStarter(sluice_env, tmp_path) as starter:
+        yield starter
 
 
 @pytest.fixture(scope="session")
@@ -59,9 +58,8 @@ def start_session_sluice(
     sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SluiceStarter]:
     """`start_sluice` for session fixtures: these Sluices stop when the session ends."""
-    starter = SluiceStarter(sluice_env, tmp_path_factory.mktemp("sluices"))
-    yield starter
-    starter.stop_all()
+    with SluiceStarter(sluice_env, tmp_path_factory.mktemp("sluices")) as starter:
+        yield starter
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +67,8 @@ def start_module_sluice(
     sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SluiceStarter]:
     """`start_sluice` for module fixtures: these Sluices stop when the module ends."""
-    starter = SluiceStarter(sluice_env, tmp_path_factory.mktemp("module-sluices"))
-    yield starter
-    starter.stop_all()
+    with SluiceStarter(sluice_env, tmp_path_factory.mktemp("module-sluices")) as starter:
+        yield starter
 
 
 @pytest.fixture(scope="session")
