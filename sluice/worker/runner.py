@@ -34,11 +34,9 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 import orjson
 
-from schemas.experiments import STAGE_PARAMETER
-from sluice.worker.staging import Staged, without_secrets
-
 if TYPE_CHECKING:
     from sluice.core.plan import Document
+    from sluice.worker.staging import Staged
 
 #: Lines of a command's stdout and stderr kept in its results, and of a traceback.
 TAIL_LINES = 50
@@ -113,7 +111,7 @@ class Run(ABC):
 
     def __init__(self, work: Document, staged: Staged | None = None) -> None:
         self.work = work
-        self.staged = staged or Staged()
+        self.staged = staged
         self._early: Outcome | None = None
         self._timed_out = False
         self.process: subprocess.Popen[bytes] | None = None
@@ -197,6 +195,11 @@ class CommandRun(Run):
     """The work's `command`, stdout and stderr tails kept for its results."""
 
     def _start(self) -> None:
+        # Here, not at the top: a function's child process imports this module, and
+        # its start-up time counts against the work's timeout.
+        from schemas.experiments import STAGE_PARAMETER
+        from sluice.worker.staging import without_secrets
+
         argv: list[str] = self.work["command"]
         parameters = self.work.get("parameters")
         if isinstance(parameters, dict):
@@ -204,7 +207,7 @@ class CommandRun(Run):
         environment = {
             **without_secrets(os.environ),
             **command_environment(parameters),
-            **self.staged.paths,
+            **(self.staged.paths if self.staged else {}),
         }
         self.process = subprocess.Popen(
             argv[0] if len(argv) == 1 else argv,
@@ -215,7 +218,7 @@ class CommandRun(Run):
             start_new_session=True,
             preexec_fn=_PREEXEC,
             env=environment,
-            cwd=self.staged.directory,
+            cwd=self.staged.directory if self.staged else None,
         )
         self._tails = {name: deque[str](maxlen=TAIL_LINES) for name in ("stdout", "stderr")}
         # Drain both pipes as the command writes, keeping only their tails.
