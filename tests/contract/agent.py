@@ -12,6 +12,12 @@ Requests (`op`):
     work     {fields: {...}}         -> Work(**fields).payload
     parse    {payload: {...}}        -> Work.from_dict(payload).payload (as withdraw parses)
     call     {backend, method, args, kwargs} -> what `context.<backend>.<method>(...)` returned
+    withdraw {kwargs}                -> Work.withdraw(**kwargs).payload (or null); the Work
+                                        object is kept, by id, for `edit` and `update`
+    edit     {id, fields}            -> sets the fields on the kept Work; its payload
+    update   {id}                    -> what the kept Work's `update()` returned
+    daemon   {name, args}            -> what `workflow <name> <args>` (audit, transfer)
+                                        returned, run in this process
 
 Replies are `{"ok": value, "sent": [...]}` or `{"error": {...}, "sent": [...]}`, where
 `sent` lists the HTTP requests the client made while serving the request.
@@ -44,6 +50,7 @@ class Agent:
 
     def __init__(self) -> None:
         self.backends: dict[str, Any] = {}
+        self.works: dict[str, Any] = {}
         self.sent: list[dict[str, Any]] = []
 
     def _record(self, response: Any, *args: Any, **kwargs: Any) -> Any:
@@ -94,6 +101,42 @@ class Agent:
         parsed: dict[str, Any] = Work.from_dict(payload).payload
         return parsed
 
+    def withdraw(self, kwargs: dict[str, Any]) -> dict[str, Any] | None:
+        """`Work.withdraw(**kwargs)`, as `workflow run` and admin scripts withdraw."""
+        from workflow.definitions.work import Work
+
+        work = Work.withdraw(**kwargs)
+        if work is None:
+            return None
+        self.works[str(work.id)] = work
+        payload: dict[str, Any] = work.payload
+        return payload
+
+    def edit(self, work_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Assign `fields` on the kept Work (the client validates each assignment); a
+        dotted name such as `config.archive.results` assigns inside the Work."""
+        work = self.works[work_id]
+        for name, value in fields.items():
+            *path, last = name.split(".")
+            target = work
+            for part in path:
+                target = getattr(target, part)
+            setattr(target, last, value)
+        payload: dict[str, Any] = work.payload
+        return payload
+
+    def update(self, work_id: str) -> Any:
+        """The kept Work's `update()`: what `PUT /work` answered, after the client's retries."""
+        return self.works[work_id].update()
+
+    def daemon(self, name: str, args: list[str]) -> Any:
+        """The return value of a client daemon's command (`--test-mode` returns it)."""
+        from workflow.daemons.audit import audit
+        from workflow.daemons.transfer import transfer
+
+        command = {"audit": audit, "transfer": transfer}[name]
+        return command.main(args=args, standalone_mode=False)
+
     def call(self, backend: str, method: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
         """What a public method of a connected backend client returns."""
         if backend not in self.backends:
@@ -117,6 +160,14 @@ class Agent:
                 value = self.work(message["fields"])
             elif op == "parse":
                 value = self.parse(message["payload"])
+            elif op == "withdraw":
+                value = self.withdraw(message["kwargs"])
+            elif op == "edit":
+                value = self.edit(message["id"], message["fields"])
+            elif op == "update":
+                value = self.update(message["id"])
+            elif op == "daemon":
+                value = self.daemon(message["name"], message["args"])
             elif op == "call":
                 value = self.call(
                     message["backend"],

@@ -172,3 +172,21 @@ class WorkflowAgent:
         """The payload of the client's `Work.from_dict(payload)`; raises if it refuses it."""
         parsed: dict[str, Any] = self.request({"op": "parse", "payload": payload})
         return parsed
+
+    def withdraw_work(self, **kwargs: Any) -> dict[str, Any] | None:
+        """The payload of the client's `Work.withdraw(**kwargs)`; the agent keeps the Work."""
+        payload: dict[str, Any] | None = self.request({"op": "withdraw", "kwargs": kwargs})
+        return payload
+
+    def edit_work(self, work_id: str, **fields: Any) -> dict[str, Any]:
+        """Assign `fields` on the kept Work, as a script edits it; its payload after."""
+        payload: dict[str, Any] = self.request({"op": "edit", "id": work_id, "fields": fields})
+        return payload
+
+    def update_work(self, work_id: str) -> Any:
+        """What the kept Work's `update()` returns."""
+        return self.request({"op": "update", "id": work_id})
+
+    def daemon(self, name: str, *args: str) -> Any:
+        """What `workflow <name> <args>` returns (with `--test-mode`), run in the agent."""
+        return self.request({"op": "daemon", "name": name, "args": list(args)})
