@@ -18,7 +18,7 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 
 from service.buckets import audit
-from service.buckets.documents import LEASE, STOP, public
+from service.buckets.documents import LEASE, RUN, STOP, public
 from service.db import Document
 from service.results.store import ResultsStore
 
@@ -29,21 +29,35 @@ class Lifecycle:
 
     collection: AsyncCollection[Document]
 
-    async def locate(self, wanted: Mapping[str, str], results: ResultsStore) -> dict[str, Document]:
+    async def locate(
+        self, wanted: Mapping[str, str], results: ResultsStore, run: str | None = None
+    ) -> dict[str, Document]:
         """The works with the ids of `wanted` (work id -> its pipeline) as clients see them,
-        by id: from Buckets, else from Results. A work in neither is left out."""
+        by id: from Buckets, else from Results. A work in neither is left out. With `run`,
+        only that workfile run's own steps count: in Buckets, works the run deposited
+        (bound on the server, see `documents.RUN`) in the wanted pipeline; in Results,
+        results of that pipeline whose `config.parent` is the run."""
         if not wanted:
             return {}
+        query: Document = {"id": {"$in": list(wanted)}}
+        if run is not None:
+            query[RUN] = run
         # Buckets first: the mover writes Results before deleting from Buckets, so a work
         # missed here is already in Results.
-        cursor = self.collection.find({"id": {"$in": list(wanted)}})
-        found = {work["id"]: public(work) async for work in cursor}
+        found = {
+            work["id"]: public(work)
+            async for work in self.collection.find(query)
+            if run is None or work.get("pipeline") == wanted[work["id"]]
+        }
         missing: dict[str, list[str]] = {}
         for work_id, pipeline in wanted.items():
             if work_id not in found:
                 missing.setdefault(pipeline, []).append(work_id)
         for pipeline, ids in missing.items():
-            found.update({work["id"]: work for work in await results.find_ids(pipeline, ids)})
+            for work in await results.find_ids(pipeline, ids):
+                config = work.get("config")
+                if run is None or (isinstance(config, dict) and config.get("parent") == run):
+                    found[work["id"]] = work
         return found
 
     async def cancel(self, ids: list[str], grace: float | None = None) -> int:

@@ -5,7 +5,11 @@ in dependency order (copied at start, so later uploads or a delete change nothin
 the variables' values, and one entry per step. Step `i` is the work with id
 `<process id>-<i>`: ids are fixed in advance, so depositing a step twice (two Sluice
 processes advancing the same run, or a crash between deposit and bookkeeping) queues
-it once.
+it once. The run's deposit binds the work to the run on the server, and the run reads
+its steps back only as bound works of their pipeline (`BucketsStore.locate`), so no
+depositor can forge a step by depositing a work under its id. A depositor who took the
+id first makes the deposit refuse it (409); the step is then queued under an id of its
+own that nobody could know in advance (`<process id>-<i>-<random>`).
 
 `advance` reads each active step's work (in Buckets, or in Results once the mover took
 it there), records outcomes on the run at once, requeues failures with retries left,
@@ -20,6 +24,7 @@ restart of Sluice.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 import uuid
 from typing import Any
@@ -172,16 +177,17 @@ class RunStore:
         changed = False
         for step, operator in zip(steps, operators, strict=True):
             if step["state"] in ACTIVE:
-                changed |= await self._observe(step, operator)
+                changed |= await self._observe(step, operator, process["_id"])
         states = {step["state"] for step in steps}
         deposited: list[str] = []
+        fresh: list[str] = []
         if "failure" in states:
             status = "FAILURE"
         elif states == {"success"}:
             status = "SUCCESS"
         else:
             status = "RUNNING"
-            deposited = await self._deposit_ready(process, steps)
+            deposited, fresh = await self._deposit_ready(process, steps)
         ended = None
         if status != "RUNNING":
             ended = time.time()
@@ -202,6 +208,9 @@ class RunStore:
             return_document=ReturnDocument.AFTER,
         )  # fmt: skip
         if updated is None:
+            # Ids drawn at random here are known to nobody else: another process that
+            # recorded this step queued it under its own id, so ours must not run.
+            await self.halt(fresh)
             if deposited:
                 # The run changed under us; if it ended, what we just queued must not run.
                 current = await self.get(process["_id"])
@@ -212,10 +221,11 @@ class RunStore:
             log.info("run %s of %s: %s", process["_id"], process["workflow_name"], status)
         return status
 
-    async def _observe(self, step: Document, operator: Document) -> bool:
+    async def _observe(self, step: Document, operator: Document, run: str) -> bool:
         """Update `step` from its work; whether anything changed."""
         before = dict(step)
-        found = await self.buckets.locate({step["work_id"]: operator["pipeline"]}, self.results)
+        wanted = {step["work_id"]: operator["pipeline"]}
+        found = await self.buckets.locate(wanted, self.results, run)
         work = found.get(step["work_id"])
         if work is None:
             step.update(state="failure", ended_at=time.time(),
@@ -234,25 +244,43 @@ class RunStore:
             step["state"] = status
         return step != before
 
-    async def _deposit_ready(self, process: Document, steps: list[Document]) -> list[str]:
-        """Deposit every waiting step whose dependencies all succeeded; their work ids.
-        A step whose work the queue refuses fails with the reason."""
+    async def _deposit_ready(
+        self, process: Document, steps: list[Document]
+    ) -> tuple[list[str], list[str]]:
+        """Deposit every waiting step whose dependencies all succeeded; their work ids,
+        and those of them queued under a fresh id because theirs was taken. A step whose
+        work the queue refuses fails with the reason."""
         done = {step["name"]: step for step in steps if step["state"] == "success"}
         outputs = {name: step["output"] for name, step in done.items()}
         deposited: list[str] = []
+        fresh: list[str] = []
         for step, operator in zip(steps, process["operators"], strict=True):
             if step["state"] != "waiting" or not set(operator["depends_on"]) <= set(done):
                 continue
-            work = self._work(process, step, operator, outputs)
             try:
-                await self.buckets.deposit([work])
+                try:
+                    await self._deposit_step(process, step, operator, outputs)
+                except Conflict as exc:
+                    if step["work_id"] not in (exc.details or {}).get("ids", ()):
+                        raise
+                    log.warning("run %s: step id %s was taken; queued under a fresh id",
+                                process["_id"], step["work_id"])  # fmt: skip
+                    step["work_id"] = f"{step['work_id']}-{secrets.token_hex(8)}"
+                    await self._deposit_step(process, step, operator, outputs)
+                    fresh.append(step["work_id"])
             except SluiceError as exc:
                 step.update(state="failure", error=f"the step could not be queued: {exc.message}",
                             ended_at=time.time())  # fmt: skip
                 continue
             step["state"] = "queued"
             deposited.append(step["work_id"])
-        return deposited
+        return deposited, fresh
+
+    async def _deposit_step(
+        self, process: Document, step: Document, operator: Document, outputs: dict[str, Any]
+    ) -> None:
+        work = self._work(process, step, operator, outputs)
+        await self.buckets.deposit([work], run=process["_id"])
 
     @staticmethod
     def _work(

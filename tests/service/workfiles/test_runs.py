@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from tests.service.buckets.helpers import deposit, new_work
 from tests.service.workfiles.helpers import as_yaml, diamond, fast_sluice
 from tests.service.workfiles.test_workfiles import error_of, upload
 from tests.sluice.buckets.conftest import wait_for
@@ -185,3 +186,28 @@ def test_two_replicas_advance_one_run_once(
         assert done["status"] == "SUCCESS"
         works = http.post("/buckets/view", json={"query": {"config.parent": pid}}).json()
         assert sorted(w["id"] for w in works) == [f"{pid}-{i}" for i in range(4)]
+
+
+def test_a_step_cannot_be_forged_by_squatting_its_id(
+    wf: httpx.Client, workspace: str, pipeline: str
+) -> None:
+    info = upload(wf, workspace, "d.yaml", as_yaml(diamond(pipeline))).json()
+    pid = start_run(wf, info["id"], [{"name": "@n", "value": 5}])["process_id"]
+    # A depositor of another pipeline takes the id of a step not queued yet, and
+    # finishes that work with forged results.
+    evil = f"{pipeline}-evil"
+    deposit(wf, [new_work(evil, id=f"{pid}-1")])
+    forged = play(wf, evil, "success", {"sum": -1, "forged": True})
+    assert forged["id"] == f"{pid}-1"
+
+    play(wf, pipeline, "success", {"sum": 6})
+    played = [play(wf, pipeline, "success", {"sum": 16}) for _ in range(2)]
+    play(wf, pipeline, "success", {"sum": 122})
+
+    done = wait_for(lambda: (p := status(wf, pid))["state"] == "FINISHED" and p)
+    assert done["status"] == "SUCCESS"
+    left = done["steps"][1]
+    assert left["work_id"].startswith(f"{pid}-1-") and left["work_id"] in {w["id"] for w in played}
+    report = wf.get(f"/workfiles/{info['id']}/processes/{pid}/results").json()
+    assert all(o["visualData"] != {"sum": -1, "forged": True} for o in report["outputs"])
+    assert report["outputs"][3]["visualData"] == {"sum": 122}
