@@ -40,12 +40,18 @@ import secrets
 import time
 from typing import Any, NamedTuple
 
-from schemas.buckets import LEASE_HEADER
-from service.auth.principal import Principal
-from service.buckets.documents import BOUND, CARRIED, LEASE, STOP
-from service.db import Document
-from service.errors import Conflict
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
 
+from schemas.buckets import LEASE_HEADER
+from service import canonical
+from service.auth.principal import Principal
+from service.buckets.documents import BOUND, CARRIED, LEASE, STOP, public
+from service.db import Document
+from service.errors import Conflict, NotFound
+
+#: Attempts at a report whose work changed between our read and our write.
+REPORT_ATTEMPTS = 5
 #: Statuses a run reports; a document in another status is an administrative edit.
 RUN_STATUSES = frozenset({"running", "success", "failure"})
 
@@ -130,6 +136,39 @@ def judge(
     if current == 0 and caller is not None:
         caller.require("admin", f"recording an outcome of work {work_id}, never withdrawn")
     return _replacement(stored, incoming, lease, follow_start=True)
+
+
+async def report(
+    collection: AsyncCollection[Document],
+    incoming: Document,
+    token: str | None,
+    caller: Principal | None,
+    require_lease: bool,
+    session: AsyncClientSession | None = None,
+) -> Late | None:
+    """Apply one document of a `PUT /work` as `judge` decides; Late if it was late.
+
+    A document the same as what is stored (type-exact) is accepted as it is, so a blind
+    retry succeeds. 404 for an unknown id; 403 when `caller` may not touch the stored
+    work's pipeline; what `judge` raises. The replacement is conditional on the state it
+    was judged from, judged again when that changed meanwhile.
+    """
+    work_id = incoming["id"]
+    for _ in range(REPORT_ATTEMPTS):
+        stored = await collection.find_one({"id": work_id}, session=session)
+        if stored is None:
+            raise NotFound(f"no work with id {work_id}", {"id": work_id})
+        if caller is not None:
+            caller.check_pipelines([stored.get("pipeline")])
+        if canonical.same(public(stored), incoming):
+            return None
+        verdict = judge(stored, incoming, token, caller, require_lease)
+        if isinstance(verdict, Late):
+            return verdict
+        result = await collection.replace_one(version(stored), verdict, session=session)
+        if result.matched_count:
+            return None
+    raise Conflict(f"work {work_id} kept changing during the update; retry", {"id": work_id})
 
 
 def _replacement(

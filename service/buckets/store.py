@@ -20,7 +20,6 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from schemas.work import ViewRequest, Work
-from service import canonical
 from service.auth.principal import Principal
 from service.buckets import audit, lease
 from service.buckets.documents import (
@@ -40,7 +39,6 @@ from service.db import Database, Document, count_by, is_duplicate
 from service.errors import (
     BadRequest,
     Conflict,
-    NotFound,
     ValidationFailed,
     batch_too_large,
 )
@@ -64,8 +62,8 @@ INDEXES = [
     IndexModel([("creation", ASCENDING)], name="creation"),
 ]
 
-#: Attempts at a PUT whose document changed between our read and our write.
-UPDATE_ATTEMPTS = 5
+#: Attempts at a deposit while rival deposits of the same ids commit under it.
+DEPOSIT_ATTEMPTS = 5
 
 
 class BucketsStore(Lifecycle):
@@ -142,7 +140,7 @@ class BucketsStore(Lifecycle):
             if new:
                 await self.collection.insert_many(new, session=session)
 
-        for _ in range(UPDATE_ATTEMPTS):
+        for _ in range(DEPOSIT_ATTEMPTS):
             try:
                 await self.database.transaction(insert)
                 return
@@ -273,43 +271,19 @@ class BucketsStore(Lifecycle):
         repeated = duplicates([d["id"] for d in documents])
         if repeated:
             raise ValidationFailed("ids repeated within the batch", {"ids": repeated})
+        strict = self.settings.require_lease
         if len(documents) == 1:
-            late = await self._replace(documents[0], token, None, caller)
+            late = await lease.report(self.collection, documents[0], token, caller, strict)
             return [] if late is None else [late]
 
         async def replace_all(session: AsyncClientSession) -> list[Late]:
-            found = [await self._replace(d, token, session, caller) for d in documents]
+            found = [
+                await lease.report(self.collection, d, token, caller, strict, session)
+                for d in documents
+            ]
             return [late for late in found if late is not None]
 
         return await self.database.transaction(replace_all)
-
-    async def _replace(
-        self,
-        incoming: Document,
-        token: str | None,
-        session: AsyncClientSession | None,
-        caller: Principal | None,
-    ) -> Late | None:
-        for _ in range(UPDATE_ATTEMPTS):
-            stored = await self.collection.find_one({"id": incoming["id"]}, session=session)
-            if stored is None:
-                raise NotFound(f"no work with id {incoming['id']}", {"id": incoming["id"]})
-            if caller is not None:
-                caller.check_pipelines([stored.get("pipeline")])
-            if canonical.same(public(stored), incoming):
-                return None
-            verdict = lease.judge(stored, incoming, token, caller, self.settings.require_lease)
-            if isinstance(verdict, Late):
-                return verdict
-            result = await self.collection.replace_one(
-                lease.version(stored), verdict, session=session
-            )
-            if result.matched_count:
-                return None
-        raise Conflict(
-            f"work {incoming['id']} kept changing during the update; retry",
-            {"id": incoming["id"]},
-        )
 
     async def delete(self, ids: list[str], caller: Principal | None = None) -> bool:
         """Delete works by id, whatever their state. Unknown ids are no-ops. 403 (nothing
