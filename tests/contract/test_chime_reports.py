@@ -19,8 +19,8 @@ from typing import Any
 
 import httpx
 import pytest
-from service.process import SluiceProcess
 
+from service.testing import SluiceProcess
 from tests.contract.remote import PROJECT_ROOT, RemoteBackend, WorkflowAgent
 from tests.contract.test_buckets import ECHO, WORKFLOW, deposit_ids, in_bucket
 from tests.contract.workspace import SITE, WorkFactory, WorkflowHome, activate_workspace, client_env

@@ -14,9 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from service.process import SluiceProcess
 
 from schemas.buckets import BIND_HEADER
+from service.testing import SluiceProcess
 from tests.service.auth.helpers import ADMIN_SECRET, create_token, secure_env, token_header
 from tests.service.buckets.helpers import Work, new_work, put
 
