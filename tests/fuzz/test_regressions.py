@@ -16,6 +16,12 @@ for _ in range(900):  # deeper than Python's recursion limit allows a recursive 
 _node["x\u0000"] = 1
 
 
+DEEP_CLEAN: dict[str, Any] = {}
+_clean = DEEP_CLEAN
+for _ in range(300):
+    _clean["a"] = _clean = {}
+
+
 def _work(pipeline: str, **fields: Any) -> dict[str, Any]:
     return {"pipeline": pipeline, "site": "s", "user": "u", **fields}
 
@@ -30,6 +36,13 @@ def _work(pipeline: str, **fields: Any) -> dict[str, Any]:
         ("/buckets/work", [_work("{p}", parameters=DEEP)]),
         ("/results/results", [_work("{p}", status="success", results={"k": [NUL_KEY]})]),
         ("/results/view", {"query": {"pipeline": "{p}", "n": {"$gt": 2**64 - 1}}}),
+        # Storable or refused: nesting past SLUICE_MAX_JSON_DEPTH (no NUL anywhere), and
+        # integers the parser would have turned into floats.
+        ("/buckets/work", [_work("{p}", parameters=DEEP_CLEAN)]),
+        ("/results/results", [_work("{p}", status="success", results=DEEP_CLEAN)]),
+        ("/results/results", [_work("{p}", status="success", results={"n": -(2**63) - 1})]),
+        ("/buckets/work", [_work("{p}", parameters={"n": 2**70})]),
+        ("/results/view", {"query": {"pipeline": "{p}", "n": -(2**64)}}),
     ],
 )
 def test_unstorable_json_is_a_400(http: httpx.Client, pipeline: str, path: str, body: Any) -> None:
@@ -39,6 +52,21 @@ def test_unstorable_json_is_a_400(http: httpx.Client, pipeline: str, path: str, 
     assert answer.json()["error"]["code"] == "bad_request"
     assert pipeline not in http.get("/buckets/status/pipelines").json()
     assert pipeline not in http.get("/results/status").json()
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"name: x\nvariables:\n  '@d': 2024-01-01\noperators: []\n",
+        b"name: x\nvariables:\n  '@s': !!set {a, b}\noperators: []\n",
+        b"name: x\nvariables:\n  '@k': {1: one}\noperators: []\n",
+    ],
+)
+def test_workfiles_json_cannot_hold_are_a_422_at_upload(http: httpx.Client, content: bytes) -> None:
+    params = {"workspace": "regressions", "file_name": "odd.yaml"}
+    answer = http.post("/workfiles", params=params, content=content)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["code"] == "invalid_workfile"
 
 
 @pytest.mark.parametrize(

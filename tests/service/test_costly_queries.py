@@ -4,7 +4,6 @@ client keeps pinging it."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +15,7 @@ from service.testing import SluiceProcess
 from tests.service.auth.helpers import ADMIN_SECRET, create_token, secure_env, token_header
 from tests.service.buckets.helpers import new_work
 from tests.service.factories import work
+from tests.service.liveness import Watch
 
 #: Long values make any super-linear match take minutes on the embedded database.
 LONG = "a" * 30_000 + "!"
@@ -39,35 +39,6 @@ def target(sluice_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
         )
         assert taken.status_code == 200, taken.text
         yield server.url
-
-
-class Pinger:
-    """Another client asking the database-backed /readyz all along; its slowest answer."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.slowest = 0.0
-        self.failures: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=30) as client:
-            while not self._stop.is_set():
-                started = time.monotonic()
-                status = client.get("/readyz").status_code
-                self.slowest = max(self.slowest, time.monotonic() - started)
-                if status != 200:
-                    self.failures.append(status)
-                time.sleep(0.05)
-
-    def __enter__(self) -> Pinger:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def _results(query: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -123,7 +94,7 @@ ATTACKS = {
 def test_costly_query_is_refused_and_others_keep_answering(target: str, attack: str) -> None:
     path, body = ATTACKS[attack]
     token = create_token(target, ["read", "work"])
-    with Pinger(target) as pinger:
+    with Watch(target, "/readyz") as pinger:
         started = time.monotonic()
         answer = httpx.post(f"{target}{path}", json=body, headers=token_header(token), timeout=60)
         took = time.monotonic() - started
@@ -138,7 +109,7 @@ def test_costly_query_is_refused_and_others_keep_answering(target: str, attack: 
 def test_bounded_patterns_still_work_on_long_values(target: str) -> None:
     token = create_token(target, ["read"])
     query = {"pipeline": PIPELINE, "results.s": {"$regex": "^a{1,5}a*!$"}}
-    with Pinger(target) as pinger:
+    with Watch(target, "/readyz") as pinger:
         answer = httpx.post(
             f"{target}/results/view/count", json={"query": query}, headers=token_header(token)
         )

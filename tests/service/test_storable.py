@@ -5,8 +5,6 @@ the event loop and the process's memory alone."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +17,7 @@ from service.testing import SluiceProcess
 from service.workfiles import definition
 from tests.service.buckets.helpers import new_work
 from tests.service.factories import work
+from tests.service.liveness import Watch
 
 #: JSON of 2 bytes an element, BSON of about 12: over 16 MiB stored, 6 MB sent.
 HUGE_AS_BSON = [0] * 3_000_000
@@ -103,32 +102,6 @@ def test_workfile_values_must_be_json(http: httpx.Client, content: bytes, names:
     assert names in answer.json()["error"]["message"]
 
 
-class Watch:
-    """Another client asking /healthz all along; its slowest answer."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.slowest = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        with httpx.Client(base_url=self.url, timeout=30) as client:
-            while not self._stop.is_set():
-                started = time.monotonic()
-                assert client.get("/healthz").status_code == 200
-                self.slowest = max(self.slowest, time.monotonic() - started)
-                time.sleep(0.05)
-
-    def __enter__(self) -> Watch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def _chain_workfile(pipeline: str, steps: int) -> bytes:
     lines = [f"name: chain\npipeline: {pipeline}\nsite: local\noperators:"]
     lines.append("- {name: s0, function: m.f}")
@@ -148,6 +121,7 @@ def test_a_15000_step_workfile_is_refused_while_others_are_served(
     assert answer.status_code == 422, answer.text[:500]
     assert "SLUICE_MAX_WORKFILE_STEPS" in answer.json()["error"]["message"]
     assert watch.slowest < 1, f"/healthz waited {watch.slowest:.2f}s"
+    assert not watch.failures
 
 
 def test_ordering_15000_steps_is_linear() -> None:
