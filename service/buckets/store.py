@@ -35,7 +35,8 @@ from service.buckets.documents import (
 )
 from service.buckets.lease import Late
 from service.buckets.lifecycle import Lifecycle
-from service.db import Database, Document, count_by, is_duplicate
+from service.buckets.status import Status
+from service.db import Database, Document, is_duplicate
 from service.errors import (
     BadRequest,
     Conflict,
@@ -48,7 +49,6 @@ from service.validation import duplicates, validate_works
 from service.views import open_view
 
 COLLECTION = "buckets.work"
-STATUSES = ("queued", "running", "success", "failure")
 
 #: Claim order: highest priority first, then oldest.
 CLAIM_SORT = [("priority", DESCENDING), ("creation", ASCENDING)]
@@ -66,7 +66,7 @@ INDEXES = [
 DEPOSIT_ATTEMPTS = 5
 
 
-class BucketsStore(Lifecycle):
+class BucketsStore(Lifecycle, Status):
     """Deposit, withdraw, lease, update, delete, view and count queued works."""
 
     def __init__(self, database: Database, validator: QueryValidator, settings: Settings) -> None:
@@ -358,39 +358,3 @@ class BucketsStore(Lifecycle):
             "works",
             public,
         )
-
-    async def visible(self, caller: Principal | None) -> Document:
-        """A filter of the works `caller` may touch: `{}` for an unrestricted caller,
-        else `{"pipeline": {"$in": [...]}}` listing the allowed pipelines holding work."""
-        if caller is None or not caller.restricted:
-            return {}
-        return {"pipeline": {"$in": caller.visible(await self.pipelines())}}
-
-    async def counts(
-        self, pipeline: str | None = None, caller: Principal | None = None
-    ) -> dict[str, int]:
-        """`{"total", "queued", "running", "success", "failure"}`, of one pipeline, or
-        of every pipeline `caller` may touch."""
-        # One count per status: each is served by the claim index's (status, pipeline)
-        # prefix, where a match on pipeline alone would scan the collection.
-        only = await self.visible(caller) if pipeline is None else {"pipeline": pipeline}
-        counts = {"total": 0}
-        for status in (*STATUSES, "created"):
-            query = {"status": status, **only}
-            found = await self.collection.count_documents(query)
-            counts["total"] += found
-            if status in STATUSES:
-                counts[status] = found
-        return counts
-
-    async def pipelines(self) -> list[str]:
-        """Names of the pipelines that hold work, sorted."""
-        names: set[str] = set()
-        for status in (*STATUSES, "created"):
-            names.update(await self.collection.distinct("pipeline", {"status": status}))
-        return sorted(names)
-
-    async def depth(self) -> dict[tuple[str, ...], int]:
-        """How many works each (pipeline, status) holds, in one pass over the queue."""
-        counts = await count_by(self.collection, "pipeline", "status")
-        return {(str(pipeline), str(status)): n for (pipeline, status), n in counts.items()}
