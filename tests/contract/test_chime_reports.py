@@ -29,6 +29,7 @@ WAIT = "tests.contract.noop_worker.wait_for_file"
 #: The stale age `workflow audit` counts with, in days, and a creation older than it.
 STALE = 60 * 86400
 TRANSFER = ("--test-mode", "--limit", "1000")
+AUDIT = ("audit", "--test-mode")
 
 
 @pytest.fixture(scope="module")
@@ -159,11 +160,7 @@ def test_moving_start_back_lets_audit_expire_it(
 
     assert workflow_agent.update_work(wid) is True
 
-    assert workflow_agent.daemon("audit", "--test-mode") == {
-        "failed": 0,
-        "expired": 1,
-        "stale": 0,
-    }
+    assert workflow_agent.daemon(*AUDIT) == {"failed": 0, "expired": 1, "stale": 0}
     [stored] = in_bucket(buckets, pipeline)
     assert stored["status"] == "failure" and "expired" in stored["results"]["error"]
 
@@ -177,11 +174,7 @@ def test_moving_creation_back_lets_audit_count_it_stale(
 
     assert workflow_agent.update_work(wid) is True
 
-    assert workflow_agent.daemon("audit", "--test-mode") == {
-        "failed": 0,
-        "expired": 0,
-        "stale": 1,
-    }
+    assert workflow_agent.daemon(*AUDIT) == {"failed": 0, "expired": 0, "stale": 1}
     [stored] = in_bucket(buckets, pipeline)
     assert (stored["status"], stored["priority"], stored["retries"]) == ("running", 5, 4)
 
