@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import pymongo
 from pymongo import AsyncMongoClient, WriteConcern
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
@@ -48,8 +49,11 @@ class Database:
         )
 
     async def ping(self) -> None:
-        """Raise a pymongo error unless the server answers."""
-        await self.client.admin.command("ping")
+        """Raise a pymongo error unless the server answers within the server-selection
+        budget (a ping has no reason to take the longer operation budget)."""
+        budget = min(self.settings.server_selection_timeout_ms, self.settings.operation_timeout_ms)
+        with pymongo.timeout(budget / 1000):
+            await self.client.admin.command("ping")
 
     async def close(self) -> None:
         await self.client.close()
