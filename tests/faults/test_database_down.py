@@ -1,8 +1,7 @@
 """The database stops for 10 s under load: Sluice's process stays up (`/healthz`),
 `/readyz` and reads answer 503 `database_unavailable`, it recovers by itself when the
 database is back, no acknowledged write is lost, and re-sent writes end up stored
-exactly once. Transactional writes do not yet answer 503 during the outage (they wait
-for the database): the xfail test below pins that bug."""
+exactly once."""
 
 from __future__ import annotations
 
