@@ -175,7 +175,7 @@ endpoints = [
     Endpoint("/api/files/{uuid}", ("POST",), upload, "deposit",
              "Upload the multipart part `file` as the name in the `file_name` header "
              "(streamed; replaces a file of that name atomically)",
-             params=(_UUID,), errors=(400, 404, 409, 413)),
+             params=(_UUID,), errors=(400, 404, 409, 413), deadline=False),
     Endpoint("/api/files/{uuid}/delete_files", ("POST",), delete_files, "admin",
              "Remove files, all or nothing (409 naming missing ones)", body=DeleteFiles,
              params=(_UUID,), errors=(400, 404, 409, 422)),
