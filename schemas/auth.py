@@ -67,6 +67,11 @@ class TokenInfo(BaseModel):
     expires: float | None = Field(description="Unix seconds; null: never.")
     revoked: float | None = Field(description="Unix seconds; null: not revoked.")
     revoked_by: str | None
+    experiment: dict[str, str] | None = Field(
+        default=None,
+        description="An extension task's token: the experiment (uuid, eid) it is bound to.",
+    )
+    task: str | None = Field(default=None, description="An extension task's token: its task.")
 
 
 class TokenCreated(TokenInfo):

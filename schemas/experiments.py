@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 5000
@@ -100,6 +100,11 @@ class RemovedFiles(_Answer):
 #: Work parameter in which a task names the experiment files its worker downloads into
 #: the command's working directory first: JSON `{variable: {"experiment", "file"}}`.
 STAGE_PARAMETER = "SLUICE_STAGE_FILES"
+#: Parameter of a withdrawn work (only in the withdraw answer to Sluice's own worker,
+#: never stored) holding JSON `{variable: value}` the command gets besides its
+#: parameters: an extension task's SLUICE_TOKEN and SLUICE_URL. The worker takes it out
+#: of the work before anything else, so it is never reported back.
+GRANT_PARAMETER = "SLUICE_TASK_GRANT"
 
 
 class Parameter(BaseModel):
@@ -130,6 +135,11 @@ class Action(BaseModel):
     command: list[StrictStr] = Field(min_length=1, description="argv; one item: a shell line")
     timeout: int = Field(default=3600, ge=1, le=259_200)
     parameters: list[Parameter] = Field(default_factory=list)
+    token: StrictBool = Field(
+        default=False,
+        description="Give the command SLUICE_URL and SLUICE_TOKEN: a short-lived token "
+        "that can only read the task's experiment and its files and upload files to it.",
+    )
 
 
 class Extension(BaseModel):

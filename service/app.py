@@ -133,7 +133,7 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
         workers=WorkerStore(database, settings),
         experiments=experiments,
         files=files,
-        tasks=TaskStore(database, buckets, results, files, settings),
+        tasks=TaskStore(database, buckets, results, files, settings, tokens),
     )
     for store in (
         opened.tokens,

@@ -68,6 +68,9 @@ class Endpoint:
     #: Whether a login session (`session_id` query parameter, `x-token` header or the
     #: session cookie) is accepted besides an API token: the Alpine routes.
     sessions: bool = False
+    #: The path parameter naming an experiment, on the routes a token bound to one
+    #: experiment (an extension task's) may use; None: such tokens get 403 here.
+    experiment: str | None = None
 
 
 class EndpointRoute(Route):

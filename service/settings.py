@@ -103,6 +103,9 @@ class Settings:
     task_interval: float = 2.0
     #: Characters of a task's stdout and of its stderr kept on the task (the tail).
     max_task_output: int = 65536
+    #: Seconds the token handed to an extension task's command (actions declaring
+    #: `token: true`) stays valid after the worker withdraws the task's work.
+    task_token_ttl: float = 900.0
     #: Seconds a replaced experiment file stays readable for downloads already under way.
     file_grace: float = 600.0
     #: "required": every non-public route needs a token; "off": no token checked
@@ -221,6 +224,8 @@ class Settings:
                 "SLUICE_AQUEDUCT_EXECUTE_WAIT must be less than SLUICE_REQUEST_TIMEOUT, or the "
                 "request deadline would cut off the answer that names the task"
             )
+        if self.task_token_ttl <= 0:
+            raise SettingsError("SLUICE_TASK_TOKEN_TTL must be more than 0 seconds")
         if self.session_ttl <= 0:
             raise SettingsError("SLUICE_SESSION_TTL must be more than 0 seconds")
         if self.alpine_prefix and not _URL_PREFIX.fullmatch(self.alpine_prefix):

@@ -133,9 +133,13 @@ def guarded(endpoint: Endpoint) -> Handler:
     handler, scope, sessions = endpoint.handler, endpoint.scope, endpoint.sessions
     if scope == "public":
         return handler
+    bound = endpoint.experiment
 
     async def admitted(request: Request) -> Response:
-        request.state.principal = await stores(request).gate.admit(request, scope, sessions)
+        caller = await stores(request).gate.admit(request, scope, sessions)
+        # The one place an experiment-bound token is confined to its experiment.
+        caller.check_route(bound, request.path_params.get(bound) if bound else None)
+        request.state.principal = caller
         return await handler(request)
 
     admitted.__name__ = handler.__name__

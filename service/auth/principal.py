@@ -7,6 +7,7 @@ and `require` for an action that needs more than the route's scope (clearing a l
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -20,13 +21,15 @@ from service.stores import stores
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller: token name and owner (None when auth is off), scopes, and the fnmatch
-    patterns of the pipelines it may touch (empty: every pipeline)."""
+    """The caller: token name and owner (None when auth is off), scopes, the fnmatch
+    patterns of the pipelines it may touch (empty: every pipeline), and, for an
+    extension task's token, the one experiment it is bound to (its UUID and EID)."""
 
     name: str | None
     owner: str | None
     scopes: frozenset[str]
     patterns: tuple[str, ...] = ()
+    experiment: tuple[str, str] | None = None
 
     @property
     def who(self) -> str:
@@ -45,6 +48,24 @@ class Principal:
                 f"{doing} needs a token with scope {scope!r}; token {self.name!r} has "
                 f"{', '.join(sorted(self.scopes)) or 'no scopes'}",
                 {"scope": scope, "token": self.name},
+            )
+
+    def check_route(self, route_experiment: str | None, ref: Any) -> None:
+        """For a caller bound to one experiment, 403 unless the route is one such a
+        token may use (`route_experiment`, the name of its path parameter naming the
+        experiment, is set) and `ref`, that parameter's value, names its experiment."""
+        if self.experiment is None:
+            return
+        if route_experiment is None:
+            raise Forbidden(
+                f"token {self.name!r} is limited to experiment {self.experiment[1]}: "
+                "it may only read it and its files and upload files to it",
+                {"experiment": self.experiment[0]},
+            )
+        if _canonical(ref) not in self.experiment:
+            raise Forbidden(
+                f"token {self.name!r} is limited to experiment {self.experiment[1]}",
+                {"experiment": self.experiment[0], "requested": str(ref)},
             )
 
     def allows(self, pipeline: Any) -> bool:
@@ -108,6 +129,15 @@ class Principal:
                 {"allowed": list(self.patterns)},
             )
         self.check_pipelines(named)
+
+
+def _canonical(ref: Any) -> Any:
+    """`ref` as experiments store it: a UUID in any accepted spelling as its hyphenated
+    lower-case form; anything else (an EID) unchanged."""
+    try:
+        return str(uuid.UUID(ref))
+    except (TypeError, ValueError, AttributeError):
+        return ref
 
 
 #: Characters that make a pipeline pattern match more than one name.

@@ -69,6 +69,7 @@ def beyond(caller: Principal, doing: str, patterns: list[str]) -> Forbidden:
 INDEXES = [
     IndexModel([("name", ASCENDING)], unique=True, name="name_unique"),
     IndexModel([("hash", ASCENDING)], unique=True, name="hash_unique"),
+    IndexModel([("task", ASCENDING)], sparse=True, name="task"),
 ]
 
 #: Fields a listing shows: never the hash.
@@ -83,7 +84,13 @@ PUBLIC_FIELDS = {
     "expires": True,
     "revoked": True,
     "revoked_by": True,
+    "experiment": True,
+    "task": True,
 }
+
+#: What a task token may do: read its experiment and files, upload files (the routes
+#: it may use are those declaring `Endpoint.experiment`).
+TASK_SCOPES = ("deposit", "read")
 
 
 def new_secret() -> str:
@@ -148,6 +155,40 @@ class TokenStore:
         shown = {key: value for key, value in document.items() if key != "hash"}
         return {**shown, "token": secret}
 
+    async def mint_for_task(
+        self, task_id: str, experiment: Document, owner: str, pipeline: str, ttl: float
+    ) -> str:
+        """A new token for extension task `task_id`, bound to `experiment` (its `uuid`
+        and `eid`) and `pipeline`, expiring in `ttl` seconds; return its secret."""
+        secret = new_secret()
+        now = time.time()
+        await self.collection.insert_one(
+            {
+                # Under the reserved prefix: no one can create a token of this name.
+                "name": f"{RESERVED_PREFIX}task-{task_id}-{secrets.token_hex(4)}",
+                "owner": owner,
+                "scopes": list(TASK_SCOPES),
+                "pipelines": [pipeline],
+                "created": now,
+                "created_by": f"task {task_id}",
+                "expires": now + ttl,
+                "revoked": None,
+                "revoked_by": None,
+                "experiment": {"uuid": experiment["uuid"], "eid": experiment["eid"]},
+                "task": task_id,
+                "hash": digest(secret),
+            }
+        )
+        return secret
+
+    async def revoke_for_task(self, task_id: str) -> int:
+        """Revoke the tokens of task `task_id` still valid (it ended); how many."""
+        revoked = await self.collection.update_many(
+            {"task": task_id, "revoked": None},
+            {"$set": {"revoked": time.time(), "revoked_by": f"task {task_id} ended"}},
+        )
+        return revoked.modified_count
+
     async def list(self, caller: Principal) -> list[Document]:
         """Every token `caller` may see, revoked ones included, in creation order; no
         hashes. A pipeline-limited caller sees only tokens within its patterns."""
@@ -194,9 +235,11 @@ class TokenStore:
             raise Unauthorized(
                 f"token {stored['name']!r} expired", {"reason": "expired", "name": stored["name"]}
             )
+        bound = stored.get("experiment")
         return Principal(
             stored["name"],
             stored["owner"],
             frozenset(stored["scopes"]),
             tuple(stored.get("pipelines") or ()),
+            (bound["uuid"], bound["eid"]) if isinstance(bound, dict) else None,
         )

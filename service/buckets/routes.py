@@ -8,6 +8,7 @@ that header) act only while it is held. Who may report what: `service.buckets.le
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from schemas.buckets import BIND_HEADER, LEASE_HEADER, LeaseRequest, LeaseStatus, RetryRequest
+from schemas.experiments import GRANT_PARAMETER
 from schemas.work import ViewRequest, Work
 from service import __version__
 from service.auth import principal, record
@@ -56,6 +58,14 @@ async def withdraw(request: Request) -> Response:
         return JSONResponse(None)
     work, token = claimed
     metrics.claims.labels(str(work.get("pipeline"))).inc()
+    if bound and isinstance(work.get("parameters"), dict):
+        # An extension task's command may get a token of its own, minted now and never
+        # stored in the work (no query reaches it); only for Sluice's own worker, which
+        # takes it out of the work before reporting (sluice.worker.staging).
+        granted = await stores(request).tasks.grant(work, str(request.base_url).rstrip("/"))
+        if granted:
+            parameters = {**work["parameters"], GRANT_PARAMETER: json.dumps(granted)}
+            work = {**work, "parameters": parameters}
     return JSONResponse(work, headers={LEASE_HEADER: token})
 
 

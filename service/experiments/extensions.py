@@ -48,6 +48,8 @@ def _problems(extension: Extension) -> list[str]:
         reserved = [p.name for p in action.parameters if p.name.startswith("SLUICE_")]
         if reserved:
             found.append(f"{action.name}: parameter names starting SLUICE_ are reserved")
+        if variable is None and action.token:
+            found.append(f"{action.name}: token: true needs an experiment_variable_name")
         if variable is None and any(p.data_type == "file" for p in action.parameters):
             found.append(f"{action.name}: file parameters need an experiment_variable_name")
     return found

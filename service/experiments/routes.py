@@ -238,7 +238,7 @@ experiment_endpoints = [
     Endpoint("/experiments/tags", ("GET",), tags, "read",
              "Every tag with its number of experiments", response=list[TagCount]),
     Endpoint("/experiments/{ref}", ("GET",), show, "read", "One experiment", response=Experiment,
-             params=(_REF,), errors=(400, 404)),
+             params=(_REF,), errors=(400, 404), experiment="ref"),
     Endpoint("/experiments/{ref}", ("PATCH",), change, "deposit", "Set title and/or description",
              body=ExperimentChange, response=Experiment, params=(_REF,),
              errors=(400, 404, 422)),
@@ -251,7 +251,7 @@ experiment_endpoints = [
     Endpoint("/experiments/{ref}/tags/{tag}", ("DELETE",), remove_tag, "deposit", "Remove a tag",
              response=Experiment, params=(_REF, _path("tag", "the tag")), errors=(400, 404)),
     Endpoint("/experiments/{ref}/files", ("GET",), files, "read", "The experiment's files",
-             response=list[FileInfo], params=(_REF,), errors=(400, 404)),
+             response=list[FileInfo], params=(_REF,), errors=(400, 404), experiment="ref"),
     Endpoint("/experiments/{ref}/files", ("DELETE",), remove_files, "admin",
              "Remove files, all or nothing (409 naming missing ones)", response=RemovedFiles,
              params=(_REF, _query("name", "file to remove", repeated=True)),
@@ -259,10 +259,10 @@ experiment_endpoints = [
     Endpoint("/experiments/{ref}/files/{name:path}", ("PUT",), upload, "deposit",
              "Upload a file (raw body, streamed); replaces one of the same name atomically",
              body=bytes, response=FileInfo, params=(_REF, _NAME),
-             errors=(400, 404, 409, 413), deadline=False),
+             errors=(400, 404, 409, 413), deadline=False, experiment="ref"),
     Endpoint("/experiments/{ref}/files/{name:path}", ("GET",), download, "read",
              "Download a file (streamed)", params=(_REF, _NAME), errors=(400, 404),
-             media_type="application/octet-stream"),
+             media_type="application/octet-stream", experiment="ref"),
 ]  # fmt: skip
 
 extension_endpoints = [

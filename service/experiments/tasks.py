@@ -31,6 +31,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from schemas.experiments import ACTIVE_STATUSES, PAGE_MAX, STAGE_PARAMETER, Action, Extension
 from service.auth.principal import Principal
+from service.auth.tokens import TokenStore
 from service.buckets.audit import retries_left
 from service.buckets.store import BucketsStore
 from service.db import Database, Document, count_statuses
@@ -62,7 +63,7 @@ INDEXES = [
 
 
 def public(task: Document) -> Document:
-    hidden = ("_id", "pipeline", "log_saved")
+    hidden = ("_id", "pipeline", "log_saved", "token")
     return {key: value for key, value in task.items() if key not in hidden}
 
 
@@ -103,12 +104,14 @@ class TaskStore:
         results: ResultsStore,
         files: FileStore,
         settings: Settings,
+        tokens: TokenStore,
     ) -> None:
         self.collection: AsyncCollection[Document] = database.db[COLLECTION]
         self.buckets = buckets
         self.results = results
         self.files = files
         self.settings = settings
+        self.tokens = tokens
 
     async def create_indexes(self) -> None:
         await self.collection.create_indexes(INDEXES)
@@ -143,6 +146,8 @@ class TaskStore:
             "ended_at": None,
             "pipeline": extension.pipeline,
             "log_saved": False,
+            # Whether the command gets a token bound to the experiment (`grant`).
+            "token": action.token and experiment is not None,
         }
         await self.collection.insert_one(dict(task))
         parameters = environment(values)
@@ -222,11 +227,44 @@ class TaskStore:
         fields = dict(fields)
         if fields["status"] in FINAL:
             fields.setdefault("ended_at", now())
-        return await self.collection.find_one_and_update(
+        finished = await self.collection.find_one_and_update(
             {"task_id": task["task_id"], "status": task["status"]},
             {"$set": fields},
             return_document=ReturnDocument.AFTER,
         )
+        if finished is not None and fields["status"] in FINAL:
+            await self.tokens.revoke_for_task(task["task_id"])
+        return finished
+
+    async def grant(self, work: Document, url: str) -> dict[str, str]:
+        """The variables the command of `work` (just withdrawn) gets besides its
+        parameters: for an active task whose action declares `token: true`,
+        SLUICE_TOKEN, a new token bound to the task's experiment expiring after
+        SLUICE_TASK_TOKEN_TTL, and SLUICE_URL, `url`. Nothing for any other work."""
+        tags = work.get("tags")
+        if not isinstance(tags, list) or not any(
+            isinstance(tag, str) and tag.startswith("extension:") for tag in tags
+        ):
+            return {}
+        task = await self.collection.find_one(
+            {
+                "task_id": work.get("id"),
+                "pipeline": work.get("pipeline"),
+                "token": True,
+                "status": {"$in": list(ACTIVE_STATUSES)},
+            }
+        )
+        if task is None:
+            return {}
+        experiment = {"uuid": task["experiment_uuid"], "eid": task["experiment_eid"]}
+        secret = await self.tokens.mint_for_task(
+            task["task_id"],
+            experiment,
+            task["username"],
+            task["pipeline"],
+            self.settings.task_token_ttl,
+        )
+        return {"SLUICE_TOKEN": secret, "SLUICE_URL": url}
 
     async def reconcile(self, task_ids: list[str] | None = None) -> dict[str, int]:
         """Bring active tasks up to date with their works, then save the logs of
@@ -289,6 +327,7 @@ class TaskStore:
             return_document=ReturnDocument.AFTER,
         )
         if revoked is not None:
+            await self.tokens.revoke_for_task(task_id)
             return public(revoked), True
         current = await self.get(task_id)
         if current["status"] != "REVOKED":

@@ -184,6 +184,8 @@ class Worker:
         """Run one claimed work to its end and report it (or release it, or drop it
         when the lease is lost); logs one line."""
         work, lease = claimed
+        # First: the grant must never be reported back with the work.
+        work, granted = staging.take_grant(work)
         started = time.monotonic()
         run: runner.Run
         try:
@@ -191,6 +193,7 @@ class Worker:
         except staging.StagingError as exc:
             staged, run = staging.Staged(), runner.NotStarted(work, str(exc))
         else:
+            staged.variables.update(granted)
             run = runner.start(work, staged)
         try:
             verdict = self._watch(run, work, lease, started)

@@ -208,6 +208,7 @@ class CommandRun(Run):
             **without_secrets(os.environ),
             **command_environment(parameters),
             **(self.staged.paths if self.staged else {}),
+            **(self.staged.variables if self.staged else {}),
         }
         self.process = subprocess.Popen(
             argv[0] if len(argv) == 1 else argv,

@@ -7,7 +7,9 @@ parameter's variable holds the local path instead of the file's name. The direct
 is removed once the work has ended.
 
 Commands never see the worker's own credentials: `SLUICE_TOKEN` and
-`SLUICE_ADMIN_TOKEN` are removed from their environment.
+`SLUICE_ADMIN_TOKEN` are removed from their environment. A task whose action declares
+`token: true` gets instead the SLUICE_TOKEN and SLUICE_URL the server minted for it at
+withdraw (`take_grant`).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schemas.experiments import STAGE_PARAMETER
+from schemas.experiments import GRANT_PARAMETER, STAGE_PARAMETER
+from sluice.core.plan import Document
 from sluice.errors import SluiceError
 from sluice.experiments import Experiments
 
@@ -39,6 +42,8 @@ class Staged:
     directory: Path | None = None
     #: Variable -> local path of its downloaded file.
     paths: dict[str, str] = field(default_factory=dict)
+    #: Further variables of the command: what the server granted it (`take_grant`).
+    variables: dict[str, str] = field(default_factory=dict)
 
     def cleanup(self) -> None:
         if self.directory is not None:
@@ -48,6 +53,25 @@ class Staged:
 def without_secrets(environ: Mapping[str, str]) -> dict[str, str]:
     """`environ` without the worker's credentials."""
     return {name: value for name, value in environ.items() if name not in SECRET_ENVIRONMENT}
+
+
+def take_grant(work: Document) -> tuple[Document, dict[str, str]]:
+    """`work` without the server's grant parameter (so it is never reported back), and
+    the variables it grants the command (none if absent or malformed)."""
+    parameters = work.get("parameters")
+    if not isinstance(parameters, dict) or GRANT_PARAMETER not in parameters:
+        return work, {}
+    rest = {k: v for k, v in parameters.items() if k != GRANT_PARAMETER}
+    try:
+        decoded = json.loads(parameters[GRANT_PARAMETER])
+    except (TypeError, ValueError):
+        decoded = None
+    granted = (
+        {str(k): v for k, v in decoded.items() if isinstance(v, str)}
+        if isinstance(decoded, dict)
+        else {}
+    )
+    return {**work, "parameters": rest}, granted
 
 
 def wanted(work: Mapping[str, Any]) -> dict[str, dict[str, str]]:
