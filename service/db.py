@@ -23,6 +23,8 @@ T = TypeVar("T")
 #: Error codes, compared by number, never by message text.
 DUPLICATE_KEY = 11000
 RETRY_PAUSE = 0.05
+#: The driver's default connect timeout, lowered to the operation budget when smaller.
+CONNECT_TIMEOUT_MS = 20_000
 
 
 class Database:
@@ -39,8 +41,12 @@ class Database:
             appname="sluice",
             tz_aware=True,
             serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
-            # Every operation is bounded: a hung server cannot hold a request forever.
-            timeoutMS=settings.operation_timeout_ms,
+            # Every round trip is bounded, so a hung server cannot hold a request forever.
+            # Not the driver's timeoutMS: under it a retryable operation retries until the
+            # whole budget is spent, so a database that is down would answer 503 only
+            # after SLUICE_OPERATION_TIMEOUT_MS instead of the server-selection timeout.
+            socketTimeoutMS=settings.operation_timeout_ms,
+            connectTimeoutMS=min(settings.operation_timeout_ms, CONNECT_TIMEOUT_MS),
             w=settings.write_concern_value,
         )
         self.db: AsyncDatabase[Document] = self.client.get_database(

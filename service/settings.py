@@ -152,7 +152,8 @@ class Settings:
     #: Whether the GraphQL schema answers introspection queries.
     aqueduct_introspection: bool = False
     #: Seconds `executeExtension` waits for its task inside the request; past it the
-    #: answer is an error naming the task, which carries on. Less than the request deadline.
+    #: answer is an error naming the task, which carries on. The GraphQL route is exempt
+    #: from SLUICE_REQUEST_TIMEOUT: this wait and each operation's budget bound it.
     aqueduct_execute_wait: float = 20.0
 
     @classmethod
@@ -219,11 +220,6 @@ class Settings:
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{env_name(name)} must not be negative")
-        if self.request_timeout and self.aqueduct_execute_wait >= self.request_timeout:
-            raise SettingsError(
-                "SLUICE_AQUEDUCT_EXECUTE_WAIT must be less than SLUICE_REQUEST_TIMEOUT, or the "
-                "request deadline would cut off the answer that names the task"
-            )
         if self.task_token_ttl <= 0:
             raise SettingsError("SLUICE_TASK_TOKEN_TTL must be more than 0 seconds")
         if self.session_ttl <= 0:

@@ -171,7 +171,7 @@ endpoints = [
     Endpoint("/api/graphql", ("POST",), execute_graphql, "read",
              "Aqueduct GraphQL (schemas/aqueduct.graphql); mutations need deposit, "
              "removeExperiment admin", body=GraphQLRequest, response=GraphQLResponse,
-             errors=(400, 401, 403, 413, 422, 503)),
+             errors=(400, 401, 403, 413, 422, 503), deadline=False),
     Endpoint("/api/files/{uuid}", ("POST",), upload, "deposit",
              "Upload the multipart part `file` as the name in the `file_name` header "
              "(streamed; replaces a file of that name atomically)",

@@ -81,7 +81,6 @@ def aqueduct(
         SLUICE_EXTENSIONS_DIR=str(extensions),
         SLUICE_TASK_INTERVAL="0.3",
         SLUICE_AQUEDUCT_EXECUTE_WAIT="40",
-        SLUICE_REQUEST_TIMEOUT="60",
     )
     server = start_module_sluice("aqueduct", **env)
     return Aqueduct(

@@ -16,7 +16,8 @@ from service.embedded import EmbeddedDatabase
 from tests.faults.conftest import StartSluice
 from tests.service.factories import work
 
-#: SLUICE_OPERATION_TIMEOUT_MS of the Sluice under test, and the slack allowed past it.
+#: SLUICE_OPERATION_TIMEOUT_MS (and SLUICE_REQUEST_TIMEOUT) of the Sluice under test, and
+#: the slack allowed past it.
 BUDGET_MS = 1500
 SLACK = 2.0
 
@@ -35,7 +36,11 @@ def test_hung_database_answers_503_within_the_budget(
     start_sluice: StartSluice, tmp_path: Path
 ) -> None:
     with EmbeddedDatabase(storage_path=":memory:", sync_on_commit=False) as database:
-        sluice = start_sluice(MONGODB_URI=database.uri, SLUICE_OPERATION_TIMEOUT_MS=str(BUDGET_MS))
+        sluice = start_sluice(
+            MONGODB_URI=database.uri,
+            SLUICE_OPERATION_TIMEOUT_MS=str(BUDGET_MS),
+            SLUICE_REQUEST_TIMEOUT=str(BUDGET_MS / 1000),
+        )
         pipeline = "hung"
         assert database.process is not None
         pid = database.process.pid
@@ -69,7 +74,9 @@ def test_hung_database_answers_503_within_the_budget(
 def test_write_conflict_of_an_abandoned_transaction_is_a_503(
     start_sluice: StartSluice, fault_env: dict[str, str]
 ) -> None:
-    sluice = start_sluice(SLUICE_OPERATION_TIMEOUT_MS=str(BUDGET_MS))
+    sluice = start_sluice(
+        SLUICE_OPERATION_TIMEOUT_MS=str(BUDGET_MS), SLUICE_REQUEST_TIMEOUT=str(BUDGET_MS / 1000)
+    )
     pipeline = "conflicted"
     document = work(pipeline)
     with httpx.Client(base_url=sluice.url, timeout=60) as client:

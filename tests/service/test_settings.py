@@ -67,15 +67,3 @@ def test_the_launcher_refuses_to_start_on_bad_settings() -> None:
     )
     assert result.returncode == 2
     assert "configuration error: SLUICE_MAX_BATCH must be at least 1" in result.stderr
-
-
-def test_the_extension_wait_must_end_before_the_request_deadline() -> None:
-    with pytest.raises(SettingsError, match="SLUICE_AQUEDUCT_EXECUTE_WAIT"):
-        Settings.from_env({"SLUICE_AQUEDUCT_EXECUTE_WAIT": "30", "SLUICE_REQUEST_TIMEOUT": "30"})
-    # With the request deadline off, any wait is bounded by the wait alone.
-    assert (
-        Settings.from_env(
-            {"SLUICE_AQUEDUCT_EXECUTE_WAIT": "90", "SLUICE_REQUEST_TIMEOUT": "0"}
-        ).aqueduct_execute_wait
-        == 90
-    )
