@@ -35,8 +35,11 @@ def test_deposit_refuses_unfinished_and_duplicate_work(results: Results, pipelin
         results.deposit([work(pipeline, status="queued")])
     sent = work(pipeline)
     results.deposit([sent])
+    # The same document again is already there (a blind retry, a second mover)...
+    results.deposit([sent])
+    # ...a different one under the same id is refused, naming the id.
     with pytest.raises(Conflict) as caught:
-        results.deposit([sent])
+        results.deposit([{**sent, "priority": sent.get("priority", 1) + 1}])
     assert caught.value.details == {"existing": {pipeline: [sent["id"]]}}
 
 
