@@ -1,87 +1,27 @@
-"""What every route must answer a token limited to pipeline A about pipeline B's objects.
-
-`CASES` maps each route of the route table, as `(METHOD, full path template)`, to a
-`Case`: the requests to send (built from the `World` of pipeline_world.py, whose objects
-all belong to pipeline B) and what may come back. test_pipeline_walk sends them with a
-pipeline-A token of each scope and FAILS for any route without a case here.
-
-Adding a route? Add its case (HEAD is covered by the route's GET):
-
-- `forbidden(call, ...)`: every call must answer 403 (for a route that reads or changes
-  an object of B named in the request).
-- `hidden(check, call, ...)`: 403, or 200 with `check(world, body)` true: B's objects
-  are absent from the answer (listings, counts, status pages).
-- `public()`: a public route (no token, reads no pipeline's objects).
-- `shared(reason, call, ...)`: a route whose objects belong to no pipeline (experiments
-  are shared lab records); it must still answer below 500. Say why in `reason`.
-
-A call is `call(path, **httpx request arguments)`; `path` and the arguments may be
-functions of the world, e.g. `call(lambda w: f"/tasks/{w.task}")`. If a route needs a
-new kind of object, make it in `pipeline_world.build` and check it in `snapshot`.
-"""
+"""Route-walk cases of Sluice's native routes: service, Results, Buckets, tokens and
+users, workfiles, experiments, extensions and tasks."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from schemas.buckets import LEASE_HEADER
+from tests.service.auth.pipeline_cases.cases import (
+    SHARED_EXPERIMENTS,
+    SHARED_WORKSPACES,
+    Case,
+    a_only,
+    call,
+    forbidden,
+    hidden,
+    no_extension,
+    public,
+    shared,
+)
 from tests.service.auth.pipeline_world import ACTION, EXTENSION, World, worker_beat, workflow
 from tests.service.buckets.helpers import new_work
 from tests.service.factories import work
-
-Expect = Literal["forbidden", "hidden", "public", "shared"]
-Value = Any | Callable[[World], Any]
-Check = Callable[[World, Any], bool]
-
-
-@dataclass(frozen=True)
-class Call:
-    path: Value
-    arguments: dict[str, Value]
-
-    def build(self, world: World) -> tuple[str, dict[str, Any]]:
-        """The path and httpx arguments for `world`."""
-        return _resolve(self.path, world), _resolve(self.arguments, world)
-
-
-def _resolve(value: Value, world: World) -> Any:
-    """`value` with every function in it (at any depth of dicts) called on `world`."""
-    if callable(value):
-        return value(world)
-    if isinstance(value, dict):
-        return {key: _resolve(item, world) for key, item in value.items()}
-    return value
-
-
-@dataclass(frozen=True)
-class Case:
-    expect: Expect
-    calls: tuple[Call, ...] = ()
-    check: Check | None = None
-    reason: str = ""
-
-
-def call(path: Value, **arguments: Value) -> Call:
-    return Call(path, arguments)
-
-
-def forbidden(*calls: Call) -> Case:
-    return Case("forbidden", calls)
-
-
-def hidden(check: Check, *calls: Call) -> Case:
-    return Case("hidden", calls, check)
-
-
-def public() -> Case:
-    return Case("public")
-
-
-def shared(reason: str, *calls: Call) -> Case:
-    return Case("shared", calls, reason=reason)
 
 
 def _no_runs(world: World, body: Any) -> bool:
@@ -108,16 +48,8 @@ def _false(world: World, body: Any) -> bool:
     return body is False
 
 
-def _no_graphql_extension(world: World, body: Any) -> bool:
-    return bool(not body.get("errors") and _no_extension(world, body["data"]))
-
-
 def _only_users_of_a(world: World, body: Any) -> bool:
     return all(user["pipelines"] == [world.allowed] for user in body)
-
-
-def _no_alpine_workfiles(world: World, body: Any) -> bool:
-    return bool(body["response"] == [])
 
 
 def _no_workfiles(world: World, body: Any) -> bool:
@@ -128,27 +60,11 @@ def _no_tasks(world: World, body: Any) -> bool:
     return bool(body["tasks"] == [] and body["total"] == 0)
 
 
-def _no_extension(world: World, body: Any) -> bool:
-    return all(extension["name"] != EXTENSION for extension in body["extensions"])
-
-
 _B_QUERY = {"query": lambda w: {"pipeline": w.b}}
 _LEASE = {"id": lambda w: w.running["id"], "lease": lambda w: w.lease}
 _WORKFILE = lambda w: f"/workfiles/{w.workfile}"  # noqa: E731
 _PROCESS = lambda w: f"/workfiles/processes/{w.process}"  # noqa: E731
 _EXPERIMENT = lambda w: f"/experiments/{w.eid}"  # noqa: E731
-_SHARED = "experiments are lab records shared by every pipeline (their tasks are not)"
-_SHARED_SPACE = "workspaces name folders shared by every pipeline (their workfiles are not)"
-_ENGINE = "/alpinedatalabs/api/v1/json"
-_AQUEDUCT_FILES = lambda w: f"/aqueduct/api/files/{w.experiment_uuid}"  # noqa: E731
-_GRAPHQL = "/aqueduct/api/graphql"
-_EXECUTE = (
-    "mutation($e: String!, $a: String!, $p: [[String!]!]!) "
-    "{ executeExtension(extension: $e, action: $a, params: $p) { returnCode } }"
-)
-_REMOVE = "mutation($u: UUID!) { removeExperiment(experimentRemoveInput: {uuid: $u}) }"
-_ALPINE_WORKFILE = lambda w: f"/alpine/api/workfiles/{w.workfile}"  # noqa: E731
-_ALPINE_SPACE = lambda w: f"/alpine/api/workspaces/{w.workspace_id}"  # noqa: E731
 
 
 def _user(pipelines: list[str]) -> dict[str, Any]:
@@ -156,22 +72,8 @@ def _user(pipelines: list[str]) -> dict[str, Any]:
             "scopes": ["admin"], "pipelines": pipelines}  # fmt: skip
 
 
-def _alpine_upload(world: World) -> bytes:
-    return (
-        b"--walk\r\n"
-        b'Content-Disposition: form-data; name="workfile[versions_attributes][0][contents]"; '
-        b'filename="walk.json"\r\nContent-Type: application/json\r\n\r\n'
-        + _a_only(world)
-        + b"\r\n--walk--\r\n"
-    )
-
-
 def _new_token(pipelines: list[str]) -> dict[str, Any]:
     return {"name": f"walk-{len(pipelines)}", "scopes": ["admin"], "pipelines": pipelines}
-
-
-def _a_only(world: World) -> bytes:
-    return json.dumps(workflow(world.a)).encode()
 
 
 CASES: dict[tuple[str, str], Case] = {
@@ -263,46 +165,6 @@ CASES: dict[tuple[str, str], Case] = {
         call(lambda w: f"/admin/users/{w.b_user}"), call(lambda w: f"/admin/users/{w.full_user}")
     ),
     ("GET", "/metrics"): forbidden(call("/metrics")),
-    # Alpine: sessions are public; workspaces are shared; workfiles and runs are not
-    ("POST", "/alpine/api/sessions"): public(),
-    ("GET", "/alpine/api/sessions"): public(),
-    ("DELETE", "/alpine/api/sessions"): public(),
-    ("GET", "/alpine/api/VERSION"): public(),
-    ("GET", "/alpine/api/workspaces"): shared(_SHARED_SPACE, call("/alpine/api/workspaces")),
-    ("POST", "/alpine/api/workspaces"): shared(
-        _SHARED_SPACE, call("/alpine/api/workspaces", data={"name": "walk-space"})
-    ),
-    ("GET", "/alpine/api/workspaces/{workspace_id}"): shared(_SHARED_SPACE, call(_ALPINE_SPACE)),
-    ("DELETE", "/alpine/api/workspaces/{workspace_id}"): shared(
-        _SHARED_SPACE + "; one holding workfiles is never deleted", call(_ALPINE_SPACE)
-    ),
-    ("POST", "/alpine/api/workspaces/{workspace_id}/workfiles"): forbidden(
-        call(
-            lambda w: f"/alpine/api/workspaces/{w.workspace_id}/workfiles",
-            content=_alpine_upload,
-            headers={"Content-Type": "multipart/form-data; boundary=walk"},
-        ),
-    ),
-    ("GET", "/alpine/api/workspaces/{workspace_id}/workfiles"): hidden(
-        _no_alpine_workfiles, call(lambda w: f"/alpine/api/workspaces/{w.workspace_id}/workfiles")
-    ),
-    ("GET", "/alpine/api/workfiles/{workfile_id}"): forbidden(call(_ALPINE_WORKFILE)),
-    ("DELETE", "/alpine/api/workfiles/{workfile_id}"): forbidden(call(_ALPINE_WORKFILE)),
-    ("GET", "/alpine/api/workfiles/{workfile_id}/download"): forbidden(
-        call(lambda w: f"/alpine/api/workfiles/{w.workfile}/download")
-    ),
-    ("POST", _ENGINE + "/workflows/{workflow_id}/run"): forbidden(
-        call(lambda w: f"{_ENGINE}/workflows/{w.workfile}/run", json={})
-    ),
-    ("GET", _ENGINE + "/processes/{process_id}/query"): forbidden(
-        call(lambda w: f"{_ENGINE}/processes/{w.process}/query")
-    ),
-    ("POST", _ENGINE + "/processes/{process_id}/stop"): forbidden(
-        call(lambda w: f"{_ENGINE}/processes/{w.process}/stop")
-    ),
-    ("GET", _ENGINE + "/workflows/{workflow_id}/results/{process_id}"): forbidden(
-        call(lambda w: f"{_ENGINE}/workflows/{w.workfile}/results/{w.process}")
-    ),
     # Workfiles and runs
     ("GET", "/workfiles/processes"): hidden(_no_runs, call("/workfiles/processes")),
     ("GET", "/workfiles/processes/{process_id}"): forbidden(call(_PROCESS)),
@@ -314,7 +176,7 @@ CASES: dict[tuple[str, str], Case] = {
         call(
             "/workfiles",
             params=lambda w: {"workspace": w.workspace, "file_name": "walk.json"},
-            content=_a_only,
+            content=a_only,
         ),
         # ...and a new workfile naming B.
         call(
@@ -323,7 +185,7 @@ CASES: dict[tuple[str, str], Case] = {
             content=lambda w: json.dumps(workflow(w.b)).encode(),
         ),
     ),
-    ("GET", "/workspaces"): shared(_SHARED_SPACE, call("/workspaces")),
+    ("GET", "/workspaces"): shared(SHARED_WORKSPACES, call("/workspaces")),
     ("GET", "/workfiles"): hidden(
         _no_workfiles, call("/workfiles", params=lambda w: {"workspace": w.workspace})
     ),
@@ -340,68 +202,40 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     # Experiments: shared, but removing one removes its tasks
     ("POST", "/experiments"): shared(
-        _SHARED, call("/experiments", json={"title": "walk", "description": ""})
+        SHARED_EXPERIMENTS, call("/experiments", json={"title": "walk", "description": ""})
     ),
-    ("GET", "/experiments"): shared(_SHARED, call("/experiments")),
-    ("GET", "/experiments/tags"): shared(_SHARED, call("/experiments/tags")),
-    ("GET", "/experiments/{ref}"): shared(_SHARED, call(_EXPERIMENT)),
-    ("PATCH", "/experiments/{ref}"): shared(_SHARED, call(_EXPERIMENT, json={"title": "walk"})),
+    ("GET", "/experiments"): shared(SHARED_EXPERIMENTS, call("/experiments")),
+    ("GET", "/experiments/tags"): shared(SHARED_EXPERIMENTS, call("/experiments/tags")),
+    ("GET", "/experiments/{ref}"): shared(SHARED_EXPERIMENTS, call(_EXPERIMENT)),
+    ("PATCH", "/experiments/{ref}"): shared(
+        SHARED_EXPERIMENTS, call(_EXPERIMENT, json={"title": "walk"})
+    ),
     ("DELETE", "/experiments/{ref}"): forbidden(call(_EXPERIMENT)),
     ("POST", "/experiments/{ref}/tags"): shared(
-        _SHARED, call(lambda w: f"/experiments/{w.eid}/tags", json={"tags": ["walk"]})
+        SHARED_EXPERIMENTS, call(lambda w: f"/experiments/{w.eid}/tags", json={"tags": ["walk"]})
     ),
     ("DELETE", "/experiments/{ref}/tags/{tag}"): shared(
-        _SHARED, call(lambda w: f"/experiments/{w.eid}/tags/walk")
+        SHARED_EXPERIMENTS, call(lambda w: f"/experiments/{w.eid}/tags/walk")
     ),
     ("GET", "/experiments/{ref}/files"): shared(
-        _SHARED, call(lambda w: f"/experiments/{w.eid}/files")
+        SHARED_EXPERIMENTS, call(lambda w: f"/experiments/{w.eid}/files")
     ),
     ("DELETE", "/experiments/{ref}/files"): shared(
-        _SHARED, call(lambda w: f"/experiments/{w.eid}/files", params={"name": "walk.txt"})
+        SHARED_EXPERIMENTS,
+        call(lambda w: f"/experiments/{w.eid}/files", params={"name": "walk.txt"}),
     ),
     ("PUT", "/experiments/{ref}/files/{name:path}"): shared(
-        _SHARED, call(lambda w: f"/experiments/{w.eid}/files/walk.txt", content=b"walk")
+        SHARED_EXPERIMENTS, call(lambda w: f"/experiments/{w.eid}/files/walk.txt", content=b"walk")
     ),
     ("GET", "/experiments/{ref}/files/{name:path}"): shared(
-        _SHARED, call(lambda w: f"/experiments/{w.eid}/files/walk.txt")
+        SHARED_EXPERIMENTS, call(lambda w: f"/experiments/{w.eid}/files/walk.txt")
     ),
     # Extensions and their tasks
-    ("GET", "/extensions"): hidden(_no_extension, call("/extensions")),
+    ("GET", "/extensions"): hidden(no_extension, call("/extensions")),
     ("POST", "/extensions/{extension}/{action}"): forbidden(
         call(f"/extensions/{EXTENSION}/{ACTION}", json=lambda w: {"parameters": {"exp": w.eid}})
     ),
     ("GET", "/tasks"): hidden(_no_tasks, call("/tasks")),
-    # Aqueduct: the same experiments (shared), extensions and tasks (not)
-    ("POST", _GRAPHQL): hidden(
-        _no_graphql_extension,
-        call(_GRAPHQL, json={"query": "{ extensions { name } }"}),
-        call(
-            _GRAPHQL,
-            json=lambda w: {
-                "query": _EXECUTE,
-                "variables": {"e": EXTENSION, "a": ACTION, "p": [["exp", w.eid]]},
-            },
-        ),
-        call(_GRAPHQL, json=lambda w: {"query": _REMOVE, "variables": {"u": w.experiment_uuid}}),
-    ),
-    ("POST", "/aqueduct/api/files/{uuid}"): shared(
-        _SHARED,
-        call(
-            _AQUEDUCT_FILES,
-            headers={"file_name": "walk.txt"},
-            files={"file": ("walk.txt", b"walk")},
-        ),
-    ),
-    ("POST", "/aqueduct/api/files/{uuid}/delete_files"): shared(
-        _SHARED,
-        call(
-            lambda w: f"/aqueduct/api/files/{w.experiment_uuid}/delete_files",
-            json={"file_list": ["walk.txt"]},
-        ),
-    ),
-    ("GET", "/aqueduct/api/files/{uuid}/{name}"): shared(
-        _SHARED, call(lambda w: f"/aqueduct/api/files/{w.experiment_uuid}/walk.txt")
-    ),
     ("GET", "/tasks/{task_id}"): forbidden(call(lambda w: f"/tasks/{w.task}")),
     ("POST", "/tasks/{task_id}/cancel"): forbidden(call(lambda w: f"/tasks/{w.task}/cancel")),
 }
