@@ -31,7 +31,10 @@ from service.experiments.files import FileStore
 from service.experiments.routes import endpoints as experiment_endpoints
 from service.experiments.store import ExperimentStore
 from service.experiments.tasks import TaskStore
+from service.flowserv import routes as flowserv
 from service.jsonio import JSONResponse
+from service.leaderboards.groups import GroupStore
+from service.leaderboards.uploads import UploadStore
 from service.observe import logs
 from service.observe.metrics import Metrics
 from service.observe.requests import RequestObserver
@@ -118,6 +121,10 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
     buckets = BucketsStore(database, validator, settings)
     experiments = ExperimentStore(database)
     files = FileStore(database, experiments, settings)
+    groups = GroupStore(database, users, settings.max_view_results)
+    uploads = UploadStore(
+        database, groups, settings.leaderboard_max_upload_bytes, settings.max_view_results
+    )
     opened = Stores(
         settings=settings,
         metrics=metrics,
@@ -134,6 +141,8 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
         experiments=experiments,
         files=files,
         tasks=TaskStore(database, buckets, results, files, settings, tokens),
+        groups=groups,
+        uploads=uploads,
     )
     for store in (
         opened.tokens,
@@ -147,6 +156,8 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
         opened.experiments,
         opened.files,
         opened.tasks,
+        opened.groups,
+        opened.uploads,
     ):
         await store.create_indexes()
     _warn_if_open(settings)
@@ -185,11 +196,13 @@ def background_loops(opened: Stores) -> list[Periodic]:
 def mounts(settings: Settings) -> list[tuple[str, list[Endpoint]]]:
     """Every route of the service with these settings: MOUNTS, the Alpine Chorus
     routes under SLUICE_ALPINE_PREFIX and the Aqueduct-compatible surface under
-    SLUICE_AQUEDUCT_PREFIX (each where its clients' URL says)."""
+    SLUICE_AQUEDUCT_PREFIX and the flowServ-compatible surface under
+    SLUICE_FLOWSERV_PREFIX (each where its clients' URL says)."""
     return [
         *MOUNTS,
         (f"{settings.alpine_prefix}/api", chorus.endpoints),
         (settings.aqueduct_prefix, aqueduct_endpoints),
+        (settings.flowserv_prefix, flowserv.endpoints(settings)),
     ]
 
 

@@ -18,6 +18,10 @@ error, ours or not, into `{"error": {"code", "message", "details"}}` with its st
     ├── Unavailable (503, with Retry-After)
     └── StillRunning (504: a task waited for did not end in time; it carries on)
 
+The flowServ-compatible surface answers the same errors as its client expects
+(`flowserv_error_response`): 401 as 403, 409 and 422 as 400, and the message also at
+the top level of the body (`{"message", "error": {...}}`).
+
 A pymongo error that is transient (unreachable, hung or timed-out database, a write
 conflict) is a 503 with Retry-After too; any other is a bug, a 500.
 """
@@ -167,14 +171,39 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> Response:
     """The error body every failure uses."""
-    body = {"error": {"code": code, "message": message, "details": details}}
+    return _error_body({}, status_code, code, message, details, headers)
+
+
+def _error_body(
+    body: dict[str, Any],
+    status_code: int,
+    code: str,
+    message: str,
+    details: Any,
+    headers: dict[str, str] | None,
+) -> Response:
+    error = {"code": code, "message": message, "details": details}
     try:
-        return JSONResponse(body, status_code=status_code, headers=headers)
+        return JSONResponse({**body, "error": error}, status_code=status_code, headers=headers)
     except TypeError:
         # Details echoing client input JSON cannot encode (an integer past 64 bits) must
         # not turn a 4xx into a 500: send them as text.
-        body["error"]["details"] = repr(details)
-        return JSONResponse(body, status_code=status_code, headers=headers)
+        error["details"] = repr(details)
+        return JSONResponse({**body, "error": error}, status_code=status_code, headers=headers)
+
+
+#: Statuses the flowServ surface answers in place of Sluice's (its client and reference
+#: server know 400, 403, 404 and 413).
+FLOWSERV_STATUS = {401: 403, 409: 400, 422: 400}
+
+
+def flowserv_error_response(exc: SluiceError) -> Response:
+    """`exc` as the flowServ surface answers it: its status mapped by FLOWSERV_STATUS,
+    the message at the top level (as flowServ's server has it) beside the usual body."""
+    status = FLOWSERV_STATUS.get(exc.status_code, exc.status_code)
+    return _error_body(
+        {"message": exc.message}, status, exc.code, exc.message, exc.details, exc.headers
+    )
 
 
 async def _sluice_error(request: Request, exc: Exception) -> Response:

@@ -71,12 +71,16 @@ class Endpoint:
     #: The path parameter naming an experiment, on the routes a token bound to one
     #: experiment (an extension task's) may use; None: such tokens get 403 here.
     experiment: str | None = None
+    #: The guard of a surface that admits callers its own way (the flowServ surface
+    #: reads its `api_key` header); None: the guard `build_routes` is given.
+    guard: Callable[[Endpoint], Handler] | None = None
 
 
 class EndpointRoute(Route):
     """A Starlette route that remembers the `Endpoint` it was built from."""
 
     def __init__(self, endpoint: Endpoint, guard: Callable[[Endpoint], Handler]) -> None:
+        guard = endpoint.guard or guard
         super().__init__(
             endpoint.path,
             with_deadline(guard(endpoint)) if endpoint.deadline else guard(endpoint),

@@ -155,6 +155,23 @@ class Settings:
     #: answer is an error naming the task, which carries on. The GraphQL route is exempt
     #: from SLUICE_REQUEST_TIMEOUT: this wait and each operation's budget bound it.
     aqueduct_execute_wait: float = 20.0
+    #: Path of the flowServ-compatible surface (the flowserv-core client's base URL is
+    #: `http://<host>:<port><prefix>`; its default path is /flowserv/api/v1).
+    flowserv_prefix: str = "/flowserv/api/v1"
+    #: The surface's externally reachable base URL, reported by its service descriptor;
+    #: empty: the URL the request came in on.
+    flowserv_url: str = ""
+    #: Whether anyone may register a user on the flowServ surface (`users/register`).
+    flowserv_register: bool = False
+    #: Seconds a password reset id (flowServ `users/password/request`) stays valid.
+    password_reset_ttl: float = 3600.0
+    #: Seconds a token issued by the flowServ `users/login` stays valid; logout ends it sooner.
+    flowserv_token_ttl: float = 86400.0
+    #: Require a token (`api_key`) on the flowServ download routes, which are otherwise
+    #: capability URLs (the 0.9.4 client sends no token on downloads).
+    flowserv_download_token: bool = False
+    #: Largest file a leaderboard group may upload, in bytes (413 past it; nothing stored).
+    leaderboard_max_upload_bytes: int = 256 * 1024 * 1024
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -200,6 +217,7 @@ class Settings:
             "aqueduct_max_body_bytes",
             "aqueduct_max_depth",
             "aqueduct_max_fields",
+            "leaderboard_max_upload_bytes",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{env_name(name)} must be at least 1")
@@ -224,6 +242,10 @@ class Settings:
             raise SettingsError("SLUICE_TASK_TOKEN_TTL must be more than 0 seconds")
         if self.session_ttl <= 0:
             raise SettingsError("SLUICE_SESSION_TTL must be more than 0 seconds")
+        if self.password_reset_ttl <= 0:
+            raise SettingsError("SLUICE_PASSWORD_RESET_TTL must be more than 0 seconds")
+        if self.flowserv_token_ttl <= 0:
+            raise SettingsError("SLUICE_FLOWSERV_TOKEN_TTL must be more than 0 seconds")
         if self.alpine_prefix and not _URL_PREFIX.fullmatch(self.alpine_prefix):
             raise SettingsError(
                 f"SLUICE_ALPINE_PREFIX={self.alpine_prefix!r} must be empty or a path such as "
@@ -249,6 +271,15 @@ class Settings:
             raise SettingsError(
                 f"SLUICE_AQUEDUCT_PREFIX={self.aqueduct_prefix!r} must be a path such as "
                 "/aqueduct (segments of letters, digits, '.', '_' or '-'; no trailing '/')"
+            )
+        if not _URL_PREFIX.fullmatch(self.flowserv_prefix):
+            raise SettingsError(
+                f"SLUICE_FLOWSERV_PREFIX={self.flowserv_prefix!r} must be a path such as "
+                "/flowserv/api/v1 (segments of letters, digits, '.', '_' or '-'; no trailing '/')"
+            )
+        if self.flowserv_url and not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", self.flowserv_url):
+            raise SettingsError(
+                f"SLUICE_FLOWSERV_URL={self.flowserv_url!r} must be an http(s) URL or empty"
             )
         self._check_auth()
 

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from service.experiments.files import FileStore
     from service.experiments.store import ExperimentStore
     from service.experiments.tasks import TaskStore
+    from service.leaderboards.groups import GroupStore
+    from service.leaderboards.uploads import UploadStore
     from service.observe.metrics import Metrics
     from service.results.store import ResultsStore
     from service.settings import Settings
@@ -48,6 +50,8 @@ class Stores:
     experiments: ExperimentStore
     files: FileStore
     tasks: TaskStore
+    groups: GroupStore
+    uploads: UploadStore
 
 
 def stores(request: Request) -> Stores:

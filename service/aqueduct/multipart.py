@@ -25,7 +25,9 @@ OVERHEAD = 64 * 1024
 class _Parts:
     """Parser callbacks' state: the wanted part's pending bytes and where we are."""
 
-    wanted: bytes
+    wanted: tuple[bytes, ...]
+    #: The `filename` of the wanted part's Content-Disposition, once its headers are read.
+    filename: str | None = None
     pieces: list[bytes] = field(default_factory=list)
     headers: dict[bytes, bytes] = field(default_factory=dict)
     header_field: bytes = b""
@@ -50,10 +52,12 @@ class _Parts:
 
     def on_headers_finished(self) -> None:
         _, options = parse_options_header(self.headers.get(b"content-disposition", b""))
-        self.inside = options.get(b"name") == self.wanted
+        self.inside = options.get(b"name") in self.wanted
         if self.inside:
             self.twice = self.found
             self.found = True
+            raw = options.get(b"filename")
+            self.filename = raw.decode("utf-8", "replace") if raw is not None else None
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self.inside:
@@ -72,46 +76,74 @@ async def form_part(request: Request, name: str, max_bytes: int) -> AsyncIterato
     Raises (while iterating) 400 for a body that is not multipart/form-data, is
     malformed or truncated, lacks the part or has it twice; 413 once the body exceeds
     `max_bytes` plus OVERHEAD."""
-    kind, options = parse_options_header(request.headers.get("content-type"))
-    boundary = options.get(b"boundary")
-    if kind != b"multipart/form-data" or not boundary:
-        raise BadRequest("the body must be multipart/form-data with a boundary")
-    limit = max_bytes + OVERHEAD
-    too_large = PayloadTooLarge(
-        f"file exceeds SLUICE_MAX_FILE_BYTES ({max_bytes} bytes)",
-        {"limit": "SLUICE_MAX_FILE_BYTES", "max_bytes": max_bytes},
-    )
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    parts = _Parts(name.encode())
-    callbacks = {
-        "on_part_begin": parts.on_part_begin,
-        "on_header_field": parts.on_header_field,
-        "on_header_value": parts.on_header_value,
-        "on_header_end": parts.on_header_end,
-        "on_headers_finished": parts.on_headers_finished,
-        "on_part_data": parts.on_part_data,
-        "on_part_end": parts.on_part_end,
-        "on_end": parts.on_end,
-    }
-    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
+    async for data in FormPart(request, (name,), max_bytes).chunks():
+        yield data
+
+
+class FormPart:
+    """The one part of a multipart body named any of `names`, streamed by `chunks()`;
+    `filename` is its Content-Disposition filename once its first bytes (or its end)
+    have arrived. Past `max_bytes` plus OVERHEAD: 413 naming the `setting`."""
+
+    def __init__(
+        self,
+        request: Request,
+        names: tuple[str, ...],
+        max_bytes: int,
+        setting: str = "SLUICE_MAX_FILE_BYTES",
+    ) -> None:
+        self.request = request
+        self.names = names
+        self.max_bytes = max_bytes
+        self.setting = setting
+        self.parts = _Parts(tuple(name.encode() for name in names))
+
+    @property
+    def filename(self) -> str | None:
+        return self.parts.filename
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        request, max_bytes, parts = self.request, self.max_bytes, self.parts
+        wanted = " or ".join(repr(name) for name in self.names)
+        kind, options = parse_options_header(request.headers.get("content-type"))
+        boundary = options.get(b"boundary")
+        if kind != b"multipart/form-data" or not boundary:
+            raise BadRequest("the body must be multipart/form-data with a boundary")
+        limit = max_bytes + OVERHEAD
+        too_large = PayloadTooLarge(
+            f"file exceeds {self.setting} ({max_bytes} bytes)",
+            {"limit": self.setting, "max_bytes": max_bytes},
+        )
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
             raise too_large
-        try:
-            parser.write(chunk)
-        except MultipartParseError as exc:
-            raise BadRequest(f"malformed multipart body: {exc}") from None
-        if parts.twice:
-            raise BadRequest(f"the body has more than one part named {name!r}")
-        if parts.pieces:
-            data = b"".join(parts.pieces)
-            parts.pieces.clear()
-            yield data
-    if not parts.ended:
-        raise BadRequest("the multipart body ends before its closing boundary")
-    if not parts.found:
-        raise BadRequest(f"the body has no part named {name!r}")
+        callbacks = {
+            "on_part_begin": parts.on_part_begin,
+            "on_header_field": parts.on_header_field,
+            "on_header_value": parts.on_header_value,
+            "on_header_end": parts.on_header_end,
+            "on_headers_finished": parts.on_headers_finished,
+            "on_part_data": parts.on_part_data,
+            "on_part_end": parts.on_part_end,
+            "on_end": parts.on_end,
+        }
+        parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            try:
+                parser.write(chunk)
+            except MultipartParseError as exc:
+                raise BadRequest(f"malformed multipart body: {exc}") from None
+            if parts.twice:
+                raise BadRequest(f"the body has more than one part named {wanted}")
+            if parts.pieces:
+                data = b"".join(parts.pieces)
+                parts.pieces.clear()
+                yield data
+        if not parts.ended:
+            raise BadRequest("the multipart body ends before its closing boundary")
+        if not parts.found:
+            raise BadRequest(f"the body has no part named {wanted}")

@@ -93,13 +93,21 @@ class Gate:
                 "x-access-token header or as Authorization: Bearer",
                 {"reason": "missing", "scope": scope},
             )
+        return await self.authenticate(request, secret)
+
+    async def authenticate(
+        self, request: Request, secret: str, surface: str | None = None
+    ) -> Principal:
+        """The caller presenting `secret`: the bootstrap admin, a token, or a login
+        session opened for `surface` (None: the native and Alpine one); 401 otherwise,
+        counted against the client's failed authentications."""
         self.before_attempt(request)
         admin = self.settings.admin_token
         if admin is not None and same_secret(secret, admin):
             return bootstrap_principal()
         try:
             if secret.startswith(SESSION_PREFIX):
-                caller, _user = await self.users.authenticate(secret)
+                caller, _user = await self.users.authenticate(secret, surface)
                 return caller
             return await self.tokens.authenticate(secret)
         except Unauthorized:
@@ -121,11 +129,15 @@ class Gate:
     async def admit(self, request: Request, scope: str, sessions: bool = False) -> Principal:
         """Identify the caller, count it against the rate limit, check `scope`."""
         caller = await self.identify(request, scope, sessions)
+        self.within_rate(request, caller)
+        caller.require(scope)
+        return caller
+
+    def within_rate(self, request: Request, caller: Principal) -> None:
+        """Count the request against the caller's rate limit (429 past it)."""
         if self.limiter is not None:
             client = request.client.host if request.client else "unknown"
             self.limiter.take(f"token {caller.name}" if caller.name else f"client {client}")
-        caller.require(scope)
-        return caller
 
 
 def guarded(endpoint: Endpoint) -> Handler:

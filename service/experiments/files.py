@@ -11,7 +11,7 @@ reader thus gets the old or the new content, never a mix.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable
 from datetime import timedelta
 from typing import Any
 
@@ -22,17 +22,13 @@ from pymongo import ASCENDING, IndexModel, ReturnDocument
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from service.experiments.store import ExperimentStore, experiment_filter, now, public
+from service.gridstream import CHUNKS_INDEX, GridWriter
 from service.settings import Settings
 
 BUCKET = "experiment_files"
 NAME_MAX = 255
 #: Attempts at switching an entry that other uploads of the same name keep changing.
 SWAP_ATTEMPTS = 10
-#: GridFS chunk size (pymongo's default) and chunks inserted per round trip.
-CHUNK_SIZE = 255 * 1024
-BATCH_CHUNKS = 8
-#: Bytes read from GridFS per piece of a download.
-READ_SIZE = 1024 * 1024
 
 _FORBIDDEN = frozenset("/\\\x00")
 
@@ -59,58 +55,6 @@ def _entry(record: Document, name: str) -> Document | None:
     return next((e for e in record.get("files", []) if e["name"] == name), None)
 
 
-class _Upload:
-    """One GridFS file being written, a few chunks in memory at most.
-
-    pymongo's own GridIn buffers 32 MB of chunks (and their encoding) per upload; this
-    writer inserts every BATCH_CHUNKS chunks, so an upload holds about 2 MB whatever
-    its size. The files document, which makes the file visible, is written last.
-    """
-
-    def __init__(self, store: FileStore, name: str, metadata: Document) -> None:
-        self.chunks = store.chunks
-        self.meta = store.meta
-        self.file_id = ObjectId()
-        self.name = name
-        self.metadata = metadata
-        self.pending = bytearray()
-        self.batch: list[Document] = []
-        self.number = 0
-        self.length = 0
-
-    async def write(self, data: bytes) -> None:
-        self.pending += data
-        self.length += len(data)
-        while len(self.pending) >= CHUNK_SIZE:
-            await self._chunk(bytes(self.pending[:CHUNK_SIZE]))
-            del self.pending[:CHUNK_SIZE]
-
-    async def _chunk(self, data: bytes, last: bool = False) -> None:
-        if data:
-            self.batch.append({"files_id": self.file_id, "n": self.number, "data": data})
-            self.number += 1
-        if self.batch and (last or len(self.batch) >= BATCH_CHUNKS):
-            await self.chunks.insert_many(self.batch)
-            self.batch = []
-
-    async def close(self) -> None:
-        await self._chunk(bytes(self.pending), last=True)
-        self.pending = bytearray()
-        await self.meta.insert_one(
-            {
-                "_id": self.file_id,
-                "length": self.length,
-                "chunkSize": CHUNK_SIZE,
-                "uploadDate": now(),
-                "filename": self.name,
-                "metadata": self.metadata,
-            }
-        )
-
-    async def abort(self) -> None:
-        await self.chunks.delete_many({"files_id": self.file_id})
-
-
 class FileStore:
     """Store, list, read and remove the files of experiments."""
 
@@ -123,9 +67,7 @@ class FileStore:
 
     async def create_indexes(self) -> None:
         # The index GridFS readers rely on, made here as uploads bypass pymongo's GridIn.
-        await self.chunks.create_indexes(
-            [IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True, name="chunks")]
-        )
+        await self.chunks.create_indexes([CHUNKS_INDEX])
         await self.meta.create_indexes(
             [
                 IndexModel([("metadata.experiment", ASCENDING)], name="experiment"),
@@ -151,7 +93,7 @@ class FileStore:
         if declared is not None and declared > self.settings.max_file_bytes:
             raise self.too_large()
         metadata = {"experiment": record["uuid"], "name": name}
-        upload = _Upload(self, name, metadata)
+        upload = GridWriter(self.meta, self.chunks, name, metadata)
         digest = hashlib.sha256()
         size = 0
         try:
@@ -291,12 +233,3 @@ class FileStore:
             except NoFile:
                 continue
         return deleted
-
-
-async def read_all(stream: AsyncGridOut) -> AsyncIterator[bytes]:
-    """The content of an open GridFS file, piece by piece."""
-    while True:
-        piece = await stream.read(READ_SIZE)
-        if not piece:
-            return
-        yield piece

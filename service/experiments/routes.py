@@ -31,8 +31,8 @@ from service.body import request_json
 from service.db import Document
 from service.errors import BadRequest
 from service.experiments import extensions
-from service.experiments.files import read_all
 from service.experiments.operations import remove_experiment, start_action
+from service.gridstream import read_all
 from service.jsonio import JSONResponse
 from service.params import int_param
 from service.routing import Endpoint, Param

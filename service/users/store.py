@@ -15,20 +15,23 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
+from collections.abc import Iterable
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from schemas.users import MAX_PASSWORD, UserRequest
+from schemas.users import MAX_PASSWORD, MIN_PASSWORD, UserRequest
 from service.auth.principal import Principal
 from service.auth.tokens import beyond, digest, within
 from service.db import Database, Document
-from service.errors import Conflict, NotFound, Unauthorized
+from service.errors import BadRequest, Conflict, NotFound, Unauthorized
 from service.settings import Settings
 from service.users import passwords
 
 USERS = "users"
 SESSIONS = "users.sessions"
+#: Password reset requests: the SHA-256 of the request id, the user, expiry, use.
+RESETS = "users.resets"
 #: Every session secret starts with this (API tokens start with `slc_`).
 SESSION_PREFIX = "sls_"
 #: Longer secrets are refused unread.
@@ -78,10 +81,12 @@ class UserStore:
         self.settings = settings
         self.users = database.db[USERS]
         self.sessions = database.db[SESSIONS]
+        self.resets = database.db[RESETS]
 
     async def create_indexes(self) -> None:
         await self.users.create_indexes(USER_INDEXES)
         await self.sessions.create_indexes(SESSION_INDEXES)
+        await self.resets.create_indexes([IndexModel([("expires", ASCENDING)], name="expires")])
 
     async def create(self, request: UserRequest, creator: Principal) -> Document:
         """Store a new user; its public fields. 409 if the name is taken; 403 when
@@ -127,9 +132,15 @@ class UserStore:
         await self.sessions.delete_many({"user_id": removed["_id"]})
         return public(removed)
 
-    async def login(self, username: str, password: str) -> tuple[str, Document]:
+    async def login(
+        self, username: str, password: str, surface: str | None = None, ttl: float | None = None
+    ) -> tuple[str, Document]:
         """Check the password and open a session: its secret and the user's public
-        fields. 401 `bad_credentials` for an unknown name or a wrong password alike."""
+        fields. 401 `bad_credentials` for an unknown name or a wrong password alike.
+
+        A session opened for a `surface` (e.g. "flowserv") is accepted only where that
+        surface authenticates (`authenticate(secret, surface)`), never elsewhere; it
+        lasts `ttl` seconds (default SLUICE_SESSION_TTL)."""
         user = await self.users.find_one({"username": username})
         if len(password) > MAX_PASSWORD:
             raise bad_credentials()
@@ -148,18 +159,20 @@ class UserStore:
                 "user_id": user["_id"],
                 "username": user["username"],
                 "created": now,
-                "expires": now + self.settings.session_ttl,
+                "expires": now + (self.settings.session_ttl if ttl is None else ttl),
                 "revoked": None,
+                "surface": surface,
             }
         )
         return secret, public(user)
 
-    async def _live_session(self, secret: str, now: float) -> Document:
+    async def _live_session(self, secret: str, now: float, surface: str | None) -> Document:
         invalid = Unauthorized("the session is not valid; log in again", {"reason": "invalid"})
         if not secret.startswith(SESSION_PREFIX) or len(secret) > MAX_SECRET:
             raise invalid
         session = await self.sessions.find_one({"_id": digest(secret)})
-        if session is None:
+        # A session of another surface is as unknown here (sessions before surfaces: None).
+        if session is None or session.get("surface") != surface:
             raise invalid
         if session["revoked"] is not None:
             raise Unauthorized(
@@ -171,19 +184,22 @@ class UserStore:
             )
         return session
 
-    async def authenticate(self, secret: str) -> tuple[Principal, Document]:
+    async def authenticate(
+        self, secret: str, surface: str | None = None
+    ) -> tuple[Principal, Document]:
         """The principal of a live session and its user's public fields; 401 if the
-        session is unknown, ended, expired or its user was deleted."""
-        session = await self._live_session(secret, time.time())
+        session is unknown, of another surface than `surface`, ended, expired or its
+        user was deleted."""
+        session = await self._live_session(secret, time.time(), surface)
         user = await self.users.find_one({"_id": session["user_id"]})
         if user is None:
             raise Unauthorized("the session's user no longer exists", {"reason": "invalid"})
         return principal_of(user), public(user)
 
-    async def logout(self, secret: str) -> None:
-        """End the session `secret`; 401 if it is not a live session."""
+    async def logout(self, secret: str, surface: str | None = None) -> None:
+        """End the session `secret` (of `surface`); 401 if it is not a live session."""
         now = time.time()
-        session = await self._live_session(secret, now)
+        session = await self._live_session(secret, now, surface)
         ended = await self.sessions.find_one_and_update(
             {"_id": session["_id"], "revoked": None},
             {"$set": {"revoked": now}},
@@ -194,3 +210,64 @@ class UserStore:
             raise Unauthorized(
                 "the session was ended by logout; log in again", {"reason": "revoked"}
             )
+
+    async def find(self, username: str) -> Document:
+        """The public fields of user `username`; 404 if there is none."""
+        user = await self.users.find_one({"username": username})
+        if user is None:
+            raise NotFound(f"no user named {username!r}", {"username": username})
+        return public(user)
+
+    async def by_ids(self, ids: Iterable[str]) -> dict[str, Document]:
+        """The public fields of the users among `ids` that exist, by id."""
+        cursor = self.users.find({"_id": {"$in": list(dict.fromkeys(ids))}})
+        return {user["_id"]: public(user) async for user in cursor}
+
+    async def request_reset(self, username: str, caller: Principal) -> str:
+        """A new password reset id for user `username` (valid for
+        SLUICE_PASSWORD_RESET_TTL seconds, once); 404; 403 when `caller` is
+        pipeline-limited and the user reaches beyond it."""
+        user = await self.users.find_one({"username": username})
+        if user is None:
+            raise NotFound(f"no user named {username!r}", {"username": username})
+        if not within(user, caller):
+            raise beyond(caller, "reset passwords of users", list(user.get("pipelines") or []))
+        now = time.time()
+        await self.resets.delete_many({"expires": {"$lt": now}})
+        request_id = secrets.token_hex(16)
+        await self.resets.insert_one(
+            {
+                "_id": digest(request_id),
+                "user_id": user["_id"],
+                "expires": now + self.settings.password_reset_ttl,
+                "used": None,
+            }
+        )
+        return request_id
+
+    async def reset_password(self, request_id: str, password: str) -> Document:
+        """Set the password of the reset request's user and end all its sessions; the
+        user's public fields. 400 for an unknown, used or expired request id."""
+        if len(password) < MIN_PASSWORD or len(password) > MAX_PASSWORD:
+            raise BadRequest(
+                f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters",
+                {"min": MIN_PASSWORD, "max": MAX_PASSWORD},
+            )
+        now = time.time()
+        hashed = await passwords.hash_async(password)
+        # Spent before the password changes: a request id sets at most one password.
+        spent = await self.resets.find_one_and_update(
+            {"_id": digest(request_id), "used": None, "expires": {"$gt": now}},
+            {"$set": {"used": now}},
+        )
+        if spent is None:
+            raise BadRequest("unknown, used or expired password reset request", {"reason": "reset"})
+        user = await self.users.find_one_and_update(
+            {"_id": spent["user_id"]},
+            {"$set": {"password": hashed}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if user is None:
+            raise NotFound("the reset request's user no longer exists")
+        await self.sessions.delete_many({"user_id": user["_id"]})
+        return public(user)

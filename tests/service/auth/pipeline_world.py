@@ -77,6 +77,8 @@ class World:
     b_token: str
     full_admin: str
     b_user: str
+    #: The user id of `b_user`.
+    b_user_id: str
     full_user: str
     worker: str
     eid: str
@@ -128,10 +130,13 @@ def build(admin: httpx.Client, a: str, b: str, allowed: str) -> World:
     full_admin = f"full-{tag}"
     create_token(str(admin.base_url), ["admin"], name=full_admin)
     b_user, full_user = f"bu-{tag}", f"fu-{tag}"
+    user_ids = {}
     for username, pipelines in ((b_user, [b]), (full_user, [])):
         user = {"username": username, "password": "walk-" + tag * 2, "scopes": ["admin"],
                 "pipelines": pipelines}  # fmt: skip
-        assert admin.post("/admin/users", json=user).status_code == 201
+        created = admin.post("/admin/users", json=user)
+        assert created.status_code == 201, created.text
+        user_ids[username] = created.json()["id"]
     spaces = admin.get("/alpine/api/workspaces", params={"per_page": 100}).json()["response"]
     [workspace_id] = [space["id"] for space in spaces if space["name"] == workspace]
     worker = f"worker-{tag}"
@@ -160,6 +165,7 @@ def build(admin: httpx.Client, a: str, b: str, allowed: str) -> World:
         b_token=b_token,
         full_admin=full_admin,
         b_user=b_user,
+        b_user_id=user_ids[b_user],
         full_user=full_user,
         worker=worker,
         eid=eid,

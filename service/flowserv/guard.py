@@ -1,0 +1,82 @@
+"""Admitting callers of the flowServ surface, and answering its errors.
+
+The flowServ client sends its token in the `api_key` header (the native headers,
+`x-access-token` and `Authorization: Bearer`, are accepted too). A token is any Sluice
+API token, the bootstrap admin secret, or a token issued by this surface's
+`users/login` (a login session bound to the surface: refused everywhere else, as
+other surfaces' sessions are refused here). Scopes and pipeline patterns are checked as
+on every route. Errors are answered as the client expects (`flowserv_error_response`).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from service.auth.guard import presented
+from service.auth.principal import ANONYMOUS, Principal
+from service.errors import SluiceError, Unauthorized, flowserv_error_response
+from service.routing import Endpoint, Handler
+from service.stores import stores
+
+#: The header the flowServ client sends its token in.
+API_KEY = "api_key"
+#: The surface its login sessions are bound to (`UserStore.login(..., surface=)`).
+SURFACE = "flowserv"
+
+
+def secret(request: Request) -> str | None:
+    """The token the request carries: `api_key`, else the native headers."""
+    given = request.headers.get(API_KEY)
+    if given and given.strip():
+        return given.strip()
+    return presented(request)
+
+
+async def identify(request: Request) -> Principal:
+    """The caller presenting a token (401 without a valid one); ANONYMOUS when auth
+    is off."""
+    held = stores(request)
+    if held.settings.auth == "off":
+        return ANONYMOUS
+    given = secret(request)
+    if given is None:
+        raise Unauthorized(
+            "this route needs a token: send it in the api_key header", {"reason": "missing"}
+        )
+    caller = await held.gate.authenticate(request, given, SURFACE)
+    held.gate.within_rate(request, caller)
+    # A token bound to one experiment (an extension task's) has nothing to do here.
+    caller.check_route(None, None)
+    return caller
+
+
+async def optional_caller(request: Request) -> Principal | None:
+    """The caller if the request carries a valid token, else None (for the answers
+    that only add to themselves for a known caller: the descriptor's `username`)."""
+    if stores(request).settings.auth != "off" and secret(request) is None:
+        return None
+    try:
+        return await identify(request)
+    except Unauthorized:
+        return None
+
+
+def guarded(endpoint: Endpoint) -> Handler:
+    """`endpoint`'s handler, run for callers holding its scope (any caller for a
+    public route); every Sluice error answered as flowServ's client expects."""
+    handler, scope = endpoint.handler, endpoint.scope
+
+    async def admitted(request: Request) -> Response:
+        try:
+            if scope != "public":
+                caller = await identify(request)
+                caller.require(scope)
+                request.state.principal = caller
+            return await handler(request)
+        except SluiceError as exc:
+            return flowserv_error_response(exc)
+
+    admitted.__name__ = handler.__name__
+    admitted.__doc__ = handler.__doc__
+    return admitted

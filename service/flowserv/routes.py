@@ -1,0 +1,113 @@
+"""The route table of the flowServ surface, mounted at SLUICE_FLOWSERV_PREFIX, and its
+service descriptor (`GET /`).
+
+Every route is an `Endpoint` admitted by the surface's own guard
+(`service.flowserv.guard`): the token travels in `api_key`. The download routes are
+capability URLs (public; their ids are 128-bit random) unless
+SLUICE_FLOWSERV_DOWNLOAD_TOKEN makes them need scope `read`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from service import __version__
+from service.flowserv import users
+from service.flowserv.guard import guarded, optional_caller
+from service.jsonio import JSONResponse
+from service.routing import Endpoint
+from service.settings import Settings
+from service.stores import stores
+
+#: The descriptor's route table: the 31 route ids of the flowServ API and their
+#: patterns relative to the base URL (the 0.9.4 client's own, which it uses anyway).
+ROUTES: dict[str, str] = {
+    "files:delete": "uploads/{userGroupId}/files/{fileId}",
+    "files:download": "uploads/{userGroupId}/files/{fileId}",
+    "files:list": "uploads/{userGroupId}/files",
+    "files:upload": "uploads/{userGroupId}/files",
+    "groups:create": "workflows/{workflowId}/groups",
+    "groups:delete": "groups/{userGroupId}",
+    "groups:get": "groups/{userGroupId}",
+    "groups:list": "groups",
+    "groups:runs": "groups/{userGroupId}/runs?state={state}",
+    "groups:update": "groups/{userGroupId}",
+    "leaderboard": "workflows/{workflowId}/leaderboard?orderBy={orderBy}&includeAll={includeAll}",
+    "runs:cancel": "runs/{runId}",
+    "runs:delete": "runs/{runId}",
+    "runs:download:archive": "runs/{runId}/downloads/archive",
+    "runs:download:file": "runs/{runId}/downloads/files/{fileId}",
+    "runs:get": "runs/{runId}",
+    "runs:start": "groups/{userGroupId}/runs",
+    "service": "",
+    "users:activate": "users/activate",
+    "users:list": "users",
+    "users:login": "users/login",
+    "users:logout": "users/logout",
+    "users:pwd:request": "users/password/request",
+    "users:pwd:reset": "users/password/reset",
+    "users:register": "users/register",
+    "users:whoami": "users/whoami",
+    "workflows:download:archive": "workflows/{workflowId}/downloads/archive",
+    "workflows:download:file": "workflows/{workflowId}/downloads/files/{fileId}",
+    "workflows:get": "workflows/{workflowId}",
+    "workflows:groups": "workflows/{workflowId}/groups",
+    "workflows:list": "workflows",
+}
+
+
+def base_url(request: Request) -> str:
+    """The surface's base URL: SLUICE_FLOWSERV_URL, else the one the request came in on."""
+    settings = stores(request).settings
+    if settings.flowserv_url:
+        return settings.flowserv_url.rstrip("/")
+    return f"{request.url.scheme}://{request.url.netloc}{settings.flowserv_prefix}"
+
+
+async def descriptor(request: Request) -> Response:
+    """The ServiceDescriptor: name, version, base URL, routes; `username` for a caller
+    with a valid token."""
+    body: dict[str, object] = {
+        "name": "Sluice",
+        "version": __version__,
+        "url": base_url(request),
+        "routes": [{"id": key, "pattern": pattern} for key, pattern in ROUTES.items()],
+    }
+    caller = await optional_caller(request)
+    if caller is not None and caller.name is not None:
+        body["username"] = caller.owner or caller.name
+    return JSONResponse(body)
+
+
+def _endpoints() -> list[Endpoint]:
+    return [
+        Endpoint("/", ("GET",), descriptor, "public",
+                 "flowServ service descriptor (name, version, url, routes)"),
+        Endpoint("/users/register", ("POST",), users.register, "public",
+                 "Register a user (403 unless SLUICE_FLOWSERV_REGISTER)",
+                 errors=(400, 403), status=201),
+        Endpoint("/users/login", ("POST",), users.login, "public",
+                 "Log in: the user with a token for this surface (SLUICE_FLOWSERV_TOKEN_TTL)",
+                 errors=(400, 403, 429)),
+        Endpoint("/users/logout", ("POST",), users.logout, "public",
+                 "End the login token in api_key; the user it was", errors=(403,)),
+        Endpoint("/users/whoami", ("GET",), users.whoami, "read",
+                 "The caller, with its token", errors=(403,)),
+        Endpoint("/users", ("GET",), users.list_users, "read",
+                 "Users the caller may see (id, username)", errors=(403,)),
+        Endpoint("/users/activate", ("POST",), users.activate, "admin",
+                 "Users are active from creation: the user", errors=(400, 403, 404)),
+        Endpoint("/users/password/request", ("POST",), users.request_reset, "admin",
+                 "A password reset id for a user (SLUICE_PASSWORD_RESET_TTL, used once)",
+                 errors=(400, 403, 404)),
+        Endpoint("/users/password/reset", ("POST",), users.reset_password, "public",
+                 "Set a password with a reset id; ends the user's sessions", errors=(400,)),
+    ]  # fmt: skip
+
+
+def endpoints(settings: Settings) -> list[Endpoint]:
+    """The surface's routes with these settings, each admitted by its guard."""
+    return [replace(endpoint, guard=guarded) for endpoint in _endpoints()]

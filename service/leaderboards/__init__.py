@@ -1,0 +1,1 @@
+"""Leaderboards of reproducible benchmarks: workflow templates, groups, uploads, runs."""
