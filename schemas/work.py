@@ -48,6 +48,14 @@ class Archive(_Strict):
     logs: ArchiveStrategy = "move"
 
 
+class StepFileList(_Strict):
+    """The files a workfile step moves (service.workfiles.stepfiles): the paths staged
+    into its working directory before it runs, and its declared outputs."""
+
+    inputs: list[StrictStr] = Field(default_factory=list)
+    outputs: list[StrictStr] = Field(default_factory=list)
+
+
 class Config(_Strict):
     """Lifecycle configuration of a work."""
 
@@ -56,6 +64,8 @@ class Config(_Strict):
     parent: str | None = None
     orgs: list[StrictStr] = Field(default_factory=lambda: ["chimefrb"])
     teams: list[StrictStr] | None = None
+    #: Set by workfile runs on their steps; absent on other works.
+    files: StepFileList | None = None
 
 
 class Slack(BaseModel):

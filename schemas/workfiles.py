@@ -7,9 +7,10 @@ Alpine run report (`flowMetaInfo`, `logs`, `outputs`).
 
 from __future__ import annotations
 
+import posixpath
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, model_validator
 
 from schemas.work import PipelineName
 
@@ -26,6 +27,25 @@ OperatorName = Annotated[
 ]
 VariableName = Annotated[
     str, Field(pattern=VARIABLE_PATTERN, description="'@' then an identifier.")
+]
+
+
+def safe_path(path: str) -> str:
+    """`path` normalised, if it is relative and stays inside a working directory;
+    ValueError otherwise (absolute, through `..`, empty, with backslashes or NUL)."""
+    if not path or "\x00" in path or "\\" in path or path.startswith("/"):
+        raise ValueError(f"{path!r} must be a relative path inside the working directory")
+    normal = posixpath.normpath(path)
+    if normal in (".", "..") or normal.startswith("../"):
+        raise ValueError(f"{path!r} must be a relative path inside the working directory")
+    return normal
+
+
+#: A file path relative to a step's working directory, confined to it.
+OutputPath = Annotated[
+    str,
+    Field(min_length=1, max_length=512, description="Relative, inside the working directory."),
+    AfterValidator(safe_path),
 ]
 
 #: Coarse state of a run, as `query_status` answers it.
@@ -55,6 +75,11 @@ class Operator(_Strict):
     timeout: int = Field(default=3600, ge=1, le=259_200)
     retries: int = Field(default=2, ge=0, lt=6)
     priority: int = Field(default=3, ge=1, le=5)
+    outputs: list[OutputPath] = Field(
+        default_factory=list,
+        max_length=256,
+        description="Files the step writes in its working directory; uploaded when it succeeds.",
+    )
 
     @model_validator(mode="after")
     def _function_or_command(self) -> Operator:
@@ -132,6 +157,14 @@ class RunRequest(_Strict):
     variables: list[RunVariable] | None = None
 
 
+class StepFile(_Strict):
+    """An output file a step uploaded (download: `GET /workfiles/processes/{pid}/files/{id}`)."""
+
+    path: StrictStr
+    id: StrictStr
+    size: int
+
+
 class Step(_Strict):
     """One step of a run as the service sees it."""
 
@@ -142,6 +175,7 @@ class Step(_Strict):
     started_at: float | None
     ended_at: float | None
     error: StrictStr | None
+    files: list[StepFile] = Field(default_factory=list, description="Its declared outputs.")
 
 
 class ProcessInfo(_Strict):

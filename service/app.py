@@ -52,8 +52,10 @@ from service.users.routes import endpoints as user_endpoints
 from service.users.store import UserStore
 from service.workers.routes import endpoints as workers_endpoints
 from service.workers.store import WorkerStore
+from service.workfiles.fileroutes import endpoints as step_file_endpoints
 from service.workfiles.routes import endpoints as workfile_endpoints
 from service.workfiles.runs import RunStore
+from service.workfiles.stepfiles import StepFileStore
 from service.workfiles.store import WorkfileStore
 
 log = logging.getLogger("sluice")
@@ -90,6 +92,7 @@ MOUNTS: list[tuple[str, list[Endpoint]]] = [
     ("/results", results_endpoints),
     ("/buckets", buckets_endpoints + workers_endpoints),
     ("/admin", [*admin_endpoints, *user_endpoints]),
+    ("", step_file_endpoints),
     ("", workfile_endpoints),
     ("", experiment_endpoints),
     (engine.ENGINE_PATH, engine.endpoints),
@@ -125,6 +128,7 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
     uploads = UploadStore(
         database, groups, settings.leaderboard_max_upload_bytes, settings.max_view_results
     )
+    step_files = StepFileStore(database, settings)
     opened = Stores(
         settings=settings,
         metrics=metrics,
@@ -136,7 +140,8 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
         results=results,
         buckets=buckets,
         workfiles=WorkfileStore(database, settings),
-        runs=RunStore(database, buckets, results),
+        runs=RunStore(database, buckets, results, step_files),
+        step_files=step_files,
         workers=WorkerStore(database, settings),
         experiments=experiments,
         files=files,
@@ -152,6 +157,7 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
         opened.buckets,
         opened.workfiles,
         opened.runs,
+        opened.step_files,
         opened.workers,
         opened.experiments,
         opened.files,

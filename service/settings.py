@@ -134,6 +134,8 @@ class Settings:
     max_workfile_steps: int = 1000
     #: Seconds between passes that advance unfinished workfile runs; 0 disables them.
     run_interval: float = 1.0
+    #: Largest output file a workfile step may upload, in bytes (413 past it).
+    max_step_file_bytes: int = 1024 * 1024 * 1024
     #: Path under which the Alpine Chorus routes are served (`<prefix>/api/...`); "" is
     #: the root. The Alpine engine routes are always at `/alpinedatalabs/api/v1/json`.
     alpine_prefix: str = "/alpine"
@@ -213,6 +215,7 @@ class Settings:
             "max_workfile_bytes",
             "max_workfile_depth",
             "max_workfile_steps",
+            "max_step_file_bytes",
             "worker_stale",
             "aqueduct_max_body_bytes",
             "aqueduct_max_depth",

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from service.users.store import UserStore
     from service.workers.store import WorkerStore
     from service.workfiles.runs import RunStore
+    from service.workfiles.stepfiles import StepFileStore
     from service.workfiles.store import WorkfileStore
 
 
@@ -46,6 +47,7 @@ class Stores:
     buckets: BucketsStore
     workfiles: WorkfileStore
     runs: RunStore
+    step_files: StepFileStore
     workers: WorkerStore
     experiments: ExperimentStore
     files: FileStore

@@ -51,6 +51,9 @@ def parse_model(model: type[M], raw: Any, what: str = "request body") -> M:
 def to_document(work: Work, raw: dict[str, Any]) -> Document:
     """The stored form of a validated work: every field, in wire order."""
     document = work.model_dump()
+    if document["config"].get("files") is None:
+        # Only workfile steps move files; other works keep the config their client sent.
+        document["config"].pop("files", None)
     # The client refuses notify keys it did not send: keep exactly what arrived.
     if isinstance(raw.get("notify"), dict):
         document["notify"] = raw["notify"]

@@ -21,7 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from sluice.core.plan import Call, Document, Plan, expect
-from sluice.core.sender import Sender
+from sluice.core.sender import Sender, put_stream
 from sluice.errors import ProtocolError, error_from_response, error_from_transport
 
 #: Bytes per piece of an upload or download.
@@ -141,16 +141,7 @@ class Experiments(Sender):
                     if progress:
                         progress(done, size)
 
-        path = _file_path(ref, name or source.name)
-        headers = {"content-length": str(size), "content-type": "application/octet-stream"}
-        try:
-            response = self._http.put(path, content=pieces(), headers=headers)
-        except httpx.RequestError as exc:
-            raise error_from_transport(exc) from exc
-        if not response.is_success:
-            raise error_from_response(response)
-        entry: Document = expect(response.json(), dict, "the file's entry")
-        return entry
+        return put_stream(self._http, _file_path(ref, name or source.name), pieces(), size)
 
     def download(
         self, ref: str, name: str, destination_dir: Path, progress: Progress | None = None

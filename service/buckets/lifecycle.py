@@ -17,7 +17,8 @@ from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
-from service.buckets import audit
+from service.auth.principal import Principal
+from service.buckets import audit, lease
 from service.buckets.documents import LEASE, RUN, STOP, public
 from service.db import Document
 from service.results.store import ResultsStore
@@ -59,6 +60,23 @@ class Lifecycle:
                 if run is None or (isinstance(config, dict) and config.get("parent") == run):
                     found[work["id"]] = work
         return found
+
+    async def held_step(
+        self, work_id: str, token: str, caller: Principal | None = None
+    ) -> tuple[str, int]:
+        """The workfile run whose step the held work `work_id` is, and its attempt: what
+        a worker moving the step's files may touch. 409 unless `token` holds the lease
+        of a work some run deposited; 403 if `caller` may not touch its pipeline."""
+        found = await self.collection.find_one(
+            lease.held(work_id, token), {RUN: True, "pipeline": True, "attempt": True}
+        )
+        if found is None:
+            raise lease.not_held(work_id)
+        if caller is not None:
+            caller.check_pipelines([found.get("pipeline")])
+        if not isinstance(found.get(RUN), str):
+            raise lease.not_held(work_id)
+        return found[RUN], int(found.get("attempt") or 0)
 
     async def cancel(self, ids: list[str], grace: float | None = None) -> int:
         """Cancel the works `ids`; how many were queued or running.

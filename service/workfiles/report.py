@@ -26,8 +26,20 @@ def process_info(process: Document) -> Document:
         "user": process["user"],
         "started_at": process["started_at"],
         "ended_at": process["ended_at"],
-        "steps": [{key: step[key] for key in _STEP_FIELDS} for step in process["steps"]],
+        "steps": [_step(step) for step in process["steps"]],
     }
+
+
+def step_files(step: Document) -> list[Document]:
+    """The wire form of a step's output files (`schemas.workfiles.StepFile`)."""
+    return [
+        {"path": item["path"], "id": str(item["id"]), "size": item["size"]}
+        for item in step.get("files") or []
+    ]
+
+
+def _step(step: Document) -> Document:
+    return {**{key: step[key] for key in _STEP_FIELDS}, "files": step_files(step)}
 
 
 def _log(step: Document) -> Document:

@@ -39,6 +39,7 @@ from service.db import Database, Document, count_statuses
 from service.errors import Conflict, NotFound, SluiceError
 from service.results.store import ResultsStore
 from service.workfiles import definition
+from service.workfiles.stepfiles import StepFileStore, inputs_of
 
 log = logging.getLogger("sluice.workfiles")
 
@@ -73,16 +74,24 @@ def _step(process_id: str, index: int, name: str) -> Document:
         "ended_at": None,
         "error": None,
         "output": None,
+        "files": [],
     }
 
 
 class RunStore:
     """Start, advance, stop and read runs."""
 
-    def __init__(self, database: Database, buckets: BucketsStore, results: ResultsStore) -> None:
+    def __init__(
+        self,
+        database: Database,
+        buckets: BucketsStore,
+        results: ResultsStore,
+        files: StepFileStore,
+    ) -> None:
         self.collection: AsyncCollection[Document] = database.db[COLLECTION]
         self.buckets = buckets
         self.results = results
+        self.files = files
 
     async def create_indexes(self) -> None:
         await self.collection.create_indexes(INDEXES)
@@ -98,10 +107,16 @@ class RunStore:
         workflow: WorkflowFile,
         given: list[tuple[str, Any]],
         user: str,
+        inputs: list[Document] | None = None,
+        variables: dict[str, Any] | None = None,
     ) -> Document:
         """Create the run of `workflow` and deposit its first steps; the run document.
-        UnknownVariable (400) for a variable the workflow does not declare."""
-        variables = definition.run_variables(workflow, given)
+        UnknownVariable (400) for a variable the workflow does not declare. `inputs`:
+        files staged into every step (`{"path", "bucket", "ref", "size"}`, see
+        service.workfiles.stepfiles); `variables`: the values of every variable,
+        already checked (instead of `given` over the defaults)."""
+        if variables is None:
+            variables = definition.run_variables(workflow, given)
         process_id = uuid.uuid4().hex
         operators = []
         for operator in definition.order(workflow):
@@ -117,6 +132,7 @@ class RunStore:
             "version": version,
             "user": user,
             "variables": variables,
+            "inputs": inputs or [],
             "status": "RUNNING",
             "started_at": time.time(),
             "ended_at": None,
@@ -178,6 +194,8 @@ class RunStore:
         for step, operator in zip(steps, operators, strict=True):
             if step["state"] in ACTIVE:
                 changed |= await self._observe(step, operator, process["_id"])
+                if step["state"] == "success" and operator.get("outputs"):
+                    await self._collect(step, operator)
         states = {step["state"] for step in steps}
         deposited: list[str] = []
         fresh: list[str] = []
@@ -244,6 +262,17 @@ class RunStore:
             step["state"] = status
         return step != before
 
+    async def _collect(self, step: Document, operator: Document) -> None:
+        """Record the output files of a step seen succeeding; a declared output it did
+        not upload fails it."""
+        files, missing = await self.files.collected(
+            step["work_id"], step["attempt"], operator["outputs"]
+        )
+        step["files"] = files
+        if missing:
+            error = f"declared outputs were not uploaded: {', '.join(missing)}"
+            step.update(state="failure", error=error)
+
     async def _deposit_ready(
         self, process: Document, steps: list[Document]
     ) -> tuple[list[str], list[str]]:
@@ -254,9 +283,11 @@ class RunStore:
         outputs = {name: step["output"] for name, step in done.items()}
         deposited: list[str] = []
         fresh: list[str] = []
-        for step, operator in zip(steps, process["operators"], strict=True):
+        for index, (step, operator) in enumerate(zip(steps, process["operators"], strict=True)):
             if step["state"] != "waiting" or not set(operator["depends_on"]) <= set(done):
                 continue
+            staged = [item["path"] for item in inputs_of({**process, "steps": steps}, index)]
+            step["inputs"] = staged
             try:
                 try:
                     await self._deposit_step(process, step, operator, outputs)
@@ -287,6 +318,10 @@ class RunStore:
         process: Document, step: Document, operator: Document, outputs: dict[str, Any]
     ) -> Document:
         variables = process["variables"]
+        config: Document = {"parent": process["_id"], "archive": {"results": True}}
+        if step.get("inputs") or operator.get("outputs"):
+            # What the worker stages and uploads (service.workfiles.stepfiles).
+            config["files"] = {"inputs": step["inputs"], "outputs": operator["outputs"]}
         command = operator["command"]
         if command is not None:
             command = [
@@ -306,7 +341,7 @@ class RunStore:
             "retries": operator["retries"],
             "priority": operator["priority"],
             "tags": [f"workfile:{process['workflow_id']}"],
-            "config": {"parent": process["_id"], "archive": {"results": True}},
+            "config": config,
         }
 
     async def halt(self, work_ids: list[str]) -> None:

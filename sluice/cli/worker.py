@@ -10,6 +10,7 @@ import click
 from sluice.buckets import Buckets
 from sluice.cli.connect import connect
 from sluice.experiments import Experiments
+from sluice.stepfiles import StepFiles
 from sluice.worker.loop import Filters, Worker
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -87,7 +88,7 @@ def worker(
         log.info("worker for %s at %s (%s)", ", ".join(pipelines), client.base_url, mode)
         done = Worker(
             client, filters, lives=lives, sleep=sleep, once=once, grace=grace, name=name,
-            experiments=connect(ctx, Experiments),
+            experiments=connect(ctx, Experiments), step_files=connect(ctx, StepFiles),
         ).run()  # fmt: skip
         log.info("worker exiting after %d works", done)
     finally:

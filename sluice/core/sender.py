@@ -15,7 +15,7 @@ import httpx
 
 from sluice.core import plan as protocol
 from sluice.core.plan import Call, Document, Plan
-from sluice.errors import error_from_transport
+from sluice.errors import error_from_response, error_from_transport
 
 T = TypeVar("T")
 
@@ -40,6 +40,22 @@ def client_info(base_url: str) -> Document:
     except metadata.PackageNotFoundError:
         version = "unknown"
     return {"name": "sluice", "version": version, "baseurl": base_url}
+
+
+def put_stream(
+    http: httpx.Client, path: str, pieces: Any, size: int, headers: dict[str, str] | None = None
+) -> Document:
+    """PUT the byte `pieces` (an iterator, `size` bytes in all) as a raw body; the JSON
+    object answered. Transport failures and error answers raise Sluice errors."""
+    sent = {**(headers or {}), "content-length": str(size),
+            "content-type": "application/octet-stream"}  # fmt: skip
+    try:
+        response = http.put(path, content=pieces, headers=sent)
+    except httpx.RequestError as exc:
+        raise error_from_transport(exc) from exc
+    if not response.is_success:
+        raise error_from_response(response)
+    return protocol.expect(response.json(), dict, f"a JSON object from PUT {path}")
 
 
 class _Base:

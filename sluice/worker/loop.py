@@ -27,7 +27,8 @@ from sluice.core.plan import Document
 from sluice.errors import APIError, Conflict, ServerError, SluiceError, TransportError
 from sluice.experiments import Experiments
 from sluice.plans.buckets import Withdrawn
-from sluice.worker import runner, staging
+from sluice.stepfiles import StepFiles
+from sluice.worker import runner, staging, stepfiles
 from sluice.worker.presence import Backoff, Presence
 
 log = logging.getLogger("sluice.worker")
@@ -85,6 +86,7 @@ class Worker:
         register: bool = True,
         name: str | None = None,
         experiments: Experiments | None = None,
+        step_files: StepFiles | None = None,
     ) -> None:
         self.buckets = buckets
         self.filters = filters
@@ -103,6 +105,8 @@ class Worker:
         self.backoff = Backoff()
         #: Downloads the experiment files a work asks for (sluice.worker.staging).
         self.experiments = experiments
+        #: Moves workfile steps' files in and out (sluice.worker.stepfiles).
+        self.step_files = step_files
 
     def shutdown(self) -> None:
         """Stop taking work; let the running one finish within `grace`. Called a
@@ -188,20 +192,26 @@ class Worker:
         work, granted = staging.take_grant(work)
         started = time.monotonic()
         run: runner.Run
+        staged = staging.Staged()
         try:
             staged = staging.stage(work, self.experiments)
+            stepfiles.stage(work, lease, staged, self.step_files)
         except staging.StagingError as exc:
-            staged, run = staging.Staged(), runner.NotStarted(work, str(exc))
+            run = runner.NotStarted(work, str(exc))
         else:
             staged.variables.update(granted)
             run = runner.start(work, staged)
+        outcome: runner.Outcome | None = None
         try:
             verdict = self._watch(run, work, lease, started)
+            if verdict == "ended":
+                # Outputs go up before the report, while the lease is still held.
+                outcome = stepfiles.deliver(work, lease, staged, run.outcome(), self.step_files)
         finally:
             staged.cleanup()
         elapsed = time.monotonic() - started
-        if verdict == "ended":
-            recorded = self._report(work, lease, run.outcome())
+        if outcome is not None:
+            recorded = self._report(work, lease, outcome)
             verdict = "not recorded" if recorded is None else recorded.status
             if recorded is not None and recorded.status == "failure" and recorded.results:
                 verdict += f" ({str(recorded.results.get('error'))[:200]})"

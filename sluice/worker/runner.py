@@ -169,11 +169,19 @@ class FunctionRun(Run):
         self._dir = tempfile.TemporaryDirectory(prefix="sluice-run-")
         self._result = Path(self._dir.name) / "outcome.json"
         spec = {"function": self.work["function"], "parameters": self.work["parameters"]}
+        directory = self.staged.directory if self.staged else None
+        environment = None
+        if directory is not None:
+            # It runs in its staged directory; its functions still import from ours.
+            importable = [os.getcwd(), *filter(None, [os.environ.get("PYTHONPATH")])]
+            environment = {**os.environ, "PYTHONPATH": os.pathsep.join(importable)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sluice.worker.runner", str(self._result)],
             stdin=subprocess.PIPE,
             start_new_session=True,
             preexec_fn=_PREEXEC,
+            cwd=directory,
+            env=environment,
         )
         assert self.process.stdin is not None
         with self.process.stdin:

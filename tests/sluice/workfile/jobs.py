@@ -23,3 +23,15 @@ def sleepy(seconds: float, marker: str) -> dict[str, Any]:
         out.write("start\n")
     time.sleep(seconds)
     return {"slept": seconds}
+
+
+def write_file(path: str, text: str) -> dict[str, Any]:
+    """Write `text` to `path` (relative to the step's working directory)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text)
+    return {"wrote": path}
+
+
+def read_file(path: str) -> dict[str, Any]:
+    """{"text": the content of `path`}, relative to the step's working directory."""
+    return {"text": Path(path).read_text()}

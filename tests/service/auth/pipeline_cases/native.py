@@ -168,6 +168,22 @@ CASES: dict[tuple[str, str], Case] = {
     # Workfiles and runs
     ("GET", "/workfiles/processes"): hidden(_no_runs, call("/workfiles/processes")),
     ("GET", "/workfiles/processes/{process_id}"): forbidden(call(_PROCESS)),
+    ("GET", "/workfiles/processes/{process_id}/files/{file_id}"): forbidden(
+        call(lambda w: f"/workfiles/processes/{w.process}/files/{'0' * 24}")
+    ),
+    ("GET", "/workfiles/steps/{work_id}/inputs/{index}"): forbidden(
+        call(
+            lambda w: f"/workfiles/steps/{w.running['id']}/inputs/0",
+            headers=lambda w: {LEASE_HEADER: w.lease},
+        )
+    ),
+    ("PUT", "/workfiles/steps/{work_id}/outputs/{index}"): forbidden(
+        call(
+            lambda w: f"/workfiles/steps/{w.running['id']}/outputs/0",
+            content=b"x",
+            headers=lambda w: {LEASE_HEADER: w.lease},
+        )
+    ),
     ("POST", "/workfiles/processes/{process_id}/stop"): forbidden(
         call(lambda w: f"/workfiles/processes/{w.process}/stop")
     ),
