@@ -24,6 +24,12 @@ from service.buckets import transfer
 from service.buckets.routes import endpoints as buckets_endpoints
 from service.buckets.store import BucketsStore
 from service.dashboard.routes import endpoints as dashboard_endpoints
+from service.data import compat as data_compat
+from service.data.functions import FunctionStore
+from service.data.ingest import Ingestor
+from service.data.paths import AeroPaths
+from service.data.routes import endpoints as data_endpoints
+from service.data.store import DataStore
 from service.db import Database
 from service.docs import endpoints as docs_endpoints
 from service.errors import Unavailable, exception_handlers
@@ -95,6 +101,7 @@ MOUNTS: list[tuple[str, list[Endpoint]]] = [
     ("", step_file_endpoints),
     ("", workfile_endpoints),
     ("", experiment_endpoints),
+    ("", data_endpoints),
     (engine.ENGINE_PATH, engine.endpoints),
 ]
 
@@ -129,6 +136,7 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
         database, groups, settings.leaderboard_max_upload_bytes, settings.max_view_results
     )
     step_files = StepFileStore(database, settings)
+    data = DataStore(database, settings)
     opened = Stores(
         settings=settings,
         metrics=metrics,
@@ -148,6 +156,9 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
         tasks=TaskStore(database, buckets, results, files, settings, tokens),
         groups=groups,
         uploads=uploads,
+        data=data,
+        functions=FunctionStore(database),
+        ingest=Ingestor(data, settings),
     )
     for store in (
         opened.tokens,
@@ -164,6 +175,8 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
         opened.tasks,
         opened.groups,
         opened.uploads,
+        opened.data,
+        opened.functions,
     ):
         await store.create_indexes()
     _warn_if_open(settings)
@@ -201,14 +214,16 @@ def background_loops(opened: Stores) -> list[Periodic]:
 
 def mounts(settings: Settings) -> list[tuple[str, list[Endpoint]]]:
     """Every route of the service with these settings: MOUNTS, the Alpine Chorus
-    routes under SLUICE_ALPINE_PREFIX and the Aqueduct-compatible surface under
-    SLUICE_AQUEDUCT_PREFIX and the flowServ-compatible surface under
-    SLUICE_FLOWSERV_PREFIX (each where its clients' URL says)."""
+    routes under SLUICE_ALPINE_PREFIX, the Aqueduct-compatible surface under
+    SLUICE_AQUEDUCT_PREFIX, the flowServ-compatible one under SLUICE_FLOWSERV_PREFIX
+    and the AERO-compatible one under SLUICE_AERO_PREFIX (each where its clients' URL
+    says)."""
     return [
         *MOUNTS,
         (f"{settings.alpine_prefix}/api", chorus.endpoints),
         (settings.aqueduct_prefix, aqueduct_endpoints),
         (settings.flowserv_prefix, flowserv.endpoints(settings)),
+        (settings.aero_prefix, data_compat.endpoints),
     ]
 
 
@@ -244,6 +259,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers=exception_handlers,
-        middleware=[Middleware(RequestObserver, metrics=metrics)],
+        middleware=[
+            Middleware(RequestObserver, metrics=metrics),
+            Middleware(AeroPaths, prefix=settings.aero_prefix),
+        ],
     )
     return app

@@ -169,9 +169,12 @@ def error_response(
     message: str,
     details: Any = None,
     headers: dict[str, str] | None = None,
+    flat: bool = False,
 ) -> Response:
-    """The error body every failure uses."""
-    return _error_body({}, status_code, code, message, details, headers)
+    """The error body every failure uses; with `flat`, also AERO's top-level `code`
+    (the status) and `message` beside it."""
+    extra: dict[str, Any] = {"code": status_code, "message": message} if flat else {}
+    return _error_body(extra, status_code, code, message, details, headers)
 
 
 def _error_body(
@@ -206,9 +209,26 @@ def flowserv_error_response(exc: SluiceError) -> Response:
     )
 
 
+#: Request scope key a compatibility surface sets (service.data.paths) when its
+#: clients read errors as AERO's `{code: <status>, message}`.
+FLAT_ERRORS = "sluice.flat_errors"
+
+
+def _answer(
+    request: Request,
+    status_code: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    flat = bool(request.scope.get(FLAT_ERRORS))
+    return error_response(status_code, code, message, details, headers, flat)
+
+
 async def _sluice_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SluiceError)
-    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+    return _answer(request, exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
@@ -217,7 +237,7 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail))
+    return _answer(request, exc.status_code, code, str(exc.detail))
 
 
 async def _database_error(request: Request, exc: Exception) -> Response:
@@ -228,7 +248,7 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     log.warning(
         "database unavailable during %s %s: %s", request.method, request.url.path, answer.details
     )
-    return error_response(503, answer.code, answer.message, answer.details, answer.headers)
+    return _answer(request, 503, answer.code, answer.message, answer.details, answer.headers)
 
 
 #: Longest line of a logged traceback, and most lines: an error's message may quote a
@@ -252,7 +272,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.error(
         "unhandled error in %s %s\n%s", request.method, request.url.path, brief_traceback(exc)
     )
-    return error_response(500, "internal_error", "internal server error")
+    return _answer(request, 500, "internal_error", "internal server error")
 
 
 exception_handlers: dict[Any, Any] = {

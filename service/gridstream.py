@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from bson import ObjectId
-from gridfs import AsyncGridOut
+from gridfs import AsyncGridFSBucket, AsyncGridOut
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
 
 from service.db import Document
 
@@ -25,6 +26,13 @@ BATCH_CHUNKS = 8
 READ_SIZE = 1024 * 1024
 #: The index GridFS readers rely on; made by the owner, as uploads bypass GridIn.
 CHUNKS_INDEX = IndexModel([("files_id", ASCENDING), ("n", ASCENDING)], unique=True, name="chunks")
+
+
+def grid_bucket(
+    db: AsyncDatabase[Document], name: str
+) -> tuple[AsyncGridFSBucket, AsyncCollection[Document], AsyncCollection[Document]]:
+    """The GridFS bucket `name` with its files and chunks collections."""
+    return AsyncGridFSBucket(db, bucket_name=name), db[f"{name}.files"], db[f"{name}.chunks"]
 
 
 def _now() -> datetime:
@@ -69,19 +77,27 @@ class GridWriter:
             await self.chunks.insert_many(self.batch)
             self.batch = []
 
-    async def close(self) -> None:
+    async def flush(self) -> None:
+        """Write the chunks still held, without the files document (a caller that names
+        the file by its content writes that document itself, see `files_document`)."""
         await self._chunk(bytes(self.pending), last=True)
         self.pending = bytearray()
-        await self.meta.insert_one(
-            {
-                "_id": self.file_id,
-                "length": self.length,
-                "chunkSize": CHUNK_SIZE,
-                "uploadDate": _now(),
-                "filename": self.name,
-                "metadata": self.metadata,
-            }
-        )
+
+    def files_document(self) -> Document:
+        """The GridFS files document of what was written."""
+        return {
+            "_id": self.file_id,
+            "length": self.length,
+            "chunkSize": CHUNK_SIZE,
+            "uploadDate": _now(),
+            "filename": self.name,
+            "metadata": self.metadata,
+        }
+
+    async def close(self) -> None:
+        """Write the last chunks, then the files document."""
+        await self.flush()
+        await self.meta.insert_one(self.files_document())
 
     async def abort(self) -> None:
         await self.chunks.delete_many({"files_id": self.file_id})

@@ -174,6 +174,28 @@ class Settings:
     flowserv_download_token: bool = False
     #: Largest file a leaderboard group may upload, in bytes (413 past it; nothing stored).
     leaderboard_max_upload_bytes: int = 256 * 1024 * 1024
+    #: Path prefix of the AERO-compatible surface (the AERO client's `[aero] server` is
+    #: `http://<host>:<port><prefix>/`); "" serves it at the root.
+    aero_prefix: str = "/osprey/api/v1.0"
+    #: Largest page of an AERO listing (`per_page` / `limit` are clamped to it).
+    aero_page_size_max: int = 100
+    #: Most versions one AERO `GET /data/{id}/versions` answers (the oldest first).
+    aero_versions_max: int = 1000
+    #: Largest data version accepted by upload or run output, in bytes (413 past it).
+    aero_max_version_bytes: int = 2 * 1024 * 1024 * 1024
+    #: Hosts ingestion may fetch from, comma-separated: names or IP addresses, exact or
+    #: `*.example.org` for subdomains; empty (the default) allows none.
+    aero_ingest_hosts: str = ""
+    #: Largest upstream body one ingestion downloads, in bytes (the fetch fails past it).
+    aero_ingest_max_bytes: int = 256 * 1024 * 1024
+    #: Seconds one ingestion fetch may take in all (connect, redirects, download).
+    aero_ingest_timeout: float = 60.0
+    #: Most redirects one ingestion follows (each target checked against the hosts).
+    aero_ingest_max_redirects: int = 5
+    #: Longest AERO search query, in characters (400 past it).
+    aero_search_max_query_len: int = 1000
+    #: Most terms in one AERO search query (400 past it).
+    aero_search_max_terms: int = 50
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -221,6 +243,12 @@ class Settings:
             "aqueduct_max_depth",
             "aqueduct_max_fields",
             "leaderboard_max_upload_bytes",
+            "aero_page_size_max",
+            "aero_versions_max",
+            "aero_max_version_bytes",
+            "aero_ingest_max_bytes",
+            "aero_search_max_query_len",
+            "aero_search_max_terms",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{env_name(name)} must be at least 1")
@@ -238,6 +266,7 @@ class Settings:
             "run_interval",
             "metrics_max_age",
             "aqueduct_execute_wait",
+            "aero_ingest_max_redirects",
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{env_name(name)} must not be negative")
@@ -284,6 +313,13 @@ class Settings:
             raise SettingsError(
                 f"SLUICE_FLOWSERV_URL={self.flowserv_url!r} must be an http(s) URL or empty"
             )
+        if self.aero_prefix and not _URL_PREFIX.fullmatch(self.aero_prefix):
+            raise SettingsError(
+                f"SLUICE_AERO_PREFIX={self.aero_prefix!r} must be empty or a path such as "
+                "/osprey/api/v1.0 (segments of letters, digits, '.', '_' or '-'; no trailing '/')"
+            )
+        if self.aero_ingest_timeout <= 0:
+            raise SettingsError("SLUICE_AERO_INGEST_TIMEOUT must be more than 0 seconds")
         self._check_auth()
 
     def _check_auth(self) -> None:

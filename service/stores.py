@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from service.auth.guard import Gate
     from service.auth.tokens import TokenStore
     from service.buckets.store import BucketsStore
+    from service.data.functions import FunctionStore
+    from service.data.ingest import Ingestor
+    from service.data.store import DataStore
     from service.db import Database
     from service.experiments.files import FileStore
     from service.experiments.store import ExperimentStore
@@ -54,6 +57,9 @@ class Stores:
     tasks: TaskStore
     groups: GroupStore
     uploads: UploadStore
+    data: DataStore
+    functions: FunctionStore
+    ingest: Ingestor
 
 
 def stores(request: Request) -> Stores:

@@ -16,13 +16,13 @@ from datetime import timedelta
 from typing import Any
 
 from bson import ObjectId
-from gridfs import AsyncGridFSBucket, AsyncGridOut, NoFile
+from gridfs import AsyncGridOut, NoFile
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
 from service.experiments.store import ExperimentStore, experiment_filter, now, public
-from service.gridstream import CHUNKS_INDEX, GridWriter
+from service.gridstream import CHUNKS_INDEX, GridWriter, grid_bucket
 from service.settings import Settings
 
 BUCKET = "experiment_files"
@@ -61,9 +61,7 @@ class FileStore:
     def __init__(self, database: Database, experiments: ExperimentStore, settings: Settings):
         self.experiments = experiments
         self.settings = settings
-        self.bucket = AsyncGridFSBucket(database.db, bucket_name=BUCKET)
-        self.meta = database.db[f"{BUCKET}.files"]
-        self.chunks = database.db[f"{BUCKET}.chunks"]
+        self.bucket, self.meta, self.chunks = grid_bucket(database.db, BUCKET)
 
     async def create_indexes(self) -> None:
         # The index GridFS readers rely on, made here as uploads bypass pymongo's GridIn.

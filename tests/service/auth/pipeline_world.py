@@ -84,6 +84,9 @@ class World:
     eid: str
     experiment_uuid: str
     task: str
+    #: An AERO data source with one version, and a registered function.
+    aero_data: str
+    aero_function: str
 
 
 def _claim(admin: httpx.Client, document: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -146,6 +149,11 @@ def build(admin: httpx.Client, a: str, b: str, allowed: str) -> World:
     eid = experiment["eid"]
     task = admin.post(f"/extensions/{EXTENSION}/{ACTION}", json={"parameters": {"exp": eid}})
     assert task.status_code == 201, task.text
+    aero_data = admin.post("/aero/data", json={"name": f"walk-{tag}"}).json()["id"]
+    committed = admin.post(f"/aero/data/{aero_data}/versions", content=b"walk")
+    assert committed.status_code == 201, committed.text
+    function = admin.post("/aero/functions", json={"path": f"walk_{tag}.run"})
+    assert function.status_code == 201, function.text
     time.sleep(1.2)  # past the `expired` work's one-second lease (the reaper is off)
     return World(
         a=a,
@@ -171,6 +179,8 @@ def build(admin: httpx.Client, a: str, b: str, allowed: str) -> World:
         eid=eid,
         experiment_uuid=experiment["uuid"],
         task=task.json()["task_id"],
+        aero_data=aero_data,
+        aero_function=function.json()["id"],
     )
 
 
@@ -188,4 +198,5 @@ def snapshot(admin: httpx.Client, world: World) -> dict[str, Any]:
         "run": admin.get(f"/workfiles/processes/{world.process}").json()["status"],
         "task": admin.get(f"/tasks/{world.task}").json()["status"],
         "experiment": admin.get(f"/experiments/{world.eid}").status_code,
+        "aero_versions": admin.get(f"/aero/data/{world.aero_data}/versions").json()["total"],
     }

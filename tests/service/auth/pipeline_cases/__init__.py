@@ -24,7 +24,7 @@ new kind of object, make it in `pipeline_world.build` and check it in `snapshot`
 
 from __future__ import annotations
 
-from tests.service.auth.pipeline_cases import alpine, aqueduct, flowserv, native
+from tests.service.auth.pipeline_cases import aero_data, alpine, aqueduct, flowserv, native
 from tests.service.auth.pipeline_cases.cases import Case
 
 __all__ = ["CASES", "Case"]
@@ -39,4 +39,4 @@ def _merge(*surfaces: dict[tuple[str, str], Case]) -> dict[tuple[str, str], Case
     return merged
 
 
-CASES = _merge(native.CASES, alpine.CASES, aqueduct.CASES, flowserv.CASES)
+CASES = _merge(native.CASES, alpine.CASES, aqueduct.CASES, flowserv.CASES, aero_data.CASES)

@@ -1,0 +1,135 @@
+"""Content-addressed bytes of data versions, in GridFS (bucket `aero_blobs`).
+
+A blob is named by the sha256 of its bytes (a unique index on `metadata.sha256`), so
+identical bytes are stored once whoever commits them. Bytes given whole are hashed
+first and written only if new; a stream is written as it arrives (never held whole)
+and, when its hash turns out to be known, its chunks are dropped again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from dataclasses import dataclass
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from gridfs import NoFile
+from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
+
+from service.db import Database, Document
+from service.errors import NotFound, SluiceError
+from service.gridstream import CHUNKS_INDEX, GridWriter, grid_bucket, read_all
+
+BUCKET = "aero_blobs"
+
+
+@dataclass(frozen=True)
+class Blob:
+    """Stored bytes: GridFS file id (as text), sha256 and md5 (hex) and size."""
+
+    blob_id: str
+    sha256: str
+    md5: str
+    size: int
+
+
+def _blob(files: Document) -> Blob:
+    meta = files["metadata"]
+    return Blob(str(files["_id"]), meta["sha256"], meta["md5"], int(files["length"]))
+
+
+def blob_not_found(blob_id: str) -> NotFound:
+    return NotFound(f"no stored bytes with id {blob_id!r}", {"blob_id": blob_id})
+
+
+class BlobStore:
+    """Put bytes (once per distinct content) and read them back."""
+
+    def __init__(self, database: Database) -> None:
+        self.bucket, self.meta, self.chunks = grid_bucket(database.db, BUCKET)
+
+    async def create_indexes(self) -> None:
+        await self.chunks.create_indexes([CHUNKS_INDEX])
+        await self.meta.create_indexes(
+            [IndexModel([("metadata.sha256", ASCENDING)], unique=True, name="sha256")]
+        )
+
+    async def find(self, sha256: str) -> Blob | None:
+        """The blob holding bytes of this sha256, if stored."""
+        found = await self.meta.find_one({"metadata.sha256": sha256})
+        return None if found is None else _blob(found)
+
+    async def get(self, blob_id: str) -> Blob:
+        """The blob `blob_id`; 404 if none."""
+        try:
+            oid = ObjectId(blob_id)
+        except (InvalidId, TypeError):
+            raise blob_not_found(str(blob_id)) from None
+        found = await self.meta.find_one({"_id": oid})
+        if found is None:
+            raise blob_not_found(blob_id)
+        return _blob(found)
+
+    async def put(
+        self,
+        content: bytes | AsyncIterable[bytes],
+        max_bytes: int,
+        too_large: Callable[[], SluiceError],
+    ) -> Blob:
+        """Store `content` unless bytes of its sha256 are stored already; the blob.
+        `too_large()` is raised past `max_bytes` (nothing is kept then)."""
+        if isinstance(content, bytes):
+            if len(content) > max_bytes:
+                raise too_large()
+            sha256 = hashlib.sha256(content).hexdigest()
+            known = await self.find(sha256)
+            if known is not None:
+                return known
+            return await self._write(_once(content), max_bytes, too_large)
+        return await self._write(content, max_bytes, too_large)
+
+    async def _write(
+        self, chunks: AsyncIterable[bytes], max_bytes: int, too_large: Callable[[], SluiceError]
+    ) -> Blob:
+        writer = GridWriter(self.meta, self.chunks, "blob", {})
+        sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+        try:
+            async for chunk in chunks:
+                if writer.length + len(chunk) > max_bytes:
+                    raise too_large()
+                sha256.update(chunk)
+                md5.update(chunk)
+                await writer.write(chunk)
+            await writer.flush()
+        except BaseException:
+            await writer.abort()
+            raise
+        digest = sha256.hexdigest()
+        writer.name = digest
+        writer.metadata = {"sha256": digest, "md5": md5.hexdigest()}
+        known = await self.find(digest)
+        if known is None:
+            try:
+                await self.meta.insert_one(writer.files_document())
+                return Blob(str(writer.file_id), digest, writer.metadata["md5"], writer.length)
+            except DuplicateKeyError:
+                known = await self.find(digest)  # the same bytes stored concurrently
+        await writer.abort()
+        if known is None:  # stored and deleted meanwhile: nothing deletes blobs
+            raise RuntimeError(f"blob {digest} vanished while being stored")
+        return known
+
+    async def read(self, blob_id: str) -> AsyncIterator[bytes]:
+        """The bytes of blob `blob_id`, piece by piece; 404 (before the first piece) if
+        it is not stored."""
+        try:
+            stream = await self.bucket.open_download_stream(ObjectId(blob_id))
+        except (NoFile, InvalidId, TypeError):
+            raise blob_not_found(str(blob_id)) from None
+        return read_all(stream)
+
+
+async def _once(content: bytes) -> AsyncIterator[bytes]:
+    yield content

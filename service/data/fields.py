@@ -1,0 +1,74 @@
+"""Checks of the fields a data source is created with, and the clock of AERO records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from service.errors import BadRequest
+
+NAME_MAX = 256
+DESCRIPTION_MAX = 10_000
+URL_MAX = 2048
+TAGS_MAX = 100
+TAG_MAX = 128
+
+
+def now() -> datetime:
+    """The server's UTC clock at the millisecond precision BSON keeps (AERO let workers'
+    clocks stamp versions, which skewed every freshness check)."""
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 UTC with milliseconds and a `Z`, as every AERO answer writes times."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _text(what: str, value: Any, limit: int, required: bool) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
+        raise BadRequest(
+            f"{what} must be {'a non-empty' if required else 'a'} string of at most "
+            f"{limit} characters",
+            {"field": what},
+        )
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in value):
+        raise BadRequest(f"{what} must not hold control characters", {"field": what})
+    return value
+
+
+def check_name(value: Any) -> str:
+    """A data name: 1-256 characters, no control character; else 400."""
+    return _text("name", value, NAME_MAX, required=True)
+
+
+def check_description(value: Any) -> str:
+    return _text("description", value, DESCRIPTION_MAX, required=False)
+
+
+def check_url(value: Any) -> str | None:
+    """None, or an absolute http(s) URL with a host of at most 2048 characters; else 400."""
+    if value is None:
+        return None
+    text = _text("url", value, URL_MAX, required=True)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise BadRequest(f"url must be an absolute http(s) URL, not {text!r}", {"field": "url"})
+    return text
+
+
+def check_tags(value: Any) -> list[str]:
+    """A list of at most 100 distinct tags of 1-128 characters (order kept); else 400."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > TAGS_MAX:
+        raise BadRequest(f"tags must be a list of at most {TAGS_MAX} strings", {"field": "tags"})
+    return list(dict.fromkeys(_text("tags", tag, TAG_MAX, required=True) for tag in value))
