@@ -1,12 +1,16 @@
-"""Bodies of Sluice's lease routes in Buckets (`/work/heartbeat`, `/work/release`).
+"""Bodies of Sluice's lease routes in Buckets (`/work/heartbeat`, `/work/heartbeats`,
+`/work/release`, `/work/withdraw/batch`).
 
 The CHIME client never calls these: they serve workers that hold the lease token
-returned in the `X-Sluice-Lease` header of `POST /work/withdraw`.
+returned in the `X-Sluice-Lease` header of `POST /work/withdraw` (or in the answer of
+`POST /work/withdraw/batch`).
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 #: Response header carrying the lease token of a withdrawn work; PUT /work may send it back.
 LEASE_HEADER = "X-Sluice-Lease"
@@ -32,6 +36,34 @@ class LeaseStatus(BaseModel):
     id: StrictStr
     expires: float = Field(description="Unix seconds at which the lease lapses.")
     stop: bool = Field(description="True when the run was asked to stop.")
+
+
+class LeasesRequest(BaseModel):
+    """Body of `POST /work/heartbeats`: every lease a worker renews at once (at most
+    SLUICE_MAX_BATCH)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    leases: list[LeaseRequest] = Field(min_length=1)
+
+
+class BatchWithdraw(BaseModel):
+    """Body of `POST /work/withdraw/batch`: the filter of `POST /work/withdraw` and how
+    many works to claim at most (1 to SLUICE_MAX_BATCH)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    query: dict[str, Any] = Field(description="The filter, as `POST /work/withdraw` takes it.")
+    limit: StrictInt = Field(ge=1, description="Most works claimed.")
+
+
+class ClaimedWork(BaseModel):
+    """One work claimed by `POST /work/withdraw/batch`, with the token of its own lease."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    work: dict[str, Any]
+    lease: StrictStr
 
 
 class RetryRequest(BaseModel):

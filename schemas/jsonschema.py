@@ -9,7 +9,14 @@ from pydantic import BaseModel
 
 from schemas.aqueduct import GraphQLRequest
 from schemas.auth import AuditEntry, TokenCreated, TokenInfo, TokenRequest
-from schemas.buckets import LeaseRequest, LeaseStatus, RetryRequest
+from schemas.buckets import (
+    BatchWithdraw,
+    ClaimedWork,
+    LeaseRequest,
+    LeasesRequest,
+    LeaseStatus,
+    RetryRequest,
+)
 from schemas.errors import ErrorBody
 from schemas.experiments import (
     ExecuteRequest,
@@ -42,6 +49,9 @@ MODELS: dict[str, type[BaseModel]] = {
     "count-request": CountRequest,
     "lease-request": LeaseRequest,
     "lease-status": LeaseStatus,
+    "leases-request": LeasesRequest,
+    "batch-withdraw": BatchWithdraw,
+    "claimed-work": ClaimedWork,
     "retry-request": RetryRequest,
     "token-request": TokenRequest,
     "token-info": TokenInfo,

@@ -67,10 +67,31 @@ class Buckets(Sender):
         query = plans.withdraw_query(pipeline, site, priority, user, event, tags, parent)
         return self._run(plans.withdraw(query))
 
+    def withdraw_many(
+        self,
+        pipeline: str | Sequence[str],
+        limit: int,
+        site: str | None = None,
+        priority: int | None = None,
+        user: str | None = None,
+        event: Sequence[int] | None = None,
+        tags: Sequence[str] | None = None,
+        parent: Sequence[str] | None = None,
+    ) -> list[Withdrawn]:
+        """Claim up to `limit` works as `withdraw` claims one (same filters), in one
+        request, each with its own lease; in claim order, empty when none is queued."""
+        query = plans.withdraw_query(pipeline, site, priority, user, event, tags, parent)
+        return self._run(plans.withdraw_batch(query, limit))
+
     def heartbeat(self, work_id: str, lease: str) -> LeaseStatus:
         """Renew a held lease for the work's timeout; `.stop` is True when the run was
         asked to stop. Conflict once the lease is lost."""
         return self._run(plans.heartbeat(work_id, lease))
+
+    def heartbeats(self, leases: Sequence[tuple[str, str]]) -> list[LeaseStatus | None]:
+        """Renew many held leases, `(work id, token)` each, in one request; per lease,
+        in order, its status (as `heartbeat` answers) or None once it is lost."""
+        return self._run(plans.heartbeats(leases))
 
     def release(self, work_id: str, lease: str) -> Document:
         """Give a held work back unfinished (queued again, attempt not counted);
@@ -190,6 +211,25 @@ class AsyncBuckets(AsyncSender):
         """See `Buckets.withdraw`."""
         query = plans.withdraw_query(pipeline, site, priority, user, event, tags, parent)
         return await self._run(plans.withdraw(query))
+
+    async def withdraw_many(
+        self,
+        pipeline: str | Sequence[str],
+        limit: int,
+        site: str | None = None,
+        priority: int | None = None,
+        user: str | None = None,
+        event: Sequence[int] | None = None,
+        tags: Sequence[str] | None = None,
+        parent: Sequence[str] | None = None,
+    ) -> list[Withdrawn]:
+        """See `Buckets.withdraw_many`."""
+        query = plans.withdraw_query(pipeline, site, priority, user, event, tags, parent)
+        return await self._run(plans.withdraw_batch(query, limit))
+
+    async def heartbeats(self, leases: Sequence[tuple[str, str]]) -> list[LeaseStatus | None]:
+        """See `Buckets.heartbeats`."""
+        return await self._run(plans.heartbeats(leases))
 
     async def heartbeat(self, work_id: str, lease: str) -> LeaseStatus:
         """See `Buckets.heartbeat`."""

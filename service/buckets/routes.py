@@ -3,7 +3,9 @@
 Besides the client's routes, Sluice's own worker uses leases: `POST /work/withdraw`
 answers the lease token in the `X-Sluice-Lease` header (and, sent `X-Sluice-Bind-Lease:
 1`, binds the run to it), and `/work/heartbeat`, `/work/release` and `PUT /work` (with
-that header) act only while it is held. Who may report what: `service.buckets.lease`.
+that header) act only while it is held. A worker holding several works claims them with
+`POST /work/withdraw/batch` (each with its own lease, answered in the body) and renews
+them with one `POST /work/heartbeats`. Who may report what: `service.buckets.lease`.
 """
 
 from __future__ import annotations
@@ -15,14 +17,23 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from schemas.buckets import BIND_HEADER, LEASE_HEADER, LeaseRequest, LeaseStatus, RetryRequest
+from schemas.buckets import (
+    BIND_HEADER,
+    LEASE_HEADER,
+    BatchWithdraw,
+    ClaimedWork,
+    LeaseRequest,
+    LeasesRequest,
+    LeaseStatus,
+    RetryRequest,
+)
 from schemas.experiments import GRANT_PARAMETER
 from schemas.work import ViewRequest, Work
 from service import __version__
 from service.auth import principal, record
 from service.body import request_json
 from service.buckets import transfer
-from service.errors import BadRequest
+from service.errors import BadRequest, batch_too_large
 from service.jsonio import JSONResponse, stream_array
 from service.observe.requests import mark_quiet
 from service.params import int_param
@@ -51,13 +62,38 @@ async def withdraw(request: Request) -> Response:
     claimed = await stores(request).buckets.withdraw(
         await request_json(request), principal(request), bound
     )
-    metrics = stores(request).metrics
+    _count_claims(request, [] if claimed is None else [claimed[0]])
     if claimed is None:
-        metrics.idle_withdraws.inc()
-        mark_quiet(request)
         return JSONResponse(None)
     work, token = claimed
-    metrics.claims.labels(str(work.get("pipeline"))).inc()
+    return JSONResponse(await _with_grant(request, work, bound), headers={LEASE_HEADER: token})
+
+
+async def withdraw_batch(request: Request) -> Response:
+    body = parse_model(BatchWithdraw, await request_json(request))
+    held = stores(request)
+    if body.limit > held.settings.max_batch:
+        raise batch_too_large(body.limit, held.settings.max_batch, "works")
+    # Its caller holds the lease tokens it is answered: every run it claims is bound.
+    claimed = await held.buckets.withdraw_many(body.query, principal(request), True, body.limit)
+    _count_claims(request, [work for work, _ in claimed])
+    answer = [
+        {"work": await _with_grant(request, work, True), "lease": token} for work, token in claimed
+    ]
+    return JSONResponse(answer)
+
+
+def _count_claims(request: Request, works: list[Any]) -> None:
+    metrics = stores(request).metrics
+    if not works:
+        metrics.idle_withdraws.inc()
+        mark_quiet(request)
+    for work in works:
+        metrics.claims.labels(str(work.get("pipeline"))).inc()
+
+
+async def _with_grant(request: Request, work: Any, bound: bool) -> Any:
+    """`work` as answered: with the token its extension task is granted, if any."""
     if bound and isinstance(work.get("parameters"), dict):
         # An extension task's command may get a token of its own, minted now and never
         # stored in the work (no query reaches it); only for Sluice's own worker, which
@@ -65,14 +101,23 @@ async def withdraw(request: Request) -> Response:
         granted = await stores(request).tasks.grant(work, str(request.base_url).rstrip("/"))
         if granted:
             parameters = {**work["parameters"], GRANT_PARAMETER: json.dumps(granted)}
-            work = {**work, "parameters": parameters}
-    return JSONResponse(work, headers={LEASE_HEADER: token})
+            return {**work, "parameters": parameters}
+    return work
 
 
 async def heartbeat(request: Request) -> Response:
     lease = parse_model(LeaseRequest, await request_json(request))
     buckets = stores(request).buckets
     return JSONResponse(await buckets.heartbeat(lease.id, lease.lease, principal(request)))
+
+
+async def heartbeats(request: Request) -> Response:
+    body = parse_model(LeasesRequest, await request_json(request))
+    held = stores(request)
+    if len(body.leases) > held.settings.max_batch:
+        raise batch_too_large(len(body.leases), held.settings.max_batch, "leases")
+    pairs = [(lease.id, lease.lease) for lease in body.leases]
+    return JSONResponse(await held.buckets.heartbeat_many(pairs, principal(request)))
 
 
 async def release(request: Request) -> Response:
@@ -195,8 +240,14 @@ endpoints = [
     Endpoint("/work/withdraw", ("POST",), withdraw, "work",
              "Claim the best queued work matching a filter", body=dict[str, Any],
              response=Work | None, errors=(400,)),
+    Endpoint("/work/withdraw/batch", ("POST",), withdraw_batch, "work",
+             "Claim up to `limit` queued works matching a filter, each with its own lease",
+             body=BatchWithdraw, response=list[ClaimedWork], errors=(400, 413, 422)),
     Endpoint("/work/heartbeat", ("POST",), heartbeat, "work", "Extend a held lease",
              body=LeaseRequest, response=LeaseStatus, errors=(404, 409, 422)),
+    Endpoint("/work/heartbeats", ("POST",), heartbeats, "work",
+             "Extend many held leases; per lease its status, or null when not held",
+             body=LeasesRequest, response=list[LeaseStatus | None], errors=(413, 422)),
     Endpoint("/work/release", ("POST",), release, "work", "Give back a held work unfinished",
              body=LeaseRequest, response=Work, errors=(404, 409, 422)),
     Endpoint("/work/retry", ("POST",), retry, "admin",

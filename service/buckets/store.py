@@ -22,6 +22,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 from schemas.work import ViewRequest, Work
 from service.auth.principal import Principal
 from service.buckets import audit, lease
+from service.buckets.batches import Batches
 from service.buckets.documents import (
     BOUND,
     DEPOSIT,
@@ -66,7 +67,7 @@ INDEXES = [
 DEPOSIT_ATTEMPTS = 5
 
 
-class BucketsStore(Lifecycle, Status):
+class BucketsStore(Lifecycle, Status, Batches):
     """Deposit, withdraw, lease, update, delete, view and count queued works."""
 
     def __init__(self, database: Database, validator: QueryValidator, settings: Settings) -> None:

@@ -11,7 +11,7 @@ from sluice.buckets import Buckets
 from sluice.cli.connect import connect
 from sluice.experiments import Experiments
 from sluice.stepfiles import StepFiles
-from sluice.worker.loop import Filters, Worker
+from sluice.worker.loop import DEFAULT_PREFETCH, DEFAULT_RECYCLE, Filters, Worker
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -42,6 +42,29 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
     help="Seconds a running work may take to finish after SIGTERM/SIGINT before it is "
     "stopped and released.",
 )
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Works run at the same time, each in its own child process.",
+)
+@click.option(
+    "--prefetch",
+    type=click.IntRange(min=0),
+    default=DEFAULT_PREFETCH,
+    show_default=True,
+    help="Works claimed ahead of the free slots (each holds its lease while it waits).",
+)
+@click.option(
+    "--recycle",
+    type=click.IntRange(min=0),
+    default=DEFAULT_RECYCLE,
+    show_default=True,
+    help="Function works a child process runs before a fresh one replaces it (0: no "
+    "limit; a child is always replaced after a failure).",
+)
 @click.option("--once", is_flag=True, help="Try to withdraw one work, run it if any, exit.")
 @click.option("--name", help="Name in the server's list of workers [default: HOST:PID].")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
@@ -58,15 +81,21 @@ def worker(
     lives: int | None,
     sleep: float,
     grace: float,
+    concurrency: int,
+    prefetch: int,
+    recycle: int,
     once: bool,
     name: str | None,
     log_level: str,
 ) -> None:
-    """Run works of PIPELINE... one at a time: withdraw, run the work's function or
-    command, report how it ended. Logs one line per work on stderr.
+    """Run works of PIPELINE..., --concurrency at a time: withdraw, run the work's
+    function or command in a child process, report how it ended. Function works run
+    in pre-started child processes, each reused for --recycle works. Logs one line
+    per work on stderr.
 
-    SIGTERM or Ctrl-C: stop taking work; the running work may finish within --grace,
-    else it is stopped and released to the queue. A second signal stops it at once.
+    SIGTERM or Ctrl-C: stop taking work and release the works claimed ahead; running
+    works may finish within --grace, else they are stopped and released to the queue.
+    A second signal stops them at once.
 
     While it runs, the worker is listed by `sluice buckets workers` (host, pid,
     pipelines, site, version, current work). While the server is unreachable it retries
@@ -84,10 +113,11 @@ def worker(
         filters = Filters(
             pipelines, site, priority, user, events or None, tags or None, parents or None
         )
-        mode = "once" if once else f"lives={lives or 'unlimited'}"
+        mode = "once" if once else f"lives={lives or 'unlimited'}, concurrency={concurrency}"
         log.info("worker for %s at %s (%s)", ", ".join(pipelines), client.base_url, mode)
         done = Worker(
             client, filters, lives=lives, sleep=sleep, once=once, grace=grace, name=name,
+            concurrency=concurrency, prefetch=prefetch, recycle=recycle or None,
             experiments=connect(ctx, Experiments), step_files=connect(ctx, StepFiles),
         ).run()  # fmt: skip
         log.info("worker exiting after %d works", done)

@@ -106,6 +106,18 @@ def withdraw(query: Document) -> Plan[Withdrawn | None]:
     return Withdrawn(work, lease)
 
 
+def withdraw_batch(query: Document, limit: int) -> Plan[list[Withdrawn]]:
+    """POST /work/withdraw/batch: up to `limit` claimed works, each with its lease, in
+    claim order (none when none matches)."""
+    answer = yield Call("POST", "/work/withdraw/batch", json={"query": query, "limit": limit})
+    claimed: list[Withdrawn] = []
+    for item in expect(answer, list, "a JSON array of claimed works"):
+        entry = expect(item, dict, "a claimed work")
+        work = expect(entry.get("work"), dict, "a work document")
+        claimed.append(Withdrawn(work, expect(entry.get("lease"), str, "a lease token")))
+    return claimed
+
+
 def _lease_body(work_id: str, lease: str) -> Document:
     return {"id": work_id, "lease": lease}
 
@@ -117,6 +129,22 @@ def heartbeat(work_id: str, lease: str) -> Plan[LeaseStatus]:
         return LeaseStatus.model_validate(answer)
     except ValidationError:
         raise ProtocolError(f"expected a lease status, the server sent {answer!r:.200}") from None
+
+
+def heartbeats(leases: Sequence[tuple[str, str]]) -> Plan[list[LeaseStatus | None]]:
+    """POST /work/heartbeats: extend many leases (work id, token) at once; per lease,
+    in order, its status or None once it is lost. No request for no lease."""
+    if not leases:
+        return []
+    body = {"leases": [_lease_body(work_id, lease) for work_id, lease in leases]}
+    answer = yield Call("POST", "/work/heartbeats", json=body)
+    statuses = expect(answer, list, "a JSON array of lease statuses")
+    if len(statuses) != len(leases):
+        raise ProtocolError(f"{len(leases)} leases renewed, {len(statuses)} answers")
+    try:
+        return [None if s is None else LeaseStatus.model_validate(s) for s in statuses]
+    except ValidationError:
+        raise ProtocolError(f"expected lease statuses, the server sent {answer!r:.200}") from None
 
 
 def release(work_id: str, lease: str) -> Plan[Document]:

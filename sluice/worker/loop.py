@@ -1,52 +1,52 @@
-"""The Sluice worker: withdraw a work, run it, report how it ended; repeat.
+"""The Sluice worker: claim works, run them, report how each ended; repeat.
 
-While a work runs (sluice.worker.runner) the worker renews its lease every `timeout / 3`
-seconds (at most every `MAX_BEAT`). If the server answers that the lease is lost, or
-that the run was asked to stop, the worker stops the run and reports nothing: the work
-is no longer its to report. A run past its `timeout` is stopped and reported as a
-failure.
+The worker runs up to `concurrency` works at once, each in a child process
+(sluice.worker.runner): a function work in a pre-started pool child (sluice.worker.pool),
+recycled after `recycle` works or any failure; a command in a process of its own. The
+main thread claims works: as many as there are free slots plus `prefetch`, in one
+request (`Buckets.withdraw_many`), each with its own lease; the slots take them best
+first (highest priority, then oldest). All held leases are renewed together
+(sluice.worker.leases). If the server answers that a lease is lost, or that the run was
+asked to stop, the run is stopped and nothing is reported: the work is no longer the
+worker's to report. A run past its `timeout` is stopped and reported as a failure
+(sluice.worker.perform).
 
-`Worker.shutdown()` (SIGTERM and SIGINT call it) ends the loop: a running work may
-finish within `grace` seconds and is reported; otherwise it is stopped and released to
-the queue, its attempt not counted. A second signal skips what is left of the grace.
+`Worker.shutdown()` (SIGTERM and SIGINT call it) ends the loop: works claimed but not
+started are released at once; running works may finish within `grace` seconds and are
+reported; otherwise they are stopped and released to the queue, their attempt not
+counted. A second signal skips what is left of the grace.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
 import signal
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 
 from sluice.buckets import Buckets
-from sluice.core.plan import Document
-from sluice.errors import APIError, Conflict, ServerError, SluiceError, TransportError
+from sluice.errors import SluiceError
 from sluice.experiments import Experiments
 from sluice.plans.buckets import Withdrawn
 from sluice.stepfiles import StepFiles
-from sluice.worker import runner, staging, stepfiles
+from sluice.worker.leases import Held, Leases, beat_interval
+from sluice.worker.perform import RETRYABLE, Performer, Stopping, finished
+from sluice.worker.pool import Pool
 from sluice.worker.presence import Backoff, Presence
+
+__all__ = ["Filters", "Worker", "beat_interval", "finished"]
 
 log = logging.getLogger("sluice.worker")
 
-#: Longest pause between heartbeats, in seconds, so a stop request is seen soon.
-MAX_BEAT = 30.0
-#: Seconds between checks on a running work.
-TICK = 0.1
-#: Seconds the worker keeps retrying a report the server could not take.
-REPORT_PATIENCE = 30.0
-
-#: Errors worth retrying: the server was unreachable or failed, not the request.
-RETRYABLE = (TransportError, ServerError)
-
-
-def beat_interval(timeout: float) -> float:
-    """Seconds between heartbeats for a work with this `timeout`."""
-    return min(timeout / 3, MAX_BEAT)
+#: Works a pool child runs before a fresh one replaces it, unless told otherwise.
+DEFAULT_RECYCLE = 100
+#: Works claimed ahead of the free slots, unless told otherwise.
+DEFAULT_PREFETCH = 1
 
 
 @dataclass(frozen=True)
@@ -62,16 +62,23 @@ class Filters:
     parents: Sequence[str] | None = None
 
 
+#: A claimed work waiting for a slot: (-priority, creation, arrival, work, its lease).
+_Waiting = tuple[int, float, int, Withdrawn, Held]
+
+
 class Worker:
-    """Run works from `buckets` matching `filters`, one at a time.
+    """Run works from `buckets` matching `filters`, up to `concurrency` at a time.
 
     `lives`: stop after that many works (None: never). `sleep`: seconds to wait after
-    finding the queue empty. `once`: a single withdraw attempt (and its work, if any).
-    `grace`: seconds a running work may take to finish after `shutdown()`. `register`:
-    list the worker in the server's registry (named `name`) while it runs.
-    `experiments` downloads the experiment files an extension task's command needs
-    (sluice.worker.staging). While the server is unreachable, withdraws are retried
-    after pauses growing exponentially, with jitter (`presence.Backoff`).
+    finding the queue empty. `once`: a single claim of one work (and its run, if any).
+    `grace`: seconds running works may take to finish after `shutdown()`. `prefetch`:
+    works claimed ahead of the free slots. `recycle`: works a pool child runs before it
+    is replaced (None: until one fails). `register`: list the worker in the server's
+    registry (named `name`) while it runs. `experiments` downloads the experiment files
+    an extension task's command needs (sluice.worker.staging); `step_files` moves
+    workfile steps' files in and out (sluice.worker.stepfiles). While the server is
+    unreachable, claims are retried after pauses growing exponentially, with jitter
+    (`presence.Backoff`).
     """
 
     def __init__(
@@ -83,82 +90,127 @@ class Worker:
         sleep: float = 5.0,
         once: bool = False,
         grace: float = 30.0,
+        concurrency: int = 1,
+        prefetch: int = DEFAULT_PREFETCH,
+        recycle: int | None = DEFAULT_RECYCLE,
         register: bool = True,
         name: str | None = None,
         experiments: Experiments | None = None,
         step_files: StepFiles | None = None,
     ) -> None:
+        if concurrency < 1 or prefetch < 0 or (recycle is not None and recycle < 1):
+            raise ValueError("concurrency and recycle must be at least 1, prefetch at least 0")
         self.buckets = buckets
         self.filters = filters
         self.lives = lives
         self.sleep = sleep
         self.once = once
-        self.grace = grace
+        self.concurrency = concurrency
+        self.prefetch = prefetch
         #: Works run so far.
         self.done = 0
-        self._stopping = threading.Event()
-        self._stop_asked: float | None = None
-        self._hurry = False
+        self.stopping = Stopping(grace)
+        self.pool = Pool(recycle)
+        self.leases = Leases(buckets)
+        self.performer = Performer(buckets, self.pool, self.stopping, experiments, step_files)
         self.presence = (
             Presence(buckets, filters.pipelines, filters.site, name) if register else None
         )
         self.backoff = Backoff()
-        #: Downloads the experiment files a work asks for (sluice.worker.staging).
-        self.experiments = experiments
-        #: Moves workfile steps' files in and out (sluice.worker.stepfiles).
-        self.step_files = step_files
+        self._waiting: list[_Waiting] = []
+        self._running = 0
+        self._claimed = 0
+        self._no_more = False
+        self._arrivals = itertools.count()
+        self._changed = threading.Condition()
 
     def shutdown(self) -> None:
-        """Stop taking work; let the running one finish within `grace`. Called a
-        second time, stop the running work now."""
-        if self._stopping.is_set():
-            self._hurry = True
-            return
-        self._stop_asked = time.monotonic()
-        self._stopping.set()
+        """Stop taking work; let the running ones finish within `grace`. Called a
+        second time, stop them now."""
+        self.stopping.ask()
+        with self._changed:
+            self._changed.notify_all()
 
     def run(self) -> int:
         """Take and run works until `lives`, `once` or `shutdown()` ends the loop;
-        returns how many works were run. With `once`, a failed withdraw raises;
-        otherwise the worker waits `sleep` and tries again."""
+        returns how many works were run. With `once`, a failed claim raises;
+        otherwise the worker waits and tries again."""
         with self._signals():
             if self.presence is not None:
                 self.presence.start()
+            self.leases.start()
+            slots = [
+                threading.Thread(target=self._slot, name=f"sluice-slot-{n}", daemon=True)
+                for n in range(self.concurrency)
+            ]
             try:
-                self._loop()
+                # Children boot while the first claim is under way; one spare hides the
+                # boot of each replacement.
+                self.pool.fill(min(self.concurrency + 1, self.lives or self.concurrency + 1))
+                for slot in slots:
+                    slot.start()
+                self._claim_loop()
             finally:
+                with self._changed:
+                    self._no_more = True
+                    self._changed.notify_all()
+                for slot in slots:
+                    if slot.is_alive():
+                        slot.join()
+                self._release_waiting()
+                self.pool.close()
+                self.leases.stop()
                 if self.presence is not None:
                     self.presence.stop()
         return self.done
 
-    def _loop(self) -> None:
-        while not self._stopping.is_set():
+    def _claim_loop(self) -> None:
+        while not self.stopping.is_set():
+            with self._changed:
+                while not self.stopping.is_set() and self._wanted() == 0 and not self._spent():
+                    self._changed.wait()
+                if self.stopping.is_set() or self._spent():
+                    return
+                wanted = self._wanted()
             try:
-                claimed = self._withdraw()
+                claimed = self._withdraw(1 if self.once else wanted)
             except SluiceError as exc:
                 if self.once or not isinstance(exc, RETRYABLE):
                     raise
                 pause = self.backoff.next()
                 log.warning("withdraw failed, retrying in %.1fs: %s", pause, exc)
-                self._stopping.wait(pause)
+                self.stopping.event.wait(pause)
                 continue
             self.backoff.reset()
-            if claimed is not None:
-                if self.presence is not None:
-                    self.presence.running(claimed.work)
-                self.perform(claimed)
-                self.done += 1
-                if self.presence is not None:
-                    self.presence.running(None)
-            if self.once or (self.lives is not None and self.done >= self.lives):
-                break
-            if claimed is None:
-                self._stopping.wait(self.sleep)
+            with self._changed:
+                for work, lease in claimed:
+                    held = self.leases.hold(work, lease)
+                    key = (-int(work.get("priority") or 0), float(work.get("creation") or 0))
+                    entry = (*key, next(self._arrivals), Withdrawn(work, lease), held)
+                    heapq.heappush(self._waiting, entry)
+                self._claimed += len(claimed)
+                self._changed.notify_all()
+            if self.once:
+                return
+            if not claimed:
+                self.stopping.event.wait(self.sleep)
 
-    def _withdraw(self) -> Withdrawn | None:
+    def _wanted(self) -> int:
+        """Works to claim now: free slots plus prefetch, less those claimed and waiting,
+        within what is left of `lives`."""
+        room = self.concurrency + self.prefetch - self._running - len(self._waiting)
+        if self.lives is not None:
+            room = min(room, self.lives - self._claimed)
+        return max(0, room)
+
+    def _spent(self) -> bool:
+        return self.lives is not None and self._claimed >= self.lives
+
+    def _withdraw(self, limit: int) -> list[Withdrawn]:
         f = self.filters
-        return self.buckets.withdraw(
+        return self.buckets.withdraw_many(
             f.pipelines,
+            limit,
             site=f.site,
             priority=f.priority,
             user=f.user,
@@ -166,6 +218,46 @@ class Worker:
             tags=f.tags,
             parent=f.parents,
         )
+
+    def _slot(self) -> None:
+        """One slot: run waiting works, best first, until there are none to come.
+
+        A slot ends only once no work runs in any slot: the kernel kills the children
+        a thread started when it ends, and another slot may be using one of them."""
+        while True:
+            with self._changed:
+                while True:
+                    if self._waiting and not self.stopping.is_set():
+                        *_, claimed, held = heapq.heappop(self._waiting)
+                        self._running += 1
+                        break
+                    if (self._no_more or self.stopping.is_set()) and self._running == 0:
+                        return
+                    self._changed.wait()
+            if self.presence is not None:
+                self.presence.started(claimed.work)
+            try:
+                self.performer.perform(claimed, held)
+            except Exception:
+                # A slot outlives whatever one work does to it.
+                log.exception("work %s: the worker failed to run it", claimed.work.get("id"))
+            finally:
+                self.leases.drop(held)
+                if self.presence is not None:
+                    self.presence.ended(claimed.work)
+                with self._changed:
+                    self._running -= 1
+                    self.done += 1
+                    self._changed.notify_all()
+
+    def _release_waiting(self) -> None:
+        """Give back the works claimed but never started."""
+        with self._changed:
+            waiting, self._waiting = self._waiting, []
+        for *_, (work, lease), held in waiting:
+            verdict = self.performer.release(work, lease)
+            self.leases.drop(held)
+            log.info("work %s pipeline=%s %s", work.get("id"), work.get("pipeline"), verdict)
 
     @contextmanager
     def _signals(self) -> Iterator[None]:
@@ -183,135 +275,3 @@ class Worker:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-
-    def perform(self, claimed: Withdrawn) -> None:
-        """Run one claimed work to its end and report it (or release it, or drop it
-        when the lease is lost); logs one line."""
-        work, lease = claimed
-        # First: the grant must never be reported back with the work.
-        work, granted = staging.take_grant(work)
-        started = time.monotonic()
-        run: runner.Run
-        staged = staging.Staged()
-        try:
-            staged = staging.stage(work, self.experiments)
-            stepfiles.stage(work, lease, staged, self.step_files)
-        except staging.StagingError as exc:
-            run = runner.NotStarted(work, str(exc))
-        else:
-            staged.variables.update(granted)
-            run = runner.start(work, staged)
-        outcome: runner.Outcome | None = None
-        try:
-            verdict = self._watch(run, work, lease, started)
-            if verdict == "ended":
-                # Outputs go up before the report, while the lease is still held.
-                outcome = stepfiles.deliver(work, lease, staged, run.outcome(), self.step_files)
-        finally:
-            staged.cleanup()
-        elapsed = time.monotonic() - started
-        if outcome is not None:
-            recorded = self._report(work, lease, outcome)
-            verdict = "not recorded" if recorded is None else recorded.status
-            if recorded is not None and recorded.status == "failure" and recorded.results:
-                verdict += f" ({str(recorded.results.get('error'))[:200]})"
-        log.info(
-            "work %s pipeline=%s attempt=%s %s in %.2fs",
-            work.get("id"),
-            work.get("pipeline"),
-            work.get("attempt"),
-            verdict,
-            elapsed,
-        )
-
-    def _watch(self, run: runner.Run, work: Document, lease: str, started: float) -> str:
-        """Wait for `run` while heartbeating; "ended" when it ended (or timed out),
-        else what happened instead."""
-        timeout = float(work.get("timeout") or 3600)
-        interval = beat_interval(timeout)
-        next_beat = started + interval
-        while not run.wait(TICK):
-            now = time.monotonic()
-            if self._stop_asked is not None and (
-                self._hurry or now - self._stop_asked > self.grace
-            ):
-                run.stop()
-                return self._release(work, lease)
-            if now - started > timeout:
-                run.stop(timed_out=True)
-                return "ended"
-            if now < next_beat:
-                continue
-            try:
-                beat = self.buckets.heartbeat(work["id"], lease)
-            except Conflict:
-                run.stop()
-                return "stopped: lease lost"
-            except SluiceError as exc:
-                # The lease outlives a short outage; the next beat may get through.
-                log.warning("heartbeat for work %s failed: %s", work.get("id"), exc)
-                next_beat = now + min(interval, 1.0)
-                continue
-            if beat.stop:
-                run.stop()
-                return "stopped: asked to stop"
-            next_beat = now + interval
-        return "ended"
-
-    def _grace_over(self, now: float) -> bool:
-        if self._stop_asked is None:
-            return False
-        return self._hurry or now - self._stop_asked > self.grace
-
-    def _release(self, work: Document, lease: str) -> str:
-        try:
-            self.buckets.release(work["id"], lease)
-        except Conflict:
-            return "stopped at shutdown: lease already lost"
-        except SluiceError as exc:
-            return f"stopped at shutdown; release failed ({exc}), the lease will lapse"
-        return "released at shutdown"
-
-    def _report(self, work: Document, lease: str, outcome: runner.Outcome) -> runner.Outcome | None:
-        """PUT the finished work; the outcome the server recorded, None if none."""
-        deadline = time.monotonic() + REPORT_PATIENCE
-        substituted = False
-        while True:
-            try:
-                self.buckets.update([finished(work, outcome)], lease=lease)
-                return outcome
-            except Conflict:
-                return None
-            except RETRYABLE as exc:
-                if time.monotonic() > deadline:
-                    log.error("giving up reporting work %s: %s", work.get("id"), exc)
-                    return None
-                time.sleep(1.0)
-            except APIError as exc:
-                if substituted:
-                    log.error("work %s: report refused: %s", work.get("id"), exc)
-                    return None
-                # The outcome itself was refused (too large, invalid): record why instead.
-                substituted = True
-                work = {**work, "results": None, "products": None, "plots": None}
-                outcome = runner.Outcome.failed(f"the report was refused: {exc}")
-
-
-def finished(work: Document, outcome: runner.Outcome) -> Document:
-    """`work` as reported: status, stop time, and the outcome merged in as the
-    `workflow` client merges it (results updated, products and plots appended). A
-    permanent failure is reported with `retries` lowered to `attempt`."""
-    report = dict(work)
-    report["status"] = outcome.status
-    if outcome.permanent:
-        # No retry left: the server's retrier, `workflow audit` and the mover all read
-        # this as final, and the results say why.
-        report["retries"] = min(work.get("retries") or 0, work.get("attempt") or 0)
-    report["stop"] = time.time()
-    if outcome.results:
-        report["results"] = {**(work.get("results") or {}), **outcome.results}
-    for name in ("products", "plots"):
-        added = getattr(outcome, name)
-        if added:
-            report[name] = [*(work.get(name) or []), *added]
-    return report

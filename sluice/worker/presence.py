@@ -3,8 +3,10 @@
 `Presence` registers the worker (name, host, pid, pipelines, site, version, current
 work) and renews that registration from a background thread as often as the server
 asks, so `sluice workers` and the dashboard list it while it lives; it removes it at
-exit. A beat that fails is retried at the next interval: the registry is for people,
-and its outage must never stop the work.
+exit. The current work is the latest started of those running; a change is sent at
+once, but at most one beat per `MIN_BEAT` seconds, so a worker running many short works
+does not beat once per work. A beat that fails is retried at the next interval: the
+registry is for people, and its outage must never stop the work.
 
 `Backoff` spaces the worker's retries while the server is unreachable: exponential,
 with jitter, so a fleet of workers does not hammer a server that comes back.
@@ -31,6 +33,8 @@ log = logging.getLogger("sluice.worker")
 
 #: Seconds between beats until the server says otherwise.
 DEFAULT_BEAT = 20.0
+#: Shortest pause between two beats, in seconds, however often the current work changes.
+MIN_BEAT = 1.0
 #: Longest pause between retries against an unreachable server.
 MAX_BACKOFF = 60.0
 
@@ -65,22 +69,33 @@ class Presence:
             "current": None,
         }
         self._interval = DEFAULT_BEAT
+        self._running: dict[str, dict[str, Any]] = {}
+        self._last = 0.0
+        self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def running(self, work: Document | None) -> None:
-        """Say which work the worker now runs (None: it is idle); sent at once."""
-        self.info["current"] = (
-            None
-            if work is None
-            else {
-                "id": work["id"],
-                "pipeline": work["pipeline"],
-                "attempt": work.get("attempt") or 0,
-                "started": time.time(),
-            }
-        )
+    def started(self, work: Document) -> None:
+        """Say that the worker started `work` (now its current work)."""
+        entry = {
+            "id": work["id"],
+            "pipeline": work["pipeline"],
+            "attempt": work.get("attempt") or 0,
+            "started": time.time(),
+        }
+        with self._lock:
+            self._running[str(work["id"])] = entry
+            self.info["current"] = entry
+        self._wake.set()
+
+    def ended(self, work: Document) -> None:
+        """Say that `work` ended; the current work is then the latest started of those
+        still running (None: the worker is idle)."""
+        with self._lock:
+            self._running.pop(str(work["id"]), None)
+            latest = max(self._running.values(), key=lambda e: e["started"], default=None)
+            self.info["current"] = latest
         self._wake.set()
 
     def start(self) -> None:
@@ -102,14 +117,21 @@ class Presence:
 
     def _loop(self) -> None:
         while not self._stopped.is_set():
-            self._wake.wait(self._interval)
+            changed = self._wake.wait(self._interval)
+            if changed:
+                # Changes that come faster than MIN_BEAT go in one beat.
+                spacing = min(MIN_BEAT, self._interval)
+                self._stopped.wait(max(0.0, self._last + spacing - time.monotonic()))
             self._wake.clear()
             if not self._stopped.is_set():
                 self._beat()
 
     def _beat(self) -> None:
+        self._last = time.monotonic()
+        with self._lock:
+            info = dict(self.info)
         try:
-            answer = self.buckets.beat(self.id, self.info)
+            answer = self.buckets.beat(self.id, info)
         except SluiceError as exc:
             log.debug("worker registration beat failed: %s", exc)
             return

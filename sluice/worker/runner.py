@@ -1,8 +1,8 @@
 """How one work runs: in a child process the worker can watch, heartbeat around and stop.
 
-A work with a `function` runs as `python -m sluice.worker.runner RESULT_FILE` (this module),
-which imports the dotted path, calls it with the work's `parameters` and writes the
-outcome as JSON; its own output goes to the worker's stdout and stderr. A work with a
+A work with a `function` runs in a pre-started child (sluice.worker.pool), which
+imports the dotted path, calls it with the work's `parameters` (`call`) and hands back
+the outcome; its own output goes to the worker's stdout and stderr. A work with a
 `command` runs that argv, its output captured and its `parameters` in its environment
 (`command_environment`); a one-element command is a shell line, as the `workflow`
 client runs it. Exit code 0 is success.
@@ -22,20 +22,19 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import traceback
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 import orjson
 
 if TYPE_CHECKING:
     from sluice.core.plan import Document
+    from sluice.worker.pool import Child
     from sluice.worker.staging import Staged
 
 #: Lines of a command's stdout and stderr kept in its results, and of a traceback.
@@ -89,7 +88,9 @@ def split_outcome(value: Any) -> tuple[Document | None, list[str] | None, list[s
 
 def _pdeathsig() -> Callable[[], None] | None:
     """On Linux, a preexec hook asking the kernel to SIGKILL the child when the worker
-    dies, so a killed worker leaves no orphan computing a result nobody will report."""
+    dies, so a killed worker leaves no orphan computing a result nobody will report.
+    (The kernel acts when the thread that started the child ends: start children only
+    from threads that live as long as the worker.)"""
     if not sys.platform.startswith("linux"):
         return None
     # Looked up here, not in the child between fork and exec, where little is safe.
@@ -102,7 +103,21 @@ def _pdeathsig() -> Callable[[], None] | None:
     return hook
 
 
-_PREEXEC = _pdeathsig()
+PREEXEC = _pdeathsig()
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """End `process` and its whole process group: SIGTERM, then SIGKILL if it lingers
+    past KILL_AFTER seconds; returns once `process` has ended."""
+    # Signal the group even if its leader is gone: a shell's children may live on.
+    for sig, patience in ((signal.SIGTERM, KILL_AFTER), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(patience)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 class Run(ABC):
@@ -137,17 +152,8 @@ class Run(ABC):
     def stop(self, timed_out: bool = False) -> None:
         """End the run now: SIGTERM to its process group, SIGKILL if it lingers."""
         self._timed_out = self._timed_out or timed_out
-        if self.process is None:
-            return
-        # Signal the group even if its leader is gone: a shell's children may live on.
-        for sig, patience in ((signal.SIGTERM, KILL_AFTER), (signal.SIGKILL, None)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(patience)
-                return
-            except subprocess.TimeoutExpired:
-                continue
+        if self.process is not None:
+            kill_group(self.process)
 
     def outcome(self) -> Outcome:
         """How the run ended; call once `wait` says it has."""
@@ -163,40 +169,46 @@ class Run(ABC):
 
 
 class FunctionRun(Run):
-    """`function(**parameters)` in `python -m sluice.worker.runner`."""
+    """`function(**parameters)` in a pre-started child (sluice.worker.pool), a fresh
+    one unless given."""
+
+    def __init__(self, work: Document, staged: Staged | None, child: Child | None) -> None:
+        self.child = child
+        super().__init__(work, staged)
 
     def _start(self) -> None:
-        self._dir = tempfile.TemporaryDirectory(prefix="sluice-run-")
-        self._result = Path(self._dir.name) / "outcome.json"
+        if self.child is None:
+            from sluice.worker.pool import Child
+
+            self.child = Child()
+        self.process = self.child.process
         spec = {"function": self.work["function"], "parameters": self.work["parameters"]}
-        directory = self.staged.directory if self.staged else None
-        environment = None
-        if directory is not None:
+        if self.staged is not None and self.staged.directory is not None:
             # It runs in its staged directory; its functions still import from ours.
-            importable = [os.getcwd(), *filter(None, [os.environ.get("PYTHONPATH")])]
-            environment = {**os.environ, "PYTHONPATH": os.pathsep.join(importable)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "sluice.worker.runner", str(self._result)],
-            stdin=subprocess.PIPE,
-            start_new_session=True,
-            preexec_fn=_PREEXEC,
-            cwd=directory,
-            env=environment,
-        )
-        assert self.process.stdin is not None
-        with self.process.stdin:
-            self.process.stdin.write(orjson.dumps(spec))
+            spec["cwd"] = str(self.staged.directory)
+        with contextlib.suppress(OSError):  # the child is gone: its outcome says so
+            self.child.send(spec)
+
+    def wait(self, seconds: float) -> bool:
+        if self.child is None:
+            return True
+        return self.child.wait(seconds)
+
+    def stop(self, timed_out: bool = False) -> None:
+        self._timed_out = self._timed_out or timed_out
+        if self.child is not None:
+            self.child.kill()
 
     def _outcome(self) -> Outcome:
-        assert self.process is not None
-        try:
-            saved = orjson.loads(self._result.read_bytes())
-            return Outcome(**saved)
-        except (OSError, ValueError, TypeError):
-            code = self.process.returncode
-            return Outcome.failed(f"the function's process exited with code {code} and no result")
-        finally:
-            self._dir.cleanup()
+        assert self.child is not None
+        saved = self.child.outcome()
+        if saved is not None:
+            try:
+                return Outcome(**saved)
+            except TypeError:
+                pass
+        code = self.child.returncode
+        return Outcome.failed(f"the function's process exited with code {code} and no result")
 
 
 class CommandRun(Run):
@@ -225,7 +237,7 @@ class CommandRun(Run):
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_PREEXEC,
+            preexec_fn=PREEXEC,
             env=environment,
             cwd=self.staged.directory if self.staged else None,
         )
@@ -300,16 +312,19 @@ class NotStarted(Run):
         return Outcome.failed(self.why)
 
 
-def start(work: Document, staged: Staged | None = None) -> Run:
-    """Start `work` (its function, else its command) in a child process."""
+def start(work: Document, staged: Staged | None = None, child: Child | None = None) -> Run:
+    """Start `work` (its function, else its command) in a child process: a function in
+    `child` if given (sluice.worker.pool), else in a child started for it."""
     if work.get("function"):
-        return FunctionRun(work, staged)
+        return FunctionRun(work, staged, child)
     if work.get("command"):
         return CommandRun(work, staged)
     return _Unrunnable(work, staged)
 
 
-def _call(spec: Document) -> Outcome:
+def call(spec: Document) -> Outcome:
+    """Import `spec["function"]` and call it with `spec["parameters"]`: how it ended
+    (run in a pool child, never in the worker itself)."""
     parameters = spec["parameters"] or {}
     try:
         module_name, _, name = str(spec["function"]).rpartition(".")
@@ -342,18 +357,3 @@ def _check_parameters(function: Callable[..., Any], parameters: Any) -> None:
     except (TypeError, ValueError):
         return  # a builtin without a signature: let the call say
     signature.bind(**parameters)
-
-
-def main(argv: list[str]) -> int:
-    """Child entry point: run the function read from stdin, write its outcome to argv[0]."""
-    spec = orjson.loads(sys.stdin.buffer.read())
-    outcome = _call(spec)
-    target = Path(argv[0])
-    partial = target.with_suffix(".partial")
-    partial.write_bytes(orjson.dumps(asdict(outcome)))
-    partial.replace(target)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

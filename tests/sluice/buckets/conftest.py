@@ -37,6 +37,15 @@ def reaping_sluice(start_session_sluice: SluiceStarter) -> SluiceProcess:
     return start_session_sluice("reaping", SLUICE_REAPER_INTERVAL="1")
 
 
+@pytest.fixture(scope="session")
+def retrying_sluice(start_session_sluice: SluiceStarter) -> SluiceProcess:
+    """A Sluice on its own database that queues a failed work with retries left again
+    within a fraction of a second."""
+    return start_session_sluice(
+        "retrying", SLUICE_REAPER_INTERVAL="0.2", SLUICE_RETRY_BACKOFF="0.2"
+    )
+
+
 @pytest.fixture
 def reaping(reaping_sluice: SluiceProcess) -> Iterator[Buckets]:
     with Buckets(reaping_sluice.url) as client:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -49,3 +50,23 @@ def vanish() -> None:
 def bad_products() -> tuple[dict[str, Any], list[int]]:
     """Return products that are not file paths: the server refuses the report."""
     return {"a": 1}, [1, 2]
+
+
+def crash_once(marker: str) -> dict[str, Any]:
+    """The first time, note this process's id in `marker` and die by SIGKILL, as a
+    crash would; after that, succeed naming both processes."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+    return {"crashed": int(path.read_text()), "pid": os.getpid()}
+
+
+def whoami(**parameters: Any) -> dict[str, Any]:
+    """Succeed naming the process that ran the work."""
+    return {"pid": os.getpid()}
+
+
+def fail_naming_pid() -> None:
+    """Fail, naming the process that ran the work."""
+    raise ValueError(f"pid {os.getpid()}")

@@ -60,7 +60,8 @@ def _no_tasks(world: World, body: Any) -> bool:
     return bool(body["tasks"] == [] and body["total"] == 0)
 
 
-_B_QUERY = {"query": lambda w: {"pipeline": w.b}}
+_B_FILTER = lambda w: {"pipeline": w.b}  # noqa: E731
+_B_QUERY = {"query": _B_FILTER}
 _LEASE = {"id": lambda w: w.running["id"], "lease": lambda w: w.lease}
 _WORKFILE = lambda w: f"/workfiles/{w.workfile}"  # noqa: E731
 _PROCESS = lambda w: f"/workfiles/processes/{w.process}"  # noqa: E731
@@ -121,7 +122,17 @@ CASES: dict[tuple[str, str], Case] = {
         call("/buckets/work/withdraw", json=lambda w: {"pipeline": w.b}),
         call("/buckets/work/withdraw", json={}),
     ),
+    ("POST", "/buckets/work/withdraw/batch"): forbidden(
+        call("/buckets/work/withdraw/batch", json={"query": _B_FILTER, "limit": 2}),
+        call("/buckets/work/withdraw/batch", json={"query": {}, "limit": 2}),
+    ),
     ("POST", "/buckets/work/heartbeat"): forbidden(call("/buckets/work/heartbeat", json=_LEASE)),
+    ("POST", "/buckets/work/heartbeats"): forbidden(
+        call(
+            "/buckets/work/heartbeats",
+            json=lambda w: {"leases": [{"id": w.running["id"], "lease": w.lease}]},
+        )
+    ),
     ("POST", "/buckets/work/release"): forbidden(call("/buckets/work/release", json=_LEASE)),
     ("POST", "/buckets/view"): forbidden(
         call("/buckets/view", json=_B_QUERY), call("/buckets/view", json={"query": {}})

@@ -1,0 +1,251 @@
+"""Pre-started child processes that run function works one at a time.
+
+A `Child` is `python -m sluice.worker.pool SPEC_FD OUTCOME_FD` (this module) in a
+session of its own: it reads one work spec per line from one pipe, calls the function
+(`sluice.worker.runner.call`) in the work's directory if it has one, and writes the
+outcome as one JSON line to the other, then waits for the next. Modules a function
+imports stay imported for the next work, so a work pays for an interpreter start only
+when its child is new.
+
+Isolation is the process's: stopping a run kills the child's whole process group, and
+a child that crashes (its outcome pipe closes without an outcome) fails only the work
+it was running. Either way the child is not used again. `Pool` hands out ready children
+and replaces a child once it has run `recycle` works, or after any work that did not
+succeed, starting the replacement at once so that it is ready by the next work.
+
+The kernel kills a child when the thread that started it ends (PR_SET_PDEATHSIG, see
+`sluice.worker.runner`), so children are started only by threads that live as long as
+the worker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+from typing import Any
+
+import orjson
+
+from sluice.worker.runner import KILL_AFTER, PREEXEC, Outcome, call, kill_group
+
+#: Bytes read from the outcome pipe at a time.
+CHUNK = 1 << 16
+
+
+class Child:
+    """One pre-started child process, ready for a work once `start`ed."""
+
+    def __init__(self) -> None:
+        spec_read, self._spec = os.pipe()
+        self._out, out_write = os.pipe()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "sluice.worker.pool", str(spec_read), str(out_write)],
+                stdin=subprocess.DEVNULL,
+                pass_fds=(spec_read, out_write),
+                start_new_session=True,
+                preexec_fn=PREEXEC,
+                env=_importable_here(),
+            )
+        except BaseException:
+            for fd in (self._spec, self._out):
+                os.close(fd)
+            raise
+        finally:
+            os.close(spec_read)
+            os.close(out_write)
+        #: Works handed to this child so far.
+        self.works = 0
+        self._buffer = b""
+        self._outcome: dict[str, Any] | None = None
+        self._ended = False
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def send(self, spec: dict[str, Any]) -> None:
+        """Hand the child a work: `{"function", "parameters"}`. OSError if it is gone."""
+        self.works += 1
+        self._outcome = None
+        self._buffer = b""
+        data = memoryview(orjson.dumps(spec) + b"\n")
+        while data:
+            data = data[os.write(self._spec, data) :]
+
+    def wait(self, seconds: float) -> bool:
+        """Wait up to `seconds` for the work's outcome or the child's end; whether either
+        came."""
+        if self._outcome is not None or self._ended:
+            return True
+        readable, _, _ = select.select([self._out], [], [], max(0.0, seconds))
+        while readable:
+            chunk = os.read(self._out, CHUNK)
+            if not chunk:
+                self._end()
+                return True
+            self._buffer += chunk
+            line, newline, _ = self._buffer.partition(b"\n")
+            if newline:
+                self._outcome = orjson.loads(line)
+                return True
+            readable, _, _ = select.select([self._out], [], [], 0)
+        return False
+
+    def outcome(self) -> dict[str, Any] | None:
+        """The outcome the child wrote for its work; None if it ended without one."""
+        return self._outcome
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.poll()
+
+    @property
+    def alive(self) -> bool:
+        return not self._ended and self.process.poll() is None
+
+    def kill(self) -> None:
+        """End the child and its whole process group: SIGTERM, SIGKILL if it lingers."""
+        kill_group(self.process)
+        self._end()
+
+    def close(self) -> None:
+        """Retire an idle child: nothing it runs is worth waiting for."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self._end()
+
+    def _end(self) -> None:
+        if not self._ended:
+            self._ended = True
+            for fd in (self._spec, self._out):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        if self.process.poll() is None:
+            try:
+                self.process.wait(KILL_AFTER)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def _importable_here() -> dict[str, str]:
+    """The worker's environment, with its working directory first on PYTHONPATH: a work
+    may run in a directory of its own (and start Python processes there), and its
+    functions still import from the worker's."""
+    importable = [os.getcwd(), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(importable)}
+
+
+class Pool:
+    """Ready children, each used for at most `recycle` works (None: until it fails)."""
+
+    def __init__(self, recycle: int | None = None) -> None:
+        self.recycle = recycle
+        self._idle: list[Child] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        #: Children started so far.
+        self.started = 0
+
+    def take(self) -> Child:
+        """A ready child (a new one if none is idle); OSError if none can start."""
+        with self._lock:
+            while self._idle:
+                # The longest idle first: a replacement just started may still be booting.
+                child = self._idle.pop(0)
+                if child.alive:
+                    return child
+                child.close()
+        return self._start()
+
+    def give_back(self, child: Child, succeeded: bool) -> None:
+        """Take `child` back after its work; it is kept unless the work did not succeed,
+        the child ended or it has run `recycle` works; a retired child's replacement is
+        started now (unless the pool is closed)."""
+        spent = self.recycle is not None and child.works >= self.recycle
+        if succeeded and child.alive and not spent:
+            with self._lock:
+                if not self._closed:
+                    self._idle.append(child)
+                    return
+        child.close()
+        with self._lock:
+            if self._closed:
+                return
+        try:
+            fresh = self._start()
+        except OSError:
+            return  # the next `take` tries again, and its work fails if it cannot
+        with self._lock:
+            if not self._closed:
+                self._idle.append(fresh)
+                return
+        fresh.close()
+
+    def fill(self, count: int) -> None:
+        """Start children until `count` are idle (pre-start before the first work)."""
+        while True:
+            with self._lock:
+                if self._closed or len(self._idle) >= count:
+                    return
+            child = self._start()
+            with self._lock:
+                self._idle.append(child)
+
+    def close(self) -> None:
+        """Retire every idle child; children given back later are retired too."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for child in idle:
+            child.close()
+
+    def _start(self) -> Child:
+        child = Child()
+        with self._lock:
+            self.started += 1
+        return child
+
+
+def main(argv: list[str]) -> int:
+    """Child entry point: run the function of each spec line from fd argv[0], writing
+    each outcome as a line to fd argv[1], until the spec pipe closes."""
+    from dataclasses import asdict
+
+    specs_fd, out_fd = int(argv[0]), int(argv[1])
+    # Processes a function starts must not hold the pipes: the worker sees this
+    # process's end as the outcome pipe's end.
+    os.set_inheritable(specs_fd, False)
+    os.set_inheritable(out_fd, False)
+    home = os.getcwd()
+    with os.fdopen(specs_fd, "rb") as specs:
+        for line in specs:
+            spec = orjson.loads(line)
+            try:
+                if spec.get("cwd"):
+                    os.chdir(spec["cwd"])
+            except OSError as exc:
+                outcome = Outcome.failed(f"cannot enter the work's directory: {exc}")
+            else:
+                outcome = call(spec)
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(OSError, ValueError):
+                    stream.flush()
+            # The next work starts where every work starts.
+            with contextlib.suppress(OSError):
+                os.chdir(home)
+            data = memoryview(orjson.dumps(asdict(outcome)) + b"\n")
+            while data:
+                data = data[os.write(out_fd, data) :]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
