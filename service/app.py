@@ -40,6 +40,9 @@ from service.experiments.tasks import TaskStore
 from service.flowserv import routes as flowserv
 from service.jsonio import JSONResponse
 from service.leaderboards.groups import GroupStore
+from service.leaderboards.routes import endpoints as leaderboard_endpoints
+from service.leaderboards.runs import LeaderboardRunStore
+from service.leaderboards.templates import TemplateStore
 from service.leaderboards.uploads import UploadStore
 from service.observe import logs
 from service.observe.metrics import Metrics
@@ -102,6 +105,7 @@ MOUNTS: list[tuple[str, list[Endpoint]]] = [
     ("", workfile_endpoints),
     ("", experiment_endpoints),
     ("", data_endpoints),
+    ("/leaderboards", leaderboard_endpoints),
     (engine.ENGINE_PATH, engine.endpoints),
 ]
 
@@ -137,6 +141,8 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
     )
     step_files = StepFileStore(database, settings)
     data = DataStore(database, settings)
+    runs = RunStore(database, buckets, results, step_files)
+    templates = TemplateStore(database, settings)
     opened = Stores(
         settings=settings,
         metrics=metrics,
@@ -148,7 +154,7 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
         results=results,
         buckets=buckets,
         workfiles=WorkfileStore(database, settings),
-        runs=RunStore(database, buckets, results, step_files),
+        runs=runs,
         step_files=step_files,
         workers=WorkerStore(database, settings),
         experiments=experiments,
@@ -159,6 +165,10 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
         data=data,
         functions=FunctionStore(database),
         ingest=Ingestor(data, settings),
+        templates=templates,
+        leaderboard_runs=LeaderboardRunStore(
+            database, settings, templates, runs, step_files, uploads
+        ),
     )
     for store in (
         opened.tokens,
@@ -177,6 +187,8 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
         opened.uploads,
         opened.data,
         opened.functions,
+        opened.templates,
+        opened.leaderboard_runs,
     ):
         await store.create_indexes()
     _warn_if_open(settings)
@@ -197,6 +209,7 @@ def background_loops(opened: Stores) -> list[Periodic]:
     return [
         Periodic("experiments", settings.task_interval, experiments_upkeep),
         Periodic("runs", settings.run_interval, opened.runs.reconcile),
+        Periodic("leaderboards", settings.leaderboard_interval, opened.leaderboard_runs.reconcile),
         Periodic("reaper", settings.reaper_interval, buckets.reap),
         Periodic("workers", settings.reaper_interval, opened.workers.prune),
         Periodic(

@@ -196,6 +196,15 @@ class Settings:
     aero_search_max_query_len: int = 1000
     #: Most terms in one AERO search query (400 past it).
     aero_search_max_terms: int = 50
+    #: Largest result file of a leaderboard run read for its ranking, in bytes (a larger
+    #: one makes the run's result invalid).
+    leaderboard_max_result_bytes: int = 1024 * 1024
+    #: Most runs a leaderboard considers, the best by the order asked: bounds what one
+    #: ranking request makes the database sort and group.
+    leaderboard_max_ranked: int = 100_000
+    #: Seconds between passes that follow leaderboard runs and queue post-processing;
+    #: 0 disables them.
+    leaderboard_interval: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -249,6 +258,8 @@ class Settings:
             "aero_ingest_max_bytes",
             "aero_search_max_query_len",
             "aero_search_max_terms",
+            "leaderboard_max_result_bytes",
+            "leaderboard_max_ranked",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{env_name(name)} must be at least 1")
@@ -264,6 +275,7 @@ class Settings:
             "task_interval",
             "file_grace",
             "run_interval",
+            "leaderboard_interval",
             "metrics_max_age",
             "aqueduct_execute_wait",
             "aero_ingest_max_redirects",

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from service.experiments.store import ExperimentStore
     from service.experiments.tasks import TaskStore
     from service.leaderboards.groups import GroupStore
+    from service.leaderboards.runs import LeaderboardRunStore
+    from service.leaderboards.templates import TemplateStore
     from service.leaderboards.uploads import UploadStore
     from service.observe.metrics import Metrics
     from service.results.store import ResultsStore
@@ -60,6 +62,8 @@ class Stores:
     data: DataStore
     functions: FunctionStore
     ingest: Ingestor
+    templates: TemplateStore
+    leaderboard_runs: LeaderboardRunStore
 
 
 def stores(request: Request) -> Stores:

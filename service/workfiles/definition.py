@@ -110,12 +110,7 @@ def parse(content: bytes, kind: FileType, max_depth: int, max_steps: int) -> Wor
     Values nesting deeper than `max_depth` (SLUICE_MAX_WORKFILE_DEPTH), values JSON
     cannot hold, and more than `max_steps` operators (SLUICE_MAX_WORKFILE_STEPS) are
     refused. CPU-bound (YAML parsing is pure Python): call it off the event loop."""
-    try:
-        raw = orjson.loads(content) if kind == "json" else _load_yaml(content, max_depth, max_steps)
-    except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
-        reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise InvalidWorkfile(f"the workfile is not valid {kind.upper()}: {reason}") from None
-    check_values(raw, max_depth)
+    raw = load(content, kind, max_depth, max_steps)
     if not isinstance(raw, dict):
         raise InvalidWorkfile("the workfile must hold a mapping (name, variables, operators)")
     operators = raw.get("operators")
@@ -132,6 +127,18 @@ def parse(content: bytes, kind: FileType, max_depth: int, max_steps: int) -> Wor
         raise
     order(workflow)
     return workflow
+
+
+def load(content: bytes, kind: FileType, max_depth: int, max_steps: int) -> Any:
+    """The JSON-compatible value in YAML or JSON `content`, with the limits and checks
+    of `parse` (InvalidWorkfile); `operators` at the top counts against `max_steps`."""
+    try:
+        raw = orjson.loads(content) if kind == "json" else _load_yaml(content, max_depth, max_steps)
+    except (orjson.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
+        reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise InvalidWorkfile(f"the file is not valid {kind.upper()}: {reason}") from None
+    check_values(raw, max_depth)
+    return raw
 
 
 #: libyaml's loader when installed (several times faster), else the pure-Python one.

@@ -87,6 +87,9 @@ class World:
     #: An AERO data source with one version, and a registered function.
     aero_data: str
     aero_function: str
+    #: A leaderboard template of B and a run of it (of a group of B).
+    lb_workflow: str = ""
+    lb_run: str = ""
 
 
 def _claim(admin: httpx.Client, document: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -102,9 +105,12 @@ def names() -> tuple[str, str, str]:
     return f"pa-{tag}-x", f"pb-{tag}", f"pa-{tag}-*"
 
 
-def build(admin: httpx.Client, a: str, b: str, allowed: str) -> World:
+def build(
+    admin: httpx.Client, a: str, b: str, allowed: str, env: dict[str, str] | None = None
+) -> World:
     """Make pipeline B's objects (`admin`: a client sending the bootstrap secret; the
-    extension `EXTENSION` of pipeline `b` declared)."""
+    extension `EXTENSION` of pipeline `b` declared; `env`: the server's, for the
+    leaderboard group made through its store)."""
     tag = b.removeprefix("pb-")
     result = work(b)
     assert admin.post("/results/results", json=[result]).status_code == 200
@@ -154,6 +160,7 @@ def build(admin: httpx.Client, a: str, b: str, allowed: str) -> World:
     assert committed.status_code == 201, committed.text
     function = admin.post("/aero/functions", json={"path": f"walk_{tag}.run"})
     assert function.status_code == 201, function.text
+    lb_workflow, lb_run = _leaderboard(admin, b, tag, env)
     time.sleep(1.2)  # past the `expired` work's one-second lease (the reaper is off)
     return World(
         a=a,
@@ -181,7 +188,28 @@ def build(admin: httpx.Client, a: str, b: str, allowed: str) -> World:
         task=task.json()["task_id"],
         aero_data=aero_data,
         aero_function=function.json()["id"],
+        lb_workflow=lb_workflow,
+        lb_run=lb_run,
     )
+
+
+def _leaderboard(
+    admin: httpx.Client, b: str, tag: str, env: dict[str, str] | None
+) -> tuple[str, str]:
+    """A leaderboard template of B and, with `env`, a run of it for a group of B."""
+    from tests.service.leaderboards.helpers import as_yaml, make_group
+
+    template = {"name": f"walk-{tag}", "pipeline": b, "site": "local",
+                "steps": [{"name": "s", "command": ["true"]}]}  # fmt: skip
+    installed = admin.post("/leaderboards/workflows", content=as_yaml(template))
+    assert installed.status_code == 201, installed.text
+    workflow_id = installed.json()["id"]
+    if env is None:
+        return workflow_id, ""
+    group = make_group(env, workflow_id, b, f"walk-{tag}")
+    started = admin.post(f"/leaderboards/workflows/{workflow_id}/runs", json={"group": group})
+    assert started.status_code == 201, started.text
+    return workflow_id, started.json()["id"]
 
 
 def snapshot(admin: httpx.Client, world: World) -> dict[str, Any]:
@@ -199,4 +227,6 @@ def snapshot(admin: httpx.Client, world: World) -> dict[str, Any]:
         "task": admin.get(f"/tasks/{world.task}").json()["status"],
         "experiment": admin.get(f"/experiments/{world.eid}").status_code,
         "aero_versions": admin.get(f"/aero/data/{world.aero_data}/versions").json()["total"],
+        "leaderboards": admin.get("/leaderboards/workflows").json(),
+        "lb_run": admin.get(f"/leaderboards/runs/{world.lb_run}").json(),
     }

@@ -80,7 +80,7 @@ def world(server: SluiceProcess) -> World:
     # Manifests are read on every request: the extension exists from now on.
     (extensions / "probe.json").write_text(json.dumps(manifest(b)))
     with httpx.Client(base_url=server.url, headers=token_header(ADMIN_SECRET), timeout=30) as c:
-        return build(c, a, b, allowed)
+        return build(c, a, b, allowed, server.env)
 
 
 def violations(client: httpx.Client, world: World, key: tuple[str, str], case: Case) -> list[str]:

@@ -24,7 +24,14 @@ new kind of object, make it in `pipeline_world.build` and check it in `snapshot`
 
 from __future__ import annotations
 
-from tests.service.auth.pipeline_cases import aero_data, alpine, aqueduct, flowserv, native
+from tests.service.auth.pipeline_cases import (
+    aero_data,
+    alpine,
+    aqueduct,
+    flowserv,
+    leaderboards,
+    native,
+)
 from tests.service.auth.pipeline_cases.cases import Case
 
 __all__ = ["CASES", "Case"]
@@ -39,4 +46,11 @@ def _merge(*surfaces: dict[tuple[str, str], Case]) -> dict[tuple[str, str], Case
     return merged
 
 
-CASES = _merge(native.CASES, alpine.CASES, aqueduct.CASES, flowserv.CASES, aero_data.CASES)
+CASES = _merge(
+    native.CASES,
+    alpine.CASES,
+    aqueduct.CASES,
+    flowserv.CASES,
+    aero_data.CASES,
+    leaderboards.CASES,
+)
