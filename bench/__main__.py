@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from bench.common import Comparison, Context, Options, machine, open_context, table
 from service.settings import SettingsError
 
-BENCHMARKS: tuple[str, ...] = ("results", "queue")
+BENCHMARKS: tuple[str, ...] = ("results", "queue", "claims")
 
 Runner = Callable[[Context], list[Comparison]]
 
@@ -31,6 +31,13 @@ def _positive(raw: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _depths(raw: str) -> tuple[int, ...]:
+    try:
+        return tuple(_positive(part) for part in raw.split(",") if part.strip())
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(f"{raw!r}: {exc}") from None
 
 
 def _from_env(env_name: str, default: int) -> int:
@@ -102,6 +109,28 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
         default=_from_env("SLUICE_BENCH_JOBS", defaults.jobs),
         help=f"no-op works run by `sluice worker` (env SLUICE_BENCH_JOBS; default {defaults.jobs})",
     )
+    parser.add_argument(
+        "--depths",
+        type=_depths,
+        default=_depths(os.environ.get("SLUICE_BENCH_DEPTHS") or "") or defaults.depths,
+        help="queued works of one pipeline at which claims are measured, comma-separated "
+        f"(env SLUICE_BENCH_DEPTHS; default {','.join(map(str, defaults.depths))})",
+    )
+    for flag, env, default, text in (
+        ("--spread-depth", "SPREAD_DEPTH", defaults.spread_depth,
+         "queued works spread over --spread-pipelines pipelines"),
+        ("--spread-pipelines", "SPREAD_PIPELINES", defaults.spread_pipelines,
+         "pipelines the spread queue is spread over"),
+        ("--claims", "CLAIMS", defaults.claims, "claims per depth measurement, at most"),
+        ("--claim-seconds", "CLAIM_SECONDS", defaults.claim_seconds,
+         "seconds per depth measurement, at most"),
+    ):  # fmt: skip
+        parser.add_argument(
+            flag,
+            type=_positive,
+            default=_from_env(f"SLUICE_BENCH_{env}", default),
+            help=f"{text} (env SLUICE_BENCH_{env}; default {default})",
+        )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(BENCHMARKS))
     if unknown:
@@ -114,6 +143,11 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
         seconds=args.seconds,
         workers=args.workers,
         jobs=args.jobs,
+        depths=args.depths,
+        spread_depth=args.spread_depth,
+        spread_pipelines=args.spread_pipelines,
+        claims=args.claims,
+        claim_seconds=args.claim_seconds,
     )
     return options, list(args.names) or list(BENCHMARKS)
 
@@ -130,6 +164,9 @@ def summary(ctx: Context, names: list[str], comparisons: list[Comparison], secon
         "queue": f"{options.docs:,} works deposited, at most {options.cycles} cycles or "
         f"{options.seconds} s per configuration, {options.workers} workers, "
         f"{options.jobs} worker jobs",
+        "claims": f"{', '.join(f'{d:,}' for d in options.depths)} queued works in one "
+        f"pipeline and {options.spread_depth:,} over {options.spread_pipelines}, at most "
+        f"{options.claims} claims or {options.claim_seconds} s per measurement",
     }
     lines = [
         f"`python -m bench {' '.join(names)}`:",

@@ -22,7 +22,7 @@ from pymongo import MongoClient
 from pymongo.collection import Collection
 
 from service.embedded import EmbeddedDatabase
-from service.settings import Settings
+from service.settings import EMBEDDED_CLAIM_BATCH, Settings
 from service.testing import SluiceProcess
 
 #: The repository root, so child processes can import `bench` wherever they start.
@@ -52,6 +52,15 @@ class Options:
     workers: int = 16
     #: No-op works run end to end by `sluice worker`.
     jobs: int = 40
+    #: Queued works of one pipeline at which claims are measured (bench/claims.py).
+    depths: tuple[int, ...] = (100, 1000, 10_000, 50_000)
+    #: Queued works spread evenly over `spread_pipelines` pipelines, for claims from one.
+    spread_depth: int = 10_000
+    spread_pipelines: int = 50
+    #: Claims per measurement at most (and at most half the queue).
+    claims: int = 500
+    #: Seconds each claim measurement may take, at most (after its first claim).
+    claim_seconds: int = 10
 
 
 @dataclass(frozen=True)
@@ -162,6 +171,7 @@ def serve(
     }
     if ctx.embedded:
         full_env.setdefault("SLUICE_SERIALIZE_CLAIMS", "1")
+        full_env.setdefault("SLUICE_CLAIM_BATCH", str(EMBEDDED_CLAIM_BATCH))
     log = ctx.workdir / f"{name}.log"
     try:
         with SluiceProcess(full_env, log_path=log, app=app) as process:

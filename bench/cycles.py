@@ -25,9 +25,8 @@ from bench.common import (
 from bench.race import Cycle, OpenWorker
 from schemas.buckets import LEASE_HEADER
 from schemas.work import Work
-from service.buckets.documents import BOUND, LEASE, STOP
-from service.buckets.lease import new_lease
-from service.buckets.store import CLAIM_SORT
+from service.buckets.claims import CLAIM_SORT, claim_update
+from service.buckets.documents import LEASE
 
 SITE = "chime"
 NOOP = "bench.noop.noop"
@@ -105,35 +104,21 @@ def checked(response: httpx.Response) -> httpx.Response:
 
 
 def raw_worker(scratch: Collection[Document], pipeline: str) -> Cycle:
-    """The same cycle with PyMongo: claim as `BucketsStore.withdraw` does, then set the
+    """The same cycle with PyMongo: claim as Sluice's one sorted claim does
+    (SLUICE_CLAIM_BATCH=0, service.buckets.claims), then set the
     work to `success` if the lease is still ours. (Neither mongod nor the embedded
     server reports write conflicts outside a transaction: they retry them inside.)"""
     claim = {"status": "queued", "pipeline": {"$in": [pipeline]}}
 
     def cycle() -> bool:
-        now = time.time()
-        lease = new_lease(now, "$timeout")
-        # The update of BucketsStore.withdraw (service/buckets/store.py).
-        update: list[Document] = [
-            {
-                "$set": {
-                    "status": "running",
-                    "start": now,
-                    "stop": None,
-                    "attempt": {"$add": [{"$ifNull": ["$attempt", 0]}, 1]},
-                    LEASE: lease,
-                    BOUND: True,
-                }
-            },
-            {"$unset": [STOP]},
-        ]
+        update, token = claim_update(bound=True)
         claimed = scratch.find_one_and_update(
             claim, update, sort=CLAIM_SORT, return_document=ReturnDocument.AFTER
         )
         if claimed is None:
             return False
         scratch.update_one(
-            {"_id": claimed["_id"], f"{LEASE}.token": lease["token"]},
+            {"_id": claimed["_id"], f"{LEASE}.token": token},
             {
                 "$set": {"status": "success", "stop": time.time(), "results": RESULTS},
                 "$unset": {LEASE: ""},

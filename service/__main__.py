@@ -15,7 +15,7 @@ import uvicorn
 
 from service.app import create_app
 from service.embedded import EmbeddedDatabase, EmbeddedDatabaseError
-from service.settings import Settings, SettingsError, is_loopback
+from service.settings import EMBEDDED_CLAIM_BATCH, Settings, SettingsError, is_loopback
 
 #: Printed when `make run` serves without authentication.
 AUTH_OFF_WARNING = """\
@@ -66,9 +66,13 @@ def main() -> int:
         except EmbeddedDatabaseError as exc:
             print(f"sluice: {exc}", file=sys.stderr)
             return 1
-        # The embedded server collapses under contended claims unless they are serialised.
+        # The embedded server collapses under contended claims unless they are serialised,
+        # and sorts every candidate of a claim in memory unless candidates are batched.
         serialize = settings.serialize_claims or "SLUICE_SERIALIZE_CLAIMS" not in os.environ
-        settings = dataclasses.replace(settings, mongodb_uri=uri, serialize_claims=serialize)
+        batch = settings.claim_batch if "SLUICE_CLAIM_BATCH" in os.environ else EMBEDDED_CLAIM_BATCH
+        settings = dataclasses.replace(
+            settings, mongodb_uri=uri, serialize_claims=serialize, claim_batch=batch
+        )
         print(f"sluice: embedded database on {uri} (data in {data})", file=sys.stderr)
     # uvicorn re-raises the signal that stopped it once it has shut down; let that be a
     # no-op here so the embedded database is still stopped in order below.

@@ -66,6 +66,11 @@ class Settings:
     max_view_results: int = 10_000
     #: Serialise work claims inside each process (needed by the embedded server).
     serialize_claims: bool = False
+    #: Candidates one sorted read yields for claims (service.buckets.claims); 0 claims
+    #: with one sorted find_one_and_update each (a real MongoDB serves it from the index).
+    claim_batch: int = 0
+    #: Seconds a batch of claim candidates is used (longer only when its read took longer).
+    claim_batch_seconds: float = 2.0
     #: Seconds between sweeps for running works whose lease expired; 0 disables the reaper.
     reaper_interval: float = 5.0
     #: Refuse reports (`PUT /buckets/work`) without a lease token unless the caller is an
@@ -279,6 +284,8 @@ class Settings:
             "metrics_max_age",
             "aqueduct_execute_wait",
             "aero_ingest_max_redirects",
+            "claim_batch",
+            "claim_batch_seconds",
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{env_name(name)} must not be negative")
@@ -354,6 +361,9 @@ class Settings:
 
 #: A URL path prefix: one or more `/segment`s.
 _URL_PREFIX = re.compile(r"(/[A-Za-z0-9._-]+)+")
+
+#: SLUICE_CLAIM_BATCH when Sluice starts the embedded database and it is not set.
+EMBEDDED_CLAIM_BATCH = 500
 
 #: Highest SLUICE_MAX_JSON_DEPTH accepted, well below the BSON encoder's limit.
 MAX_JSON_DEPTH = 500

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from service.embedded import EmbeddedDatabase
+from service.settings import EMBEDDED_CLAIM_BATCH
 from service.testing import SluiceProcess, SluiceStarter
 
 
@@ -41,6 +42,7 @@ def sluice_env(mongo_uri: str) -> dict[str, str]:
     }
     if not os.environ.get("MONGODB_URI"):
         env["SLUICE_SERIALIZE_CLAIMS"] = "1"
+        env["SLUICE_CLAIM_BATCH"] = str(EMBEDDED_CLAIM_BATCH)
     return env
 
 

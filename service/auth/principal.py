@@ -121,7 +121,7 @@ class Principal:
         all of them allowed."""
         if not self.patterns:
             return
-        named = _named_pipelines(query)
+        named = named_pipelines(query)
         if named is None:
             raise Forbidden(
                 f"token {self.name!r} is limited to pipelines {', '.join(self.patterns)}: "
@@ -159,7 +159,9 @@ def pattern_within(inner: str, outer: str) -> bool:
     return outer.endswith("*") and not WILDCARDS & set(prefix) and inner.startswith(prefix)
 
 
-def _named_pipelines(query: Any) -> list[Any] | None:
+def named_pipelines(query: Any) -> list[Any] | None:
+    """The pipelines the filter `query` names at the top level (a string, `{"$eq"}` or
+    a non-empty `{"$in"}`), or None when it names none that way."""
     if not isinstance(query, dict) or "pipeline" not in query:
         return None
     value = query["pipeline"]

@@ -26,23 +26,17 @@ class Batches:
 
     if TYPE_CHECKING:
 
-        async def withdraw(
-            self, query: Any, caller: Principal | None = None, bound: bool = False
-        ) -> tuple[Document, str] | None: ...
+        async def claim(
+            self, query: Any, caller: Principal | None = None, bound: bool = False, limit: int = 1
+        ) -> list[tuple[Document, str]]: ...
 
     async def withdraw_many(
         self, query: Any, caller: Principal | None = None, bound: bool = False, limit: int = 1
     ) -> list[tuple[Document, str]]:
         """Claim up to `limit` works matching `query` as `withdraw` claims one, each with
         a lease of its own; in claim order (highest priority first, then oldest), fewer
-        (or none) when fewer are queued."""
-        claimed: list[tuple[Document, str]] = []
-        while len(claimed) < limit:
-            one = await self.withdraw(query, caller, bound)
-            if one is None:
-                break
-            claimed.append(one)
-        return claimed
+        (or none) when fewer are queued (service.buckets.claims)."""
+        return await self.claim(query, caller, bound, limit)
 
     async def heartbeat_many(
         self, pairs: Sequence[tuple[str, str]], caller: Principal | None = None

@@ -19,6 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from service.auth.principal import Principal
 from service.buckets import audit, lease
+from service.buckets.claims import Candidates
 from service.buckets.documents import LEASE, RUN, STOP, public
 from service.db import Document
 from service.results.store import ResultsStore
@@ -29,6 +30,7 @@ class Lifecycle:
     lost their lease (service.buckets.audit); the base of `BucketsStore`."""
 
     collection: AsyncCollection[Document]
+    candidates: Candidates
 
     async def locate(
         self, wanted: Mapping[str, str], results: ResultsStore, run: str | None = None
@@ -102,21 +104,33 @@ class Lifecycle:
     async def requeue_failure(self, work: Document) -> bool:
         """Whether `work` (as read) is a failure with retries left; if so it is queued
         again, unless it changed meanwhile."""
-        return await audit.requeue_failure(self.collection, work)
+        requeued = await audit.requeue_failure(self.collection, work)
+        if requeued:
+            self.candidates.queued([work])
+        return requeued
 
     async def reap(self, now: float | None = None) -> dict[str, int]:
         """End the runs whose lease expired; `{"requeued", "failed"}` tallies."""
-        return await audit.reap(self.collection, now)
+        return self._requeued(await audit.reap(self.collection, now), "requeued")
 
     async def retry(self, base: float, longest: float) -> dict[str, int]:
         """Requeue failures with retries left once their backoff (`base` seconds,
         doubling per attempt, at most `longest`) has passed; `{"retried"}` tally."""
-        return await audit.retry(self.collection, base, longest)
+        return self._requeued(await audit.retry(self.collection, base, longest), "retried")
 
     async def audit_failed(self, only: Document | None = None) -> int:
         """Requeue `failure` works with retries left (matching `only`, a filter on
         pipelines such as `BucketsStore.visible` gives); how many."""
-        return await audit.failed(self.collection, only)
+        requeued = await audit.failed(self.collection, only)
+        if requeued:
+            self.candidates.clear()
+        return requeued
+
+    def _requeued(self, tallies: dict[str, int], name: str) -> dict[str, int]:
+        # Works queued again by a sweep may rank before cached claim candidates.
+        if tallies.get(name):
+            self.candidates.clear()
+        return tallies
 
     async def audit_expired(self, only: Document | None = None) -> int:
         """Fail running works past their lease (or timeout), matching `only`; how many."""

@@ -1,7 +1,7 @@
 """Buckets: queued works of every pipeline in one MongoDB collection.
 
-A work moves `queued` -> `running` (withdraw: one conditional `find_one_and_update`
-that also takes a lease) -> `success` / `failure` (the run's `PUT /work`). The reaper
+A work moves `queued` -> `running` (withdraw: a conditional claim that also takes a
+lease, see service.buckets.claims) -> `success` / `failure` (the run's `PUT /work`). The reaper
 and the audit routes (service.buckets.audit) end runs whose lease lapsed; every such
 change is a conditional update, so several Sluice processes may share one database.
 """
@@ -11,20 +11,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from schemas.work import ViewRequest, Work
 from service.auth.principal import Principal
 from service.buckets import audit, lease
 from service.buckets.batches import Batches
+from service.buckets.claims import CLAIM_SORT, Candidates, Claims
 from service.buckets.documents import (
-    BOUND,
     DEPOSIT,
     LEASE,
     RUN,
@@ -44,20 +43,24 @@ from service.errors import (
     ValidationFailed,
     batch_too_large,
 )
-from service.query import QueryValidator, find_projection, refused
+from service.query import QueryValidator, find_projection
 from service.settings import Settings
 from service.validation import duplicates, validate_works
 from service.views import open_view
 
 COLLECTION = "buckets.work"
 
-#: Claim order: highest priority first, then oldest.
-CLAIM_SORT = [("priority", DESCENDING), ("creation", ASCENDING)]
-
 INDEXES = [
     IndexModel([("id", ASCENDING)], unique=True, name="id_unique"),
     # Equality on status and pipeline, then the claim order: serves withdraw's sort.
     IndexModel([("status", ASCENDING), ("pipeline", ASCENDING), *CLAIM_SORT], name="claim"),
+    # The same with the site first: what every worker's filter names (`workflow run -s`,
+    # `sluice worker --site`). The embedded database plans only an index whose keys
+    # cover every filtered field; without it that filter read every queued work.
+    IndexModel(
+        [("status", ASCENDING), ("site", ASCENDING), ("pipeline", ASCENDING), *CLAIM_SORT],
+        name="claim_site",
+    ),
     # Only running works carry a lease: the reaper's sweep reads just those.
     IndexModel([(f"{LEASE}.expires", ASCENDING)], name="lease_expires", sparse=True),
     IndexModel([("creation", ASCENDING)], name="creation"),
@@ -67,7 +70,7 @@ INDEXES = [
 DEPOSIT_ATTEMPTS = 5
 
 
-class BucketsStore(Lifecycle, Status, Batches):
+class BucketsStore(Claims, Lifecycle, Status, Batches):
     """Deposit, withdraw, lease, update, delete, view and count queued works."""
 
     def __init__(self, database: Database, validator: QueryValidator, settings: Settings) -> None:
@@ -77,15 +80,11 @@ class BucketsStore(Lifecycle, Status, Batches):
         self.collection: AsyncCollection[Document] = database.db[COLLECTION]
         # One claim at a time per process when the server collapses under contention.
         self._claim_lock = asyncio.Lock() if settings.serialize_claims else None
+        self.candidates = Candidates(settings.claim_batch, settings.claim_batch_seconds)
 
     async def create_indexes(self) -> None:
         """Ensure the collection's indexes (run at start-up, before any deposit)."""
         await self.collection.create_indexes(INDEXES)
-
-    def checked_filter(self, query: Any, where: str = "query") -> dict[str, Any]:
-        """`query` if it is a safe filter over public fields; 400 otherwise."""
-        self.validator.filter(query, where, hidden=SERVER_FIELDS)
-        return dict(query)
 
     async def deposit(
         self, raw: Any, caller: Principal | None = None, run: str | None = None
@@ -118,6 +117,7 @@ class BucketsStore(Lifecycle, Status, Batches):
             queued.append(stored)
         if queued:
             await self._insert_new(queued)
+            self.candidates.queued(queued)
         return [d["id"] for d in documents]
 
     async def _insert_new(self, queued: list[Document]) -> None:
@@ -150,50 +150,6 @@ class BucketsStore(Lifecycle, Status, Batches):
                 if not is_duplicate(exc):
                     raise
         raise Conflict("the works kept being deposited concurrently; retry", {})
-
-    async def withdraw(
-        self, query: Any, caller: Principal | None = None, bound: bool = False
-    ) -> tuple[Document, str] | None:
-        """Claim the best `queued` work matching `query`; return it and its lease token.
-
-        One conditional `find_one_and_update`, highest priority first, then oldest
-        creation: `running`, `start` now, `attempt` + 1, and a lease lasting the
-        work's `timeout`. None when nothing matches. A pipeline-restricted `caller`
-        must name its pipelines in the filter (403 otherwise). `bound`: the caller
-        reports with the lease token, so tokenless reports of this run are refused.
-        """
-        query = self.checked_filter(query)
-        if caller is not None:
-            caller.check_filter(query)
-        claim = {"status": "queued", **query}
-        if "status" in query:
-            claim = {"status": "queued", "$and": [query]}
-        lock: AbstractAsyncContextManager[Any] = self._claim_lock or nullcontext()
-        async with lock:
-            now = time.time()
-            claimed_lease = lease.new_lease(now, "$timeout")
-            update: list[dict[str, Any]] = [
-                {
-                    "$set": {
-                        "status": "running",
-                        "start": now,
-                        "stop": None,
-                        "attempt": {"$add": [{"$ifNull": ["$attempt", 0]}, 1]},
-                        LEASE: claimed_lease,
-                        BOUND: bound,
-                    }
-                },
-                {"$unset": [STOP]},
-            ]
-            try:
-                claimed = await self.collection.find_one_and_update(
-                    claim, update, sort=CLAIM_SORT, return_document=ReturnDocument.AFTER
-                )
-            except OperationFailure as exc:
-                raise refused(exc) from None
-        if claimed is None:
-            return None
-        return public(claimed), claimed_lease["token"]
 
     async def _held(self, work_id: str, token: str, caller: Principal | None) -> Document:
         """The filter of a held lease, limited to what `caller` may touch: 403 if the
@@ -248,6 +204,7 @@ class BucketsStore(Lifecycle, Status, Batches):
         )
         if released is None:
             raise lease.not_held(work_id)
+        self.candidates.queued([released])
         return public(released)
 
     async def update(
@@ -273,6 +230,8 @@ class BucketsStore(Lifecycle, Status, Batches):
         if repeated:
             raise ValidationFailed("ids repeated within the batch", {"ids": repeated})
         strict = self.settings.require_lease
+        # A work edited back to `queued` may rank before cached claim candidates.
+        self.candidates.queued(d for d in documents if d["status"] == "queued")
         if len(documents) == 1:
             late = await lease.report(self.collection, documents[0], token, caller, strict)
             return [] if late is None else [late]
@@ -303,6 +262,8 @@ class BucketsStore(Lifecycle, Status, Batches):
             ids, {"status": "failure"}, caller, 'name the works to retry: {"ids": ["<id>"]}'
         )
         outcome = await self.collection.update_many(selected, audit.REQUEUE_FAILED)
+        if outcome.modified_count:
+            self.candidates.clear()
         return outcome.modified_count
 
     async def running(self, limit: int, caller: Principal | None = None) -> list[Document]:

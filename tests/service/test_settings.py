@@ -49,6 +49,8 @@ def test_values_are_parsed() -> None:
         ("SLUICE_ALPINE_PREFIX", "alpine", "SLUICE_ALPINE_PREFIX='alpine' must be empty or"),
         ("SLUICE_ALPINE_PREFIX", "/alpine/", "SLUICE_ALPINE_PREFIX='/alpine/' must be"),
         ("SLUICE_SESSION_TTL", "0", "SLUICE_SESSION_TTL must be more than 0"),
+        ("SLUICE_CLAIM_BATCH", "-1", "SLUICE_CLAIM_BATCH must not be negative"),
+        ("SLUICE_CLAIM_BATCH_SECONDS", "-1", "SLUICE_CLAIM_BATCH_SECONDS must not be negative"),
     ],
 )
 def test_invalid_values_fail_naming_the_variable(variable: str, value: str, message: str) -> None:

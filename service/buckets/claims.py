@@ -1,0 +1,278 @@
+"""Claims: how a withdraw picks queued works and takes them (the `Claims` methods of
+`BucketsStore`).
+
+A claim is always a conditional update: a work is taken only while it is still `queued`
+and still matches the caller's filter, so two claimers (coroutines, processes or Sluice
+replicas) never take the same work. Two ways to pick it, by SLUICE_CLAIM_BATCH:
+
+- **0, one sorted claim** (the default; right for a real MongoDB, which serves the sort
+  from the claim index): one `find_one_and_update` sorted highest priority first, then
+  oldest creation. Exact order.
+- **N > 0, candidate batches** (what the embedded database gets): it sorts every
+  matching work in memory on each sorted claim, and its `find_one_and_update` scans the
+  whole collection, so a claim's cost grows with the queue. Instead one sorted read
+  yields up to N candidates (ids only), kept per filter in this process; each claim
+  takes the next candidate with an `update_one` on its `_id` that re-asserts `queued`
+  and the whole filter (a point lookup), then reads the claimed work back by `_id`.
+  A candidate another claimer took meanwhile simply fails its update and the next is
+  tried. The order bound: a claim takes the best work as of a read at most
+  SLUICE_CLAIM_BATCH_SECONDS old (longer only when the read itself took longer, on a
+  very deep queue). A work queued through this process (deposit, release, requeue)
+  that ranks before cached candidates cuts the batch there, so it is next at once; one
+  queued through another replica waits at most that long. A filter with a top-level
+  operator (`$or`, ...) or on `status` keeps the one sorted claim.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import OperationFailure
+
+from service.auth.principal import Principal, named_pipelines
+from service.buckets import lease
+from service.buckets.documents import BOUND, LEASE, SERVER_FIELDS, STOP, public
+from service.db import Document
+from service.errors import BadRequest
+from service.query import QueryValidator, refused
+from service.settings import Settings
+
+#: Claim order: highest priority first, then oldest.
+CLAIM_SORT = [("priority", DESCENDING), ("creation", ASCENDING)]
+#: Fields a candidate read returns: the id to claim and what ranks it.
+CANDIDATE_FIELDS = {"_id": True, "priority": True, "creation": True}
+#: Filters whose candidates one process keeps at once (least recently used dropped).
+CACHED_FILTERS = 1024
+#: Candidate reads one claim request makes before it falls back to the sorted claim
+#: (each read's first candidates were all taken by other claimers meanwhile).
+READS_PER_CLAIM = 3
+
+#: Where a work sorts in the claim order: (-priority, creation); smaller comes first.
+Rank = tuple[float, float]
+Claimed = tuple[Document, str]
+
+
+def rank(work: Document) -> Rank:
+    """`work`'s place in the claim order, for comparing with cached candidates (a value
+    of an unexpected type ranks first, so it cuts a batch rather than waits)."""
+    priority, creation = work.get("priority"), work.get("creation")
+    number = int | float
+    first = -float(priority) if isinstance(priority, number) else -math.inf
+    second = float(creation) if isinstance(creation, number) else -math.inf
+    return first, second
+
+
+@dataclass
+class _Batch:
+    """Candidates of one filter, in claim order, and until when they may be used."""
+
+    entries: deque[tuple[Rank, Any]]
+    #: Pipelines the filter names (None: any), so a work queued elsewhere leaves it be.
+    pipelines: frozenset[Any] | None
+    expires: float = field(default=0.0)
+
+
+class Candidates:
+    """The candidate batches of one process, by filter."""
+
+    def __init__(self, size: int, seconds: float) -> None:
+        self.size = size
+        self.seconds = seconds
+        self._batches: OrderedDict[bytes, _Batch] = OrderedDict()
+
+    def take(self, key: bytes) -> Any | None:
+        """The `_id` of the next candidate of filter `key`, or None (none left, or the
+        batch expired)."""
+        batch = self._batches.get(key)
+        if batch is None:
+            return None
+        if time.monotonic() >= batch.expires or not batch.entries:
+            del self._batches[key]
+            return None
+        self._batches.move_to_end(key)
+        return batch.entries.popleft()[1]
+
+    def keep(self, key: bytes, found: list[Document], query: Document, read: float) -> None:
+        """Keep the candidates `found` for filter `key` (the caller's `query`), read in
+        `read` seconds: usable for SLUICE_CLAIM_BATCH_SECONDS, or as long as the read
+        took when that was longer."""
+        named = named_pipelines(query)
+        entries = deque((rank(work), work["_id"]) for work in found)
+        expires = time.monotonic() + max(self.seconds, read)
+        self._batches[key] = _Batch(entries, None if named is None else frozenset(named), expires)
+        self._batches.move_to_end(key)
+        while len(self._batches) > CACHED_FILTERS:
+            self._batches.popitem(last=False)
+
+    def queued(self, works: Iterable[Document]) -> None:
+        """Works were queued through this process: cut every batch that could hold them
+        before the first candidate they rank ahead of."""
+        best: dict[Any, Rank] = {}
+        for work in works:
+            pipeline = work.get("pipeline")
+            place = rank(work)
+            if pipeline not in best or place < best[pipeline]:
+                best[pipeline] = place
+        if not best or not self._batches:
+            return
+        for batch in self._batches.values():
+            places = [
+                p for name, p in best.items() if batch.pipelines is None or name in batch.pipelines
+            ]
+            if not places:
+                continue
+            first = min(places)
+            while batch.entries and batch.entries[-1][0] > first:
+                batch.entries.pop()
+
+    def clear(self) -> None:
+        """Forget every batch (works were queued in ways that name no single work)."""
+        self._batches.clear()
+
+
+def batchable(query: Document) -> bool:
+    """Whether `query` can be claimed from candidate batches: every top-level key is a
+    field other than `_id` and `status` (an operator there would make the claim's
+    update scan the collection on the embedded database)."""
+    return all(not key.startswith("$") and key not in ("_id", "status") for key in query)
+
+
+class Claims:
+    """Withdraw and claim; the base of `BucketsStore`."""
+
+    collection: AsyncCollection[Document]
+    settings: Settings
+    validator: QueryValidator
+    _claim_lock: asyncio.Lock | None
+    candidates: Candidates
+
+    def checked_filter(self, query: Any, where: str = "query") -> dict[str, Any]:
+        """`query` if it is a safe filter over public fields; 400 otherwise."""
+        self.validator.filter(query, where, hidden=SERVER_FIELDS)
+        return dict(query)
+
+    async def withdraw(
+        self, query: Any, caller: Principal | None = None, bound: bool = False
+    ) -> Claimed | None:
+        """Claim the best `queued` work matching `query`; return it and its lease token.
+
+        The work becomes `running`, `start` now, `attempt` + 1, with a lease lasting the
+        work's `timeout`. None when nothing matches. A pipeline-restricted `caller` must
+        name its pipelines in the filter (403 otherwise). `bound`: the caller reports
+        with the lease token, so tokenless reports of this run are refused.
+        """
+        claimed = await self.claim(query, caller, bound)
+        return claimed[0] if claimed else None
+
+    async def claim(
+        self, query: Any, caller: Principal | None = None, bound: bool = False, limit: int = 1
+    ) -> list[Claimed]:
+        """Up to `limit` works as `withdraw` claims one, each with its own lease, in
+        claim order (within the candidate bound, see the module docstring); an empty
+        list when nothing matches. 400 unless `limit` is 1 to SLUICE_MAX_BATCH."""
+        if not 1 <= limit <= self.settings.max_batch:
+            raise BadRequest(
+                f"limit must be 1 to SLUICE_MAX_BATCH ({self.settings.max_batch})",
+                {"limit": limit},
+            )
+        query = self.checked_filter(query)
+        if caller is not None:
+            caller.check_filter(query)
+        lock: AbstractAsyncContextManager[Any] = self._claim_lock or nullcontext()
+        async with lock:
+            try:
+                if self.settings.claim_batch and batchable(query):
+                    return await self._claim_batched(query, bound, limit)
+                return await self._claim_sorted(query, bound, limit)
+            except OperationFailure as exc:
+                raise refused(exc) from None
+
+    async def _claim_sorted(self, query: Document, bound: bool, limit: int) -> list[Claimed]:
+        claim = {"status": "queued", **query}
+        if "status" in query:
+            claim = {"status": "queued", "$and": [query]}
+        found: list[Claimed] = []
+        while len(found) < limit:
+            update, token = claim_update(bound)
+            claimed = await self.collection.find_one_and_update(
+                claim, update, sort=CLAIM_SORT, return_document=ReturnDocument.AFTER
+            )
+            if claimed is None:
+                break
+            found.append((public(claimed), token))
+        return found
+
+    async def _claim_batched(self, query: Document, bound: bool, limit: int) -> list[Claimed]:
+        claim = {"status": "queued", **query}
+        try:
+            key = orjson.dumps(claim)
+        except TypeError:
+            # Not JSON (a filter built by the server itself): no cache key.
+            return await self._claim_sorted(query, bound, limit)
+        found: list[Claimed] = []
+        reads = 0
+        while len(found) < limit:
+            candidate = self.candidates.take(key)
+            if candidate is None:
+                if reads == READS_PER_CLAIM:
+                    found.extend(await self._claim_sorted(query, bound, limit - len(found)))
+                    break
+                reads += 1
+                started = time.monotonic()
+                cursor = self.collection.find(
+                    claim, CANDIDATE_FIELDS, sort=CLAIM_SORT, limit=self.settings.claim_batch
+                )
+                batch = await cursor.to_list()
+                if not batch:
+                    break
+                self.candidates.keep(key, batch, query, time.monotonic() - started)
+                continue
+            claimed = await self._claim_id(candidate, claim, bound)
+            if claimed is not None:
+                found.append(claimed)
+        return found
+
+    async def _claim_id(self, work_id: Any, claim: Document, bound: bool) -> Claimed | None:
+        """Claim the work with `_id` `work_id` if it still matches `claim`."""
+        update, token = claim_update(bound)
+        # `_id` first: the embedded database plans the update as a point lookup on it.
+        taken = await self.collection.update_one({"_id": work_id, **claim}, update)
+        if not taken.modified_count:
+            return None
+        stored = await self.collection.find_one({"_id": work_id})
+        held = (stored or {}).get(LEASE)
+        # Taken from us in the instant between the two (an administrator's edit).
+        if stored is None or not isinstance(held, dict) or held.get("token") != token:
+            return None
+        return public(stored), token
+
+
+def claim_update(bound: bool) -> tuple[list[Document], str]:
+    """The update of a claim (`running`, `start` now, `attempt` + 1, a fresh lease
+    lasting the work's `timeout`), and the lease token it hands out."""
+    now = time.time()
+    claimed_lease = lease.new_lease(now, "$timeout")
+    update: list[Document] = [
+        {
+            "$set": {
+                "status": "running",
+                "start": now,
+                "stop": None,
+                "attempt": {"$add": [{"$ifNull": ["$attempt", 0]}, 1]},
+                LEASE: claimed_lease,
+                BOUND: bound,
+            }
+        },
+        {"$unset": [STOP]},
+    ]
+    return update, claimed_lease["token"]
