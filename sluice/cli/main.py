@@ -14,6 +14,7 @@ import click
 
 from sluice.cli.buckets import buckets
 from sluice.cli.connect import Connection
+from sluice.cli.data import data
 from sluice.cli.exp import exp
 from sluice.cli.ext import ext
 from sluice.cli.queue import COMMANDS as QUEUE_COMMANDS
@@ -27,7 +28,7 @@ from sluice.core.sender import default_url
 from sluice.errors import NotFound, SluiceError
 
 SUBCOMMANDS: list[click.Command] = [
-    results, buckets, worker, workfile, run, token, user, audit, exp, ext,
+    results, buckets, worker, workfile, run, token, user, audit, exp, ext, data,
 ]  # fmt: skip
 
 

@@ -1,0 +1,130 @@
+"""Python client for versioned data (AERO): `Data`.
+
+The seed's names and meanings: `register_function` (a dotted import path, never
+code), `list_metadata("data" | "prov" | "flow")` yielding up to 15 records at a time,
+`search_sources(query)`; on top of them sources, their versions, uploads, downloads
+and ingestion. Every failure raises a `sluice.errors.SluiceError` carrying the
+server's status and message. It authenticates on the first request, from `token` or
+`$SLUICE_TOKEN` (AERO's client logged in at import).
+
+    with Data("http://127.0.0.1:8000") as data:
+        source = data.create_source("cases", url="https://example.org/cases.csv")
+        data.upload_version(source["id"], b"week,cases\\n1,10\\n")
+        data.download(source["id"])            # the latest version's bytes
+        for page in data.list_metadata("data"):
+            ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from sluice.core.plan import Document
+from sluice.core.sender import Sender
+from sluice.plans import data as plans
+
+MetadataType = Literal["data", "prov", "flow"]
+
+
+def function_path(func: Callable[..., Any] | str) -> str:
+    """The dotted import path a worker imports `func` by; ValueError for a function
+    that is not importable (defined in `__main__`, a notebook, inside another
+    function, or a lambda): move it into a module installed on the workers."""
+    if isinstance(func, str):
+        return func
+    module = getattr(func, "__module__", None)
+    qualname = getattr(func, "__qualname__", None)
+    if not module or not qualname:
+        raise ValueError(f"{func!r} has no module and name to import it by")
+    if module == "__main__" or "<" in qualname:
+        raise ValueError(
+            f"{module}.{qualname} cannot be imported by a worker (defined in __main__, "
+            "inside a function, or a lambda): move it into a module installed on the "
+            "workers and register it from there"
+        )
+    return f"{module}.{qualname}"
+
+
+class Data(Sender):
+    """Blocking client for versioned data of one Sluice server (`/aero`); arguments
+    as `sluice.core.sender.Sender`."""
+
+    prefix = "/aero"
+
+    def register_function(self, func: Callable[..., Any] | str, description: str = "") -> str:
+        """Record `func` (or a dotted path) for flows to run; its function id.
+        Conflict (409) if it is registered already; ValueError if not importable."""
+        found = self._run(plans.register_function(function_path(func), description))
+        function_id: str = found["id"]
+        return function_id
+
+    def list_metadata(self, metadata_type: MetadataType) -> Iterator[list[Document]]:
+        """The records of `metadata_type` ("data", "prov" or "flow"), newest first,
+        up to 15 at a time; the generator ends after the last page."""
+        if metadata_type not in plans.KINDS:
+            raise ValueError(f"metadata_type must be one of {', '.join(plans.KINDS)}")
+        kind, offset = plans.KINDS[metadata_type], 0
+        while True:
+            found = self._run(plans.page(kind, offset, plans.PAGE))
+            if not found["items"]:
+                return
+            yield found["items"]
+            offset += len(found["items"])
+            if offset >= found["total"]:
+                return
+
+    def search_sources(
+        self, query: str, limit: int = 10, offset: int = 0, latest_only: bool = False
+    ) -> list[Document]:
+        """The versions matching `query` (syntax: README, Versioned data), newest
+        first, each with its source as `data`. BadRequest for a bad query."""
+        items: list[Document] = self._run(plans.search(query, offset, limit, latest_only))["items"]
+        return items
+
+    def create_source(
+        self,
+        name: str,
+        url: str | None = None,
+        description: str = "",
+        tags: Sequence[str] = (),
+    ) -> Document:
+        """A new data source (`url`: where ingestion fetches it)."""
+        body = {"name": name, "url": url, "description": description, "tags": list(tags)}
+        return self._run(plans.create(body))
+
+    def get_source(self, data_id: str) -> Document:
+        """One data source (`available_versions`, `latest_version`...). NotFound."""
+        return self._run(plans.get(data_id))
+
+    def list_versions(self, data_id: str) -> list[Document]:
+        """Every version of a source, oldest first."""
+        return self._run(plans.versions(data_id))
+
+    def get_version(self, data_id: str, version: int | None = None) -> Document:
+        """One version (the latest by default). NotFound."""
+        return self._run(plans.version(data_id, version))
+
+    def upload_version(
+        self,
+        data_id: str,
+        content: bytes | str | Path,
+        file_name: str | None = None,
+        file_type: str = "application/octet-stream",
+    ) -> Document:
+        """Commit bytes (or the file at a path) as a new version unless they equal the
+        latest: `{created, version}`."""
+        if not isinstance(content, bytes):
+            path = Path(content)
+            content, file_name = path.read_bytes(), file_name or path.name
+        return self._run(plans.upload(data_id, content, file_name, file_type))
+
+    def download(self, data_id: str, version: int | None = None) -> bytes:
+        """A version's bytes (the latest by default)."""
+        return self._run(plans.download(data_id, version))
+
+    def ingest(self, data_id: str, force: bool = False) -> Document:
+        """Fetch the source's URL now: `{status: created|unchanged|failed, version,
+        error}`; `force` skips the conditional GET."""
+        return self._run(plans.ingest(data_id, force))
