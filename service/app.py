@@ -40,6 +40,7 @@ from service.experiments.tasks import TaskStore
 from service.flowserv import routes as flowserv
 from service.jsonio import JSONResponse
 from service.leaderboards.groups import GroupStore
+from service.leaderboards.postproc import PostProcessing
 from service.leaderboards.routes import endpoints as leaderboard_endpoints
 from service.leaderboards.runs import LeaderboardRunStore
 from service.leaderboards.templates import TemplateStore
@@ -199,6 +200,9 @@ def background_loops(opened: Stores) -> list[Periodic]:
     """The periodic passes of the service (not started); each is safe on several replicas."""
     settings = opened.settings
     buckets, results, tasks, files = opened.buckets, opened.results, opened.tasks, opened.files
+    postproc = PostProcessing(
+        opened.templates, opened.leaderboard_runs, opened.step_files, opened.groups
+    )
 
     async def experiments_upkeep() -> dict[str, int]:
         # Reconcile tasks with their works, then delete files that were replaced.
@@ -209,7 +213,7 @@ def background_loops(opened: Stores) -> list[Periodic]:
     return [
         Periodic("experiments", settings.task_interval, experiments_upkeep),
         Periodic("runs", settings.run_interval, opened.runs.reconcile),
-        Periodic("leaderboards", settings.leaderboard_interval, opened.leaderboard_runs.reconcile),
+        Periodic("leaderboards", settings.leaderboard_interval, postproc.upkeep),
         Periodic("reaper", settings.reaper_interval, buckets.reap),
         Periodic("workers", settings.reaper_interval, opened.workers.prune),
         Periodic(

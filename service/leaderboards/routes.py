@@ -8,16 +8,19 @@ for it and does not see it listed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from schemas.leaderboards import CancelRun, StartRun
 from service.auth import caller_name, principal, record
 from service.body import read_body, request_json
 from service.db import Document
+from service.errors import NotFound
+from service.gridstream import read_all
 from service.jsonio import JSONResponse
-from service.leaderboards import ranking
+from service.leaderboards import archive, ranking
 from service.leaderboards.present import ranking_row, run_info, template_info
 from service.params import int_param, page_skip
 from service.routing import Endpoint, Param
@@ -120,6 +123,60 @@ async def cancel(request: Request) -> Response:
     return JSONResponse(run_info(canceled))
 
 
+def _download(run: Document, file_id: str | None, request: Request) -> Response:
+    """A run's archive (file_id None) or one of its files, streamed."""
+    files = stores(request).step_files
+    if file_id is None:
+        archive.check_archivable(run)
+        disposition = f'attachment; filename="{archive.archive_name(run)}"'
+        return StreamingResponse(
+            archive.tar_gz(run, files),
+            media_type="application/gzip",
+            headers={"Content-Disposition": disposition},
+        )
+    entry = archive.run_file(run, file_id)
+
+    async def content() -> AsyncIterator[bytes]:
+        async for piece in read_all(await files.open_output(entry["id"])):
+            yield piece
+
+    name = entry["name"].rsplit("/", 1)[-1]
+    return StreamingResponse(
+        content(),
+        media_type="application/octet-stream",
+        headers={"Content-Length": str(entry["size"]),
+                 "Content-Disposition": f'attachment; filename="{name}"'},
+    )  # fmt: skip
+
+
+async def run_archive(request: Request) -> Response:
+    return _download(await _run(request), None, request)
+
+
+async def run_file(request: Request) -> Response:
+    return _download(await _run(request), request.path_params["file_id"], request)
+
+
+async def _postproc(request: Request) -> Document:
+    template = await _template(request)
+    latest = await stores(request).leaderboard_runs.latest_postproc(template["_id"], "SUCCESS")
+    if latest is None:
+        raise NotFound(
+            f"workflow {template['_id']} has no successful post-processing run yet",
+            {"workflow": template["_id"]},
+        )
+    return latest
+
+
+async def workflow_archive(request: Request) -> Response:
+    return _download(await _postproc(request), None, request)
+
+
+async def workflow_file(request: Request) -> Response:
+    return _download(await _postproc(request), request.path_params["file_id"], request)
+
+
+_FILE_ID = Param("file_id", "path", {"type": "string"}, "file id", True)
 _WORKFLOW = Param("workflow_id", "path", {"type": "string"}, "workflow (template) id", True)
 _RUN_ID = Param("run_id", "path", {"type": "string"}, "run id", True)
 _RANK = (
@@ -151,4 +208,19 @@ endpoints = [
     Endpoint("/runs/{run_id}/cancel", ("POST",), cancel, "work",
              "Cancel an active run, with an optional reason", body=CancelRun, response=dict,
              params=(_RUN_ID,), errors=(400, 403, 404)),
+    Endpoint("/runs/{run_id}/archive", ("GET",), run_archive, "read",
+             "The tar.gz of a successful run's files, streamed", response=bytes,
+             params=(_RUN_ID,), errors=(403, 404), media_type="application/gzip",
+             deadline=False),
+    Endpoint("/runs/{run_id}/files/{file_id}", ("GET",), run_file, "read",
+             "One file of a run", response=bytes, params=(_RUN_ID, _FILE_ID),
+             errors=(403, 404), media_type="application/octet-stream", deadline=False),
+    Endpoint("/workflows/{workflow_id}/archive", ("GET",), workflow_archive, "read",
+             "The tar.gz of the latest successful post-processing run's files",
+             response=bytes, params=(_WORKFLOW,), errors=(403, 404),
+             media_type="application/gzip", deadline=False),
+    Endpoint("/workflows/{workflow_id}/files/{file_id}", ("GET",), workflow_file, "read",
+             "One file of the latest successful post-processing run", response=bytes,
+             params=(_WORKFLOW, _FILE_ID), errors=(403, 404),
+             media_type="application/octet-stream", deadline=False),
 ]  # fmt: skip

@@ -116,6 +116,14 @@ class StepFileStore:
             raise
         return {"id": str(writer.file_id), "path": path, "size": writer.length}
 
+    async def put(self, path: str, content: bytes, metadata: Document) -> Document:
+        """Store small generated `content` (such as an index of a run's inputs) as a
+        file to stage at `path`: `{"path", "bucket", "ref", "size"}`, an input entry."""
+        writer = GridWriter(self.meta, self.chunks, path.rsplit("/", 1)[-1], metadata)
+        await writer.write(content)
+        await writer.close()
+        return {"path": path, "bucket": BUCKET, "ref": writer.file_id, "size": len(content)}
+
     async def collected(
         self, work_id: str, attempt: int, outputs: list[str]
     ) -> tuple[list[Document], list[str]]:

@@ -3,13 +3,18 @@ runs executed by a real `sluice worker`, results cast and ranked in MongoDB."""
 
 from __future__ import annotations
 
+import io
+import json
+import tarfile
 import time
 from typing import Any
 
 import httpx
+import pymongo
 import pytest
 
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
+from tests.service.leaderboards.conftest import LEADERBOARD_FAST
 from tests.service.leaderboards.helpers import as_yaml, hello_template, make_group, upload
 from tests.sluice.buckets.conftest import StartWorker
 
@@ -186,3 +191,66 @@ def test_cancel_with_a_reason_then_not_again(bench: Bench) -> None:
     assert bench.lb.get(f"/runs/{run_id}").json()["state"] == "CANCELED"
     plain = bench.start(0, sleeptime=30).json()["id"]
     assert bench.lb.post(f"/runs/{plain}/cancel").json()["messages"] == ["canceled at user request"]
+
+
+def wait_postproc(lb: httpx.Client, workflow_id: str, timeout: float = 60) -> dict[str, Any]:
+    """The latest post-processing run once it ended."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = lb.get(f"/workflows/{workflow_id}").json()["postproc"]["run"]
+        if run is not None and run["state"] not in ("PENDING", "RUNNING"):
+            return dict(run)
+        assert time.monotonic() < deadline, f"post-processing still {run}"
+        time.sleep(0.2)
+
+
+def members(data: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+
+
+def test_archives_and_one_postprocessing_per_change(
+    bench: Bench, lb_sluice: SluiceProcess, start_module_sluice: SluiceStarter
+) -> None:
+    # A second replica on the same database runs the same periodic passes.
+    start_module_sluice(
+        "replica", **{**LEADERBOARD_FAST, "SLUICE_DB_NAME": lb_sluice.env["SLUICE_DB_NAME"]}
+    )
+    lb = bench.lb
+    assert lb.get(f"/workflows/{bench.id}/archive").status_code == 404
+    first = bench.run(0, greeting="Hi")
+    archive = lb.get(f"/runs/{first['id']}/archive")
+    assert archive.status_code == 200 and archive.headers["content-type"] == "application/gzip"
+    assert "content-encoding" not in archive.headers
+    inside = members(archive.content)
+    assert inside["results/greetings.txt"] == b"Hi Alice!\nHi Bob!\n"
+    assert set(inside) == {"results/greetings.txt", "results/analytics.json"}
+    analytics = next(f for f in first["files"] if f["name"] == "results/analytics.json")
+    one = lb.get(f"/runs/{first['id']}/files/{analytics['id']}")
+    assert one.status_code == 200 and one.json()["max_line"] == "Hi Alice!"
+    assert lb.get(f"/runs/{first['id']}/files/{'0' * 24}").status_code == 404
+    done = wait_postproc(lb, bench.id)
+    assert done["state"] == "SUCCESS", done["messages"]
+    second = bench.run(1, greeting="Hello")
+    deadline = time.monotonic() + 60
+    while wait_postproc(lb, bench.id)["id"] == done["id"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    latest = wait_postproc(lb, bench.id)
+    assert latest["state"] == "SUCCESS", latest["messages"]
+    compare = members(lb.get(f"/workflows/{bench.id}/archive").content)["results/compare.json"]
+    rows = json.loads(compare)
+    assert [row["run"] for row in rows] == [second["id"], first["id"]]  # 10.0 before 8.0
+    [entry] = latest["files"]
+    assert lb.get(f"/workflows/{bench.id}/files/{entry['id']}").json() == rows
+    # A worse run of group a changes no ranking: no post-processing is queued for it.
+    worse = bench.run(0, greeting="Yo")
+    assert worse["state"] == "SUCCESS"
+    time.sleep(1.5)
+    with pymongo.MongoClient(lb_sluice.env["MONGODB_URI"]) as client:
+        runs = client[lb_sluice.env["SLUICE_DB_NAME"]]["leaderboards.runs"]
+        queued = runs.count_documents({"workflow_id": bench.id, "postproc": True})
+    assert queued == 2  # one per change, though two replicas watched
+    unfinished = bench.start(0, sleeptime=30).json()["id"]
+    assert lb.get(f"/runs/{unfinished}/archive").status_code == 404
+    lb.post(f"/runs/{unfinished}/cancel")

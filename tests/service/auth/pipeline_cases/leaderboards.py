@@ -36,4 +36,16 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", f"{L}/runs/{{run_id}}/cancel"): forbidden(
         call(lambda w: f"{L}/runs/{w.lb_run}/cancel", json={"reason": "walk"})
     ),
+    ("GET", f"{L}/runs/{{run_id}}/archive"): forbidden(
+        call(lambda w: f"{L}/runs/{w.lb_run}/archive")
+    ),
+    ("GET", f"{L}/runs/{{run_id}}/files/{{file_id}}"): forbidden(
+        call(lambda w: f"{L}/runs/{w.lb_run}/files/{'0' * 24}")
+    ),
+    ("GET", f"{L}/workflows/{{workflow_id}}/archive"): forbidden(
+        call(lambda w: f"{L}/workflows/{w.lb_workflow}/archive")
+    ),
+    ("GET", f"{L}/workflows/{{workflow_id}}/files/{{file_id}}"): forbidden(
+        call(lambda w: f"{L}/workflows/{w.lb_workflow}/files/{'0' * 24}")
+    ),
 }  # fmt: skip
