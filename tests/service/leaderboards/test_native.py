@@ -247,6 +247,7 @@ def test_archives_and_one_postprocessing_per_change(
     worse = bench.run(0, greeting="Yo")
     assert worse["state"] == "SUCCESS"
     time.sleep(1.5)
+    client: pymongo.MongoClient[dict[str, Any]]
     with pymongo.MongoClient(lb_sluice.env["MONGODB_URI"]) as client:
         runs = client[lb_sluice.env["SLUICE_DB_NAME"]]["leaderboards.runs"]
         queued = runs.count_documents({"workflow_id": bench.id, "postproc": True})
