@@ -247,10 +247,9 @@ def test_archives_and_one_postprocessing_per_change(
     worse = bench.run(0, greeting="Yo")
     assert worse["state"] == "SUCCESS"
     time.sleep(1.5)
-    client: pymongo.MongoClient[dict[str, Any]]
-    with pymongo.MongoClient(lb_sluice.env["MONGODB_URI"]) as client:
-        runs = client[lb_sluice.env["SLUICE_DB_NAME"]]["leaderboards.runs"]
-        queued = runs.count_documents({"workflow_id": bench.id, "postproc": True})
+    with pymongo.MongoClient[dict[str, Any]](lb_sluice.env["MONGODB_URI"]) as client:
+        stored = client[lb_sluice.env["SLUICE_DB_NAME"]]["leaderboards.runs"]
+        queued = stored.count_documents({"workflow_id": bench.id, "postproc": True})
     assert queued == 2  # one per change, though two replicas watched
     unfinished = bench.start(0, sleeptime=30).json()["id"]
     assert lb.get(f"/runs/{unfinished}/archive").status_code == 404
