@@ -210,6 +210,24 @@ class Settings:
     #: Seconds between passes that follow leaderboard runs and queue post-processing;
     #: 0 disables them.
     leaderboard_interval: float = 1.0
+    #: Seconds between passes of the flow scheduler (due TIMER and INGESTION slots) and
+    #: of the pass following flow runs to their end; 0 disables both.
+    aero_scheduler_tick: float = 5.0
+    #: Seconds between runs of a TIMER or INGESTION flow registered without a timer.
+    aero_default_timer: int = 86400
+    #: Shortest timer a TIMER or INGESTION flow may have, in seconds (400 below it).
+    aero_min_timer: int = 60
+    #: Seconds one flow run's work may take (its queue timeout) unless the flow says.
+    aero_run_timeout: int = 3600
+    #: Retries of a flow run's work (attempts after the first) unless the flow says.
+    aero_run_retries: int = 2
+    #: Most flows one pass evaluates: dependants of one new version, due timer slots
+    #: per scheduler pass, unfinished runs per pass.
+    aero_max_dependants: int = 1000
+    #: Most steps one lineage query walks (a larger `depth` is clamped to it).
+    aero_lineage_max_depth: int = 20
+    #: Most provenance records one lineage query answers (then `truncated`).
+    aero_lineage_max_nodes: int = 1000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -265,6 +283,12 @@ class Settings:
             "aero_search_max_terms",
             "leaderboard_max_result_bytes",
             "leaderboard_max_ranked",
+            "aero_default_timer",
+            "aero_min_timer",
+            "aero_run_timeout",
+            "aero_max_dependants",
+            "aero_lineage_max_depth",
+            "aero_lineage_max_nodes",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{env_name(name)} must be at least 1")
@@ -286,9 +310,16 @@ class Settings:
             "aero_ingest_max_redirects",
             "claim_batch",
             "claim_batch_seconds",
+            "aero_scheduler_tick",
+            "aero_run_retries",
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{env_name(name)} must not be negative")
+        if self.aero_run_retries > 5 or self.aero_run_timeout > 259_200:
+            raise SettingsError(
+                "SLUICE_AERO_RUN_RETRIES must be at most 5 and SLUICE_AERO_RUN_TIMEOUT at most "
+                "259200 (a work's limits)"
+            )
         if self.task_token_ttl <= 0:
             raise SettingsError("SLUICE_TASK_TOKEN_TTL must be more than 0 seconds")
         if self.session_ttl <= 0:

@@ -17,6 +17,7 @@ from sluice.cli.connect import Connection
 from sluice.cli.data import data
 from sluice.cli.exp import exp
 from sluice.cli.ext import ext
+from sluice.cli.flow import flow
 from sluice.cli.queue import COMMANDS as QUEUE_COMMANDS
 from sluice.cli.results import results
 from sluice.cli.runs import run
@@ -28,7 +29,7 @@ from sluice.core.sender import default_url
 from sluice.errors import NotFound, SluiceError
 
 SUBCOMMANDS: list[click.Command] = [
-    results, buckets, worker, workfile, run, token, user, audit, exp, ext, data,
+    results, buckets, worker, workfile, run, token, user, audit, exp, ext, data, flow,
 ]  # fmt: skip
 
 

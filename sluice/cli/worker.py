@@ -8,8 +8,9 @@ import sys
 import click
 
 from sluice.buckets import Buckets
-from sluice.cli.connect import connect
+from sluice.cli.connect import Connection, connect
 from sluice.experiments import Experiments
+from sluice.flowjob import export_connection
 from sluice.stepfiles import StepFiles
 from sluice.worker.loop import DEFAULT_PREFETCH, DEFAULT_RECYCLE, Filters, Worker
 
@@ -108,6 +109,7 @@ def worker(
     log.setLevel(log_level.upper())
     try:
         client = connect(ctx, Buckets)
+        export_connection(ctx.find_object(Connection))
         client.info()  # fail now, not at the first withdraw, if the server is unreachable
         # An option not given is an empty tuple: no filter, not "match nothing".
         filters = Filters(

@@ -1,0 +1,87 @@
+"""Flows over versioned data (AERO): what registering a flow takes.
+
+A flow runs a registered function (a dotted import path) over named input sources,
+each either the latest version or one pinned version, and commits what it returns to
+its named output sources. Its policy says when it runs: NONE (only when asked), TIMER
+(on a schedule, with the latest inputs), INGESTION (on a schedule, fetching its output
+source's URL), ANY (when any unpinned input has a version the flow has not consumed)
+or ALL (when every one has).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+
+#: Policies by name, and AERO's integers for them (`rule` on the AERO surface).
+POLICIES: dict[str, int] = {"NONE": -1, "INGESTION": 0, "TIMER": 1, "ANY": 2, "ALL": 3}
+Policy = Literal["NONE", "INGESTION", "TIMER", "ANY", "ALL"]
+#: A flow's life: paused flows do not fire; deleted flows are kept for provenance.
+FlowState = Literal["active", "paused", "deleted"]
+#: An AERO run's life.
+RunStatus = Literal["queued", "running", "committed", "unchanged", "failed"]
+
+Identifier = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        description="A Python identifier: the keyword the function receives.",
+    ),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class FlowInput(_Strict):
+    """One input: a source, at its latest version (`version` null) or pinned."""
+
+    data_id: StrictStr = Field(min_length=1, max_length=128)
+    version: StrictInt | None = Field(default=None, ge=1)
+    fetch: StrictBool = True
+
+
+class FlowOutput(_Strict):
+    """One output: an existing source (`data_id`), or a new one named after the output
+    (or `name`); an ingestion's output may carry the `url` it fetches."""
+
+    data_id: StrictStr | None = Field(default=None, min_length=1, max_length=128)
+    name: StrictStr | None = Field(default=None, min_length=1, max_length=256)
+    url: StrictStr | None = Field(default=None, min_length=1, max_length=2048)
+    description: StrictStr | None = Field(default=None, max_length=4096)
+
+
+class FlowRequest(_Strict):
+    """`POST /aero/flows`: register a flow."""
+
+    function_id: StrictStr = Field(min_length=1, max_length=128)
+    inputs: dict[Identifier, FlowInput] = Field(default_factory=dict, max_length=64)
+    outputs: dict[Identifier, FlowOutput] = Field(default_factory=dict, max_length=64)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    description: StrictStr | None = Field(default=None, max_length=4096)
+    policy: Policy | StrictInt = "NONE"
+    timer: StrictInt | None = Field(default=None, ge=1)
+    site: StrictStr = Field(default="default", min_length=1, max_length=256)
+    pull_function_id: StrictStr | None = Field(default=None, max_length=128)
+    commit_function_id: StrictStr | None = Field(default=None, max_length=128)
+    timeout: StrictInt | None = Field(default=None, ge=1, le=259_200)
+    retries: StrictInt | None = Field(default=None, ge=0, lt=6)
+
+
+class FlowChange(_Strict):
+    """`PATCH /aero/flows/{id}`: pause or resume, change the timer or description."""
+
+    state: Literal["active", "paused"] | None = None
+    timer: StrictInt | None = Field(default=None, ge=1)
+    description: StrictStr | None = Field(default=None, max_length=4096)
+
+
+class RunCommit(_Strict):
+    """`POST /aero/runs/{id}/commit`: the package version the worker ran (or, at
+    `/fail`, `error`: why the run cannot run)."""
+
+    function_version: StrictStr | None = Field(default=None, max_length=256)
+    distribution: StrictStr | None = Field(default=None, max_length=256)
+    error: StrictStr | None = Field(default=None, max_length=65536)

@@ -1,0 +1,177 @@
+"""The worker's side of a flow run on the server: what to run, its outputs, its commit.
+
+Exactly once: each output is committed to its source when the worker uploads it, with
+the run's id (the data store's commit is idempotent on it), and recorded on the run
+once (a conditional update); the commit then inserts the run's one provenance record
+(unique by run) and ends the run. A worker killed anywhere in between is retried by
+the queue and does it all again harmlessly: outputs already recorded are answered from
+the run, and a repeated commit answers the stored outcome.
+"""
+
+from __future__ import annotations
+
+from service.auth.principal import Principal
+from service.db import Document
+from service.errors import BadRequest, Conflict, ValidationFailed
+from service.flows.ports import Ingestion
+from service.flows.provenance import ProvenanceStore
+from service.flows.runs import Triggers
+
+ENDED = ("committed", "unchanged", "failed")
+
+
+class IngestionFailed(ValidationFailed):
+    """The upstream could not be fetched (host not allowed, non-2xx, too large...)."""
+
+    code = "ingestion_failed"
+
+
+def outcome(run: Document) -> Document:
+    """What a run's commit answers (and its work's results)."""
+    committed = run["committed"].values()
+    return {
+        "run_id": run["_id"],
+        "status": run["status"],
+        "provenance_id": run["provenance_id"],
+        "created": [c["version_id"] for c in committed if c["created"]],
+        "reproduced": [c["version_id"] for c in committed if not c["created"]],
+        "error": run["error"],
+    }
+
+
+def task(run: Document) -> Document:
+    """What the worker needs to run `run`: the function, the inputs' versions, the
+    output names and the kwargs (ids only, never bytes)."""
+    return {
+        "run_id": run["_id"],
+        "flow_id": run["flow_id"],
+        "kind": run["kind"],
+        "status": run["status"],
+        "function": run["function_path"],
+        "inputs": run["inputs"],
+        "outputs": run["outputs"],
+        "kwargs": run["kwargs"],
+        "outcome": outcome(run),
+    }
+
+
+class Commits:
+    """Outputs, commit, failure and ingestion of runs, as the worker reports them."""
+
+    def __init__(
+        self, triggers: Triggers, provenance: ProvenanceStore, ingestion: Ingestion
+    ) -> None:
+        self.triggers = triggers
+        self.ingestion = ingestion
+        self.provenance = provenance
+        self.runs = triggers.collection
+        self.sources = triggers.flows.sources
+
+    async def _active(self, run_id: str, caller: Principal | None) -> Document:
+        run = await self.triggers.get(run_id, caller)
+        if run["status"] == "failed":
+            raise Conflict(
+                f"run {run_id} already failed: {run['error']}", {"run_id": run_id}
+            )
+        return run
+
+    async def started(self, run_id: str, caller: Principal | None = None) -> Document:
+        """The run's task, marking it running."""
+        run = await self.triggers.get(run_id, caller)
+        if run["status"] == "queued":
+            await self.runs.update_one(
+                {"_id": run_id, "status": "queued"}, {"$set": {"status": "running"}}
+            )
+            run = await self.triggers.get(run_id)
+        return task(run)
+
+    async def output(
+        self, run_id: str, name: str, content: bytes, caller: Principal | None = None
+    ) -> Document:
+        """Commit output `name`'s bytes (once per run): `{data_id, version_id, version,
+        created}`."""
+        run = await self._active(run_id, caller)
+        if name not in run["outputs"]:
+            raise BadRequest(
+                f"run {run_id} has no output {name!r}: {sorted(run['outputs'])}", {"output": name}
+            )
+        if name in run["committed"]:
+            recorded: Document = run["committed"][name]
+            return recorded
+        if run["status"] in ENDED:
+            raise Conflict(f"run {run_id} already ended", {"run_id": run_id})
+        done = await self.sources.commit_version(
+            run["outputs"][name], content, file_name=name, run_id=run_id,
+            flow_id=run["flow_id"], commit_key=f"{run_id}:{name}",
+        )  # fmt: skip
+        await self._record(run_id, name, done.created, done.version)
+        return (await self.triggers.get(run_id))["committed"][name]
+
+    async def _record(self, run_id: str, name: str, created: bool, version: Document) -> None:
+        entry = {"data_id": version["data_id"], "version_id": version["_id"],
+                 "version": version["version"], "created": created}  # fmt: skip
+        await self.runs.update_one(
+            {"_id": run_id, f"committed.{name}": {"$exists": False}},
+            {"$set": {f"committed.{name}": entry}},
+        )
+
+    async def commit(
+        self,
+        run_id: str,
+        function_version: str | None,
+        caller: Principal | None = None,
+        distribution: str | None = None,
+    ) -> Document:
+        """End the run: its provenance record (unless an ingestion found nothing new)
+        and its flow released. A repeat answers the stored outcome."""
+        run = await self._active(run_id, caller)
+        if run["status"] in ENDED:
+            return outcome(run)
+        missing = sorted(set(run["outputs"]) - set(run["committed"]))
+        if missing and run["kind"] == "analysis":
+            raise BadRequest(f"outputs not uploaded yet: {', '.join(missing)}", {"missing": missing})
+        committed = list(run["committed"].values())
+        created = [c["version_id"] for c in committed if c["created"]]
+        reproduced = [c["version_id"] for c in committed if not c["created"]]
+        status = "unchanged"
+        if run["kind"] == "analysis" or created:
+            record = await self.provenance.record(run, created, reproduced, function_version)
+            await self.runs.update_one(
+                {"_id": run_id}, {"$set": {"provenance_id": record["_id"],
+                                           "function_version": function_version}},
+            )  # fmt: skip
+            status = "committed"
+        if function_version is not None:
+            meta = {"distribution": distribution, "version": function_version}
+            await self.triggers.flows.functions.record_meta(run["function_id"], meta)
+        await self.triggers.finish(await self.triggers.get(run_id), status)
+        return outcome(await self.triggers.get(run_id))
+
+    async def fail(self, run_id: str, error: str, caller: Principal | None = None) -> Document:
+        """Fail the run for good with `error` (the worker found it cannot run)."""
+        run = await self.triggers.get(run_id, caller)
+        await self.triggers.finish(run, "failed", error)
+        return outcome(await self.triggers.get(run_id))
+
+    async def ingest(self, run_id: str, caller: Principal | None = None) -> Document:
+        """Fetch an ingestion run's source and commit what changed, then end the run
+        (`committed`, or `unchanged` with no provenance). A refused or failed fetch
+        fails the run with the reason (and raises it)."""
+        run = await self._active(run_id, caller)
+        if run["status"] in ENDED:
+            return outcome(run)
+        if run["kind"] != "ingest":
+            raise BadRequest(f"run {run_id} is not an ingestion", {"run_id": run_id})
+        ((name, data_id),) = run["outputs"].items()
+        if name not in run["committed"]:
+            fetched = await self.ingestion.ingest(
+                data_id, commit_key=f"{run_id}:{name}", run_id=run_id, flow_id=run["flow_id"]
+            )
+            if fetched.status == "failed":
+                error = fetched.error or {}
+                message = str(error.get("message") or "the ingestion failed")
+                await self.triggers.finish(run, "failed", message)
+                raise IngestionFailed(message, {"run_id": run_id, **error})
+            if fetched.version is not None:
+                await self._record(run_id, name, fetched.status == "created", fetched.version)
+        return await self.commit(run_id, None)

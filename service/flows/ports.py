@@ -1,0 +1,85 @@
+"""What flows need of the data, function and ingestion stores (service.data), as
+protocols: the flows package calls these methods and never touches their collections."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from service.db import Document
+
+
+class Committed(Protocol):
+    """A commit's outcome: a new version, or the latest when the content was its."""
+
+    @property
+    def created(self) -> bool: ...
+    @property
+    def version(self) -> Document: ...
+
+
+class Fetched(Protocol):
+    """An ingestion's outcome: `created`, `unchanged` or `failed` (with `error`)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def version(self) -> Document | None: ...
+    @property
+    def error(self) -> dict[str, Any] | None: ...
+
+
+class Sources(Protocol):
+    """Data sources and their versions."""
+
+    listeners: list[Callable[[Document], Awaitable[None]]]
+
+    async def get(self, data_id: Any) -> Document:
+        """The source (`_id`, `name`, `url`, `latest`...); NotFound if unknown."""
+        ...
+
+    async def version(self, data_id: str, number: int) -> Document:
+        """Version `number` of the source; NotFound if there is none."""
+        ...
+
+    async def create(
+        self, name: Any, *, owner: str, url: Any = None, description: Any = "",
+        tags: Any = None, kind: str = "source", producer_flow_id: str | None = None,
+        storage_hint: Document | None = None,
+    ) -> Document:  # fmt: skip
+        """A new source."""
+        ...
+
+    async def set_producer(self, data_id: str, flow_id: str) -> Document:
+        """Make `flow_id` the source's producer; Conflict if another flow is."""
+        ...
+
+    async def commit_version(
+        self, data_id: str, content: bytes, *, file_name: str | None = None,
+        run_id: str | None = None, flow_id: str | None = None, commit_key: str | None = None,
+    ) -> Committed:  # fmt: skip
+        """Commit `content` unless it is the latest's; idempotent on `commit_key`."""
+        ...
+
+
+class Functions(Protocol):
+    """Registered functions (dotted import paths)."""
+
+    async def get(self, function_id: Any) -> Document:
+        """The function (`_id`, `path`, ...); NotFound if unknown."""
+        ...
+
+    async def record_meta(self, function_id: str, meta: Document) -> Document:
+        """Record what a worker reported of the function (distribution, version)."""
+        ...
+
+
+class Ingestion(Protocol):
+    """Fetch-and-commit of a source's URL."""
+
+    async def ingest(
+        self, data_id: str, *, commit_key: str | None = None, run_id: str | None = None,
+        flow_id: str | None = None, force: bool = False,
+    ) -> Fetched:  # fmt: skip
+        """Fetch and commit what changed; idempotent on `commit_key`."""
+        ...

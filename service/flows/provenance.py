@@ -1,0 +1,140 @@
+"""Provenance: one immutable record per committed flow run (`aero_provenance`, unique
+`run_id`), and lineage walked over those records in both directions.
+
+A record names the exact input versions the run was given (resolved when it was
+enqueued: `derived_from`), the versions it created (`contributed_to`) and the outputs
+whose bytes were already the latest version (`reproduced`), with the function's path
+and the package version the worker reported.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from service.db import Database, Document
+from service.errors import BadRequest, NotFound
+
+COLLECTION = "aero_provenance"
+INDEXES = [
+    IndexModel([("run_id", ASCENDING)], name="run_id", unique=True),
+    IndexModel([("derived_from", ASCENDING)], name="derived_from"),
+    IndexModel([("contributed_to", ASCENDING)], name="contributed_to"),
+    IndexModel([("flow_id", ASCENDING), ("created_at", DESCENDING)], name="flow"),
+    IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="listing"),
+]
+#: Lineage direction -> (the field holding the version asked about, the field walked to).
+DIRECTIONS = {"up": ("contributed_to", "derived_from"), "down": ("derived_from", "contributed_to")}
+
+
+class ProvenanceNotFound(NotFound):
+    code = "provenance_not_found"
+
+
+def provenance_info(record: Document) -> Document:
+    """The native JSON of a provenance record."""
+    return {"id": record["_id"], **{k: v for k, v in record.items() if k != "_id"}}
+
+
+class ProvenanceStore:
+    """Record provenance and walk lineage."""
+
+    def __init__(self, database: Database, max_nodes: int) -> None:
+        self.collection: AsyncCollection[Document] = database.db[COLLECTION]
+        self.max_nodes = max_nodes
+
+    async def create_indexes(self) -> None:
+        await self.collection.create_indexes(INDEXES)
+
+    async def record(
+        self,
+        run: Document,
+        created: list[str],
+        reproduced: list[str],
+        function_version: str | None,
+    ) -> Document:
+        """The run's record, inserted once: a repeat returns the first one."""
+        record: Document = {
+            "_id": uuid.uuid4().hex,
+            "run_id": run["_id"],
+            "flow_id": run["flow_id"],
+            "function_id": run["function_id"],
+            "function_path": run["function_path"],
+            "function_version": function_version,
+            "inputs": run["inputs"],
+            "outputs": run["committed"],
+            "derived_from": [given["version_id"] for given in run["inputs"].values()],
+            "contributed_to": created,
+            "reproduced": reproduced,
+            "started_at": run["started_at"],
+            "created_at": time.time(),
+        }
+        try:
+            await self.collection.insert_one(record)
+        except DuplicateKeyError:
+            existing = await self.collection.find_one({"run_id": run["_id"]})
+            assert existing is not None  # records are never deleted
+            return existing
+        return record
+
+    async def get(self, provenance_id: str) -> Document:
+        found = await self.collection.find_one({"_id": provenance_id})
+        if found is None:
+            raise ProvenanceNotFound(
+                f"no provenance record {provenance_id!r}", {"id": provenance_id}
+            )
+        return found
+
+    def query(
+        self, flow_id: str | None, version_id: str | None, run_id: str | None
+    ) -> Document:
+        """The filter of records of a flow, run, or touching a version (either way)."""
+        query: Document = {}
+        if flow_id is not None:
+            query["flow_id"] = flow_id
+        if run_id is not None:
+            query["run_id"] = run_id
+        if version_id is not None:
+            query["$or"] = [{"derived_from": version_id}, {"contributed_to": version_id},
+                            {"reproduced": version_id}]  # fmt: skip
+        return query
+
+    async def lineage(self, version_id: str, direction: str, depth: int) -> Document:
+        """The records reached from `version_id` walking `up` (what it was derived from)
+        or `down` (everything derived from it), at most `depth` steps and the lineage
+        node limit; `{"versions": [ids in walk order], "records": [...], "truncated"}`."""
+        if direction not in DIRECTIONS:
+            raise BadRequest("direction must be 'up' or 'down'", {"direction": direction})
+        if depth < 1:
+            raise BadRequest("depth must be at least 1", {"depth": depth})
+        here, there = DIRECTIONS[direction]
+        seen = {version_id}
+        order: list[str] = []
+        records: list[Document] = []
+        frontier = [version_id]
+        truncated = False
+        for _ in range(depth):
+            if not frontier:
+                break
+            cursor = self.collection.find(
+                {here: {"$in": frontier}}, sort=[("created_at", ASCENDING)],
+                limit=self.max_nodes + 1,
+            )  # fmt: skip
+            frontier = []
+            async for record in cursor:
+                if len(records) >= self.max_nodes:
+                    truncated = True
+                    break
+                records.append(record)
+                for reached in record[there]:
+                    if reached not in seen:
+                        seen.add(reached)
+                        order.append(reached)
+                        frontier.append(reached)
+            if truncated:
+                break
+        return {"versions": order, "records": records, "truncated": truncated}

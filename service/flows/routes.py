@@ -1,0 +1,268 @@
+"""Native HTTP routes of flows, their runs and provenance (`/aero/flows...`,
+`/aero/runs...`, `/aero/provenance...`, lineage under `/aero/data/{id}/versions/{n}`).
+
+Registration, changes and manual runs need `deposit`; the worker's routes (its task,
+outputs, commit, failure, ingestion) need `work`; reads need `read`. Flow runs are
+works of the pipelines `aero-analysis` and `aero-ingest`, and every route checks the
+caller's pipeline patterns against them.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from schemas.flows import FlowChange, FlowRequest, RunCommit
+from service.auth import caller_name, principal, record
+from service.body import read_body, request_json
+from service.data.listing import native_page
+from service.db import Document
+from service.errors import BadRequest
+from service.flows.commit import task
+from service.flows.provenance import provenance_info
+from service.flows.runs import run_info
+from service.flows.service import Flows
+from service.flows.store import PIPELINES, POLICIES, flow_info, policy_code
+from service.jsonio import JSONResponse
+from service.params import int_param
+from service.routing import Endpoint, Param
+from service.stores import stores
+from service.validation import parse_model
+
+#: Runs `GET /aero/flows/{id}/runs` answers unless asked for another number.
+RUNS_DEFAULT = 50
+
+
+def flows(request: Request) -> Flows:
+    return stores(request).flows
+
+
+async def register(request: Request, given: FlowRequest) -> Document:
+    """Store the flow and apply its policy's registration rule; the flow."""
+    found = flows(request)
+    ingestion = policy_code(given.policy) == POLICIES["INGESTION"]
+    principal(request).check_pipelines([PIPELINES["ingest" if ingestion else "analysis"]])
+    flow = await found.store.register(given, caller_name(request))
+    await found.triggers.evaluate(flow, "registration")
+    flow = await found.store.get(flow["_id"])
+    await record(request, "flows.register", flow["_id"], {"function_id": flow["function_id"]})
+    return flow
+
+
+async def create(request: Request) -> Response:
+    flow = await register(request, parse_model(FlowRequest, await request_json(request)))
+    return JSONResponse(flow_info(flow), status_code=201)
+
+
+async def _flows_info(found: list[Document]) -> list[Document]:
+    return [flow_info(flow) for flow in found]
+
+
+async def _provenance_info(found: list[Document]) -> list[Document]:
+    return [provenance_info(record) for record in found]
+
+
+async def listing(request: Request) -> Response:
+    found = flows(request).store
+    return await native_page(request, found.collection, found.visible(principal(request)),
+                             _flows_info)  # fmt: skip
+
+
+async def get(request: Request) -> Response:
+    flow = await flows(request).store.get(request.path_params["flow_id"], principal(request))
+    return JSONResponse(flow_info(flow))
+
+
+async def change(request: Request) -> Response:
+    asked = parse_model(FlowChange, await request_json(request))
+    flow_id = request.path_params["flow_id"]
+    flow = await flows(request).store.change(flow_id, asked, principal(request))
+    await record(request, "flows.change", flow_id, asked.model_dump(exclude_none=True))
+    if flow["state"] == "active":
+        await flows(request).triggers.evaluate(flow, "resume")
+    return JSONResponse(flow_info(await flows(request).store.get(flow_id)))
+
+
+async def delete(request: Request) -> Response:
+    flow_id = request.path_params["flow_id"]
+    await flows(request).store.delete(flow_id, principal(request))
+    await record(request, "flows.delete", flow_id)
+    return JSONResponse(True)
+
+
+async def run_now(request: Request) -> Response:
+    """Run the flow now; the run (201), or 202 with `coalesced` when one is in flight
+    (one follow-up then runs after it)."""
+    found = flows(request)
+    flow = await found.store.get(request.path_params["flow_id"], principal(request))
+    if flow["state"] != "active":
+        raise BadRequest(f"flow {flow['_id']} is {flow['state']}; resume it first", {})
+    run = await found.triggers.manual(flow)
+    await record(request, "flows.run", flow["_id"])
+    if run is None:
+        return JSONResponse({"coalesced": True, "flow_id": flow["_id"]}, status_code=202)
+    return JSONResponse(run_info(run), status_code=201)
+
+
+async def runs_of(request: Request) -> Response:
+    found = flows(request)
+    flow = await found.store.get(
+        request.path_params["flow_id"], principal(request), include_deleted=True
+    )
+    limit = int_param(request, "limit", RUNS_DEFAULT)
+    cap = stores(request).settings.max_view_results
+    if not 1 <= limit <= cap:
+        raise BadRequest(f"limit must be 1 to SLUICE_MAX_VIEW_RESULTS ({cap})", {"limit": limit})
+    return JSONResponse([run_info(run) for run in await found.triggers.of_flow(flow["_id"], limit)])
+
+
+async def get_run(request: Request) -> Response:
+    run = await flows(request).triggers.get(request.path_params["run_id"], principal(request))
+    return JSONResponse(run_info(run))
+
+
+async def run_task(request: Request) -> Response:
+    commits = flows(request).commits
+    return JSONResponse(await commits.started(request.path_params["run_id"], principal(request)))
+
+
+async def output(request: Request) -> Response:
+    limit = stores(request).settings.aero_max_version_bytes
+    content = await read_body(request, limit, "SLUICE_AERO_MAX_VERSION_BYTES")
+    done = await flows(request).commits.output(
+        request.path_params["run_id"], request.path_params["name"], content, principal(request)
+    )
+    return JSONResponse(done)
+
+
+async def commit(request: Request) -> Response:
+    given = parse_model(RunCommit, await request_json(request))
+    done = await flows(request).commits.commit(
+        request.path_params["run_id"], given.function_version, principal(request),
+        given.distribution,
+    )  # fmt: skip
+    return JSONResponse(done)
+
+
+async def fail(request: Request) -> Response:
+    given = parse_model(RunCommit, await request_json(request))
+    if not given.error:
+        raise BadRequest("a failure needs its error", {})
+    done = await flows(request).commits.fail(
+        request.path_params["run_id"], given.error, principal(request)
+    )
+    return JSONResponse(done)
+
+
+async def ingest(request: Request) -> Response:
+    done = await flows(request).commits.ingest(request.path_params["run_id"], principal(request))
+    return JSONResponse(done)
+
+
+async def provenance_list(request: Request) -> Response:
+    found = flows(request).provenance
+    query = found.query(
+        request.query_params.get("flow_id"),
+        request.query_params.get("version_id"),
+        request.query_params.get("run_id"),
+    )
+    return await native_page(request, found.collection, query, _provenance_info)
+
+
+async def provenance_get(request: Request) -> Response:
+    found = await flows(request).provenance.get(request.path_params["provenance_id"])
+    return JSONResponse(provenance_info(found))
+
+
+async def lineage(request: Request) -> Response:
+    data_id = request.path_params["data_id"]
+    raw = request.path_params["version"]
+    if not raw.isdigit():
+        raise BadRequest(f"version must be a whole number, not {raw!r}", {"version": raw})
+    number = int(raw)
+    version = await stores(request).data.version(data_id, number)
+    direction = request.query_params.get("direction", "up")
+    depth = int_param(request, "depth", stores(request).settings.aero_lineage_max_depth)
+    depth = min(depth, stores(request).settings.aero_lineage_max_depth)
+    walked = await flows(request).provenance.lineage(version["_id"], direction, depth)
+    return JSONResponse(
+        {
+            "version_id": version["_id"],
+            "direction": direction,
+            "versions": walked["versions"],
+            "records": [provenance_info(r) for r in walked["records"]],
+            "truncated": walked["truncated"],
+        }
+    )
+
+
+_FLOW = Param("flow_id", "path", {"type": "string"}, "flow id", required=True)
+_RUN = Param("run_id", "path", {"type": "string"}, "flow run id", required=True)
+_NAME = Param("name", "path", {"type": "string"}, "output name", required=True)
+_PAGE = (
+    Param("offset", "query", {"type": "integer", "minimum": 0}, "rows skipped (default 0)"),
+    Param("limit", "query", {"type": "integer", "minimum": 1},
+          "rows answered (default 100, at most SLUICE_MAX_VIEW_RESULTS)"),
+)
+_PROV_FILTERS = (
+    Param("flow_id", "query", {"type": "string"}, "only this flow's records"),
+    Param("run_id", "query", {"type": "string"}, "only this run's record"),
+    Param("version_id", "query", {"type": "string"}, "only records touching this version"),
+)
+_LINEAGE = (
+    Param("data_id", "path", {"type": "string"}, "data source id", required=True),
+    Param("version", "path", {"type": "integer", "minimum": 1}, "version number", required=True),
+    Param("direction", "query", {"type": "string", "enum": ["up", "down"]},
+          "up: what it was derived from (default); down: what was derived from it"),
+    Param("depth", "query", {"type": "integer", "minimum": 1},
+          "most steps walked (at most SLUICE_AERO_LINEAGE_MAX_DEPTH)"),
+)  # fmt: skip
+
+endpoints = [
+    Endpoint("/aero/flows", ("POST",), create, "deposit",
+             "Register a flow (validated first; a duplicate is 409 naming it)",
+             body=FlowRequest, status=201, errors=(400, 409, 422)),
+    Endpoint("/aero/flows", ("GET",), listing, "read",
+             "A page of the live flows, newest first, with the total", params=_PAGE,
+             errors=(400,)),
+    Endpoint("/aero/flows/{flow_id}", ("GET",), get, "read",
+             "A flow, with why it cannot fire (waiting_for)", params=(_FLOW,), errors=(404,)),
+    Endpoint("/aero/flows/{flow_id}", ("PATCH",), change, "deposit",
+             "Pause or resume a flow, change its timer or description", body=FlowChange,
+             params=(_FLOW,), errors=(400, 404, 422)),
+    Endpoint("/aero/flows/{flow_id}", ("DELETE",), delete, "deposit",
+             "Delete a flow (it stops firing; its provenance stays)", response=bool,
+             params=(_FLOW,), errors=(404,)),
+    Endpoint("/aero/flows/{flow_id}/runs", ("POST",), run_now, "deposit",
+             "Run a flow now with its latest inputs (202 when coalesced behind a run)",
+             params=(_FLOW,), status=201, errors=(400, 404)),
+    Endpoint("/aero/flows/{flow_id}/runs", ("GET",), runs_of, "read",
+             "A flow's latest runs, newest first", params=(_FLOW,), errors=(400, 404)),
+    Endpoint("/aero/runs/{run_id}", ("GET",), get_run, "read", "A flow run",
+             params=(_RUN,), errors=(404,)),
+    Endpoint("/aero/runs/{run_id}/task", ("POST",), run_task, "work",
+             "The worker's task of a run (function, inputs' versions, outputs, kwargs)",
+             params=(_RUN,), errors=(404,)),
+    Endpoint("/aero/runs/{run_id}/outputs/{name}", ("POST",), output, "work",
+             "Commit one output's bytes (once per run)", body=bytes,
+             params=(_RUN, _NAME), errors=(400, 404, 409, 413)),
+    Endpoint("/aero/runs/{run_id}/commit", ("POST",), commit, "work",
+             "End a run: its provenance record (idempotent)", body=RunCommit,
+             params=(_RUN,), errors=(400, 404, 409, 422)),
+    Endpoint("/aero/runs/{run_id}/fail", ("POST",), fail, "work",
+             "Fail a run for good with the reason", body=RunCommit, params=(_RUN,),
+             errors=(400, 404, 422)),
+    Endpoint("/aero/runs/{run_id}/ingest", ("POST",), ingest, "work",
+             "Fetch an ingestion run's source and commit what changed", params=(_RUN,),
+             errors=(400, 404, 409, 422)),
+    Endpoint("/aero/provenance", ("GET",), provenance_list, "read",
+             "A page of provenance records, newest first", params=(*_PAGE, *_PROV_FILTERS),
+             errors=(400,)),
+    Endpoint("/aero/provenance/{provenance_id}", ("GET",), provenance_get, "read",
+             "A provenance record", params=(Param("provenance_id", "path", {"type": "string"},
+                                                 "record id", required=True),),
+             errors=(404,)),
+    Endpoint("/aero/data/{data_id}/versions/{version}/lineage", ("GET",), lineage, "read",
+             "Lineage of a version: what it was derived from, or what was derived from it",
+             params=_LINEAGE, errors=(400, 404)),
+]  # fmt: skip

@@ -1,0 +1,353 @@
+"""Flow runs: when a flow fires, how a run is enqueued as a work, and how it ends.
+
+Enqueueing (safe with several Sluice processes): the run's id is derived from what fired
+it (the flow, the timer slot or the input versions, and the flow's previous run), so a
+trigger retried or seen by several processes inserts one run document; the flow then
+takes it as its `pending_run_id` with one conditional update (only when none is
+pending), and the work is deposited with the run's id (a repeated deposit queues
+nothing). A trigger that finds a run in flight marks the flow `dirty` instead: one
+coalesced follow-up once the run ends. Timer slots are claimed by moving
+`next_run_at` forward conditionally: each slot is claimed once, missed slots are
+skipped, and a slot that finds a run in flight is skipped too, so runs never overlap.
+
+The flow's `consumed` versions are written at enqueue (the run keeps the ones before);
+a failed run restores them, so its inputs trigger again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from service.auth.principal import Principal
+from service.buckets.store import BucketsStore
+from service.canonical import fingerprint
+from service.db import Database, Document
+from service.errors import NotFound
+from service.flows.store import GATED, POLICIES, SCHEDULED, FlowStore, kind_of
+from service.results.store import ResultsStore
+
+log = logging.getLogger("sluice.flows")
+
+COLLECTION = "aero_runs"
+INDEXES = [
+    IndexModel([("status", ASCENDING)], name="status"),
+    IndexModel([("flow_id", ASCENDING), ("created_at", DESCENDING)], name="flow"),
+]
+#: The worker-side jobs (sluice.flowjob) of each kind of run.
+JOBS = {"ingest": "sluice.flowjob.ingest", "analysis": "sluice.flowjob.run_task"}
+ACTIVE = ("queued", "running")
+
+
+class RunNotFound(NotFound):
+    code = "run_not_found"
+
+
+def run_not_found(run_id: str) -> RunNotFound:
+    return RunNotFound(f"no flow run with id {run_id!r}", {"run_id": run_id})
+
+
+def run_info(run: Document) -> Document:
+    """The JSON of a stored run."""
+    return {
+        "id": run["_id"],
+        "flow_id": run["flow_id"],
+        "kind": run["kind"],
+        "trigger": run["trigger"],
+        "status": run["status"],
+        "inputs": run["inputs"],
+        "outputs": run["outputs"],
+        "committed": run["committed"],
+        "provenance_id": run["provenance_id"],
+        "function_path": run["function_path"],
+        "function_version": run["function_version"],
+        "error": run["error"],
+        "created_at": run["created_at"],
+        "started_at": run["started_at"],
+        "ended_at": run["ended_at"],
+    }
+
+
+class Triggers:
+    """Fire flows: gates, timer slots, manual runs; and end runs (`finish`)."""
+
+    def __init__(
+        self, database: Database, flows: FlowStore, buckets: BucketsStore, results: ResultsStore
+    ) -> None:
+        self.collection: AsyncCollection[Document] = database.db[COLLECTION]
+        self.flows = flows
+        self.buckets = buckets
+        self.results = results
+
+    async def create_indexes(self) -> None:
+        await self.collection.create_indexes(INDEXES)
+
+    async def get(self, run_id: str, caller: Principal | None = None) -> Document:
+        """The stored run; RunNotFound, 403 outside `caller`'s pipelines."""
+        run = await self.collection.find_one({"_id": run_id})
+        if run is None:
+            raise run_not_found(run_id)
+        if caller is not None:
+            caller.check_pipelines([run["pipeline"]])
+        return run
+
+    async def of_flow(self, flow_id: str, limit: int) -> list[Document]:
+        """The flow's latest `limit` runs, newest first."""
+        cursor = self.collection.find(
+            {"flow_id": flow_id}, sort=[("created_at", DESCENDING), ("_id", DESCENDING)],
+            limit=limit,
+        )  # fmt: skip
+        return await cursor.to_list()
+
+    async def snapshot(self, flow: Document) -> tuple[dict[str, Document], list[str]]:
+        """The versions a run of `flow` would be given now (input name -> version), and
+        the sources still lacking the version they need (`waiting_for`)."""
+        given: dict[str, Document] = {}
+        waiting: list[str] = []
+        for name, wanted in flow["inputs"].items():
+            data_id = wanted["data_id"]
+            version: Document | None
+            try:
+                if wanted["version"] is None:
+                    source = await self.flows.sources.get(data_id)
+                    latest = source.get("latest")
+                    version = None if latest is None else {
+                        "version": latest["version"], "version_id": latest["version_id"],
+                        "sha256": latest.get("sha256"),
+                    }  # fmt: skip
+                else:
+                    found = await self.flows.sources.version(data_id, wanted["version"])
+                    version = {"version": found["version"], "version_id": found["_id"],
+                               "sha256": found.get("sha256")}  # fmt: skip
+            except NotFound:
+                version = None
+            if version is None:
+                waiting.append(data_id)
+                continue
+            given[name] = {"data_id": data_id, "fetch": wanted.get("fetch", True), **version}
+        return given, waiting
+
+    async def evaluate(self, flow: Document, trigger: str) -> Document | None:
+        """Fire an ANY/ALL flow if its gate is open; the run enqueued, if any. A gate
+        that stays shut records why on the flow (`waiting_for`)."""
+        if flow["state"] != "active" or flow["policy"] not in GATED:
+            return None
+        given, waiting = await self.snapshot(flow)
+        if not waiting:
+            unpinned = [i["data_id"] for i in flow["inputs"].values() if i["version"] is None]
+            latest = {v["data_id"]: v["version"] for v in given.values()}
+            consumed = flow["consumed"]
+            stale = [d for d in unpinned if latest[d] <= consumed.get(d, 0)]
+            never_run = flow["last_enqueued_at"] is None
+            if flow["policy"] == POLICIES["ANY"]:
+                fire = never_run or len(stale) < len(unpinned)
+                waiting = [] if fire else unpinned
+            else:
+                fire = never_run or not stale
+                waiting = [] if fire else stale
+            if fire:
+                key = sorted((v["data_id"], v["version"]) for v in given.values())
+                return await self.enqueue(flow, given, trigger, key)
+        if waiting != flow["waiting_for"]:
+            await self.flows.collection.update_one(
+                {"_id": flow["_id"]}, {"$set": {"waiting_for": waiting}}
+            )
+        return None
+
+    async def version_created(self, version: Document) -> None:
+        """A new version of a source was committed: evaluate the flows consuming it."""
+        for flow in await self.flows.consumers(version["data_id"]):
+            try:
+                await self.evaluate(flow, f"input:{version['_id']}")
+            except Exception:
+                # One flow failing to fire must not keep the others from it; the
+                # periodic pass evaluates it again.
+                log.exception("flow %s: evaluating its gate failed", flow["_id"])
+
+    async def manual(self, flow: Document) -> Document | None:
+        """Run `flow` now with its latest inputs (any policy); the run, or None when a
+        run is in flight (one follow-up is then coalesced). 400 if an input lacks a
+        version."""
+        given, waiting = await self.snapshot(flow)
+        if waiting:
+            from service.errors import BadRequest
+
+            raise BadRequest("inputs without the version they need", {"waiting_for": waiting})
+        return await self.enqueue(flow, given, "manual", ["manual", time.time()])
+
+    async def tick(self, now: float | None = None) -> dict[str, int]:
+        """Claim every due TIMER/INGESTION slot (each once across all processes) and
+        enqueue its run; `{"slots", "enqueued"}` tallies."""
+        tallies = {"slots": 0, "enqueued": 0}
+        now = time.time() if now is None else now
+        for _ in range(self.flows.settings.aero_max_dependants):
+            claimed = await self.flows.collection.find_one_and_update(
+                {"state": "active", "policy": {"$in": list(SCHEDULED)},
+                 "next_run_at": {"$ne": None, "$lte": now}},
+                [{"$set": {"next_run_at": {"$max": [{"$add": ["$next_run_at", "$timer"]}, now]}}}],
+                return_document=ReturnDocument.BEFORE,
+            )  # fmt: skip
+            if claimed is None:
+                break
+            tallies["slots"] += 1
+            slot = claimed["next_run_at"]
+            if claimed["pending_run_id"] is not None:
+                continue  # a run is in flight: this slot is skipped, never overlapped
+            given, waiting = await self.snapshot(claimed)
+            if waiting:
+                await self.flows.collection.update_one(
+                    {"_id": claimed["_id"]}, {"$set": {"waiting_for": waiting}}
+                )
+                continue
+            if await self.enqueue(claimed, given, "timer", ["timer", slot], coalesce=False):
+                tallies["enqueued"] += 1
+        return tallies
+
+    async def enqueue(
+        self,
+        flow: Document,
+        given: dict[str, Document],
+        trigger: str,
+        key: Iterable[object],
+        coalesce: bool = True,
+    ) -> Document | None:
+        """Make `flow`'s run with inputs `given` its one pending run and queue its work;
+        the run, or None when another run is pending (then, with `coalesce`, the flow
+        is marked for one follow-up)."""
+        run_id = fingerprint([flow["_id"], list(key), flow["last_run_id"]])[:32]
+        consumed = dict(flow["consumed"])
+        consumed.update({v["data_id"]: v["version"] for v in given.values()})
+        kind = kind_of(flow)
+        now = time.time()
+        run: Document = {
+            "_id": run_id,
+            "flow_id": flow["_id"],
+            "kind": kind,
+            "trigger": trigger,
+            "pipeline": flow["pipeline"],
+            "function_id": flow["function_id"],
+            "function_path": flow["function_path"],
+            "inputs": given,
+            "outputs": {n: o["data_id"] for n, o in flow["outputs"].items()},
+            "kwargs": flow["kwargs"],
+            "previous_consumed": flow["consumed"],
+            "status": "queued",
+            "deposited": False,
+            "committed": {},
+            "provenance_id": None,
+            "function_version": None,
+            "error": None,
+            "created_at": now,
+            "started_at": None,
+            "ended_at": None,
+        }
+        try:
+            await self.collection.insert_one(run)
+        except DuplicateKeyError:
+            return None  # the same trigger, already enqueued (a retry or another process)
+        taken = await self.flows.collection.find_one_and_update(
+            {"_id": flow["_id"], "state": "active", "pending_run_id": None},
+            {"$set": {"pending_run_id": run_id, "consumed": consumed, "waiting_for": [],
+                      "last_enqueued_at": now, "dirty": None}},
+        )  # fmt: skip
+        if taken is None:
+            await self.collection.delete_one({"_id": run_id, "deposited": False})
+            if coalesce:
+                await self.flows.collection.update_one(
+                    {"_id": flow["_id"], "state": "active", "pending_run_id": {"$ne": None}},
+                    {"$set": {"dirty": trigger}},
+                )
+            return None
+        await self.deposit(run, flow)
+        return run
+
+    async def deposit(self, run: Document, flow: Document) -> None:
+        """Queue the run's work (again: a repeated deposit of its id queues nothing)."""
+        work = {
+            "pipeline": run["pipeline"],
+            "site": flow["site"],
+            "user": flow["owner"],
+            "function": JOBS[run["kind"]],
+            "parameters": {"run_id": run["_id"]},
+            "id": run["_id"],
+            "timeout": flow["timeout"],
+            "retries": flow["retries"],
+            "tags": ["aero", f"flow:{flow['_id']}"],
+        }
+        await self.buckets.deposit([work], run=run["_id"])
+        await self.collection.update_one({"_id": run["_id"]}, {"$set": {"deposited": True}})
+
+    async def finish(self, run: Document, status: str, error: str | None = None) -> bool:
+        """End `run` (committed, unchanged or failed) unless it already ended; release
+        its flow and fire the coalesced follow-up. Whether this call ended it."""
+        now = time.time()
+        ended = await self.collection.find_one_and_update(
+            {"_id": run["_id"], "status": {"$in": list(ACTIVE)}},
+            {"$set": {"status": status, "error": error, "ended_at": now}},
+        )
+        if ended is None:
+            return False
+        update: Document = {"pending_run_id": None, "last_run_id": run["_id"],
+                            "last_error": error}  # fmt: skip
+        if status == "failed":
+            update["consumed"] = run["previous_consumed"]
+        else:
+            update["last_committed_at"] = now
+        flow = await self.flows.collection.find_one_and_update(
+            {"_id": run["flow_id"], "pending_run_id": run["_id"]},
+            {"$set": update},
+            return_document=ReturnDocument.AFTER,
+        )
+        if flow is not None and flow["dirty"] and flow["state"] == "active":
+            if flow["policy"] in GATED:
+                await self.evaluate(flow, flow["dirty"])
+            else:
+                given, waiting = await self.snapshot(flow)
+                if not waiting:
+                    await self.enqueue(flow, given, flow["dirty"], ["follow-up", run["_id"]])
+        return True
+
+    async def reconcile(self) -> dict[str, int]:
+        """Follow unfinished runs' works: deposit those not queued yet, mark running
+        ones, fail runs whose work failed for good (with its error) or vanished; then
+        re-evaluate the gates of idle ANY/ALL flows (a trigger lost to a crash fires
+        here). `{"failed", "deposited", "fired"}` tallies."""
+        tallies = {"failed": 0, "deposited": 0, "fired": 0}
+        limit = self.flows.settings.aero_max_dependants
+        async for run in self.collection.find({"status": {"$in": list(ACTIVE)}}, limit=limit):
+            flow = await self.flows.collection.find_one({"_id": run["flow_id"]})
+            if flow is None:
+                continue
+            if not run["deposited"]:
+                await self.deposit(run, flow)
+                tallies["deposited"] += 1
+                continue
+            found = await self.buckets.locate({run["_id"]: run["pipeline"]}, self.results, run["_id"])
+            work = found.get(run["_id"])
+            if work is None:
+                tallies["failed"] += await self.finish(run, "failed", "the run's work was deleted")
+                continue
+            if await self.buckets.requeue_failure(work):
+                continue
+            if work.get("status") == "running" and run["status"] == "queued":
+                await self.collection.update_one(
+                    {"_id": run["_id"], "status": "queued"},
+                    {"$set": {"status": "running", "started_at": work.get("start")}},
+                )
+            elif work.get("status") in ("failure", "success"):
+                results = work.get("results")
+                error = results.get("error") if isinstance(results, dict) else None
+                why = str(error) if error else "the run's work ended without committing"
+                tallies["failed"] += await self.finish(run, "failed", why)
+        idle = self.flows.collection.find(
+            {"state": "active", "policy": {"$in": list(GATED)}, "pending_run_id": None},
+            limit=limit,
+        )
+        async for flow in idle:
+            tallies["fired"] += await self.evaluate(flow, "catch-up") is not None
+        return tallies

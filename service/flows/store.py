@@ -1,0 +1,367 @@
+"""Flows: registration (validated before anything is written), reads, pause, resume and
+soft delete, over the `aero_flows` collection.
+
+A flow's trigger state lives on its document: `consumed` (source id -> the version its
+last run was given), `pending_run_id` (the run in flight, at most one), `dirty` (a
+trigger came while one was in flight: one coalesced follow-up), `next_run_at` (TIMER and
+INGESTION) and `waiting_for` (why it cannot fire). `service.flows.runs` moves them.
+Duplicate registrations are refused by a unique index over the live flows' `live_hash`
+(the registration's canonical hash; removed on delete), so two racing registrations of
+the same flow store one.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from schemas.flows import POLICIES, FlowChange, FlowRequest
+from service.auth.principal import Principal
+from service.canonical import fingerprint
+from service.db import Database, Document
+from service.errors import BadRequest, Conflict, NotFound
+from service.flows.ports import Functions, Sources
+from service.settings import Settings
+
+COLLECTION = "aero_flows"
+INDEXES = [
+    IndexModel([("live_hash", ASCENDING)], name="live_hash", unique=True, sparse=True),
+    IndexModel([("input_ids", ASCENDING)], name="input_ids"),
+    IndexModel([("output_ids", ASCENDING)], name="output_ids"),
+    IndexModel([("state", ASCENDING), ("next_run_at", ASCENDING)], name="schedule"),
+    IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="listing"),
+]
+NAMES = {code: name for name, code in POLICIES.items()}
+SCHEDULED = (POLICIES["INGESTION"], POLICIES["TIMER"])
+GATED = (POLICIES["ANY"], POLICIES["ALL"])
+#: Pipelines of flow runs (a token's pipeline patterns decide who may touch them).
+PIPELINES = {"ingest": "aero-ingest", "analysis": "aero-analysis"}
+#: Most flows one ancestry walk (the cycle check) visits.
+MAX_WALK = 1000
+
+
+class FlowNotFound(NotFound):
+    code = "flow_not_found"
+
+
+def flow_not_found(flow_id: str) -> FlowNotFound:
+    return FlowNotFound(f"no flow with id {flow_id!r}", {"flow_id": flow_id})
+
+
+def policy_code(policy: str | int) -> int:
+    """AERO's integer for `policy` (a name or its integer); 400 if it is neither."""
+    if isinstance(policy, str) and policy.upper() in POLICIES:
+        return POLICIES[policy.upper()]
+    if isinstance(policy, int) and not isinstance(policy, bool) and policy in NAMES:
+        return policy
+    raise BadRequest(
+        f"unknown policy {policy!r}: one of {', '.join(POLICIES)} or {sorted(NAMES)}",
+        {"policy": policy},
+    )
+
+
+def kind_of(flow: Document) -> str:
+    """`ingest` for an INGESTION flow's runs, else `analysis`."""
+    return "ingest" if flow["policy"] == POLICIES["INGESTION"] else "analysis"
+
+
+def flow_info(flow: Document) -> Document:
+    """The native JSON of a stored flow."""
+    return {
+        "id": flow["_id"],
+        "function_id": flow["function_id"],
+        "function_path": flow["function_path"],
+        "site": flow["site"],
+        "inputs": flow["inputs"],
+        "outputs": flow["outputs"],
+        "kwargs": flow["kwargs"],
+        "description": flow["description"],
+        "policy": NAMES[flow["policy"]],
+        "timer": flow["timer"],
+        "state": flow["state"],
+        "owner": flow["owner"],
+        "pipeline": flow["pipeline"],
+        "next_run_at": flow["next_run_at"],
+        "waiting_for": flow["waiting_for"],
+        "pending_run_id": flow["pending_run_id"],
+        "last_enqueued_at": flow["last_enqueued_at"],
+        "last_committed_at": flow["last_committed_at"],
+        "last_run_id": flow["last_run_id"],
+        "last_error": flow["last_error"],
+        "pull_function_id": flow["compat"]["pull_function_id"],
+        "commit_function_id": flow["compat"]["commit_function_id"],
+        "created_at": flow["created_at"],
+    }
+
+
+class FlowStore:
+    """Register, read and change flows."""
+
+    def __init__(
+        self, database: Database, sources: Sources, functions: Functions, settings: Settings
+    ) -> None:
+        self.collection: AsyncCollection[Document] = database.db[COLLECTION]
+        self.sources = sources
+        self.functions = functions
+        self.settings = settings
+
+    async def create_indexes(self) -> None:
+        await self.collection.create_indexes(INDEXES)
+
+    async def get(
+        self, flow_id: str, caller: Principal | None = None, include_deleted: bool = False
+    ) -> Document:
+        """The stored flow; FlowNotFound (also for a deleted one unless
+        `include_deleted`), 403 if `caller` may not touch its pipeline."""
+        flow = await self.collection.find_one({"_id": flow_id})
+        if flow is None or (flow["state"] == "deleted" and not include_deleted):
+            raise flow_not_found(flow_id)
+        if caller is not None:
+            caller.check_pipelines([flow["pipeline"]])
+        return flow
+
+    def visible(self, caller: Principal | None) -> Document:
+        """The filter of the live flows `caller` may see."""
+        query: Document = {"state": {"$ne": "deleted"}}
+        if caller is not None and caller.restricted:
+            query["pipeline"] = {"$in": [p for p in PIPELINES.values() if caller.allows(p)]}
+        return query
+
+    async def register(self, request: FlowRequest, owner: str) -> Document:
+        """Validate and store a flow; the stored document. 400 for an unregistered
+        function, an unknown source or pinned version, a name clash, a missing input or
+        ingestion URL, a cycle or a timer below SLUICE_AERO_MIN_TIMER; 409 for a
+        duplicate (naming it) or an output another live flow produces."""
+        policy = policy_code(request.policy)
+        try:
+            function = await self.functions.get(request.function_id)
+        except NotFound:
+            raise BadRequest(
+                f"function not registered with Sluice: {request.function_id}",
+                {"function_id": request.function_id},
+            ) from None
+        _check_names(request)
+        inputs: dict[str, Document] = {}
+        for name, given in request.inputs.items():
+            await self._source(given.data_id, f"input {name!r}")
+            if given.version is not None:
+                try:
+                    await self.sources.version(given.data_id, given.version)
+                except NotFound:
+                    raise BadRequest(
+                        f"input {name!r}: version {given.version} of source "
+                        f"{given.data_id!r} does not exist",
+                        {"input": name, "data_id": given.data_id, "version": given.version},
+                    ) from None
+            inputs[name] = {"data_id": given.data_id, "version": given.version,
+                            "fetch": given.fetch}  # fmt: skip
+        for name, output in request.outputs.items():
+            if output.data_id is not None:
+                await self._source(output.data_id, f"output {name!r}")
+        if policy in GATED and not inputs:
+            raise BadRequest(f"policy {NAMES[policy]} needs at least one input", {})
+        if policy == POLICIES["INGESTION"]:
+            await self._check_ingestion(request)
+        timer = self._timer(policy, request.timer)
+        arg_hash = fingerprint(
+            {
+                "function_id": request.function_id,
+                "policy": policy,
+                "site": request.site,
+                "inputs": {n: [i["data_id"], i["version"]] for n, i in inputs.items()},
+                "outputs": {n: [o.data_id, o.name, o.url] for n, o in request.outputs.items()},
+                "kwargs": request.kwargs,
+            }
+        )
+        await self._refuse_duplicate(arg_hash)
+        bound = [o.data_id for o in request.outputs.values() if o.data_id is not None]
+        await self._check_outputs(bound, [i["data_id"] for i in inputs.values()])
+        flow_id = uuid.uuid4().hex
+        outputs: dict[str, Document] = {}
+        for name, output in request.outputs.items():
+            data_id = output.data_id
+            if data_id is None:
+                created = await self.sources.create(
+                    output.name or name, owner=owner, url=output.url,
+                    description=output.description or "", kind="derived",
+                    producer_flow_id=flow_id,
+                )
+                data_id = created["_id"]
+            outputs[name] = {"data_id": data_id, "url": output.url}
+        now = time.time()
+        flow: Document = {
+            "_id": flow_id,
+            "function_id": request.function_id,
+            "function_path": function["path"],
+            "site": request.site,
+            "compat": {"pull_function_id": request.pull_function_id,
+                       "commit_function_id": request.commit_function_id},
+            "inputs": inputs,
+            "input_ids": sorted({i["data_id"] for i in inputs.values()}),
+            "outputs": outputs,
+            "output_ids": sorted({o["data_id"] for o in outputs.values()}),
+            "kwargs": request.kwargs,
+            "policy": policy,
+            "timer": timer,
+            "description": request.description,
+            "owner": owner,
+            "pipeline": PIPELINES["ingest" if policy == POLICIES["INGESTION"] else "analysis"],
+            "timeout": request.timeout or self.settings.aero_run_timeout,
+            "retries": self.settings.aero_run_retries if request.retries is None
+                       else request.retries,
+            "state": "active",
+            "arg_hash": arg_hash,
+            "live_hash": arg_hash,
+            "next_run_at": now if policy in SCHEDULED else None,
+            "consumed": {},
+            "pending_run_id": None,
+            "dirty": None,
+            "waiting_for": [],
+            "last_enqueued_at": None,
+            "last_committed_at": None,
+            "last_run_id": None,
+            "last_error": None,
+            "created_at": now,
+        }  # fmt: skip
+        try:
+            await self.collection.insert_one(flow)
+        except DuplicateKeyError:
+            await self._refuse_duplicate(arg_hash)
+            raise
+        return flow
+
+    async def _source(self, data_id: str, what: str) -> Document:
+        try:
+            return await self.sources.get(data_id)
+        except NotFound:
+            raise BadRequest(
+                f"{what}: no source with id {data_id!r}", {"data_id": data_id}
+            ) from None
+
+    async def _check_ingestion(self, request: FlowRequest) -> None:
+        if len(request.outputs) != 1:
+            raise BadRequest("an INGESTION flow has exactly one output: the source it fetches", {})
+        (output,) = request.outputs.values()
+        url = output.url
+        if output.data_id is not None:
+            url = url or (await self._source(output.data_id, "output")).get("url")
+        if not url:
+            raise BadRequest("an INGESTION flow's output needs a url (or a source with one)", {})
+
+    def _timer(self, policy: int, given: int | None) -> int | None:
+        if policy not in SCHEDULED:
+            return None
+        timer = self.settings.aero_default_timer if given is None else given
+        if timer < self.settings.aero_min_timer:
+            raise BadRequest(
+                f"timer must be at least {self.settings.aero_min_timer} s (SLUICE_AERO_MIN_TIMER)",
+                {"timer": timer},
+            )
+        return timer
+
+    async def _refuse_duplicate(self, arg_hash: str) -> None:
+        existing = await self.collection.find_one({"live_hash": arg_hash}, {"_id": True})
+        if existing is not None:
+            raise Conflict("Flow already exists", {"flow_id": existing["_id"]})
+
+    async def _check_outputs(self, bound: list[str], inputs: list[str]) -> None:
+        """409 if a bound output has a live producer; 400 if it is an input or an
+        ancestor of one (a flow that would trigger itself)."""
+        if not bound:
+            return
+        producer = await self.collection.find_one(
+            {"output_ids": {"$in": bound}, "state": {"$ne": "deleted"}}, {"_id": True}
+        )
+        if producer is not None:
+            raise Conflict(
+                "an output is already produced by another flow", {"flow_id": producer["_id"]}
+            )
+        ancestors = set(inputs)
+        frontier = list(inputs)
+        visited = 0
+        while frontier and visited < MAX_WALK:
+            cursor = self.collection.find(
+                {"output_ids": {"$in": frontier}, "state": {"$ne": "deleted"}},
+                {"input_ids": True},
+                limit=MAX_WALK,
+            )
+            frontier = []
+            async for flow in cursor:
+                visited += 1
+                fresh = [d for d in flow["input_ids"] if d not in ancestors]
+                ancestors.update(fresh)
+                frontier.extend(fresh)
+        cyclic = sorted(ancestors.intersection(bound))
+        if cyclic:
+            raise BadRequest(
+                "an output is an input or an ancestor of one: the flow would trigger itself",
+                {"data_ids": cyclic},
+            )
+
+    async def change(
+        self, flow_id: str, change: FlowChange, caller: Principal | None = None
+    ) -> Document:
+        """Pause, resume, or change the timer or description; the flow after."""
+        flow = await self.get(flow_id, caller)
+        update: Document = {}
+        if change.description is not None:
+            update["description"] = change.description
+        if change.timer is not None:
+            update["timer"] = self._timer(flow["policy"], change.timer)
+        if change.state is not None:
+            update["state"] = change.state
+            if change.state == "active" and flow["policy"] in SCHEDULED:
+                update["next_run_at"] = time.time()
+        if not update:
+            return flow
+        changed = await self.collection.find_one_and_update(
+            {"_id": flow_id, "state": {"$ne": "deleted"}},
+            {"$set": update},
+            return_document=ReturnDocument.AFTER,
+        )
+        if changed is None:
+            raise flow_not_found(flow_id)
+        return changed
+
+    async def delete(self, flow_id: str, caller: Principal | None = None) -> None:
+        """Soft-delete: the flow stops firing, its provenance stays; FlowNotFound."""
+        await self.get(flow_id, caller)
+        deleted = await self.collection.update_one(
+            {"_id": flow_id, "state": {"$ne": "deleted"}},
+            {"$set": {"state": "deleted", "next_run_at": None}, "$unset": {"live_hash": ""}},
+        )
+        if deleted.matched_count == 0:
+            raise flow_not_found(flow_id)
+
+    async def consumers(self, data_id: str) -> list[Document]:
+        """The live ANY/ALL flows with `data_id` among their inputs."""
+        cursor = self.collection.find(
+            {"input_ids": data_id, "state": "active", "policy": {"$in": list(GATED)}},
+            limit=self.settings.aero_max_dependants,
+        )
+        return await cursor.to_list()
+
+
+def _check_names(request: FlowRequest) -> None:
+    """400 unless input, output and kwargs names are distinct identifiers, none
+    starting with the reserved `aero`."""
+    seen: dict[str, str] = {}
+    groups: list[tuple[str, Any]] = [
+        ("input", request.inputs), ("output", request.outputs), ("kwarg", request.kwargs)
+    ]  # fmt: skip
+    for what, names in groups:
+        for name in names:
+            if not (isinstance(name, str) and name.isidentifier()):
+                raise BadRequest(f"{what} name {name!r} is not a Python identifier", {what: name})
+            if name.startswith("aero"):
+                raise BadRequest(f"{what} name {name!r}: names starting 'aero' are reserved", {})
+            if name in seen:
+                raise BadRequest(
+                    f"{what} name {name!r} is also the name of an {seen[name]}", {what: name}
+                )
+            seen[name] = what

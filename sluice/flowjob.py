@@ -1,0 +1,182 @@
+"""The worker side of flow runs: the functions `sluice worker` runs for a flow's work.
+
+A flow run is a work whose function is `sluice.flowjob.run_task` (an analysis) or
+`sluice.flowjob.ingest` (an ingestion) and whose only parameter is the run's id. The
+job reaches Sluice with the worker's `SLUICE_URL` and `SLUICE_TOKEN` (scopes `read` and
+`work`), never a user's token:
+
+1. it asks for the run's task (the function's dotted path, the exact input versions
+   resolved when the run was enqueued, the output names and kwargs);
+2. downloads each input into a fresh directory (its sha256 checked) and imports and
+   calls the function as `function(**{input: path}, **kwargs)` with
+   `SLUICE_FLOW_RUN_ID` in its environment; a path that cannot be imported fails the
+   run for good with the import error;
+3. uploads each output the function returned (`{name: path}`, objects with `.name` and
+   `.path`, a list of them, or None when the flow has none) and commits, reporting the
+   function's package version.
+
+A retried job (its worker killed anywhere on the way) does it all again; the server
+keeps outputs and commit to exactly once, and a run already committed answers its
+outcome without running the function again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import tempfile
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from sluice.core.plan import Document
+from sluice.core.sender import Sender
+from sluice.plans import flows as plans
+
+#: Environment variable holding the run's id while its function runs.
+RUN_ID_VARIABLE = "SLUICE_FLOW_RUN_ID"
+
+
+class FlowJobError(RuntimeError):
+    """A run that cannot be carried out; the message says why."""
+
+
+class RunClient(Sender):
+    """The worker's calls on a flow run (`/aero/runs/{id}/...`)."""
+
+    prefix = "/aero"
+
+    def task(self, run_id: str) -> Document:
+        return self._run(plans.task(run_id))
+
+    def content(self, data_id: str, version: int) -> bytes:
+        return self._run(plans.content(data_id, version))
+
+    def output(self, run_id: str, name: str, content: bytes) -> Document:
+        return self._run(plans.output(run_id, name, content))
+
+    def commit(self, run_id: str, body: Document) -> Document:
+        return self._run(plans.commit(run_id, body))
+
+    def fail(self, run_id: str, error: str) -> Document:
+        return self._run(plans.fail(run_id, error))
+
+    def ingest(self, run_id: str) -> Document:
+        return self._run(plans.ingest(run_id))
+
+
+def export_connection(connection: Any) -> None:
+    """Put the worker's `--url` and `--token` (a `Connection`) in its environment, so
+    the jobs its function works run (`run_task`, `ingest`) reach the same server."""
+    for variable, value in (("SLUICE_URL", getattr(connection, "url", None)),
+                            ("SLUICE_TOKEN", getattr(connection, "token", None))):  # fmt: skip
+        if value:
+            os.environ[variable] = value
+
+
+def run_task(run_id: str) -> Document:
+    """Run flow run `run_id`'s function and commit its outputs; the run's outcome
+    `{run_id, status, provenance_id, created, reproduced}`."""
+    with RunClient() as client:
+        task = client.task(run_id)
+        if task["status"] in ("committed", "unchanged"):
+            outcome: Document = task["outcome"]
+            return outcome
+        if task["status"] == "failed":
+            raise FlowJobError(f"run {run_id} already failed: {task['outcome']['error']}")
+        path = task["function"]
+        try:
+            function = load(path)
+        except Exception as exc:
+            message = f"cannot import {path}: {type(exc).__name__}: {exc}"
+            client.fail(run_id, message)
+            raise FlowJobError(message) from None
+        with tempfile.TemporaryDirectory(prefix="sluice-flow-") as scratch:
+            arguments = _stage(client, task, Path(scratch))
+            os.environ[RUN_ID_VARIABLE] = run_id
+            returned = function(**arguments, **task["kwargs"])
+            for name, produced in produced_outputs(returned, task["outputs"]).items():
+                client.output(run_id, name, Path(produced).read_bytes())
+        distribution, version = package_version(function)
+        return client.commit(run_id, {"function_version": version, "distribution": distribution})
+
+
+def ingest(run_id: str) -> Document:
+    """Carry out ingestion run `run_id` (the server fetches its source's URL and
+    commits what changed); the run's outcome."""
+    with RunClient() as client:
+        return client.ingest(run_id)
+
+
+def load(path: str) -> Callable[..., Any]:
+    """The callable at dotted `path` (`package.module.function`)."""
+    module_name, _, name = path.rpartition(".")
+    if not module_name:
+        raise ImportError(f"{path!r} is not a dotted path")
+    found = getattr(importlib.import_module(module_name), name)
+    if not callable(found):
+        raise TypeError(f"{path} is not callable")
+    return found  # type: ignore[no-any-return]
+
+
+def _stage(client: RunClient, task: Document, directory: Path) -> dict[str, str]:
+    """Download the inputs to fetch into `directory`; the function's keyword arguments
+    (an input not fetched is passed as its version id)."""
+    arguments: dict[str, str] = {}
+    for name, given in task["inputs"].items():
+        if not given.get("fetch", True):
+            arguments[name] = given["version_id"]
+            continue
+        content = client.content(given["data_id"], given["version"])
+        expected = given.get("sha256")
+        if expected and hashlib.sha256(content).hexdigest() != expected:
+            raise FlowJobError(f"input {name!r}: the downloaded bytes do not match its sha256")
+        target = directory / name
+        target.write_bytes(content)
+        arguments[name] = str(target)
+    return arguments
+
+
+def produced_outputs(returned: Any, declared: dict[str, str]) -> dict[str, str]:
+    """The function's outputs as `{name: path}`; FlowJobError unless they are exactly
+    the declared ones."""
+    found: dict[str, str] = {}
+    items: list[Any]
+    if returned is None:
+        items = []
+    elif isinstance(returned, dict):
+        found = {str(k): str(v) for k, v in returned.items()}
+        items = []
+    elif isinstance(returned, list | tuple):
+        items = list(returned)
+    else:
+        items = [returned]
+    for item in items:
+        name, path = getattr(item, "name", None), getattr(item, "path", None)
+        if name is None or path is None:
+            raise FlowJobError(
+                f"the function returned {type(item).__name__}: outputs are {{name: path}}, "
+                "objects with .name and .path, a list of them, or None"
+            )
+        found[str(name)] = str(path)
+    if set(found) != set(declared):
+        raise FlowJobError(
+            f"the function returned outputs {sorted(found)}; the flow declares {sorted(declared)}"
+        )
+    return found
+
+
+def package_version(function: Callable[..., Any]) -> tuple[str | None, str | None]:
+    """`(distribution, version)` installed for the function's top-level package, as
+    far as the worker's environment says."""
+    top = (getattr(function, "__module__", None) or "").split(".")[0]
+    for distribution in metadata.packages_distributions().get(top, []):
+        try:
+            return distribution, metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    module = importlib.import_module(top) if top else None
+    version = getattr(module, "__version__", None)
+    return None, None if version is None else str(version)

@@ -1,0 +1,118 @@
+"""The flows wire protocol as plans (see sluice.core.plan), for `Flows`."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from sluice.core.plan import Call, Document, Plan, expect
+
+#: AERO's policy integers, by name (`register_flow` takes either).
+POLICIES = {"NONE": -1, "INGESTION": 0, "TIMER": 1, "ANY": 2, "ALL": 3}
+
+
+def _id(value: Any) -> str:
+    return quote(str(value), safe="")
+
+
+def _object(call: Call, what: str) -> Plan[Document]:
+    answer = yield call
+    return expect(answer, dict, what)
+
+
+def register(body: Document) -> Plan[Document]:
+    """POST /aero/flows: the registered flow."""
+    return (yield from _object(Call("POST", "/flows", json=body), "a flow"))
+
+
+def get(flow_id: str) -> Plan[Document]:
+    """GET /aero/flows/{id}."""
+    return (yield from _object(Call("GET", f"/flows/{_id(flow_id)}"), "a flow"))
+
+
+def page(kind: str, offset: int, limit: int, **filters: str | None) -> Plan[Document]:
+    """GET /aero/{kind}: one page `{items, total, limit, offset}`."""
+    params = [("offset", str(offset)), ("limit", str(limit))]
+    params += [(name, value) for name, value in filters.items() if value is not None]
+    found = yield from _object(Call("GET", f"/{kind}", params=tuple(params)), "a page")
+    expect(found.get("items"), list, "a list of items")
+    return found
+
+
+def every(kind: str, limit: int = 100, **filters: str | None) -> Plan[list[Document]]:
+    """Every record of `kind`, page after page until an empty one."""
+    collected: list[Document] = []
+    while True:
+        found = yield from page(kind, len(collected), limit, **filters)
+        collected.extend(found["items"])
+        if not found["items"] or len(collected) >= found["total"]:
+            return collected
+
+
+def change(flow_id: str, body: Document) -> Plan[Document]:
+    """PATCH /aero/flows/{id}: pause, resume, timer or description; the flow after."""
+    return (yield from _object(Call("PATCH", f"/flows/{_id(flow_id)}", json=body), "a flow"))
+
+
+def delete(flow_id: str) -> Plan[bool]:
+    """DELETE /aero/flows/{id} (soft)."""
+    answer = yield Call("DELETE", f"/flows/{_id(flow_id)}")
+    return expect(answer, bool, "true")
+
+
+def run(flow_id: str) -> Plan[Document]:
+    """POST /aero/flows/{id}/runs: the run, or `{coalesced: true}`."""
+    return (yield from _object(Call("POST", f"/flows/{_id(flow_id)}/runs"), "a run"))
+
+
+def runs(flow_id: str, limit: int) -> Plan[list[Document]]:
+    """GET /aero/flows/{id}/runs: the latest runs, newest first."""
+    answer = yield Call("GET", f"/flows/{_id(flow_id)}/runs", params=(("limit", str(limit)),))
+    return expect(answer, list, "a list of runs")
+
+
+def get_run(run_id: str) -> Plan[Document]:
+    """GET /aero/runs/{id}."""
+    return (yield from _object(Call("GET", f"/runs/{_id(run_id)}"), "a run"))
+
+
+def lineage(data_id: str, version: int, direction: str, depth: int | None) -> Plan[Document]:
+    """GET /aero/data/{id}/versions/{n}/lineage."""
+    params = [("direction", direction)] + ([] if depth is None else [("depth", str(depth))])
+    path = f"/data/{_id(data_id)}/versions/{int(version)}/lineage"
+    return (yield from _object(Call("GET", path, params=tuple(params)), "a lineage"))
+
+
+def task(run_id: str) -> Plan[Document]:
+    """POST /aero/runs/{id}/task: what the worker runs (marks the run running)."""
+    return (yield from _object(Call("POST", f"/runs/{_id(run_id)}/task"), "a task"))
+
+
+def output(run_id: str, name: str, content: bytes) -> Plan[Document]:
+    """POST /aero/runs/{id}/outputs/{name}: commit one output's bytes."""
+    path = f"/runs/{_id(run_id)}/outputs/{_id(name)}"
+    headers = (("content-type", "application/octet-stream"),)
+    return (yield from _object(Call("POST", path, content=content, headers=headers), "an output"))
+
+
+def commit(run_id: str, body: Document) -> Plan[Document]:
+    """POST /aero/runs/{id}/commit: end the run (idempotent)."""
+    return (yield from _object(Call("POST", f"/runs/{_id(run_id)}/commit", json=body), "outcome"))
+
+
+def fail(run_id: str, error: str) -> Plan[Document]:
+    """POST /aero/runs/{id}/fail."""
+    call = Call("POST", f"/runs/{_id(run_id)}/fail", json={"error": error})
+    return (yield from _object(call, "outcome"))
+
+
+def ingest(run_id: str) -> Plan[Document]:
+    """POST /aero/runs/{id}/ingest."""
+    return (yield from _object(Call("POST", f"/runs/{_id(run_id)}/ingest"), "outcome"))
+
+
+def content(data_id: str, version: int) -> Plan[bytes]:
+    """GET /aero/data/{id}/versions/{n}/content: a version's bytes."""
+    path = f"/data/{_id(data_id)}/versions/{int(version)}/content"
+    answer = yield Call("GET", path, raw=True)
+    return expect(answer, bytes, "bytes")
