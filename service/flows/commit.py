@@ -10,6 +10,8 @@ the run, and a repeated commit answers the stored outcome.
 
 from __future__ import annotations
 
+import time
+
 from service.auth.principal import Principal
 from service.db import Document
 from service.errors import BadRequest, Conflict, ValidationFailed
@@ -70,9 +72,7 @@ class Commits:
     async def _active(self, run_id: str, caller: Principal | None) -> Document:
         run = await self.triggers.get(run_id, caller)
         if run["status"] == "failed":
-            raise Conflict(
-                f"run {run_id} already failed: {run['error']}", {"run_id": run_id}
-            )
+            raise Conflict(f"run {run_id} already failed: {run['error']}", {"run_id": run_id})
         return run
 
     async def started(self, run_id: str, caller: Principal | None = None) -> Document:
@@ -80,7 +80,8 @@ class Commits:
         run = await self.triggers.get(run_id, caller)
         if run["status"] == "queued":
             await self.runs.update_one(
-                {"_id": run_id, "status": "queued"}, {"$set": {"status": "running"}}
+                {"_id": run_id, "status": "queued"},
+                {"$set": {"status": "running", "started_at": time.time()}},
             )
             run = await self.triggers.get(run_id)
         return task(run)
@@ -95,8 +96,9 @@ class Commits:
             raise BadRequest(
                 f"run {run_id} has no output {name!r}: {sorted(run['outputs'])}", {"output": name}
             )
+        recorded: Document
         if name in run["committed"]:
-            recorded: Document = run["committed"][name]
+            recorded = run["committed"][name]
             return recorded
         if run["status"] in ENDED:
             raise Conflict(f"run {run_id} already ended", {"run_id": run_id})
@@ -105,7 +107,8 @@ class Commits:
             flow_id=run["flow_id"], commit_key=f"{run_id}:{name}",
         )  # fmt: skip
         await self._record(run_id, name, done.created, done.version)
-        return (await self.triggers.get(run_id))["committed"][name]
+        recorded = (await self.triggers.get(run_id))["committed"][name]
+        return recorded
 
     async def _record(self, run_id: str, name: str, created: bool, version: Document) -> None:
         entry = {"data_id": version["data_id"], "version_id": version["_id"],
@@ -129,7 +132,9 @@ class Commits:
             return outcome(run)
         missing = sorted(set(run["outputs"]) - set(run["committed"]))
         if missing and run["kind"] == "analysis":
-            raise BadRequest(f"outputs not uploaded yet: {', '.join(missing)}", {"missing": missing})
+            raise BadRequest(
+                f"outputs not uploaded yet: {', '.join(missing)}", {"missing": missing}
+            )
         committed = list(run["committed"].values())
         created = [c["version_id"] for c in committed if c["created"]]
         reproduced = [c["version_id"] for c in committed if not c["created"]]

@@ -61,8 +61,11 @@ async def flow_json(request: Request, flow: Document) -> Document:
         "description": flow["description"],
         "endpoint": flow["site"],
         "function_id": flow["function_id"],
-        "function_args": {"kwargs": kwargs, "function": flow["function_id"],
-                          "endpoint": flow["site"]},  # fmt: skip
+        "function_args": {
+            "kwargs": kwargs,
+            "function": flow["function_id"],
+            "endpoint": flow["site"],
+        },
         "timer": flow["timer"],
         "policy": flow["policy"],
         "timer_job_id": flow["_id"] if scheduled else None,

@@ -89,9 +89,7 @@ class ProvenanceStore:
             )
         return found
 
-    def query(
-        self, flow_id: str | None, version_id: str | None, run_id: str | None
-    ) -> Document:
+    def query(self, flow_id: str | None, version_id: str | None, run_id: str | None) -> Document:
         """The filter of records of a flow, run, or touching a version (either way)."""
         query: Document = {}
         if flow_id is not None:

@@ -12,17 +12,16 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from schemas.flows import FlowChange, FlowRequest, RunCommit
+from schemas.flows import POLICIES, FlowChange, FlowRequest, RunCommit
 from service.auth import caller_name, principal, record
 from service.body import read_body, request_json
 from service.data.listing import native_page
 from service.db import Document
 from service.errors import BadRequest
-from service.flows.commit import task
 from service.flows.provenance import provenance_info
 from service.flows.runs import run_info
 from service.flows.service import Flows
-from service.flows.store import PIPELINES, POLICIES, flow_info, policy_code
+from service.flows.store import PIPELINES, flow_info, policy_code
 from service.jsonio import JSONResponse
 from service.params import int_param
 from service.routing import Endpoint, Param
@@ -201,8 +200,12 @@ _RUN = Param("run_id", "path", {"type": "string"}, "flow run id", required=True)
 _NAME = Param("name", "path", {"type": "string"}, "output name", required=True)
 _PAGE = (
     Param("offset", "query", {"type": "integer", "minimum": 0}, "rows skipped (default 0)"),
-    Param("limit", "query", {"type": "integer", "minimum": 1},
-          "rows answered (default 100, at most SLUICE_MAX_VIEW_RESULTS)"),
+    Param(
+        "limit",
+        "query",
+        {"type": "integer", "minimum": 1},
+        "rows answered (default 100, at most SLUICE_MAX_VIEW_RESULTS)",
+    ),
 )
 _PROV_FILTERS = (
     Param("flow_id", "query", {"type": "string"}, "only this flow's records"),

@@ -24,12 +24,13 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from schemas.flows import POLICIES
 from service.auth.principal import Principal
 from service.buckets.store import BucketsStore
 from service.canonical import fingerprint
 from service.db import Database, Document
 from service.errors import NotFound
-from service.flows.store import GATED, POLICIES, SCHEDULED, FlowStore, kind_of
+from service.flows.store import GATED, SCHEDULED, FlowStore, kind_of
 from service.results.store import ResultsStore
 
 log = logging.getLogger("sluice.flows")
@@ -327,7 +328,8 @@ class Triggers:
                 await self.deposit(run, flow)
                 tallies["deposited"] += 1
                 continue
-            found = await self.buckets.locate({run["_id"]: run["pipeline"]}, self.results, run["_id"])
+            wanted = {run["_id"]: run["pipeline"]}
+            found = await self.buckets.locate(wanted, self.results, run["_id"])
             work = found.get(run["_id"])
             if work is None:
                 tallies["failed"] += await self.finish(run, "failed", "the run's work was deleted")

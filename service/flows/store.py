@@ -187,8 +187,11 @@ class FlowStore:
             data_id = output.data_id
             if data_id is None:
                 created = await self.sources.create(
-                    output.name or name, owner=owner, url=output.url,
-                    description=output.description or "", kind="derived",
+                    output.name or name,
+                    owner=owner,
+                    url=output.url,
+                    description=output.description or "",
+                    kind="derived",
                     producer_flow_id=flow_id,
                 )
                 data_id = created["_id"]

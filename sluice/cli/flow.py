@@ -55,16 +55,40 @@ def flow() -> None:
 
 @flow.command()
 @click.argument("function_id")
-@click.option("--input", "-i", "inputs", multiple=True, callback=_pairs,
-              metavar="NAME=DATA_ID[@VERSION]", help="An input (pinned with @VERSION).")
-@click.option("--output", "-o", "outputs", multiple=True, callback=_pairs,
-              metavar="NAME=new|DATA_ID|URL", help="An output: a new source, an existing one, "
-              "or (INGESTION) the URL to fetch.")
-@click.option("--policy", "-p", type=click.Choice(list(POLICIES), case_sensitive=False),
-              default="NONE", show_default=True, help="When the flow runs.")
+@click.option(
+    "--input",
+    "-i",
+    "inputs",
+    multiple=True,
+    callback=_pairs,
+    metavar="NAME=DATA_ID[@VERSION]",
+    help="An input (pinned with @VERSION).",
+)
+@click.option(
+    "--output",
+    "-o",
+    "outputs",
+    multiple=True,
+    callback=_pairs,
+    metavar="NAME=new|DATA_ID|URL",
+    help="An output: a new source, an existing one, or (INGESTION) the URL to fetch.",
+)
+@click.option(
+    "--policy",
+    "-p",
+    type=click.Choice(list(POLICIES), case_sensitive=False),
+    default="NONE",
+    show_default=True,
+    help="When the flow runs.",
+)
 @click.option("--timer", type=click.IntRange(min=1), help="Seconds between TIMER/INGESTION runs.")
-@click.option("--kwargs", callback=json_object, default="{}", metavar="JSON",
-              help="Keyword arguments for the function.")
+@click.option(
+    "--kwargs",
+    callback=json_object,
+    default="{}",
+    metavar="JSON",
+    help="Keyword arguments for the function.",
+)
 @click.option("--site", default="default", show_default=True, help="Site of the workers.")
 @click.option("--description", "-d", help="What the flow is for.")
 @json_flag

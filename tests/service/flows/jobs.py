@@ -1,0 +1,53 @@
+"""Functions the flow tests register (dotted paths `tests.service.flows.jobs.*`); real
+`sluice worker` processes import and call them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+from sluice.flowjob import RUN_ID_VARIABLE, RunClient
+
+
+def _written(content: bytes) -> str:
+    handle, path = tempfile.mkstemp(prefix="flow-test-")
+    os.write(handle, content)
+    os.close(handle)
+    return path
+
+
+def combine(a: str, b: str, label: str = "") -> dict[str, str]:
+    """Output `combined`: the label, then a's bytes, then b's."""
+    return {"combined": _written(label.encode() + Path(a).read_bytes() + Path(b).read_bytes())}
+
+
+def upper(cases: str) -> dict[str, str]:
+    """Output `summary`: the input in upper case."""
+    return {"summary": _written(Path(cases).read_bytes().upper())}
+
+
+def stamp(directory: str, seconds: float) -> None:
+    """No outputs: record when this call started and ended (a file per call)."""
+    started = time.time()
+    time.sleep(seconds)
+    Path(directory, f"{started:.6f}").write_text(f"{started} {time.time()}")
+
+
+def die_after(cases: str, marker: str, stage: str) -> dict[str, str]:
+    """Output `summary`. The first call (no `marker` yet) writes its output itself, and
+    with `stage` "commit" commits the run too, then kills its worker and itself before
+    the worker can report: the retry must leave one version and one record."""
+    summary = _written(Path(cases).read_bytes()[::-1])
+    if not Path(marker).exists():
+        Path(marker).write_text("died")
+        run_id = os.environ[RUN_ID_VARIABLE]
+        with RunClient() as client:
+            client.output(run_id, "summary", Path(summary).read_bytes())
+            if stage == "commit":
+                client.commit(run_id, {"function_version": None})
+        os.kill(os.getppid(), signal.SIGKILL)
+        os._exit(1)
+    return {"summary": summary}

@@ -1,0 +1,126 @@
+"""Bad input to flows: clear 4xx answers that change nothing, or a run failed with
+the reason (a function path that cannot be imported)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from service.testing import SluiceProcess
+from tests.service.flows.conftest import commit, function, new_source, register, runs, worker
+from tests.sluice.buckets.conftest import wait_for
+from tests.workers import Workers
+
+UPPER = "tests.service.flows.jobs.upper"
+
+
+def refused(client: httpx.Client, body: dict[str, Any], status: int = 400) -> str:
+    before = client.get("/aero/flows").json()["total"]
+    answer = client.post("/aero/flows", json={"site": "local", **body})
+    assert answer.status_code == status, answer.text
+    assert client.get("/aero/flows").json()["total"] == before  # nothing written
+    message: str = answer.json()["error"]["message"]
+    return message
+
+
+def test_unknown_flow_and_run_are_404(client: httpx.Client) -> None:
+    asked = [("GET", "/aero/flows/nope"), ("PATCH", "/aero/flows/nope"),
+             ("DELETE", "/aero/flows/nope"), ("POST", "/aero/flows/nope/runs"),
+             ("GET", "/aero/runs/nope"), ("POST", "/aero/runs/nope/commit")]  # fmt: skip
+    for method, path in asked:
+        answer = client.request(method, path, json={} if method in ("PATCH", "POST") else None)
+        assert answer.status_code == 404, (method, path, answer.text)
+        assert answer.json()["error"]["code"] in ("flow_not_found", "run_not_found")
+
+
+def test_registration_refuses_what_it_cannot_run(client: httpx.Client) -> None:
+    cases = new_source(client, "cases")
+    commit(client, cases, b"abc")
+    upper = function(client, UPPER)
+    inputs = {"cases": {"data_id": cases}}
+    message = refused(client, {"function_id": "unregistered", "inputs": inputs})
+    assert "function not registered with Sluice: unregistered" in message
+    message = refused(
+        client, {"function_id": upper, "inputs": {"cases": {"data_id": cases, "version": 7}}}
+    )
+    assert "version 7" in message and "does not exist" in message
+    assert "no source" in refused(
+        client, {"function_id": upper, "inputs": {"cases": {"data_id": "nope"}}}
+    )
+    refused(
+        client, {"function_id": upper, "inputs": inputs, "policy": "ALL", "kwargs": {"cases": 1}}
+    )  # a kwarg named like an input
+    refused(client, {"function_id": upper, "inputs": {}, "policy": "ANY"})
+    refused(client, {"function_id": upper, "policy": "SOMETIMES"}, 422)
+    refused(client, {"function_id": upper, "policy": 7})
+    refused(client, {"function_id": upper, "policy": "TIMER", "timer": 0}, 422)
+    refused(client, {"function_id": upper, "outputs": {"not-a-name": {}}}, 422)
+    refused(client, {"function_id": upper, "policy": "INGESTION", "outputs": {"data": {}}})
+
+
+def test_a_duplicate_is_409_naming_the_flow_and_a_cycle_is_refused(
+    client: httpx.Client,
+) -> None:
+    cases = new_source(client, "cases")
+    body = {"inputs": {"cases": {"data_id": cases}}, "outputs": {"summary": {}}}
+    first = register(client, UPPER, **body)
+    again = client.post("/aero/flows", json={"function_id": first["function_id"],
+                                             "site": "local", **body})  # fmt: skip
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["details"]["flow_id"] == first["id"]
+    summary = first["outputs"]["summary"]["data_id"]
+    # summary -> cases would close a loop (cases is summary's ancestor).
+    loop = {
+        "function_id": first["function_id"],
+        "policy": "ANY",
+        "inputs": {"cases": {"data_id": summary}},
+        "outputs": {"back": {"data_id": cases}},
+    }
+    assert "trigger itself" in refused(client, loop)
+    assert client.delete(f"/aero/flows/{first['id']}").json() is True
+    assert client.get(f"/aero/flows/{first['id']}").status_code == 404
+    # Deleted flows no longer count as duplicates.
+    assert (
+        client.post(
+            "/aero/flows", json={"function_id": first["function_id"], "site": "local", **body}
+        ).status_code
+        == 201
+    )
+
+
+def test_a_path_that_cannot_be_imported_fails_its_run_with_the_reason(
+    client: httpx.Client, server: SluiceProcess, workers: Workers
+) -> None:
+    cases = new_source(client, "cases")
+    commit(client, cases, b"abc")
+    flow = register(client, "tests.service.flows.no_such_module.f", policy="ANY",
+                    inputs={"cases": {"data_id": cases}})  # fmt: skip
+    worker(workers, server.url)
+    (run,) = wait_for(lambda: [r for r in runs(client, flow["id"]) if r["status"] == "failed"],
+                      30, "the run to fail")  # fmt: skip
+    assert "cannot import tests.service.flows.no_such_module.f" in run["error"]
+    assert "No module named" in run["error"]
+    found = client.get(f"/aero/flows/{flow['id']}").json()
+    assert found["last_error"] == run["error"] and found["pending_run_id"] is None
+    assert client.get("/aero/provenance", params={"flow_id": flow["id"]}).json()["total"] == 0
+
+
+def test_pause_stops_firing_and_resume_catches_up(
+    client: httpx.Client, server: SluiceProcess, workers: Workers
+) -> None:
+    cases = new_source(client, "cases")
+    commit(client, cases, b"abc")
+    flow = register(client, UPPER, policy="ANY", inputs={"cases": {"data_id": cases}},
+                    outputs={"summary": {}})  # fmt: skip
+    worker(workers, server.url)
+    wait_for(lambda: [r["status"] for r in runs(client, flow["id"])] == ["committed"], 30,
+             "the first run")  # fmt: skip
+    paused = client.patch(f"/aero/flows/{flow['id']}", json={"state": "paused"}).json()
+    assert paused["state"] == "paused"
+    commit(client, cases, b"abcd")
+    assert client.post(f"/aero/flows/{flow['id']}/runs").status_code == 400
+    assert len(runs(client, flow["id"])) == 1
+    client.patch(f"/aero/flows/{flow['id']}", json={"state": "active"})
+    wait_for(lambda: [r["status"] for r in runs(client, flow["id"])] == ["committed"] * 2, 30,
+             "the run the resume fired")  # fmt: skip

@@ -1,0 +1,104 @@
+"""Exactly-once output commits with a worker killed on the way, and provenance with
+lineage both ways, through real `sluice worker` processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from service.testing import SluiceProcess
+from tests.service.flows.conftest import commit, content, new_source, register, runs, worker
+from tests.sluice.buckets.conftest import wait_for
+from tests.workers import Workers
+
+JOBS = "tests.service.flows.jobs"
+
+
+def ended(client: httpx.Client, flow_id: str, count: int = 1) -> list[dict[str, Any]]:
+    def check() -> list[dict[str, Any]] | None:
+        found = runs(client, flow_id)
+        done = [run for run in found if run["status"] not in ("queued", "running")]
+        return found if len(done) >= count else None
+
+    found: list[dict[str, Any]] = wait_for(check, 40, f"{count} ended runs of {flow_id}")
+    return found
+
+
+def records(client: httpx.Client, **filters: str) -> list[dict[str, Any]]:
+    answer = client.get("/aero/provenance", params={**filters, "limit": 100})
+    assert answer.status_code == 200, answer.text
+    found: list[dict[str, Any]] = answer.json()["items"]
+    return found
+
+
+@pytest.mark.parametrize("stage", ["outputs", "commit"])
+def test_a_worker_killed_before_reporting_leaves_one_version_and_one_record(
+    client: httpx.Client, server: SluiceProcess, workers: Workers, tmp_path: Path, stage: str
+) -> None:
+    cases = new_source(client, "cases")
+    commit(client, cases, b"abc")
+    marker = tmp_path / "died"
+    flow = register(client, f"{JOBS}.die_after", inputs={"cases": {"data_id": cases}},
+                    outputs={"summary": {}}, policy="ANY", timeout=2, retries=2,
+                    kwargs={"marker": str(marker), "stage": stage})  # fmt: skip
+    first = workers.start(server.url, "aero-analysis", "--sleep", "0.1")
+    wait_for(lambda: first.poll() is not None, 30, "the first worker to be killed")
+    assert marker.exists()
+    worker(workers, server.url)  # takes the work once its lease has expired
+    (run,) = ended(client, flow["id"])
+    assert run["status"] == "committed", run
+    summary = flow["outputs"]["summary"]["data_id"]
+    versions = client.get(f"/aero/data/{summary}/versions").json()
+    assert versions["total"] == 1 and content(client, summary, 1) == b"cba"
+    (record,) = records(client, flow_id=flow["id"])
+    assert record["run_id"] == run["id"] and run["provenance_id"] == record["id"]
+    assert record["contributed_to"] == [versions["items"][0]["id"]]
+    work = client.get("/buckets/work", params={"id": run["id"]})
+    if work.status_code == 200 and work.json():
+        (found,) = work.json() if isinstance(work.json(), list) else [work.json()]
+        assert found["attempt"] == 2 and found["results"]["provenance_id"] == record["id"]
+
+
+def test_provenance_names_exact_versions_and_lineage_walks_both_ways(
+    client: httpx.Client, server: SluiceProcess, workers: Workers
+) -> None:
+    cases = new_source(client, "cases")
+    v1 = commit(client, cases, b"abc")
+    worker(workers, server.url)
+    first = register(client, f"{JOBS}.upper", inputs={"cases": {"data_id": cases}},
+                     outputs={"summary": {}}, policy="ANY")  # fmt: skip
+    summary = first["outputs"]["summary"]["data_id"]
+    second = register(client, f"{JOBS}.upper", inputs={"cases": {"data_id": summary}},
+                      outputs={"summary": {"name": "summary of summary"}},
+                      policy="ANY")  # fmt: skip
+    final = second["outputs"]["summary"]["data_id"]
+    ended(client, first["id"])
+    ended(client, second["id"])
+    (made,) = records(client, flow_id=first["id"])
+    summary_v1 = client.get(f"/aero/data/{summary}/versions/1").json()
+    final_v1 = client.get(f"/aero/data/{final}/versions/1").json()
+    assert made["derived_from"] == [v1["id"]] and made["contributed_to"] == [summary_v1["id"]]
+    assert made["inputs"]["cases"]["version"] == 1
+    assert made["function_path"] == f"{JOBS}.upper"
+
+    up = client.get(f"/aero/data/{final}/versions/1/lineage", params={"direction": "up"})
+    assert up.status_code == 200, up.text
+    assert up.json()["versions"] == [summary_v1["id"], v1["id"]]
+    down = client.get(f"/aero/data/{cases}/versions/1/lineage", params={"direction": "down"})
+    assert down.json()["versions"] == [summary_v1["id"], final_v1["id"]]
+    shallow = client.get(f"/aero/data/{cases}/versions/1/lineage",
+                         params={"direction": "down", "depth": 1})  # fmt: skip
+    assert shallow.json()["versions"] == [summary_v1["id"]]
+
+    # The same inputs again: the output's bytes are the latest version's ("reproduced").
+    again = client.post(f"/aero/flows/{first['id']}/runs")
+    assert again.status_code == 201, again.text
+    ended(client, first["id"], 2)
+    latest = records(client, flow_id=first["id"])[0]
+    assert latest["run_id"] == again.json()["id"]
+    assert latest["contributed_to"] == [] and latest["reproduced"] == [summary_v1["id"]]
+    assert client.get(f"/aero/data/{summary}/versions").json()["total"] == 1
+    assert len(records(client, version_id=summary_v1["id"])) == 3
