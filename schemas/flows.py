@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
+from schemas.work import PipelineName
+
 #: Policies by name, and AERO's integers for them (`rule` on the AERO surface).
 POLICIES: dict[str, int] = {"NONE": -1, "INGESTION": 0, "TIMER": 1, "ANY": 2, "ALL": 3}
 Policy = Literal["NONE", "INGESTION", "TIMER", "ANY", "ALL"]
@@ -64,6 +66,9 @@ class FlowRequest(_Strict):
     policy: Policy | StrictInt = "NONE"
     timer: StrictInt | None = Field(default=None, ge=1)
     site: StrictStr = Field(default="default", min_length=1, max_length=256)
+    pipeline: PipelineName | None = Field(
+        default=None, description="Pipeline of its runs' works (aero-analysis, aero-ingest)."
+    )
     pull_function_id: StrictStr | None = Field(default=None, max_length=128)
     commit_function_id: StrictStr | None = Field(default=None, max_length=128)
     timeout: StrictInt | None = Field(default=None, ge=1, le=259_200)

@@ -37,6 +37,9 @@ from service.experiments.files import FileStore
 from service.experiments.routes import endpoints as experiment_endpoints
 from service.experiments.store import ExperimentStore
 from service.experiments.tasks import TaskStore
+from service.flows import compat as flows_compat
+from service.flows.routes import endpoints as flow_endpoints
+from service.flows.service import Flows
 from service.flowserv import routes as flowserv
 from service.jsonio import JSONResponse
 from service.leaderboards.groups import GroupStore
@@ -107,6 +110,7 @@ MOUNTS: list[tuple[str, list[Endpoint]]] = [
     ("", experiment_endpoints),
     ("", data_endpoints),
     ("/leaderboards", leaderboard_endpoints),
+    ("", flow_endpoints),
     (engine.ENGINE_PATH, engine.endpoints),
 ]
 
@@ -144,6 +148,9 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
     data = DataStore(database, settings)
     runs = RunStore(database, buckets, results, step_files)
     templates = TemplateStore(database, settings)
+    functions = FunctionStore(database)
+    ingest = Ingestor(data, settings)
+    flows = Flows.open(database, settings, data, functions, ingest, buckets, results)
     opened = Stores(
         settings=settings,
         metrics=metrics,
@@ -164,12 +171,13 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
         groups=groups,
         uploads=uploads,
         data=data,
-        functions=FunctionStore(database),
-        ingest=Ingestor(data, settings),
         templates=templates,
         leaderboard_runs=LeaderboardRunStore(
             database, settings, templates, runs, step_files, uploads
         ),
+        functions=functions,
+        ingest=ingest,
+        flows=flows,
     )
     for store in (
         opened.tokens,
@@ -190,6 +198,7 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
         opened.functions,
         opened.templates,
         opened.leaderboard_runs,
+        opened.flows,
     ):
         await store.create_indexes()
     _warn_if_open(settings)
@@ -226,6 +235,7 @@ def background_loops(opened: Stores) -> list[Periodic]:
             settings.transfer_interval,
             lambda: transfer.move(buckets, results, settings.transfer_cutoff, opened.audit_log),
         ),
+        *opened.flows.loops(),
     ]
 
 
@@ -240,7 +250,7 @@ def mounts(settings: Settings) -> list[tuple[str, list[Endpoint]]]:
         (f"{settings.alpine_prefix}/api", chorus.endpoints),
         (settings.aqueduct_prefix, aqueduct_endpoints),
         (settings.flowserv_prefix, flowserv.endpoints(settings)),
-        (settings.aero_prefix, data_compat.endpoints),
+        (settings.aero_prefix, [*data_compat.endpoints, *flows_compat.endpoints]),
     ]
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from service.experiments.files import FileStore
     from service.experiments.store import ExperimentStore
     from service.experiments.tasks import TaskStore
+    from service.flows.service import Flows
     from service.leaderboards.groups import GroupStore
     from service.leaderboards.runs import LeaderboardRunStore
     from service.leaderboards.templates import TemplateStore
@@ -64,6 +65,7 @@ class Stores:
     ingest: Ingestor
     templates: TemplateStore
     leaderboard_runs: LeaderboardRunStore
+    flows: Flows
 
 
 def stores(request: Request) -> Stores:

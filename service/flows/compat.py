@@ -162,7 +162,8 @@ async def list_flows(request: Request) -> Response:
     async def present(found: list[Document]) -> list[Document]:
         return [await flow_json(request, flow) for flow in found]
 
-    return await aero_page(request, store.collection, store.visible(principal(request)), present)
+    query = await store.visible(principal(request))
+    return await aero_page(request, store.collection, query, present)
 
 
 async def list_prov(request: Request) -> Response:
@@ -171,7 +172,8 @@ async def list_prov(request: Request) -> Response:
     async def present(found: list[Document]) -> list[Document]:
         return [await prov_json(request, found_) for found_ in found]
 
-    return await aero_page(request, provenance.collection, {}, present)
+    query = await provenance.query(None, None, None, principal(request))
+    return await aero_page(request, provenance.collection, query, present)
 
 
 _PAGE = (

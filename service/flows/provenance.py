@@ -16,8 +16,10 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from service.auth.principal import Principal
 from service.db import Database, Document
 from service.errors import BadRequest, NotFound
+from service.flows.store import visible_pipelines
 
 COLLECTION = "aero_provenance"
 INDEXES = [
@@ -62,6 +64,7 @@ class ProvenanceStore:
             "_id": uuid.uuid4().hex,
             "run_id": run["_id"],
             "flow_id": run["flow_id"],
+            "pipeline": run["pipeline"],
             "function_id": run["function_id"],
             "function_path": run["function_path"],
             "function_version": function_version,
@@ -81,17 +84,27 @@ class ProvenanceStore:
             return existing
         return record
 
-    async def get(self, provenance_id: str) -> Document:
+    async def get(self, provenance_id: str, caller: Principal | None = None) -> Document:
+        """The record; ProvenanceNotFound, 403 outside `caller`'s pipelines."""
         found = await self.collection.find_one({"_id": provenance_id})
         if found is None:
             raise ProvenanceNotFound(
                 f"no provenance record {provenance_id!r}", {"id": provenance_id}
             )
+        if caller is not None:
+            caller.check_pipelines([found["pipeline"]])
         return found
 
-    def query(self, flow_id: str | None, version_id: str | None, run_id: str | None) -> Document:
-        """The filter of records of a flow, run, or touching a version (either way)."""
-        query: Document = {}
+    async def query(
+        self,
+        flow_id: str | None,
+        version_id: str | None,
+        run_id: str | None,
+        caller: Principal | None = None,
+    ) -> Document:
+        """The filter of the records `caller` may see of a flow, a run, or touching a
+        version (either way)."""
+        query: Document = await visible_pipelines(self.collection, caller)
         if flow_id is not None:
             query["flow_id"] = flow_id
         if run_id is not None:
@@ -101,7 +114,9 @@ class ProvenanceStore:
                             {"reproduced": version_id}]  # fmt: skip
         return query
 
-    async def lineage(self, version_id: str, direction: str, depth: int) -> Document:
+    async def lineage(
+        self, version_id: str, direction: str, depth: int, caller: Principal | None = None
+    ) -> Document:
         """The records reached from `version_id` walking `up` (what it was derived from)
         or `down` (everything derived from it), at most `depth` steps and the lineage
         node limit; `{"versions": [ids in walk order], "records": [...], "truncated"}`."""
@@ -110,6 +125,7 @@ class ProvenanceStore:
         if depth < 1:
             raise BadRequest("depth must be at least 1", {"depth": depth})
         here, there = DIRECTIONS[direction]
+        visible = await visible_pipelines(self.collection, caller)
         seen = {version_id}
         order: list[str] = []
         records: list[Document] = []
@@ -119,7 +135,7 @@ class ProvenanceStore:
             if not frontier:
                 break
             cursor = self.collection.find(
-                {here: {"$in": frontier}}, sort=[("created_at", ASCENDING)],
+                {here: {"$in": frontier}, **visible}, sort=[("created_at", ASCENDING)],
                 limit=self.max_nodes + 1,
             )  # fmt: skip
             frontier = []

@@ -63,8 +63,8 @@ async def _provenance_info(found: list[Document]) -> list[Document]:
 
 async def listing(request: Request) -> Response:
     found = flows(request).store
-    return await native_page(request, found.collection, found.visible(principal(request)),
-                             _flows_info)  # fmt: skip
+    query = await found.visible(principal(request))
+    return await native_page(request, found.collection, query, _flows_info)
 
 
 async def get(request: Request) -> Response:
@@ -160,16 +160,19 @@ async def ingest(request: Request) -> Response:
 
 async def provenance_list(request: Request) -> Response:
     found = flows(request).provenance
-    query = found.query(
+    query = await found.query(
         request.query_params.get("flow_id"),
         request.query_params.get("version_id"),
         request.query_params.get("run_id"),
+        principal(request),
     )
     return await native_page(request, found.collection, query, _provenance_info)
 
 
 async def provenance_get(request: Request) -> Response:
-    found = await flows(request).provenance.get(request.path_params["provenance_id"])
+    found = await flows(request).provenance.get(
+        request.path_params["provenance_id"], principal(request)
+    )
     return JSONResponse(provenance_info(found))
 
 
@@ -183,7 +186,9 @@ async def lineage(request: Request) -> Response:
     direction = request.query_params.get("direction", "up")
     depth = int_param(request, "depth", stores(request).settings.aero_lineage_max_depth)
     depth = min(depth, stores(request).settings.aero_lineage_max_depth)
-    walked = await flows(request).provenance.lineage(version["_id"], direction, depth)
+    walked = await flows(request).provenance.lineage(
+        version["_id"], direction, depth, principal(request)
+    )
     return JSONResponse(
         {
             "version_id": version["_id"],

@@ -65,6 +65,25 @@ def policy_code(policy: str | int) -> int:
     )
 
 
+def pipeline_of(request: FlowRequest) -> str:
+    """The pipeline of the runs of the flow `request` registers."""
+    if request.pipeline is not None:
+        return request.pipeline
+    ingestion = policy_code(request.policy) == POLICIES["INGESTION"]
+    return PIPELINES["ingest" if ingestion else "analysis"]
+
+
+async def visible_pipelines(
+    collection: AsyncCollection[Document], caller: Principal | None
+) -> Document:
+    """The filter on `pipeline` keeping what `caller` may see of `collection` (empty
+    for an unrestricted caller)."""
+    if caller is None or not caller.restricted:
+        return {}
+    named = await collection.distinct("pipeline")
+    return {"pipeline": {"$in": [name for name in named if caller.allows(name)]}}
+
+
 def kind_of(flow: Document) -> str:
     """`ingest` for an INGESTION flow's runs, else `analysis`."""
     return "ingest" if flow["policy"] == POLICIES["INGESTION"] else "analysis"
@@ -125,12 +144,9 @@ class FlowStore:
             caller.check_pipelines([flow["pipeline"]])
         return flow
 
-    def visible(self, caller: Principal | None) -> Document:
+    async def visible(self, caller: Principal | None) -> Document:
         """The filter of the live flows `caller` may see."""
-        query: Document = {"state": {"$ne": "deleted"}}
-        if caller is not None and caller.restricted:
-            query["pipeline"] = {"$in": [p for p in PIPELINES.values() if caller.allows(p)]}
-        return query
+        return {"state": {"$ne": "deleted"}, **await visible_pipelines(self.collection, caller)}
 
     async def register(self, request: FlowRequest, owner: str) -> Document:
         """Validate and store a flow; the stored document. 400 for an unregistered
@@ -213,7 +229,7 @@ class FlowStore:
             "timer": timer,
             "description": request.description,
             "owner": owner,
-            "pipeline": PIPELINES["ingest" if policy == POLICIES["INGESTION"] else "analysis"],
+            "pipeline": pipeline_of(request),
             "timeout": request.timeout or self.settings.aero_run_timeout,
             "retries": self.settings.aero_run_retries if request.retries is None
                        else request.retries,

@@ -87,6 +87,12 @@ class World:
     #: An AERO data source with one version, and a registered function.
     aero_data: str
     aero_function: str
+    #: A flow of pipeline B over `aero_data`, a committed run of it with its provenance
+    #: record, and a second run left queued.
+    aero_flow: str
+    aero_committed_run: str
+    aero_provenance: str
+    aero_run: str
     #: A leaderboard template of B and a run of it (of a group of B).
     lb_workflow: str = ""
     lb_run: str = ""
@@ -161,6 +167,7 @@ def build(
     function = admin.post("/aero/functions", json={"path": f"walk_{tag}.run"})
     assert function.status_code == 201, function.text
     lb_workflow, lb_run = _leaderboard(admin, b, tag, env)
+    flow, committed_run, record, queued_run = _aero_flow(admin, b, aero_data, function.json()["id"])
     time.sleep(1.2)  # past the `expired` work's one-second lease (the reaper is off)
     return World(
         a=a,
@@ -188,6 +195,10 @@ def build(
         task=task.json()["task_id"],
         aero_data=aero_data,
         aero_function=function.json()["id"],
+        aero_flow=flow,
+        aero_committed_run=committed_run,
+        aero_provenance=record,
+        aero_run=queued_run,
         lb_workflow=lb_workflow,
         lb_run=lb_run,
     )
@@ -212,9 +223,30 @@ def _leaderboard(
     return workflow_id, started.json()["id"]
 
 
+def _aero_flow(
+    admin: httpx.Client, b: str, data_id: str, function_id: str
+) -> tuple[str, str, str, str]:
+    """A flow of pipeline `b`, one run committed by hand (a worker's calls) and one
+    left queued: their ids and the committed run's provenance record."""
+    body = {"function_id": function_id, "pipeline": b, "site": "walk",
+            "inputs": {"cases": {"data_id": data_id}}, "outputs": {"summary": {}}}  # fmt: skip
+    created = admin.post("/aero/flows", json=body)
+    assert created.status_code == 201, created.text
+    flow = created.json()["id"]
+    run = admin.post(f"/aero/flows/{flow}/runs").json()["id"]
+    assert admin.post(f"/aero/runs/{run}/task").status_code == 200
+    assert admin.post(f"/aero/runs/{run}/outputs/summary", content=b"out").status_code == 200
+    committed = admin.post(f"/aero/runs/{run}/commit", json={})
+    assert committed.status_code == 200, committed.text
+    queued = admin.post(f"/aero/flows/{flow}/runs")
+    assert queued.status_code == 201, queued.text
+    return flow, run, committed.json()["provenance_id"], queued.json()["id"]
+
+
 def snapshot(admin: httpx.Client, world: World) -> dict[str, Any]:
     """Everything of pipeline B that a route could change, as stored now."""
     works = admin.post("/buckets/view", json={"query": {"pipeline": world.b}}).json()
+    flow = admin.get(f"/aero/flows/{world.aero_flow}").json()
     tokens = admin.get("/admin/tokens").json()
     return {
         "results": admin.post("/results/view", json={"query": {"pipeline": world.b}}).json(),
@@ -229,4 +261,13 @@ def snapshot(admin: httpx.Client, world: World) -> dict[str, Any]:
         "aero_versions": admin.get(f"/aero/data/{world.aero_data}/versions").json()["total"],
         "leaderboards": admin.get("/leaderboards/workflows").json(),
         "lb_run": admin.get(f"/leaderboards/runs/{world.lb_run}").json(),
+        "aero_flow": {
+            key: flow[key]
+            for key in ("state", "pending_run_id", "last_run_id", "description", "timer")
+        },
+        "aero_runs": [
+            (run["id"], run["status"], run["committed"])
+            for run in admin.get(f"/aero/flows/{world.aero_flow}/runs").json()
+        ],
+        "aero_provenance": admin.get("/aero/provenance").json()["total"],
     }

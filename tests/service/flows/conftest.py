@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from service.testing import SluiceProcess, SluiceStarter
+from tests.service.data.conftest import new_source
 from tests.workers import Workers
 
 #: Settings of every Sluice of these tests.
@@ -46,11 +47,7 @@ def worker(workers: Workers, url: str, *pipelines: str) -> None:
     workers.start(url, first, *rest, "--sleep", "0.1")
 
 
-def new_source(client: httpx.Client, name: str = "cases", **fields: Any) -> str:
-    answer = client.post("/aero/data", json={"name": name, **fields})
-    assert answer.status_code == 201, answer.text
-    data_id: str = answer.json()["id"]
-    return data_id
+__all__ = ["new_source"]
 
 
 def commit(client: httpx.Client, data_id: str, content: bytes) -> dict[str, Any]:

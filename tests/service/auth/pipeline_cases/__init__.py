@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from tests.service.auth.pipeline_cases import (
     aero_data,
+    aero_flows,
     alpine,
     aqueduct,
     flowserv,
@@ -53,4 +54,5 @@ CASES = _merge(
     flowserv.CASES,
     aero_data.CASES,
     leaderboards.CASES,
+    aero_flows.CASES,
 )
