@@ -79,7 +79,9 @@ def test_any_and_all_wait_for_their_inputs_then_fire_by_their_rule(
     committed(client, flows["ALL"]["id"], 2)
     committed(client, flows["ANY"]["id"], 3)
     assert latest_output(client, flows["ALL"], "combined") == b"ALL:a2b2"
-    assert flow(client, flows["ALL"]["id"])["waiting_for"] == []
+    # Having consumed both, ALL now waits for new versions of both.
+    wait_for(lambda: flow(client, flows["ALL"]["id"])["waiting_for"] == [a, b], 10,
+             "ALL to wait for new a and b")  # fmt: skip
 
 
 def test_simultaneous_input_commits_give_one_run_and_one_follow_up(
