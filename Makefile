@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 # development tools on top of it for everything else.
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
+# The benchmark's peer (Celery) on top of the development tools, for `make bench` only.
+BENCH_DEPS := $(VENV)/.installed-bench
 # The unmodified pyaqueduct client of the contract tests, in a venv of its own: it pins
 # httpx<0.25, which Sluice (httpx>=0.27) cannot share. It needs Python <= 3.11.
 PYAQUEDUCT := $(VENV)/pyaqueduct
@@ -24,6 +26,10 @@ $(RUNTIME): pyproject.toml
 $(DEV): $(RUNTIME)
 	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
 	touch $(DEV)
+
+$(BENCH_DEPS): $(DEV)
+	$(BIN)/python -m pip install --quiet -e '.[embedded,dev,bench]'
+	touch $(BENCH_DEPS)
 
 $(PYAQUEDUCT)/.installed: $(PYAQUEDUCT_REQUIREMENTS) $(RUNTIME)
 	test -x $(PYAQUEDUCT)/bin/python || $(PYTHON) -m venv $(PYAQUEDUCT)
@@ -56,7 +62,7 @@ fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install
+bench: install $(BENCH_DEPS)
 	$(BIN)/python -m bench
 
 schemas: install

@@ -1,6 +1,7 @@
 """`python -m bench [NAME ...] [--docs N] [--batch N] [--requests N] [--cycles N]
-[--seconds N] [--workers N] [--jobs N]`: run the benchmark modules in turn on one
-database and print a summary to paste into the README.
+[--seconds N] [--workers N] [--jobs N] [--concurrency N] ...` (`--help` lists all): run
+the benchmark modules in turn on one database and print a summary to paste into the
+README.
 
 A benchmark module lives in bench/ and has `run(ctx: Context) -> list[Comparison]`;
 list its name in `BENCHMARKS` to include it.
@@ -18,7 +19,7 @@ from collections.abc import Callable, Sequence
 from bench.common import Comparison, Context, Options, machine, open_context, table
 from service.settings import SettingsError
 
-BENCHMARKS: tuple[str, ...] = ("results", "queue", "claims")
+BENCHMARKS: tuple[str, ...] = ("results", "queue", "claims", "workers")
 
 Runner = Callable[[Context], list[Comparison]]
 
@@ -107,7 +108,15 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
         "--jobs",
         type=_positive,
         default=_from_env("SLUICE_BENCH_JOBS", defaults.jobs),
-        help=f"no-op works run by `sluice worker` (env SLUICE_BENCH_JOBS; default {defaults.jobs})",
+        help="no-op works per worker run, `sluice worker` and Celery "
+        f"(env SLUICE_BENCH_JOBS; default {defaults.jobs})",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=_from_env("SLUICE_BENCH_CONCURRENCY", defaults.concurrency),
+        help="the higher concurrency of the worker runs, beside 1 "
+        f"(env SLUICE_BENCH_CONCURRENCY; default {defaults.concurrency})",
     )
     parser.add_argument(
         "--depths",
@@ -148,6 +157,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
         spread_pipelines=args.spread_pipelines,
         claims=args.claims,
         claim_seconds=args.claim_seconds,
+        concurrency=args.concurrency,
     )
     return options, list(args.names) or list(BENCHMARKS)
 
@@ -162,11 +172,12 @@ def summary(ctx: Context, names: list[str], comparisons: list[Comparison], secon
         "results": f"{options.docs:,} documents, batches of {options.batch}, "
         f"bursts of {options.requests} requests",
         "queue": f"{options.docs:,} works deposited, at most {options.cycles} cycles or "
-        f"{options.seconds} s per configuration, {options.workers} workers, "
-        f"{options.jobs} worker jobs",
+        f"{options.seconds} s per configuration, {options.workers} workers",
         "claims": f"{', '.join(f'{d:,}' for d in options.depths)} queued works in one "
         f"pipeline and {options.spread_depth:,} over {options.spread_pipelines}, at most "
         f"{options.claims} claims or {options.claim_seconds} s per measurement",
+        "workers": f"{options.jobs} no-op jobs per worker run, concurrency 1 and "
+        f"{options.concurrency}",
     }
     lines = [
         f"`python -m bench {' '.join(names)}`:",

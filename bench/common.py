@@ -50,8 +50,10 @@ class Options:
     seconds: int = 10
     #: Concurrent workers of the contended queue runs.
     workers: int = 16
-    #: No-op works run end to end by `sluice worker`.
-    jobs: int = 40
+    #: No-op works run end to end per worker run (`sluice worker`, the Celery peer).
+    jobs: int = 100
+    #: The higher concurrency of the worker runs (`--concurrency`, Celery's `-c`).
+    concurrency: int = 8
     #: Queued works of one pipeline at which claims are measured (bench/claims.py).
     depths: tuple[int, ...] = (100, 1000, 10_000, 50_000)
     #: Queued works spread evenly over `spread_pipelines` pipelines, for claims from one.

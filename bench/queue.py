@@ -5,9 +5,8 @@
 (b) withdraw -> update cycles: claim one work, report it done, with 1 and with
     `workers` concurrent workers (threads, each with its own HTTP client), vs the same
     claim (`find_one_and_update`, same filter, sort and update as the store) and a
-    conditional update to `success` with PyMongo, also with 1 and `workers` threads;
-(c) `sluice worker`, the real command in a subprocess, running no-op works
-    (bench/noop.py) end to end, against (b)'s one-worker Sluice cycle rate.
+    conditional update to `success` with PyMongo, also with 1 and `workers` threads.
+(`sluice worker` itself, against this cycle rate and against a peer: bench/workers.py.)
 
 Each configuration of (b) stops after `cycles` cycles or `seconds` seconds, whichever
 comes first, so a baseline that collapses under contention (claims on the embedded
@@ -18,36 +17,24 @@ managed in that time.
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
-import time
 import uuid
-from pathlib import Path
 
 import httpx
-import orjson
 from pymongo.collection import Collection
 
 from bench.common import (
-    ROOT,
     Comparison,
     Context,
     Document,
     compare_deposits,
     mongo_client,
     number,
-    post_json,
-    python_path,
-    report,
     serve,
     table,
 )
 from bench.cycles import (
-    SITE,
     Side,
     both_sides,
-    deposit_all,
     expect_success,
     get_json,
     make_works,
@@ -173,69 +160,8 @@ def _workers(count: int) -> str:
     return f"{count} worker" if count == 1 else f"{count} workers"
 
 
-def worker_jobs(ctx: Context, url: str, http: httpx.Client, baseline: Race) -> Comparison:
-    """(c) `sluice worker` runs `jobs` no-op works, each in its own child process as
-    every work is run; jobs/s from the first withdraw to the last report, as Buckets
-    recorded them (the worker's own start-up is shown apart)."""
-    jobs = ctx.options.jobs
-    pipeline = f"bench-jobs-{uuid.uuid4().hex[:8]}"
-    deposit_all(http, make_works(pipeline, jobs), ctx.options.batch)
-    program = Path(sys.executable).with_name("sluice")
-    if not program.exists():
-        raise RuntimeError(f"{program} not found: install the project (pip install -e .)")
-    command = [str(program), "worker", pipeline, "--site", SITE, "--lives", str(jobs)]
-    env = {**os.environ, "SLUICE_URL": url, "PYTHONPATH": python_path()}
-    log = ctx.workdir / "worker.log"
-    started = time.perf_counter()
-    with log.open("w") as output:
-        try:
-            finished = subprocess.run(
-                [*command, "--sleep", "0.5"],
-                env=env,
-                cwd=ROOT,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                timeout=60 + jobs * JOB_PATIENCE,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"sluice worker did not finish {jobs} jobs; see {log}") from None
-    wall = time.perf_counter() - started
-    if finished.returncode != 0:
-        tail = log.read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"sluice worker exited with {finished.returncode}:\n{tail}")
-    view = {"query": {"pipeline": pipeline}, "projection": {"start": 1, "stop": 1}, "limit": 0}
-    works = post_json(http, "/view", orjson.dumps(view))
-    details = get_json(http, f"/status/details/{pipeline}")
-    expect_success(details["success"], jobs, "sluice worker")
-    span = max(w["stop"] for w in works) - min(w["start"] for w in works)
-    result = Comparison(
-        "sluice worker, no-op jobs",
-        "jobs/s",
-        jobs / span,
-        baseline.per_second,
-        "Sluice cycle, 1 worker",
-    )
-    report(
-        f"(c) `sluice worker` (1 process) runs {jobs} no-op works, each in a child process",
-        ["path", "jobs", "seconds", "jobs/s"],
-        [
-            ["sluice worker, first withdraw to last report", jobs, span, result.sluice],
-            ["sluice worker, process start to exit", jobs, wall, jobs / wall],
-            [
-                "(b) Sluice withdraw + PUT, 1 worker",
-                baseline.cycles,
-                baseline.seconds,
-                baseline.per_second,
-            ],
-        ],
-        result,
-    )
-    return result
-
-
 def run(ctx: Context) -> list[Comparison]:
-    """Run (a) to (c) on fresh pipelines; print a table for each and return the figures."""
+    """Run (a) and (b) on fresh pipelines; print a table for each and return the figures."""
     pipeline = f"bench-{uuid.uuid4().hex[:8]}"
     works = make_works(pipeline, ctx.options.docs)
     with (
@@ -250,7 +176,6 @@ def run(ctx: Context) -> list[Comparison]:
         comparisons = [deposit(ctx, http, scratch, works)]
         for collection in (store, scratch):
             collection.delete_many({"pipeline": pipeline})
-        figures, one_worker = cycle_rates(ctx, sluice.url, http, store, scratch)
+        figures, _ = cycle_rates(ctx, sluice.url, http, store, scratch)
         comparisons.extend(figures)
-        comparisons.append(worker_jobs(ctx, sluice.url, http, one_worker))
     return comparisons

@@ -26,6 +26,13 @@ def test_make_run_installs_the_runtime_only() -> None:
     assert installs("run") == [".venv/bin/python -m pip install --quiet -e '.[embedded]'"]
 
 
-@pytest.mark.parametrize("target", ["test", "lint", "fuzz", "bench"])
+@pytest.mark.parametrize("target", ["test", "lint", "fuzz"])
 def test_development_targets_add_the_dev_tools(target: str) -> None:
     assert installs(target)[-1] == ".venv/bin/python -m pip install --quiet -e '.[embedded,dev]'"
+
+
+def test_make_bench_adds_its_peer_on_top() -> None:
+    assert installs("bench")[-2:] == [
+        ".venv/bin/python -m pip install --quiet -e '.[embedded,dev]'",
+        ".venv/bin/python -m pip install --quiet -e '.[embedded,dev,bench]'",
+    ]
