@@ -168,6 +168,8 @@ def serve(
         "SLUICE_DB_NAME": ctx.db_name,
         # Loopback only; benchmarks measure the API, not token checks.
         "SLUICE_AUTH": "off",
+        # The benchmarks count finished works in Buckets: the mover must not take them.
+        "SLUICE_TRANSFER_INTERVAL": "0",
         "PYTHONPATH": python_path(),
         **(env or {}),
     }
