@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         WorkfileNotFound,
         WorkflowVariable,
     )
+    from sluice.leaderboards import AsyncLeaderboards, Leaderboards
     from sluice.plans.buckets import Withdrawn, new_work
     from sluice.results import AsyncResults, Results
     from sluice.workfile import Workfile
@@ -54,6 +55,7 @@ _HOMES = {
         "RunFlowFailure", "RunFlowTimeout", "StopFlowFailure", "WorkfileNotFound",
         "WorkflowVariable", "RateLimited",
     ),
+    "sluice.leaderboards": ("AsyncLeaderboards", "Leaderboards"),
     "sluice.results": ("AsyncResults", "Results"),
     "sluice.workfile": ("Workfile",),
     "schemas.buckets": ("LeaseStatus",),
@@ -66,12 +68,14 @@ __all__ = [
     "Admin",
     "AsyncAdmin",
     "AsyncBuckets",
+    "AsyncLeaderboards",
     "AsyncResults",
     "BadRequest",
     "Buckets",
     "Conflict",
     "FlowResultsMalformed",
     "Forbidden",
+    "Leaderboards",
     "LeaseStatus",
     "NotFound",
     "PayloadTooLarge",

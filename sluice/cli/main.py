@@ -18,6 +18,7 @@ from sluice.cli.data import data
 from sluice.cli.exp import exp
 from sluice.cli.ext import ext
 from sluice.cli.flow import flow
+from sluice.cli.leaderboard import leaderboard
 from sluice.cli.queue import COMMANDS as QUEUE_COMMANDS
 from sluice.cli.results import results
 from sluice.cli.runs import run
@@ -30,6 +31,7 @@ from sluice.errors import NotFound, SluiceError
 
 SUBCOMMANDS: list[click.Command] = [
     results, buckets, worker, workfile, run, token, user, audit, exp, ext, data, flow,
+    leaderboard,
 ]  # fmt: skip
 
 
