@@ -1,10 +1,12 @@
-"""Python client for flows over versioned data: `Flows`.
+"""Python client for versioned data and the flows over it: `Flows`, the whole AERO
+client side in one (`sluice.data.Data`'s methods, plus flows).
 
 `register_flow` and `get_flow` take the AERO client's arguments and meanings; on top of
 them: listing, manual runs, pause/resume/delete, runs, provenance and lineage. Every
 failure raises a `sluice.errors.SluiceError` carrying the server's status and message.
 
     with Flows("http://127.0.0.1:8000") as flows:
+        function_id = flows.register_function("mypackage.analysis.summarize")
         flow = flows.register_flow("default", function_id,
                                    input_data={"cases": {"id": source_id}},
                                    output_data={"summary": {}}, policy="ANY")
@@ -17,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sluice.core.plan import Document
-from sluice.core.sender import Sender
+from sluice.data import Data
 from sluice.plans import flows as plans
 
 
@@ -43,11 +45,9 @@ def _outputs(output_data: Mapping[str, Any]) -> Document:
     return outputs
 
 
-class Flows(Sender):
-    """Blocking client for the flows of one Sluice server (`/aero`); arguments as
-    `sluice.core.sender.Sender`."""
-
-    prefix = "/aero"
+class Flows(Data):
+    """Blocking client for the versioned data and flows of one Sluice server (`/aero`);
+    arguments as `sluice.core.sender.Sender`."""
 
     def register_flow(
         self,
@@ -91,11 +91,20 @@ class Flows(Sender):
         return self._run(plans.register(body))
 
     def get_flow(self, flow_id: str, inputs_only: bool = True) -> Document:
-        """The flow; with `inputs_only` (AERO's default) only its kwargs and inputs."""
+        """The flow; with `inputs_only` (AERO's default) what its function is given, as
+        AERO's `function_args.kwargs`: the kwargs plus an `aero` block of its
+        `input_data` (`{name: {id, version}}`), `output_data` and `flow_id`."""
         flow = self._run(plans.get(flow_id))
-        if inputs_only:
-            return {"kwargs": flow["kwargs"], "inputs": flow["inputs"]}
-        return flow
+        if not inputs_only:
+            return flow
+        aero = {
+            "input_data": {n: {"id": i["data_id"], "version": i["version"]}
+                           for n, i in flow["inputs"].items()},
+            "output_data": {n: {"id": o["data_id"], "url": o["url"]}
+                            for n, o in flow["outputs"].items()},
+            "flow_id": flow["id"],
+        }  # fmt: skip
+        return {**flow["kwargs"], "aero": aero}
 
     def list_flows(self) -> list[Document]:
         """Every live flow, newest first."""

@@ -1,6 +1,7 @@
 """The flow and provenance routes of the AERO-compatible surface (mounted with the data
 routes under SLUICE_AERO_PREFIX): `POST /flow/register`, `GET /flow/{id}`, and the
-`/flow` and `/prov` listings (15 a page, 404 past the end: the client's stop).
+`/flow` and `/prov` listings (15 a page, 404 past the end: the client's stop; the
+mount's path rules serve `/flow/` and `//flow` here too).
 
 Shapes are AERO's keys in AERO's order, then Sluice's extras: `function_args` is always
 an object (`{kwargs: {...kwargs, aero: {input_data, output_data, flow_id}}, function,
@@ -187,14 +188,10 @@ _FLOW = Param("flow_id", "path", {"type": "string"}, "flow id", required=True)
 endpoints = [
     Endpoint("/flow", ("GET",), list_flows, "read", "AERO: a page of flows (FlowJSON)",
              params=_PAGE, errors=(400, 404)),
-    Endpoint("/flow/", ("GET",), list_flows, "read", "AERO: a page of flows (FlowJSON)",
-             params=_PAGE, errors=(400, 404)),
     Endpoint("/flow/register", ("POST",), register_flow, "deposit",
              "AERO: register a flow (409 for a duplicate)", errors=(400, 409, 422)),
     Endpoint("/flow/{flow_id}", ("GET",), get_flow, "read", "AERO: one flow (FlowJSON)",
              params=(_FLOW,), errors=(404,)),
     Endpoint("/prov", ("GET",), list_prov, "read", "AERO: a page of provenance (ProvJSON)",
-             params=_PAGE, errors=(400, 404)),
-    Endpoint("/prov/", ("GET",), list_prov, "read", "AERO: a page of provenance (ProvJSON)",
              params=_PAGE, errors=(400, 404)),
 ]  # fmt: skip

@@ -70,11 +70,9 @@ CASES: dict[tuple[str, str], Case] = {
         ),
     ),
     ("GET", f"{_AERO}/flow"): hidden(_no_b, call(f"{_AERO}/flow")),
-    ("GET", f"{_AERO}/flow/"): hidden(_no_b, call(f"{_AERO}/flow/")),
     ("POST", f"{_AERO}/flow/register"): forbidden(
         call(f"{_AERO}//flow/register", json=_compat_registration)
     ),
     ("GET", f"{_AERO}/flow/{{flow_id}}"): forbidden(call(lambda w: f"{_AERO}//flow/{w.aero_flow}")),
     ("GET", f"{_AERO}/prov"): hidden(_no_b, call(f"{_AERO}/prov")),
-    ("GET", f"{_AERO}/prov/"): hidden(_no_b, call(f"{_AERO}/prov/")),
 }
