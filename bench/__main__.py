@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable, Sequence
 
 from bench.common import Comparison, Context, Options, machine, open_context, table
+from bench.versions import PAYLOAD
 from service.settings import SettingsError
 
-BENCHMARKS: tuple[str, ...] = ("results", "queue", "claims", "workers")
+BENCHMARKS: tuple[str, ...] = ("results", "queue", "claims", "workers", "versions")
 
 Runner = Callable[[Context], list[Comparison]]
 
@@ -133,6 +134,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
         ("--claims", "CLAIMS", defaults.claims, "claims per depth measurement, at most"),
         ("--claim-seconds", "CLAIM_SECONDS", defaults.claim_seconds,
          "seconds per depth measurement, at most"),
+        ("--commits", "COMMITS", defaults.commits,
+         "data version commits and unchanged ingestions, each way"),
     ):  # fmt: skip
         parser.add_argument(
             flag,
@@ -158,6 +161,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
         claims=args.claims,
         claim_seconds=args.claim_seconds,
         concurrency=args.concurrency,
+        commits=args.commits,
     )
     return options, list(args.names) or list(BENCHMARKS)
 
@@ -178,6 +182,8 @@ def summary(ctx: Context, names: list[str], comparisons: list[Comparison], secon
         f"{options.claims} claims or {options.claim_seconds} s per measurement",
         "workers": f"{options.jobs} no-op jobs per worker run, concurrency 1 and "
         f"{options.concurrency}",
+        "versions": f"{options.commits} commits of {PAYLOAD:,}-byte contents and "
+        f"{options.commits} unchanged ingestions each way",
     }
     lines = [
         f"`python -m bench {' '.join(names)}`:",

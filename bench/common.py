@@ -63,6 +63,8 @@ class Options:
     claims: int = 500
     #: Seconds each claim measurement may take, at most (after its first claim).
     claim_seconds: int = 10
+    #: Data version commits, and unchanged ingestions, each way (bench/versions.py).
+    commits: int = 200
 
 
 @dataclass(frozen=True)

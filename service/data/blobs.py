@@ -23,6 +23,8 @@ from service.errors import NotFound, SluiceError
 from service.gridstream import CHUNKS_INDEX, GridWriter, grid_bucket, read_all
 
 BUCKET = "aero_blobs"
+#: A stream this short is read whole and hashed before anything is written.
+INLINE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -80,15 +82,20 @@ class BlobStore:
     ) -> Blob:
         """Store `content` unless bytes of its sha256 are stored already; the blob.
         `too_large()` is raised past `max_bytes` (nothing is kept then)."""
-        if isinstance(content, bytes):
-            if len(content) > max_bytes:
-                raise too_large()
-            sha256 = hashlib.sha256(content).hexdigest()
-            known = await self.find(sha256)
-            if known is not None:
-                return known
-            return await self._write(_once(content), max_bytes, too_large)
-        return await self._write(content, max_bytes, too_large)
+        if not isinstance(content, bytes):
+            # A small stream is taken whole, so content already stored is not written
+            # again only to be dropped (an unchanged ingestion writes nothing).
+            head, rest = await _head(content, min(INLINE_BYTES, max_bytes + 1))
+            if rest is not None:
+                return await self._write(_chain(head, rest), max_bytes, too_large)
+            content = head
+        if len(content) > max_bytes:
+            raise too_large()
+        sha256 = hashlib.sha256(content).hexdigest()
+        known = await self.find(sha256)
+        if known is not None:
+            return known
+        return await self._write(_chain(content, None), max_bytes, too_large)
 
     async def _write(
         self, chunks: AsyncIterable[bytes], max_bytes: int, too_large: Callable[[], SluiceError]
@@ -131,5 +138,23 @@ class BlobStore:
         return read_all(stream)
 
 
-async def _once(content: bytes) -> AsyncIterator[bytes]:
-    yield content
+async def _head(
+    chunks: AsyncIterable[bytes], limit: int
+) -> tuple[bytes, AsyncIterator[bytes] | None]:
+    """The first `limit` bytes or more of `chunks`, and the iterator of the rest (None
+    when `chunks` ended within them)."""
+    iterator = aiter(chunks)
+    head = bytearray()
+    async for chunk in iterator:
+        head += chunk
+        if len(head) >= limit:
+            return bytes(head), iterator
+    return bytes(head), None
+
+
+async def _chain(head: bytes, rest: AsyncIterator[bytes] | None) -> AsyncIterator[bytes]:
+    if head:
+        yield head
+    if rest is not None:
+        async for chunk in rest:
+            yield chunk

@@ -13,11 +13,21 @@ TINY_CLAIMS = [
     *("--depths", "20,60", "--spread-depth", "60", "--spread-pipelines", "3"),
     *("--claims", "5", "--claim-seconds", "1"),
 ]
+TINY_VERSIONS = ["--commits", "5"]
 
 
 def test_bench_runs_and_prints_a_summary(mongo_uri: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bench", *TINY, *TINY_QUEUE, *TINY_CLAIMS, *TINY_WORKERS],
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            *TINY,
+            *TINY_QUEUE,
+            *TINY_CLAIMS,
+            *TINY_WORKERS,
+            *TINY_VERSIONS,
+        ],
         env={**os.environ, "MONGODB_URI": mongo_uri},
         capture_output=True,
         text=True,
@@ -35,6 +45,8 @@ def test_bench_runs_and_prints_a_summary(mongo_uri: str) -> None:
         "claims/s, 60 queued in one pipeline",
         "claims/s, 60 queued over 3 pipelines",
         "claims/s at 60 vs 20 queued",
+        "data versions, distinct content",
+        "data ingestions, unchanged content",
     ):
         assert figure in result.stdout
     # The peer runs where `make bench` installed it, and says why not elsewhere.
