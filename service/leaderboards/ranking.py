@@ -98,7 +98,7 @@ def _sort_plan(results: Document, order: Order | None) -> tuple[Document, Docume
     for i, (name, desc) in enumerate(order or default_order(results)):
         # Missing sorts last either way: MinKey descending, MaxKey ascending.
         missing = MinKey() if desc else MaxKey()
-        keys[f"_k{i}"] = {"$ifNull": [f"$values.{name}", {"$literal": missing}]}
+        keys[f"_k{i}"] = {"$ifNull": [f"$results.{name}", {"$literal": missing}]}
         sort[f"_k{i}"] = -1 if desc else 1
     return keys, {**sort, "created_at": ASCENDING, "_id": ASCENDING}
 

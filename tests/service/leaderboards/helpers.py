@@ -36,7 +36,7 @@ def hello_template(pipeline: str, **changes: Any) -> dict[str, Any]:
             {"name": "greeting", "dtype": "string", "label": "Greeting", "defaultValue": "Hello",
              "group": "main"},
             {"name": "extra", "dtype": "record", "fields": [
-                {"name": "avg_count", "dtype": "string"}]},
+                {"name": "avg_count", "dtype": "string"}, {"name": "drop", "dtype": "bool"}]},
         ],
         "parameterGroups": [{"name": "main", "title": "Main Step"}],
         "steps": [

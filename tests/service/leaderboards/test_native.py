@@ -137,6 +137,12 @@ def test_runs_succeed_with_files_and_cast_results_then_rank(bench: Bench) -> Non
                  params={"order_by": "max_len:ASC", "include_all": "True"}).json()  # fmt: skip
     # 9 < 12 = 12: the tie goes to the earlier run.
     assert [row["run"]["id"] for row in low["ranking"]] == [hi["id"], howdy["id"], other["id"]]
+    by_line = lb.get(f"/workflows/{bench.id}/ranking",
+                     params={"order_by": "max_line:ASC", "include_all": "true"}).json()  # fmt: skip
+    # "Hello Alice!" < "Hi Alice!" < "Howdy Alice!"
+    assert [row["run"]["id"] for row in by_line["ranking"]] == [other["id"], hi["id"], howdy["id"]]
+    by_line_desc = lb.get(f"/workflows/{bench.id}/ranking", params={"order_by": "max_line"}).json()
+    assert [row["run"]["id"] for row in by_line_desc["ranking"]] == [howdy["id"], other["id"]]
     paged = lb.get(f"/workflows/{bench.id}/ranking",
                    params={"include_all": "true", "per_page": 1, "page": 2}).json()  # fmt: skip
     assert [row["run"]["id"] for row in paged["ranking"]] == [other["id"]]
@@ -168,6 +174,15 @@ def test_bad_arguments_are_refused_and_start_nothing(bench: Bench) -> None:
         lb.get(f"/workflows/{bench.id}/ranking", params={"include_all": "1"}).json()["ranking"]
         == []
     )
+
+
+def test_a_missing_optional_value_ranks_last_either_way(bench: Bench) -> None:
+    blank = bench.run(0, extra={"drop": True})
+    assert blank["state"] == "SUCCESS" and "max_line" not in blank["results"]
+    full = bench.run(1, greeting="Hi")
+    for order in ("max_line:ASC", "max_line:DESC"):
+        board = bench.lb.get(f"/workflows/{bench.id}/ranking", params={"order_by": order}).json()
+        assert [row["run"]["id"] for row in board["ranking"]] == [full["id"], blank["id"]]
 
 
 def test_an_invalid_result_is_visible_and_never_ranked(bench: Bench) -> None:
