@@ -20,7 +20,7 @@ from bench.common import Comparison, Context, Options, machine, open_context, ta
 from bench.versions import PAYLOAD
 from service.settings import SettingsError
 
-BENCHMARKS: tuple[str, ...] = ("results", "queue", "claims", "workers", "versions")
+BENCHMARKS: tuple[str, ...] = ("results", "queue", "claims", "workers", "versions", "cpu")
 
 Runner = Callable[[Context], list[Comparison]]
 
@@ -177,6 +177,8 @@ def summary(ctx: Context, names: list[str], comparisons: list[Comparison], secon
         f"bursts of {options.requests} requests",
         "queue": f"{options.docs:,} works deposited, at most {options.cycles} cycles or "
         f"{options.seconds} s per configuration, {options.workers} workers",
+        "cpu": f"{options.requests} requests per route (a tenth for pages, counts and "
+        f"deposits), {options.docs:,} results stored, pages of {options.page}",
         "claims": f"{', '.join(f'{d:,}' for d in options.depths)} queued works in one "
         f"pipeline and {options.spread_depth:,} over {options.spread_pipelines}, at most "
         f"{options.claims} claims or {options.claim_seconds} s per measurement",

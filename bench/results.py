@@ -5,7 +5,7 @@
 (b) view: paging through every document with `POST /results/view` vs `find` with the
     same filter, projection, sort, skip and limit;
 (c) count: `POST /results/view/count` on an indexed field vs `count_documents`;
-(d) CPU per lookup by id in the Sluice process vs a bare Starlette app (bench/floor.py).
+(CPU per request of these routes against two floors: bench/cpu.py.)
 
 Each pair alternates or runs back to back in one process against one database, so the
 ratio is what Sluice adds (validation, a transaction per deposit, JSON, HTTP).
@@ -36,7 +36,6 @@ from bench.common import (
     serve,
     timed,
 )
-from bench.floor import ANSWER_ENV
 from schemas.work import FinishedWork
 from service.results.store import COLLECTION_PREFIX, INDEXES
 
@@ -193,51 +192,8 @@ def count(
     return result
 
 
-def cpu(ctx: Context, http: httpx.Client, pid: int, body: bytes) -> Comparison:
-    """(d) Server CPU per lookup of one result by id (`POST /results/view`), in Sluice
-    and in the bare Starlette app answering the same JSON. An indexed lookup keeps the
-    database's share small, so the figure is about the service, not the database."""
-    answer = post_json(http, "/view", body)
-    if not isinstance(answer, list) or len(answer) != 1:
-        raise RuntimeError(f"the lookup by id answered {answer!r}")
-
-    def sluice_request() -> object:
-        return post_json(http, "/view", body)
-
-    for _ in range(WARMUP_REQUESTS):
-        sluice_request()
-    sluice = burst(sluice_request, pid, ctx.options.requests)
-    floor_env = {ANSWER_ENV: orjson.dumps(answer).decode()}
-    with (
-        serve(ctx, "floor", app="bench.floor:create_app", env=floor_env) as floor,
-        httpx.Client(base_url=floor.url, timeout=60) as floor_http,
-    ):
-
-        def bare_request() -> object:
-            return post_json(floor_http, "/results/view", body)
-
-        for _ in range(WARMUP_REQUESTS):
-            bare_request()
-        bare = burst(bare_request, floor.pid, ctx.options.requests * FLOOR_FACTOR)
-    result = Comparison(
-        "server CPU per lookup by id", "µs", sluice.cpu_us, bare.cpu_us, "bare Starlette"
-    )
-    report(
-        "(d) CPU per POST /results/view of one result by id, in the process that answers",
-        ["process", "requests", "CPU seconds", "CPU µs/request", "requests/s"],
-        [
-            ["Sluice", sluice.requests, sluice.cpu, sluice.cpu_us, sluice.per_second],
-            ["bare Starlette", bare.requests, bare.cpu, bare.cpu_us, bare.per_second],
-        ],
-        result,
-    )
-    if min(sluice.cpu, bare.cpu) < MIN_CPU_SECONDS:
-        print("note: under 0.1 s of CPU per burst is mostly clock-tick rounding; raise --requests")
-    return result
-
-
 def run(ctx: Context) -> list[Comparison]:
-    """Run (a) to (d) on a fresh pipeline; print a table for each and return the figures."""
+    """Run (a) to (c) on a fresh pipeline; print a table for each and return the figures."""
     pipeline = f"bench-{uuid.uuid4().hex[:8]}"
     warmup, *documents = make_documents(pipeline, ctx.options.docs + 1)
     total = len(documents) + 1
@@ -257,6 +213,4 @@ def run(ctx: Context) -> list[Comparison]:
             view(ctx, http, scratch, pipeline, total),
         ]
         comparisons.append(count(ctx, http, scratch, body))
-        lookup = orjson.dumps({"query": {"pipeline": pipeline, "id": documents[-1]["id"]}})
-        comparisons.append(cpu(ctx, http, sluice.pid, lookup))
     return comparisons

@@ -9,6 +9,8 @@ import sys
 TINY = ["--docs", "60", "--batch", "20", "--requests", "20"]
 TINY_QUEUE = ["--cycles", "20", "--seconds", "2", "--workers", "4"]
 TINY_WORKERS = ["--jobs", "3", "--concurrency", "2"]
+#: The hot routes whose CPU per request is measured (bench/cpu.py).
+ROUTES = ("lookup by id", "view page of 500", "count", "deposit batch of 100", "withdraw", "report")
 TINY_CLAIMS = [
     *("--depths", "20,60", "--spread-depth", "60", "--spread-pipelines", "3"),
     *("--claims", "5", "--claim-seconds", "1"),
@@ -47,6 +49,7 @@ def test_bench_runs_and_prints_a_summary(mongo_uri: str) -> None:
         "claims/s at 60 vs 20 queued",
         "data versions, distinct content",
         "data ingestions, unchanged content",
+        *(f"server CPU per {route}" for route in ROUTES),
     ):
         assert figure in result.stdout
     # The peer runs where `make bench` installed it, and says why not elsewhere.
