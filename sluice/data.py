@@ -24,6 +24,7 @@ from typing import Any, Literal
 from sluice.core.plan import Document
 from sluice.core.sender import Sender
 from sluice.plans import data as plans
+from sluice.plans.flows import page
 
 MetadataType = Literal["data", "prov", "flow"]
 
@@ -67,7 +68,7 @@ class Data(Sender):
             raise ValueError(f"metadata_type must be one of {', '.join(plans.KINDS)}")
         kind, offset = plans.KINDS[metadata_type], 0
         while True:
-            found = self._run(plans.page(kind, offset, plans.PAGE))
+            found = self._run(page(kind, offset, plans.PAGE))
             if not found["items"]:
                 return
             yield found["items"]

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from sluice.core.plan import Call, Document, Plan, expect
 from sluice.errors import NotFound
+from sluice.plans.flows import every
 
 #: The AERO client's metadata types and the native listing each is.
 KINDS = {"data": "data", "prov": "provenance", "flow": "flows"}
@@ -30,15 +31,6 @@ def register_function(path: str, description: str) -> Plan[Document]:
     return (yield from _object(Call("POST", "/functions", json=body), "a function"))
 
 
-def page(kind: str, offset: int, limit: int, **params: str) -> Plan[Document]:
-    """GET /aero/{kind}: one page `{items, total, limit, offset}`, newest first."""
-    query = (("offset", str(offset)), ("limit", str(limit)), *params.items())
-    found = yield from _object(Call("GET", f"/{kind}", params=query), "a page")
-    expect(found.get("items"), list, "a list of items")
-    expect(found.get("total"), int, "a total count")
-    return found
-
-
 def create(body: Document) -> Plan[Document]:
     """POST /aero/data: the new data source."""
     return (yield from _object(Call("POST", "/data", json=body), "a data source"))
@@ -51,12 +43,7 @@ def get(data_id: str) -> Plan[Document]:
 
 def versions(data_id: str, limit: int = 1000) -> Plan[list[Document]]:
     """Every version of a data source, oldest first, page after page."""
-    collected: list[Document] = []
-    while True:
-        found = yield from page(f"data/{_id(data_id)}/versions", len(collected), limit)
-        collected.extend(found["items"])
-        if not found["items"] or len(collected) >= found["total"]:
-            return collected
+    return (yield from every(f"data/{_id(data_id)}/versions", limit))
 
 
 def version(data_id: str, number: int | None) -> Plan[Document]:
