@@ -24,6 +24,7 @@ from service.buckets import transfer
 from service.buckets.routes import endpoints as buckets_endpoints
 from service.buckets.store import BucketsStore
 from service.dashboard.routes import endpoints as dashboard_endpoints
+from service.data import authstub
 from service.data import compat as data_compat
 from service.data.functions import FunctionStore
 from service.data.ingest import Ingestor
@@ -244,13 +245,14 @@ def mounts(settings: Settings) -> list[tuple[str, list[Endpoint]]]:
     routes under SLUICE_ALPINE_PREFIX, the Aqueduct-compatible surface under
     SLUICE_AQUEDUCT_PREFIX, the flowServ-compatible one under SLUICE_FLOWSERV_PREFIX
     and the AERO-compatible one under SLUICE_AERO_PREFIX (each where its clients' URL
-    says)."""
+    says), with the AERO client's token refresh if SLUICE_AERO_AUTH_STUB."""
     return [
         *MOUNTS,
         (f"{settings.alpine_prefix}/api", chorus.endpoints),
         (settings.aqueduct_prefix, aqueduct_endpoints),
         (settings.flowserv_prefix, flowserv.endpoints(settings)),
         (settings.aero_prefix, [*data_compat.endpoints, *flows_compat.endpoints]),
+        *([("", authstub.endpoints)] if settings.aero_auth_stub else []),
     ]
 
 

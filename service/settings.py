@@ -201,6 +201,9 @@ class Settings:
     aero_search_max_query_len: int = 1000
     #: Most terms in one AERO search query (400 past it).
     aero_search_max_terms: int = 50
+    #: Answer the AERO client's token refresh at /aero-auth/v2/oauth2/token with the
+    #: Sluice token it holds (never another credential).
+    aero_auth_stub: bool = False
     #: Largest result file of a leaderboard run read for its ranking, in bytes (a larger
     #: one makes the run's result invalid).
     leaderboard_max_result_bytes: int = 1024 * 1024

@@ -73,3 +73,27 @@ def test_scopes_and_bearer_tokens(sluice_env: dict[str, str], tmp_path: Path) ->
         assert any(entry["action"] == "aero.register_function" for entry in audit)
         for each in (reader, writer, anonymous, admin):
             each.close()
+
+
+def test_the_auth_stub_answers_a_valid_token_as_itself(
+    sluice_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = secure_env(sluice_env, SLUICE_AERO_AUTH_STUB="1")
+    with SluiceProcess(env, log_path=tmp_path / "sluice.log") as server:
+        secret = create_token(server.url, ["read"])
+        url = f"{server.url}/aero-auth/v2/oauth2/token"
+        form = {"grant_type": "refresh_token", "refresh_token": secret, "client_id": "c-1"}
+        answer = httpx.post(url, data=form)
+        assert answer.status_code == 200, answer.text
+        token = answer.json()
+        assert token["access_token"] == secret and token["resource_server"] == "c-1"
+        assert token["token_type"] == "Bearer" and token["other_tokens"] == []
+        # The client then sends the same token as its bearer.
+        assert httpx.get(f"{server.url}{AERO}/data", headers=bearer(secret)).status_code == 200
+        for bad in ({**form, "refresh_token": "slc_nope"}, {**form, "grant_type": "password"},
+                    {"grant_type": "refresh_token"}):  # fmt: skip
+            refused = httpx.post(url, data=bad)
+            assert refused.status_code == 400
+            assert refused.json()["error"]["code"] == "invalid_grant"
+    with SluiceProcess(secure_env(sluice_env), log_path=tmp_path / "off.log") as server:
+        assert httpx.post(f"{server.url}/aero-auth/v2/oauth2/token", data={}).status_code == 404
