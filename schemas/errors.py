@@ -18,8 +18,14 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """`{"error": {"code", "message", "details"}}`."""
+    """`{"error": {"code", "message", "details"}}`; compatibility surfaces whose clients
+    read a top-level message (AERO's, flowServ's) repeat it beside `error`, with AERO's
+    `code` (the HTTP status)."""
 
     model_config = ConfigDict(extra="forbid")
 
     error: ErrorDetail
+    code: int | None = Field(default=None, description="The HTTP status again (AERO surface only).")
+    message: str | None = Field(
+        default=None, description="`error.message` again (AERO and flowServ surfaces only)."
+    )
