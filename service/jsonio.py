@@ -61,7 +61,10 @@ async def _array_chunks(
 
 
 def stream_array(
-    documents: AsyncIterable[Mapping[str, Any]], batch: int = 200
-) -> StreamingResponse:
-    """Stream `documents` as one JSON array without holding them all in memory."""
+    documents: AsyncIterable[Mapping[str, Any]] | list[Any], batch: int = 200
+) -> Response:
+    """Stream `documents` as one JSON array without holding them all in memory; a list
+    (already in memory) is answered at once."""
+    if isinstance(documents, list):
+        return JSONResponse(documents)
     return StreamingResponse(_array_chunks(documents, batch), media_type="application/json")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
@@ -46,7 +45,7 @@ from service.errors import (
 from service.query import QueryValidator, find_projection
 from service.settings import Settings
 from service.validation import duplicates, validate_works
-from service.views import open_view
+from service.views import Documents, open_view
 
 COLLECTION = "buckets.work"
 
@@ -295,9 +294,7 @@ class BucketsStore(Claims, Lifecycle, Status, Batches):
             selected["pipeline"] = {"$in": pipelines}
         return selected
 
-    async def view(
-        self, request: ViewRequest, caller: Principal | None = None
-    ) -> AsyncIterator[Document]:
+    async def view(self, request: ViewRequest, caller: Principal | None = None) -> Documents:
         """Matching works in deposit order, projected, streamed; never a server-only
         field (service.views.open_view).
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from bson import ObjectId
@@ -33,7 +32,7 @@ from service.errors import (
 from service.query import QueryValidator, find_projection, refused
 from service.settings import Settings
 from service.validation import duplicates, validate_works
-from service.views import open_view
+from service.views import Documents, open_view
 
 COLLECTION_PREFIX = "results."
 _PIPELINE = re.compile(PIPELINE_PATTERN)
@@ -280,9 +279,7 @@ class ResultsStore:
             caller.check_pipelines([pipeline])
         return pipeline, rest
 
-    async def view(
-        self, request: ViewRequest, caller: Principal | None = None
-    ) -> AsyncIterator[Document]:
+    async def view(self, request: ViewRequest, caller: Principal | None = None) -> Documents:
         """Matching results in deposit order, streamed (service.views.open_view).
 
         `limit` 0 or None means all, which is refused past SLUICE_MAX_VIEW_RESULTS.
