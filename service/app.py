@@ -251,7 +251,7 @@ def mounts(settings: Settings) -> list[tuple[str, list[Endpoint]]]:
         (f"{settings.alpine_prefix}/api", chorus.endpoints),
         (settings.aqueduct_prefix, aqueduct_endpoints),
         (settings.flowserv_prefix, flowserv.endpoints(settings)),
-        (settings.aero_prefix, [*data_compat.endpoints, *flows_compat.endpoints]),
+        (settings.aero_mount, [*data_compat.endpoints, *flows_compat.endpoints]),
         *([("", authstub.endpoints)] if settings.aero_auth_stub else []),
     ]
 
@@ -290,7 +290,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers=exception_handlers,
         middleware=[
             Middleware(RequestObserver, metrics=metrics),
-            Middleware(AeroPaths, prefix=settings.aero_prefix),
+            Middleware(AeroPaths, prefix=settings.aero_mount),
         ],
     )
     return app

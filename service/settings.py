@@ -180,7 +180,7 @@ class Settings:
     #: Largest file a leaderboard group may upload, in bytes (413 past it; nothing stored).
     leaderboard_max_upload_bytes: int = 256 * 1024 * 1024
     #: Path prefix of the AERO-compatible surface (the AERO client's `[aero] server` is
-    #: `http://<host>:<port><prefix>/`); "" serves it at the root.
+    #: `http://<host>:<port><prefix>/`); "/" serves it at the root.
     aero_prefix: str = "/osprey/api/v1.0"
     #: Largest page of an AERO listing (`per_page` / `limit` are clamped to it).
     aero_page_size_max: int = 100
@@ -366,10 +366,11 @@ class Settings:
             raise SettingsError(
                 f"SLUICE_FLOWSERV_URL={self.flowserv_url!r} must be an http(s) URL or empty"
             )
-        if self.aero_prefix and not _URL_PREFIX.fullmatch(self.aero_prefix):
+        if self.aero_prefix != "/" and not _URL_PREFIX.fullmatch(self.aero_prefix):
             raise SettingsError(
-                f"SLUICE_AERO_PREFIX={self.aero_prefix!r} must be empty or a path such as "
-                "/osprey/api/v1.0 (segments of letters, digits, '.', '_' or '-'; no trailing '/')"
+                f"SLUICE_AERO_PREFIX={self.aero_prefix!r} must be / (the root) or a path such "
+                "as /osprey/api/v1.0 (segments of letters, digits, '.', '_' or '-'; no "
+                "trailing '/')"
             )
         if self.aero_ingest_timeout <= 0:
             raise SettingsError("SLUICE_AERO_INGEST_TIMEOUT must be more than 0 seconds")
@@ -386,6 +387,11 @@ class Settings:
                 "change everything; listen on 127.0.0.1, turn auth on, or set "
                 "SLUICE_ALLOW_INSECURE=1"
             )
+
+    @property
+    def aero_mount(self) -> str:
+        """The AERO surface's mount path: "" for the root."""
+        return self.aero_prefix.rstrip("/")
 
     @property
     def write_concern_value(self) -> str | int:

@@ -113,3 +113,15 @@ def test_new_version_records_a_reference_unless_unchanged(client: httpx.Client) 
         assert answer.status_code == 400, bad
     assert client.post(f"{AERO}/data/nope/new-version", json=body).status_code == 404
     assert client.get(f"/aero/data/{data_id}/versions/1/content").status_code == 400
+
+
+def test_the_surface_may_be_served_at_the_root(start_sluice: SluiceStarter) -> None:
+    server = start_sluice("aero-root", SLUICE_AERO_PREFIX="/")
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        # A full URL: a path starting with // alone would name a host.
+        made = client.post(f"{server.url}//data/", json={"name": "at the root"})
+        assert made.status_code == 200, made.text
+        assert [item["id"] for item in client.get("/data").json()] == [made.json()["id"]]
+        assert client.get("/data", params={"page": 2}).json()["code"] == 404
+        assert client.get("/osprey/api/v1.0/data").status_code == 404
+        assert client.get("/healthz").status_code == 200
