@@ -20,7 +20,9 @@ from bench.common import Comparison, Context, Options, machine, open_context, ta
 from bench.versions import PAYLOAD
 from service.settings import SettingsError
 
-BENCHMARKS: tuple[str, ...] = ("results", "queue", "claims", "workers", "versions", "cpu")
+BENCHMARKS: tuple[str, ...] = (
+    "results", "queue", "claims", "workers", "versions", "cpu", "flows",
+)  # fmt: skip
 
 Runner = Callable[[Context], list[Comparison]]
 
@@ -136,6 +138,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
          "seconds per depth measurement, at most"),
         ("--commits", "COMMITS", defaults.commits,
          "data version commits and unchanged ingestions, each way"),
+        ("--dependants", "DEPENDANTS", defaults.dependants,
+         "flows depending on the source whose version commit is timed"),
     ):  # fmt: skip
         parser.add_argument(
             flag,
@@ -162,6 +166,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
         claim_seconds=args.claim_seconds,
         concurrency=args.concurrency,
         commits=args.commits,
+        dependants=args.dependants,
     )
     return options, list(args.names) or list(BENCHMARKS)
 
@@ -186,6 +191,7 @@ def summary(ctx: Context, names: list[str], comparisons: list[Comparison], secon
         f"{options.concurrency}",
         "versions": f"{options.commits} commits of {PAYLOAD:,}-byte contents and "
         f"{options.commits} unchanged ingestions each way",
+        "flows": f"commits of a source with {options.dependants} ANY flows depending on it",
     }
     lines = [
         f"`python -m bench {' '.join(names)}`:",

@@ -65,6 +65,8 @@ class Options:
     claim_seconds: int = 10
     #: Data version commits, and unchanged ingestions, each way (bench/versions.py).
     commits: int = 200
+    #: ANY flows depending on the source whose commit is timed (bench/flows.py).
+    dependants: int = 10
 
 
 @dataclass(frozen=True)

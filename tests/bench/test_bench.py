@@ -11,6 +11,7 @@ TINY_QUEUE = ["--cycles", "20", "--seconds", "2", "--workers", "4"]
 TINY_WORKERS = ["--jobs", "3", "--concurrency", "2"]
 #: The hot routes whose CPU per request is measured (bench/cpu.py).
 ROUTES = ("lookup by id", "view page of 500", "count", "deposit batch of 100", "withdraw", "report")
+TINY_FLOWS = ["--dependants", "2"]
 TINY_CLAIMS = [
     *("--depths", "20,60", "--spread-depth", "60", "--spread-pipelines", "3"),
     *("--claims", "5", "--claim-seconds", "1"),
@@ -29,6 +30,7 @@ def test_bench_runs_and_prints_a_summary(mongo_uri: str) -> None:
             *TINY_CLAIMS,
             *TINY_WORKERS,
             *TINY_VERSIONS,
+            *TINY_FLOWS,
         ],
         env={**os.environ, "MONGODB_URI": mongo_uri},
         capture_output=True,
@@ -50,6 +52,7 @@ def test_bench_runs_and_prints_a_summary(mongo_uri: str) -> None:
         "data versions, distinct content",
         "data ingestions, unchanged content",
         *(f"server CPU per {route}" for route in ROUTES),
+        "version commit enqueueing 2 dependants' runs",
     ):
         assert figure in result.stdout
     # The peer runs where `make bench` installed it, and says why not elsewhere.
