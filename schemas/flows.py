@@ -58,7 +58,12 @@ class FlowOutput(_Strict):
 class FlowRequest(_Strict):
     """`POST /aero/flows`: register a flow."""
 
-    function_id: StrictStr = Field(min_length=1, max_length=128)
+    function_id: StrictStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="A registered function; an INGESTION flow needs none.",
+    )
     inputs: dict[Identifier, FlowInput] = Field(default_factory=dict, max_length=64)
     outputs: dict[Identifier, FlowOutput] = Field(default_factory=dict, max_length=64)
     kwargs: dict[str, Any] = Field(default_factory=dict)

@@ -52,7 +52,7 @@ class Flows(Data):
     def register_flow(
         self,
         endpoint_uuid: str,
-        function_uuid: str,
+        function_uuid: str | None,
         input_data: Mapping[str, Any] | None = None,
         output_data: Mapping[str, Any] | None = None,
         kwargs: Mapping[str, Any] | None = None,
@@ -66,12 +66,13 @@ class Flows(Data):
         timeout: int | None = None,
         retries: int | None = None,
     ) -> Document:
-        """Register a flow running function `function_uuid` (a Sluice function id) on
-        workers of site `endpoint_uuid`; the flow. `input_data` is `{name: {"id",
-        "version"}}` (version None: the latest), `output_data` `{name: {...}}` (`id` to
-        write an existing source, `url` for an ingestion), `policy` a name or AERO's
-        integer. `config` is refused (multi-task config files are not supported); the
-        helper function ids are stored and echoed, never run."""
+        """Register a flow running function `function_uuid` (a Sluice function id; None
+        for an INGESTION flow) on workers of site `endpoint_uuid`; the flow.
+        `input_data` is `{name: {"id", "version"}}` (version None: the latest),
+        `output_data` `{name: {...}}` (`id` to write an existing source, `url` for an
+        ingestion), `policy` a name or AERO's integer. `config` is refused (multi-task
+        config files are not supported); the helper function ids are stored and
+        echoed, never run."""
         if config is not None:
             raise ValueError("config files are not supported: pass input_data and kwargs")
         body: Document = {

@@ -117,6 +117,9 @@ def readme_sluice(start_module_sluice: SluiceStarter, readme_root: Path) -> Slui
         SLUICE_TRANSFER_INTERVAL="0.5",
         SLUICE_TASK_INTERVAL="0.3",
         SLUICE_RUN_INTERVAL="0.3",
+        # The flows example ingests from its own HTTP server on loopback.
+        SLUICE_AERO_INGEST_HOSTS="127.0.0.1",
+        SLUICE_AERO_SCHEDULER_TICK="0.3",
     )
 
 

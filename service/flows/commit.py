@@ -1,19 +1,23 @@
 """The worker's side of a flow run on the server: what to run, its outputs, its commit.
 
-Exactly once: each output is committed to its source when the worker uploads it, with
-the run's id (the data store's commit is idempotent on it), and recorded on the run
-once (a conditional update); the commit then inserts the run's one provenance record
-(unique by run) and ends the run. A worker killed anywhere in between is retried by
-the queue and does it all again harmlessly: outputs already recorded are answered from
-the run, and a repeated commit answers the stored outcome.
+Exactly once: the worker uploads each output's bytes first (stored in the blob store,
+staged on the run, visible nowhere yet); the commit then, in one transaction, commits
+every staged output as a version of its source (keyed by run and output, so the data
+store answers a repeat with the first outcome), inserts the run's one provenance record
+(unique by run) and records both on the run; last it ends the run. Versions and their
+provenance thus appear together. A worker killed anywhere on the way is retried by the
+queue and does it all again harmlessly: a repeated upload only stages again, a
+repeated commit answers the stored outcome.
 """
 
 from __future__ import annotations
 
 import time
 
+from pymongo.asynchronous.client_session import AsyncClientSession
+
 from service.auth.principal import Principal
-from service.db import Document
+from service.db import Database, Document
 from service.errors import BadRequest, Conflict, ValidationFailed
 from service.flows.ports import Ingestion
 from service.flows.provenance import ProvenanceStore
@@ -57,12 +61,23 @@ def task(run: Document) -> Document:
     }
 
 
+def entry(created: bool, version: Document) -> Document:
+    """What a run records of an output's commit."""
+    return {"data_id": version["data_id"], "version_id": version["_id"],
+            "version": version["version"], "created": created}  # fmt: skip
+
+
 class Commits:
     """Outputs, commit, failure and ingestion of runs, as the worker reports them."""
 
     def __init__(
-        self, triggers: Triggers, provenance: ProvenanceStore, ingestion: Ingestion
+        self,
+        database: Database,
+        triggers: Triggers,
+        provenance: ProvenanceStore,
+        ingestion: Ingestion,
     ) -> None:
+        self.database = database
         self.triggers = triggers
         self.ingestion = ingestion
         self.provenance = provenance
@@ -89,8 +104,8 @@ class Commits:
     async def output(
         self, run_id: str, name: str, content: bytes, caller: Principal | None = None
     ) -> Document:
-        """Commit output `name`'s bytes (once per run): `{data_id, version_id, version,
-        created}`."""
+        """Stage output `name`'s bytes for the commit (again: the last upload counts);
+        `{output, blob_id}`, or the committed version's entry once committed."""
         run = await self._active(run_id, caller)
         if name not in run["outputs"]:
             raise BadRequest(
@@ -102,20 +117,18 @@ class Commits:
             return recorded
         if run["status"] in ENDED:
             raise Conflict(f"run {run_id} already ended", {"run_id": run_id})
-        done = await self.sources.commit_version(
-            run["outputs"][name], content, file_name=name, run_id=run_id,
-            flow_id=run["flow_id"], commit_key=f"{run_id}:{name}",
-        )  # fmt: skip
-        await self._record(run_id, name, done.created, done.version)
-        recorded = (await self.triggers.get(run_id))["committed"][name]
-        return recorded
-
-    async def _record(self, run_id: str, name: str, created: bool, version: Document) -> None:
-        entry = {"data_id": version["data_id"], "version_id": version["_id"],
-                 "version": version["version"], "created": created}  # fmt: skip
+        limit = self.triggers.flows.settings.aero_max_version_bytes
+        stored = await self.sources.blobs.put(content, limit, self.sources.too_large)
         await self.runs.update_one(
             {"_id": run_id, f"committed.{name}": {"$exists": False}},
-            {"$set": {f"committed.{name}": entry}},
+            {"$set": {f"staged.{name}": stored.blob_id}},
+        )
+        return {"output": name, "blob_id": stored.blob_id}
+
+    async def _record(self, run_id: str, name: str, created: bool, version: Document) -> None:
+        await self.runs.update_one(
+            {"_id": run_id, f"committed.{name}": {"$exists": False}},
+            {"$set": {f"committed.{name}": entry(created, version)}},
         )
 
     async def commit(
@@ -130,27 +143,57 @@ class Commits:
         run = await self._active(run_id, caller)
         if run["status"] in ENDED:
             return outcome(run)
-        missing = sorted(set(run["outputs"]) - set(run["committed"]))
+        held = set(run["committed"]) | set(run.get("staged", {}))
+        missing = sorted(set(run["outputs"]) - held)
         if missing and run["kind"] == "analysis":
             raise BadRequest(
                 f"outputs not uploaded yet: {', '.join(missing)}", {"missing": missing}
             )
-        committed = list(run["committed"].values())
-        created = [c["version_id"] for c in committed if c["created"]]
-        reproduced = [c["version_id"] for c in committed if not c["created"]]
-        status = "unchanged"
-        if run["kind"] == "analysis" or created:
-            record = await self.provenance.record(run, created, reproduced, function_version)
-            await self.runs.update_one(
-                {"_id": run_id}, {"$set": {"provenance_id": record["_id"],
-                                           "function_version": function_version}},
-            )  # fmt: skip
-            status = "committed"
-        if function_version is not None:
+
+        async def body(session: AsyncClientSession) -> tuple[bool, list[Document]]:
+            return await self._commit_in(run_id, function_version, session)
+
+        recorded, created = await self.database.transaction(body)
+        for version in created:
+            await self.sources.notify(version)
+        status = "committed" if recorded else "unchanged"
+        if function_version is not None and run["function_id"] is not None:
             meta = {"distribution": distribution, "version": function_version}
             await self.triggers.flows.functions.record_meta(run["function_id"], meta)
         await self.triggers.finish(await self.triggers.get(run_id), status)
         return outcome(await self.triggers.get(run_id))
+
+    async def _commit_in(
+        self, run_id: str, function_version: str | None, session: AsyncClientSession
+    ) -> tuple[bool, list[Document]]:
+        """Within one transaction: commit the staged outputs, insert the provenance
+        record (an ingestion that found nothing new has none); whether a record exists,
+        and the versions created."""
+        run = await self.runs.find_one({"_id": run_id}, session=session)
+        assert run is not None  # runs are never deleted
+        committed: dict[str, Document] = dict(run["committed"])
+        created: list[Document] = []
+        for name, blob_id in run.get("staged", {}).items():
+            if name in committed:
+                continue
+            done = await self.sources.commit_version(
+                run["outputs"][name], await self.sources.blobs.get(blob_id), file_name=name,
+                run_id=run_id, flow_id=run["flow_id"], commit_key=f"{run_id}:{name}",
+                session=session,
+            )  # fmt: skip
+            committed[name] = entry(done.created, done.version)
+            if done.created:
+                created.append(done.version)
+        made = [c["version_id"] for c in committed.values() if c["created"]]
+        update: Document = {"committed": committed, "function_version": function_version}
+        if run["kind"] == "analysis" or made:
+            same = [c["version_id"] for c in committed.values() if not c["created"]]
+            record = await self.provenance.record(
+                {**run, "committed": committed}, made, same, function_version, session
+            )
+            update["provenance_id"] = record["_id"]
+        await self.runs.update_one({"_id": run_id}, {"$set": update}, session=session)
+        return "provenance_id" in update, created
 
     async def fail(self, run_id: str, error: str, caller: Principal | None = None) -> Document:
         """Fail the run for good with `error` (the worker found it cannot run)."""

@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from pymongo.asynchronous.client_session import AsyncClientSession
+
 from service.db import Document
+from service.errors import SluiceError
 
 
 class Committed(Protocol):
@@ -29,10 +32,42 @@ class Fetched(Protocol):
     def error(self) -> dict[str, Any] | None: ...
 
 
+class Stored(Protocol):
+    """Bytes held in the blob store."""
+
+    @property
+    def blob_id(self) -> str: ...
+
+
+class Blobs(Protocol):
+    """The content-addressed blob store of data versions."""
+
+    async def put(
+        self, content: bytes, max_bytes: int, too_large: Callable[[], SluiceError]
+    ) -> Stored:
+        """Store the bytes (once per distinct content); the blob."""
+        ...
+
+    async def get(self, blob_id: str) -> Any:
+        """The blob `blob_id` (as `commit_version` takes it); NotFound if none."""
+        ...
+
+
 class Sources(Protocol):
     """Data sources and their versions."""
 
     listeners: list[Callable[[Document], Awaitable[None]]]
+
+    @property
+    def blobs(self) -> Blobs: ...
+
+    def too_large(self) -> SluiceError:
+        """The error for content past SLUICE_AERO_MAX_VERSION_BYTES."""
+        ...
+
+    async def notify(self, version: Document) -> None:
+        """Tell the listeners about a version created in a caller's transaction."""
+        ...
 
     async def get(self, data_id: Any) -> Document:
         """The source (`_id`, `name`, `url`, `latest`...); NotFound if unknown."""
@@ -55,10 +90,13 @@ class Sources(Protocol):
         ...
 
     async def commit_version(
-        self, data_id: str, content: bytes, *, file_name: str | None = None,
+        self, data_id: str, content: Any, *, file_name: str | None = None,
         run_id: str | None = None, flow_id: str | None = None, commit_key: str | None = None,
+        session: AsyncClientSession | None = None,
     ) -> Committed:  # fmt: skip
-        """Commit `content` unless it is the latest's; idempotent on `commit_key`."""
+        """Commit `content` (bytes or a stored blob) unless it is the latest's;
+        idempotent on `commit_key`; in `session`'s transaction if given (the caller
+        then `notify`s)."""
         ...
 
 

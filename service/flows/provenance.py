@@ -13,8 +13,8 @@ import time
 import uuid
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
 
 from service.auth.principal import Principal
 from service.db import Database, Document
@@ -58,8 +58,13 @@ class ProvenanceStore:
         created: list[str],
         reproduced: list[str],
         function_version: str | None,
+        session: AsyncClientSession | None = None,
     ) -> Document:
-        """The run's record, inserted once: a repeat returns the first one."""
+        """The run's record, inserted once (in `session`'s transaction if given): a
+        repeat returns the first one."""
+        existing = await self.collection.find_one({"run_id": run["_id"]}, session=session)
+        if existing is not None:
+            return existing
         record: Document = {
             "_id": uuid.uuid4().hex,
             "run_id": run["_id"],
@@ -76,12 +81,7 @@ class ProvenanceStore:
             "started_at": run["started_at"],
             "created_at": time.time(),
         }
-        try:
-            await self.collection.insert_one(record)
-        except DuplicateKeyError:
-            existing = await self.collection.find_one({"run_id": run["_id"]})
-            assert existing is not None  # records are never deleted
-            return existing
+        await self.collection.insert_one(record, session=session)
         return record
 
     async def get(self, provenance_id: str, caller: Principal | None = None) -> Document:

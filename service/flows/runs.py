@@ -240,6 +240,7 @@ class Triggers:
             "status": "queued",
             "deposited": False,
             "committed": {},
+            "staged": {},
             "provenance_id": None,
             "function_version": None,
             "error": None,

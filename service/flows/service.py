@@ -44,7 +44,8 @@ class Flows:
         triggers = Triggers(database, store, buckets, results)
         provenance = ProvenanceStore(database, settings.aero_lineage_max_nodes)
         sources.listeners.append(triggers.version_created)
-        return cls(store, triggers, Commits(triggers, provenance, ingestion), provenance)
+        commits = Commits(database, triggers, provenance, ingestion)
+        return cls(store, triggers, commits, provenance)
 
     async def create_indexes(self) -> None:
         await self.store.create_indexes()

@@ -154,13 +154,7 @@ class FlowStore:
         ingestion URL, a cycle or a timer below SLUICE_AERO_MIN_TIMER; 409 for a
         duplicate (naming it) or an output another live flow produces."""
         policy = policy_code(request.policy)
-        try:
-            function = await self.functions.get(request.function_id)
-        except NotFound:
-            raise BadRequest(
-                f"function not registered with Sluice: {request.function_id}",
-                {"function_id": request.function_id},
-            ) from None
+        function_path = await self._function_path(request.function_id, policy)
         _check_names(request)
         inputs: dict[str, Document] = {}
         for name, given in request.inputs.items():
@@ -216,7 +210,7 @@ class FlowStore:
         flow: Document = {
             "_id": flow_id,
             "function_id": request.function_id,
-            "function_path": function["path"],
+            "function_path": function_path,
             "site": request.site,
             "compat": {"pull_function_id": request.pull_function_id,
                        "commit_function_id": request.commit_function_id},
@@ -253,6 +247,24 @@ class FlowStore:
             await self._refuse_duplicate(arg_hash)
             raise
         return flow
+
+    async def _function_path(self, function_id: str | None, policy: int) -> str | None:
+        """The dotted path of the registered function `function_id`; 400 if it is not
+        registered, or missing from a flow other than an ingestion (Sluice's own
+        fetch-and-commit is an ingestion's work)."""
+        if function_id is None:
+            if policy == POLICIES["INGESTION"]:
+                return None
+            raise BadRequest(f"a {NAMES[policy]} flow needs a function_id", {})
+        try:
+            function = await self.functions.get(function_id)
+        except NotFound:
+            raise BadRequest(
+                f"function not registered with Sluice: {function_id}",
+                {"function_id": function_id},
+            ) from None
+        path: str = function["path"]
+        return path
 
     async def _source(self, data_id: str, what: str) -> Document:
         try:

@@ -180,3 +180,39 @@ def function() -> None:
 def register(ctx: click.Context, path: str, description: str) -> None:
     """Register the function at dotted PATH (e.g. mypkg.transforms.clean); prints its id."""
     click.echo(connect(ctx, Data).register_function(path, description))
+
+
+@data.command()
+@click.argument("data_id")
+@click.option("--version", type=click.IntRange(min=1), help="Version [default: the latest].")
+@click.option("--down", is_flag=True, help="What was derived from it, instead of what it "
+              "was derived from.")  # fmt: skip
+@click.option("--depth", type=click.IntRange(min=1), help="Most steps walked.")
+@json_flag
+@click.pass_context
+def lineage(
+    ctx: click.Context, data_id: str, version: int | None, down: bool, depth: int | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """The provenance of a version of DATA_ID: one line per flow run reached, its input
+    versions -> the versions it created (or reproduced)."""
+    from sluice.flows import Flows
+
+    client = connect(ctx, Flows)
+    if version is None:
+        version = client.get_source(data_id)["latest_version"]
+        if version is None:
+            raise click.ClickException(f"{data_id} has no version yet")
+    found = client.lineage(data_id, version, "down" if down else "up", depth)
+    if as_json:
+        echo_json(found)
+        return
+    for record in found["records"]:
+        given = ", ".join(f"{name}={i['data_id']}@{i['version']}"
+                          for name, i in record["inputs"].items())  # fmt: skip
+        made = ", ".join(f"{name}={o['data_id']}@{o['version']}"
+                         + ("" if o["created"] else " (reproduced)")
+                         for name, o in record["outputs"].items())  # fmt: skip
+        click.echo(f"run {record['run_id']}: {given or '-'} -> {made or '-'}")
+    if not found["records"]:
+        click.echo("No provenance.")

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sluice.core.plan import Call, Document, Plan, expect
+from sluice.plans.data import page
 
 #: AERO's policy integers, by name (`register_flow` takes either).
 POLICIES = {"NONE": -1, "INGESTION": 0, "TIMER": 1, "ANY": 2, "ALL": 3}
@@ -30,20 +31,12 @@ def get(flow_id: str) -> Plan[Document]:
     return (yield from _object(Call("GET", f"/flows/{_id(flow_id)}"), "a flow"))
 
 
-def page(kind: str, offset: int, limit: int, **filters: str | None) -> Plan[Document]:
-    """GET /aero/{kind}: one page `{items, total, limit, offset}`."""
-    params = [("offset", str(offset)), ("limit", str(limit))]
-    params += [(name, value) for name, value in filters.items() if value is not None]
-    found = yield from _object(Call("GET", f"/{kind}", params=tuple(params)), "a page")
-    expect(found.get("items"), list, "a list of items")
-    return found
-
-
 def every(kind: str, limit: int = 100, **filters: str | None) -> Plan[list[Document]]:
-    """Every record of `kind`, page after page until an empty one."""
+    """Every record of `kind` (`GET /aero/{kind}`), page after page until an empty one."""
+    given = {name: value for name, value in filters.items() if value is not None}
     collected: list[Document] = []
     while True:
-        found = yield from page(kind, len(collected), limit, **filters)
+        found = yield from page(kind, len(collected), limit, **given)
         collected.extend(found["items"])
         if not found["items"] or len(collected) >= found["total"]:
             return collected
