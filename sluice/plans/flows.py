@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import quote
 
 from sluice.core.plan import Call, Document, Plan, expect
-from sluice.plans.data import page
 
 #: AERO's policy integers, by name (`register_flow` takes either).
 POLICIES = {"NONE": -1, "INGESTION": 0, "TIMER": 1, "ANY": 2, "ALL": 3}
@@ -29,6 +28,15 @@ def register(body: Document) -> Plan[Document]:
 def get(flow_id: str) -> Plan[Document]:
     """GET /aero/flows/{id}."""
     return (yield from _object(Call("GET", f"/flows/{_id(flow_id)}"), "a flow"))
+
+
+def page(kind: str, offset: int, limit: int, **params: str) -> Plan[Document]:
+    """GET /aero/{kind}: one page `{items, total, limit, offset}`, newest first."""
+    query = (("offset", str(offset)), ("limit", str(limit)), *params.items())
+    found = yield from _object(Call("GET", f"/{kind}", params=query), "a page")
+    expect(found.get("items"), list, "a list of items")
+    expect(found.get("total"), int, "a total count")
+    return found
 
 
 def every(kind: str, limit: int = 100, **filters: str | None) -> Plan[list[Document]]:
