@@ -11,7 +11,8 @@ coalesced follow-up once the run ends. Timer slots are claimed by moving
 skipped, and a slot that finds a run in flight is skipped too, so runs never overlap.
 
 The flow's `consumed` versions are written at enqueue (the run keeps the ones before);
-a failed run restores them, so its inputs trigger again.
+a failed run restores them, so a new version of an input fires the flow again; the very
+inputs it failed on are not retried on their own (`failed_inputs`), only by hand.
 """
 
 from __future__ import annotations
@@ -72,6 +73,12 @@ def run_info(run: Document) -> Document:
         "started_at": run["started_at"],
         "ended_at": run["ended_at"],
     }
+
+
+def input_key(given: dict[str, Document]) -> list[list[object]]:
+    """The input versions of a run, as `[[data_id, version], ...]` sorted."""
+    return [[v["data_id"], v["version"]] for v in sorted(
+        given.values(), key=lambda v: (v["data_id"], v["version"]))]  # fmt: skip
 
 
 class Triggers:
@@ -151,8 +158,10 @@ class Triggers:
             else:
                 fire = never_run or not stale
                 waiting = [] if fire else stale
-            if fire:
-                key = sorted((v["data_id"], v["version"]) for v in given.values())
+            key = input_key(given)
+            # The inputs a run just failed on fire again only by hand: the queue already
+            # retried its work, and a function that cannot import would fail forever.
+            if fire and key != flow.get("failed_inputs"):
                 return await self.enqueue(flow, given, trigger, key)
         if waiting != flow["waiting_for"]:
             await self.flows.collection.update_one(
@@ -298,8 +307,10 @@ class Triggers:
                             "last_error": error}  # fmt: skip
         if status == "failed":
             update["consumed"] = run["previous_consumed"]
+            update["failed_inputs"] = input_key(run["inputs"])
         else:
             update["last_committed_at"] = now
+            update["failed_inputs"] = None
         flow = await self.flows.collection.find_one_and_update(
             {"_id": run["flow_id"], "pending_run_id": run["_id"]},
             {"$set": update},

@@ -234,6 +234,7 @@ class FlowStore:
             "consumed": {},
             "pending_run_id": None,
             "dirty": None,
+            "failed_inputs": None,
             "waiting_for": [],
             "last_enqueued_at": None,
             "last_committed_at": None,
