@@ -110,7 +110,7 @@ class Worker:
         #: Works run so far.
         self.done = 0
         self.stopping = Stopping(grace)
-        self.pool = Pool(recycle)
+        self.pool = Pool(concurrency, recycle)
         self.leases = Leases(buckets)
         self.performer = Performer(buckets, self.pool, self.stopping, experiments, step_files)
         self.presence = (
@@ -144,9 +144,8 @@ class Worker:
                 for n in range(self.concurrency)
             ]
             try:
-                # Children boot while the first claim is under way; one spare hides the
-                # boot of each replacement.
-                self.pool.fill(min(self.concurrency + 1, self.lives or self.concurrency + 1))
+                # Children boot while the first claim is under way.
+                self.pool.fill(min(self.concurrency, self.lives or self.concurrency))
                 for slot in slots:
                     slot.start()
                 self._claim_loop()

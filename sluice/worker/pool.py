@@ -10,8 +10,9 @@ when its child is new.
 Isolation is the process's: stopping a run kills the child's whole process group, and
 a child that crashes (its outcome pipe closes without an outcome) fails only the work
 it was running. Either way the child is not used again. `Pool` hands out ready children
-and replaces a child once it has run `recycle` works, or after any work that did not
-succeed, starting the replacement at once so that it is ready by the next work.
+and replaces a child once it has run `recycle` works (starting the replacement when the
+child has one work left, so that it is ready by the next), or after any work that did
+not succeed.
 
 The kernel kills a child when the thread that started it ends (PR_SET_PDEATHSIG, see
 `sluice.worker.runner`), so children are started only by threads that live as long as
@@ -144,11 +145,17 @@ def _importable_here() -> dict[str, str]:
 
 
 class Pool:
-    """Ready children, each used for at most `recycle` works (None: until it fails)."""
+    """`size` ready children, each used for at most `recycle` works (None: until one
+    fails). A child's replacement starts when the child has one work left, so it has
+    booted by the next one; a child retired early (its work failed, it crashed, it was
+    stopped) is replaced at once."""
 
-    def __init__(self, recycle: int | None = None) -> None:
+    def __init__(self, size: int = 1, recycle: int | None = None) -> None:
+        self.size = size
         self.recycle = recycle
         self._idle: list[Child] = []
+        #: Children taken and not given back yet.
+        self._busy = 0
         self._lock = threading.Lock()
         self._closed = False
         #: Children started so far.
@@ -157,47 +164,56 @@ class Pool:
     def take(self) -> Child:
         """A ready child (a new one if none is idle); OSError if none can start."""
         with self._lock:
+            self._busy += 1
             while self._idle:
                 # The longest idle first: a replacement just started may still be booting.
                 child = self._idle.pop(0)
                 if child.alive:
                     return child
                 child.close()
-        return self._start()
+        try:
+            return self._start()
+        except BaseException:
+            with self._lock:
+                self._busy -= 1
+            raise
 
     def give_back(self, child: Child, succeeded: bool) -> None:
         """Take `child` back after its work; it is kept unless the work did not succeed,
-        the child ended or it has run `recycle` works; a retired child's replacement is
-        started now (unless the pool is closed)."""
+        the child ended or it has run `recycle` works."""
         spent = self.recycle is not None and child.works >= self.recycle
-        if succeeded and child.alive and not spent:
+        kept = succeeded and child.alive and not spent
+        last_ahead = kept and self.recycle is not None and child.works == self.recycle - 1
+        with self._lock:
+            self._busy -= 1
+            if kept and not self._closed:
+                self._idle.append(child)
+            else:
+                kept = False
+            # One more than `size` while a child runs its last work.
+            wanted = self.size + (1 if last_ahead else 0) - self._busy - len(self._idle)
+        if not kept:
+            child.close()
+        if wanted > 0:
+            self.fill(self.size + (1 if last_ahead else 0))
+
+    def fill(self, count: int | None = None) -> None:
+        """Start children until `count` (default `size`) are ready or busy."""
+        target = self.size if count is None else count
+        while True:
+            with self._lock:
+                if self._closed or self._busy + len(self._idle) >= target:
+                    return
+            try:
+                child = self._start()
+            except OSError:
+                return  # the next `take` tries again, and its work fails if it cannot
             with self._lock:
                 if not self._closed:
                     self._idle.append(child)
-                    return
-        child.close()
-        with self._lock:
-            if self._closed:
-                return
-        try:
-            fresh = self._start()
-        except OSError:
-            return  # the next `take` tries again, and its work fails if it cannot
-        with self._lock:
-            if not self._closed:
-                self._idle.append(fresh)
-                return
-        fresh.close()
-
-    def fill(self, count: int) -> None:
-        """Start children until `count` are idle (pre-start before the first work)."""
-        while True:
-            with self._lock:
-                if self._closed or len(self._idle) >= count:
-                    return
-            child = self._start()
-            with self._lock:
-                self._idle.append(child)
+                    continue
+            child.close()
+            return
 
     def close(self) -> None:
         """Retire every idle child; children given back later are retired too."""
