@@ -43,6 +43,7 @@ from service.flows.routes import endpoints as flow_endpoints
 from service.flows.service import Flows
 from service.flowserv import routes as flowserv
 from service.jsonio import JSONResponse
+from service.leaderboards.group_routes import endpoints as group_endpoints
 from service.leaderboards.groups import GroupStore
 from service.leaderboards.postproc import PostProcessing
 from service.leaderboards.routes import endpoints as leaderboard_endpoints
@@ -110,7 +111,8 @@ MOUNTS: list[tuple[str, list[Endpoint]]] = [
     ("", workfile_endpoints),
     ("", experiment_endpoints),
     ("", data_endpoints),
-    ("/leaderboards", leaderboard_endpoints),
+    # One mount: Starlette's first mount of a prefix would shadow a second one.
+    ("/leaderboards", [*leaderboard_endpoints, *group_endpoints]),
     ("", flow_endpoints),
     (engine.ENGINE_PATH, engine.endpoints),
 ]

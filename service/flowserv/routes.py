@@ -15,10 +15,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from service import __version__
-from service.flowserv import users
+from service.flowserv import runs, users, workflows
 from service.flowserv.guard import guarded, optional_caller
 from service.jsonio import JSONResponse
-from service.routing import Endpoint
+from service.leaderboards import group_routes as groups
+from service.leaderboards.group_routes import FILE, GROUP, WORKFLOW
+from service.routing import Endpoint, Param, Scope
 from service.settings import Settings
 from service.stores import stores
 
@@ -82,10 +84,80 @@ async def descriptor(request: Request) -> Response:
     return JSONResponse(body)
 
 
-def _endpoints() -> list[Endpoint]:
+RUN = Param("runId", "path", {"type": "string"}, "run id", required=True)
+OUTPUT = Param("fileId", "path", {"type": "string"}, "output file id", required=True)
+ORDER_BY = Param("orderBy", "query", {"type": "string"},
+                 "col:DESC,col2:ASC; empty: the schema's default order")  # fmt: skip
+INCLUDE_ALL = Param("includeAll", "query", {"type": "string"},
+                    "True: every successful run, not the best of each group")  # fmt: skip
+STATE = Param("state", "query", {"type": "string"}, "a run state; None: every state")
+
+
+def _endpoints(download: Scope) -> list[Endpoint]:
+    octet = "application/octet-stream"
     return [
         Endpoint("/", ("GET",), descriptor, "public",
                  "flowServ service descriptor (name, version, url, routes)"),
+        # Workflows (installed templates) and their leaderboards.
+        Endpoint("/workflows", ("GET",), workflows.list_workflows, "read",
+                 "Workflows of the caller's pipelines", errors=(403,)),
+        Endpoint("/workflows/{workflowId}", ("GET",), workflows.get_workflow, "read",
+                 "A workflow's parameters, latest post-processing run and the caller's groups",
+                 params=(WORKFLOW,), errors=(403, 404)),
+        Endpoint("/workflows/{workflowId}/leaderboard", ("GET",), workflows.leaderboard,
+                 "read", "The leaderboard: best run per group unless includeAll",
+                 params=(WORKFLOW, ORDER_BY, INCLUDE_ALL), errors=(400, 403, 404)),
+        Endpoint("/workflows/{workflowId}/downloads/files/{fileId}", ("GET",),
+                 workflows.download_file, download,
+                 "A post-processing output file (a capability URL)", params=(WORKFLOW, OUTPUT),
+                 errors=(404,), media_type=octet, deadline=False),
+        # Groups.
+        Endpoint("/workflows/{workflowId}/groups", ("POST",), groups.create_group, "deposit",
+                 "Create a group (name, members, parameters, config)", params=(WORKFLOW,),
+                 errors=(400, 403, 404), status=201),
+        Endpoint("/workflows/{workflowId}/groups", ("GET",), groups.list_workflow_groups,
+                 "read", "The caller's groups of a workflow", params=(WORKFLOW,),
+                 errors=(403, 404)),
+        Endpoint("/groups", ("GET",), groups.list_groups, "read", "The caller's groups",
+                 errors=(403,)),
+        Endpoint("/groups/{userGroupId}", ("GET",), groups.get_group, "read",
+                 "A group with members, parameters, files and runs", params=(GROUP,),
+                 errors=(403, 404)),
+        Endpoint("/groups/{userGroupId}", ("POST", "PUT"), groups.update_group, "deposit",
+                 "Rename a group or replace its members (the client POSTs)", params=(GROUP,),
+                 errors=(400, 403, 404)),
+        Endpoint("/groups/{userGroupId}", ("DELETE",), groups.delete_group, "deposit",
+                 "Delete a group with its runs and files", params=(GROUP,), errors=(403, 404),
+                 status=204),
+        # Uploaded files.
+        Endpoint("/uploads/{userGroupId}/files", ("POST",), groups.upload_file, "deposit",
+                 "Upload a file (multipart part `files`; SLUICE_LEADERBOARD_MAX_UPLOAD_BYTES)",
+                 params=(GROUP,), errors=(400, 403, 404, 413), status=201, deadline=False),
+        Endpoint("/uploads/{userGroupId}/files", ("GET",), groups.list_files, "read",
+                 "A group's uploaded files", params=(GROUP,), errors=(403, 404)),
+        Endpoint("/uploads/{userGroupId}/files/{fileId}", ("GET",), groups.download_file,
+                 download, "An uploaded file (a capability URL)", params=(GROUP, FILE),
+                 errors=(404,), media_type=octet, deadline=False),
+        Endpoint("/uploads/{userGroupId}/files/{fileId}", ("DELETE",), groups.delete_file,
+                 "deposit", "Delete an uploaded file", params=(GROUP, FILE),
+                 errors=(403, 404), status=204),
+        # Runs.
+        Endpoint("/groups/{userGroupId}/runs", ("POST",), runs.start_run, "deposit",
+                 "Start a run with arguments [{name, value}]", params=(GROUP,),
+                 errors=(400, 403, 404), status=201),
+        Endpoint("/groups/{userGroupId}/runs", ("GET",), runs.list_runs, "read",
+                 "A group's runs", params=(GROUP, STATE), errors=(400, 403, 404)),
+        Endpoint("/runs/{runId}", ("GET",), runs.get_run, "read", "A run", params=(RUN,),
+                 errors=(403, 404)),
+        Endpoint("/runs/{runId}", ("PUT",), runs.cancel_run, "deposit",
+                 "Cancel an active run ({reason}); 400 if it is not active", params=(RUN,),
+                 errors=(400, 403, 404)),
+        Endpoint("/runs/{runId}", ("DELETE",), runs.delete_run, "deposit",
+                 "Delete a run", params=(RUN,), errors=(403, 404), status=204),
+        Endpoint("/runs/{runId}/downloads/files/{fileId}", ("GET",), runs.download_file,
+                 download, "A successful run's output file (a capability URL)",
+                 params=(RUN, OUTPUT), errors=(404,), media_type=octet, deadline=False),
+        # Users.
         Endpoint("/users/register", ("POST",), users.register, "public",
                  "Register a user (403 unless SLUICE_FLOWSERV_REGISTER)",
                  errors=(400, 403), status=201),
@@ -109,5 +181,7 @@ def _endpoints() -> list[Endpoint]:
 
 
 def endpoints(settings: Settings) -> list[Endpoint]:
-    """The surface's routes with these settings, each admitted by its guard."""
-    return [replace(endpoint, guard=guarded) for endpoint in _endpoints()]
+    """The surface's routes with these settings, each admitted by its guard: the
+    downloads are public (capability URLs) unless SLUICE_FLOWSERV_DOWNLOAD_TOKEN."""
+    download: Scope = "read" if settings.flowserv_download_token else "public"
+    return [replace(endpoint, guard=guarded) for endpoint in _endpoints(download)]

@@ -133,6 +133,12 @@ class GroupStore:
                     break
         return found
 
+    async def names(self, group_ids: list[str]) -> dict[str, str]:
+        """The names of the groups among `group_ids` that exist, by id (one query)."""
+        wanted = [g for g in dict.fromkeys(group_ids) if isinstance(g, str)]
+        cursor = self.collection.find({"_id": {"$in": wanted}}, {"name": True})
+        return {group["_id"]: group["name"] async for group in cursor}
+
     async def update(self, group_id: str, change: GroupChange, caller: Principal) -> Document:
         """Rename the group and/or replace its members; the group as changed. 400 for
         an unknown member, 409 for a name taken in the workflow."""

@@ -10,7 +10,7 @@ hex: download URLs holding it are capabilities). A run's file argument names an 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -78,13 +78,20 @@ class UploadStore:
             {"limit": "SLUICE_LEADERBOARD_MAX_UPLOAD_BYTES", "max_bytes": self.max_bytes},
         )
 
-    async def store(self, group_id: str, name: str, chunks: AsyncIterable[bytes]) -> Document:
-        """Write `chunks` as a new file `name` of the group; its FileHandle. 413 past
-        SLUICE_LEADERBOARD_MAX_UPLOAD_BYTES (nothing stays), 400 for a name that is not
-        a plain file name, 404 if the group is gone by the end."""
-        check_name(name)
+    async def store(
+        self,
+        group_id: str,
+        name: str | Callable[[], str | None],
+        chunks: AsyncIterable[bytes],
+    ) -> Document:
+        """Write `chunks` as a new file of the group named `name`, or `name()` once they
+        are all read (a multipart part's filename arrives with its bytes); its
+        FileHandle. 413 past SLUICE_LEADERBOARD_MAX_UPLOAD_BYTES and 400 for a name that
+        is not a plain file name (nothing stays), 404 if the group is gone by the end."""
+        if isinstance(name, str):
+            check_name(name)
         upload_id = new_id()
-        upload = GridWriter(self.meta, self.chunks, name, {"group": group_id, "upload": upload_id})
+        upload = GridWriter(self.meta, self.chunks, "", {"group": group_id, "upload": upload_id})
         size = 0
         try:
             async for chunk in chunks:
@@ -92,6 +99,7 @@ class UploadStore:
                 if size > self.max_bytes:
                     raise self.too_large()
                 await upload.write(chunk)
+            upload.name = check_name(name if isinstance(name, str) else name())
             await upload.close()
         except BaseException:
             await upload.abort()

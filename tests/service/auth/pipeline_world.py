@@ -93,9 +93,11 @@ class World:
     aero_committed_run: str
     aero_provenance: str
     aero_run: str
-    #: A leaderboard template of B and a run of it (of a group of B).
+    #: A leaderboard template of B, a group of it with an uploaded file, and a run.
     lb_workflow: str = ""
     lb_run: str = ""
+    lb_group: str = ""
+    lb_upload: str = ""
 
 
 def _claim(admin: httpx.Client, document: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -166,7 +168,7 @@ def build(
     assert committed.status_code == 201, committed.text
     function = admin.post("/aero/functions", json={"path": f"walk_{tag}.run"})
     assert function.status_code == 201, function.text
-    lb_workflow, lb_run = _leaderboard(admin, b, tag, env)
+    lb_workflow, lb_group, lb_upload, lb_run = _leaderboard(admin, b, tag, env)
     flow, committed_run, record, queued_run = _aero_flow(admin, b, aero_data, function.json()["id"])
     time.sleep(1.2)  # past the `expired` work's one-second lease (the reaper is off)
     return World(
@@ -201,14 +203,17 @@ def build(
         aero_run=queued_run,
         lb_workflow=lb_workflow,
         lb_run=lb_run,
+        lb_group=lb_group,
+        lb_upload=lb_upload,
     )
 
 
 def _leaderboard(
     admin: httpx.Client, b: str, tag: str, env: dict[str, str] | None
-) -> tuple[str, str]:
-    """A leaderboard template of B and, with `env`, a run of it for a group of B."""
-    from tests.service.leaderboards.helpers import as_yaml, make_group
+) -> tuple[str, str, str, str]:
+    """A leaderboard template of B and, with `env`, a group of B with an uploaded file
+    and a run of it: their ids (workflow, group, upload, run)."""
+    from tests.service.leaderboards.helpers import as_yaml, make_group, upload
 
     template = {"name": f"walk-{tag}", "pipeline": b, "site": "local",
                 "steps": [{"name": "s", "command": ["true"]}]}  # fmt: skip
@@ -216,11 +221,12 @@ def _leaderboard(
     assert installed.status_code == 201, installed.text
     workflow_id = installed.json()["id"]
     if env is None:
-        return workflow_id, ""
+        return workflow_id, "", "", ""
     group = make_group(env, workflow_id, b, f"walk-{tag}")
+    uploaded_id = upload(env, group, "walk.txt", b"walk")
     started = admin.post(f"/leaderboards/workflows/{workflow_id}/runs", json={"group": group})
     assert started.status_code == 201, started.text
-    return workflow_id, started.json()["id"]
+    return workflow_id, group, uploaded_id, started.json()["id"]
 
 
 def _aero_flow(
@@ -270,4 +276,5 @@ def snapshot(admin: httpx.Client, world: World) -> dict[str, Any]:
             for run in admin.get(f"/aero/flows/{world.aero_flow}/runs").json()
         ],
         "aero_provenance": admin.get("/aero/provenance").json()["total"],
+        "lb_group": admin.get(f"/leaderboards/groups/{world.lb_group}").json(),
     }

@@ -30,6 +30,7 @@ from tests.service.auth.pipeline_cases import (
     alpine,
     aqueduct,
     flowserv,
+    groups,
     leaderboards,
     native,
 )
@@ -55,4 +56,5 @@ CASES = _merge(
     aero_data.CASES,
     leaderboards.CASES,
     aero_flows.CASES,
+    groups.CASES,
 )
