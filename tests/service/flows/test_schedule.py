@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from service.testing import SluiceProcess, SluiceStarter
-from tests.service.flows.conftest import FAST, new_source, register, runs, worker
+from tests.service.flows.conftest import FAST, commit, new_source, register, runs, worker
 from tests.sluice.buckets.conftest import wait_for
 from tests.workers import Workers
 
@@ -151,3 +151,30 @@ def test_ingestion_commits_changes_only_and_fails_on_an_error_answer(
 def flow_error(client: httpx.Client, flow_id: str) -> str | None:
     error: str | None = client.get(f"/aero/flows/{flow_id}").json()["last_error"]
     return error
+
+
+def test_commits_seen_by_three_replicas_enqueue_each_snapshot_once(
+    replicas: list[SluiceProcess], workers: Workers
+) -> None:
+    clients = [httpx.Client(base_url=replica.url, timeout=60) for replica in replicas]
+    try:
+        first = clients[0]
+        cases = new_source(first, "cases")
+        commit(first, cases, b"v1")
+        flow = register(first, "tests.service.flows.jobs.upper", policy="ANY",
+                        inputs={"cases": {"data_id": cases}}, outputs={"summary": {}})  # fmt: skip
+        worker(workers, replicas[0].url)
+        for n, each in enumerate(clients[1:], start=2):  # each commit on another replica
+            commit(each, cases, f"v{n}".encode())
+        wait_for(lambda: runs(first, flow["id"])[-1]["inputs"]["cases"]["version"] == 3
+                 and runs(first, flow["id"])[-1]["status"] == "committed", 40,
+                 "a run of the last version")  # fmt: skip
+        time.sleep(1)  # every replica's catch-up pass has seen the flow idle
+        found = runs(first, flow["id"])
+        snapshots = [run["inputs"]["cases"]["version"] for run in found]
+        assert len(snapshots) == len(set(snapshots)) and snapshots[0] == 1, found
+        assert all(run["status"] == "committed" for run in found)
+        no_overlap(found)
+    finally:
+        for each in clients:
+            each.close()

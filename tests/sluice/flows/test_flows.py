@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from importlib import metadata
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from click.testing import CliRunner, Result
 from service.testing import SluiceProcess, SluiceStarter
 from sluice.cli.main import main
 from sluice.errors import BadRequest, NotFound
+from sluice.flowjob import package_version
 from sluice.flows import Flows
 from tests.service.flows.conftest import FAST, worker
 from tests.sluice.buckets.conftest import wait_for
@@ -119,3 +121,8 @@ def test_the_flow_commands(flows: Flows, server: SluiceProcess, workers: Workers
     assert pinned.exit_code == 1 and "version 9" in pinned.output
     assert cli(server, "delete", flow_id).exit_code == 0
     assert cli(server, "show", flow_id).exit_code == 1
+
+
+def test_the_package_version_reported_is_the_installed_distributions() -> None:
+    assert package_version(Flows.register_flow) == ("sluice", metadata.version("sluice"))
+    assert package_version(test_the_flow_commands)[0] is None  # tests is no distribution
