@@ -137,7 +137,7 @@ async def open_stores(settings: Settings, metrics: Metrics) -> Stores:
         settings.max_query_nodes,
         RegexPolicy(settings.max_regex_length, settings.max_regex_cost),
     )
-    tokens = TokenStore(database)
+    tokens = TokenStore(database, settings.auth_cache_seconds, settings.auth_cache_size)
     users = UserStore(database, settings)
     results = ResultsStore(database, validator, settings)
     buckets = BucketsStore(database, validator, settings)

@@ -124,6 +124,11 @@ class Settings:
     rate_limit: float = 0.0
     #: Requests a token may send at once above the rate (the bucket's size).
     rate_burst: int = 100
+    #: Seconds a process reuses a valid token's record instead of reading it again: how
+    #: long a token revoked through another replica may still be accepted; 0 disables.
+    auth_cache_seconds: float = 5.0
+    #: Most token records one process caches (least recently used dropped).
+    auth_cache_size: int = 10_000
     #: Failed authentications (unknown, revoked or expired secrets) per second allowed
     #: from one client address, per Sluice process; 0 disables the limit.
     auth_failure_rate: float = 1.0
@@ -266,6 +271,7 @@ class Settings:
             "operation_timeout_ms",
             "rate_burst",
             "auth_failure_burst",
+            "auth_cache_size",
             "max_audit_results",
             "max_file_bytes",
             "max_task_output",
@@ -313,6 +319,7 @@ class Settings:
             "aero_ingest_max_redirects",
             "claim_batch",
             "claim_batch_seconds",
+            "auth_cache_seconds",
             "aero_scheduler_tick",
             "aero_run_retries",
         ):

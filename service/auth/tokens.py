@@ -4,6 +4,12 @@ A token is `slc_` + 32 random bytes (URL-safe base64). Only its SHA-256 is store
 secret has 256 bits of entropy, so a fast hash is enough (no salt or key stretching is
 needed against guessing), and lookups by hash are exact-match index hits. Revoked tokens
 are kept, marked, so their names stay taken and the audit trail stays readable.
+
+A valid token's stored record is cached by each process for SLUICE_AUTH_CACHE_SECONDS
+(at most SLUICE_AUTH_CACHE_SIZE of them), so a request does not pay a database lookup
+for its token: expiry is still checked on every request, a token revoked through this
+process stops working at once, one revoked through another replica within that many
+seconds. Unknown, revoked and expired secrets are never cached.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections import OrderedDict
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument
@@ -116,8 +123,39 @@ def bootstrap_principal() -> Principal:
 class TokenStore:
     """Create, list, revoke and authenticate tokens."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, cache_seconds: float = 0.0, cache_size: int = 1) -> None:
         self.collection = database.db[COLLECTION]
+        self.cache_seconds = cache_seconds
+        self.cache_size = cache_size
+        #: Records of valid tokens by hash, with when they were read (monotonic clock).
+        self._cache: OrderedDict[str, tuple[float, Document]] = OrderedDict()
+
+    def _forget(self, key: str, value: Any) -> None:
+        """Drop the cached records whose field `key` is `value` (revoked here)."""
+        for hashed in [h for h, (_, d) in self._cache.items() if d.get(key) == value]:
+            del self._cache[hashed]
+
+    async def _record(self, hashed: str) -> Document | None:
+        """The stored record of the token with hash `hashed`: from the cache when read
+        less than SLUICE_AUTH_CACHE_SECONDS ago, else from the database."""
+        if self.cache_seconds > 0:
+            cached = self._cache.get(hashed)
+            if cached is not None:
+                if time.monotonic() - cached[0] < self.cache_seconds:
+                    self._cache.move_to_end(hashed)
+                    return cached[1]
+                del self._cache[hashed]
+        read = time.monotonic()
+        stored: Document | None = await self.collection.find_one({"hash": hashed})
+        return stored if stored is None else self._keep(hashed, stored, read)
+
+    def _keep(self, hashed: str, stored: Document, read: float) -> Document:
+        if self.cache_seconds > 0 and stored.get("revoked") is None:
+            self._cache[hashed] = (read, stored)
+            self._cache.move_to_end(hashed)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return stored
 
     async def create_indexes(self) -> None:
         await self.collection.create_indexes(INDEXES)
@@ -187,6 +225,7 @@ class TokenStore:
             {"task": task_id, "revoked": None},
             {"$set": {"revoked": time.time(), "revoked_by": f"task {task_id} ended"}},
         )
+        self._forget("task", task_id)
         return revoked.modified_count
 
     async def list(self, caller: Principal) -> list[Document]:
@@ -211,6 +250,7 @@ class TokenStore:
             projection=PUBLIC_FIELDS,
             return_document=ReturnDocument.AFTER,
         )
+        self._forget("name", name)
         if revoked is not None:
             return revoked, True
         # Revoked before (or by a concurrent call): answer it as stored now.
@@ -222,7 +262,7 @@ class TokenStore:
         if not secret.startswith(PREFIX) or len(secret) > MAX_SECRET:
             raise invalid
         hashed = digest(secret)
-        stored: dict[str, Any] | None = await self.collection.find_one({"hash": hashed})
+        stored = await self._record(hashed)
         if stored is None or not hmac.compare_digest(stored["hash"], hashed):
             raise invalid
         if stored.get("revoked") is not None:
