@@ -44,6 +44,9 @@ INDEXES = [
 #: The worker-side jobs (sluice.flowjob) of each kind of run.
 JOBS = {"ingest": "sluice.flowjob.ingest", "analysis": "sluice.flowjob.run_task"}
 ACTIVE = ("queued", "running")
+#: Seconds after which a run neither queued nor pending is an enqueue that died midway
+#: (an enqueue takes milliseconds): deleted, so its trigger may enqueue it again.
+ORPHAN_AGE = 60.0
 
 
 class RunNotFound(NotFound):
@@ -337,8 +340,14 @@ class Triggers:
             if flow is None:
                 continue
             if not run["deposited"]:
-                await self.deposit(run, flow)
-                tallies["deposited"] += 1
+                # Only the flow's pending run is queued: an undeposited run that is not
+                # is a trigger that lost the race to another (its enqueue deletes it).
+                if flow["pending_run_id"] == run["_id"]:
+                    await self.deposit(run, flow)
+                    tallies["deposited"] += 1
+                elif run["created_at"] < time.time() - ORPHAN_AGE:
+                    # Its process died mid-enqueue: free its id for the same trigger.
+                    await self.collection.delete_one({"_id": run["_id"], "deposited": False})
                 continue
             wanted = {run["_id"]: run["pipeline"]}
             found = await self.buckets.locate(wanted, self.results, run["_id"])
