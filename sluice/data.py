@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote, urlencode
 
 from sluice.core.plan import Document
-from sluice.core.sender import Sender
+from sluice.core.sender import Sender, file_pieces, get_stream, put_stream
 from sluice.plans import data as plans
 from sluice.plans.flows import page
 
@@ -114,16 +115,27 @@ class Data(Sender):
         file_name: str | None = None,
         file_type: str = "application/octet-stream",
     ) -> Document:
-        """Commit bytes (or the file at a path) as a new version unless they equal the
-        latest: `{created, version}`."""
-        if not isinstance(content, bytes):
-            path = Path(content)
-            content, file_name = path.read_bytes(), file_name or path.name
-        return self._run(plans.upload(data_id, content, file_name, file_type))
+        """Commit bytes (or the file at a path, streamed) as a new version unless they
+        equal the latest: `{created, version}`."""
+        if isinstance(content, bytes):
+            return self._run(plans.upload(data_id, content, file_name, file_type))
+        path = Path(content)
+        query = urlencode({"file_name": file_name or path.name, "file_type": file_type})
+        return put_stream(
+            self._http, f"/data/{quote(data_id, safe='')}/versions?{query}",
+            file_pieces(path), path.stat().st_size, method="POST",
+        )  # fmt: skip
 
     def download(self, data_id: str, version: int | None = None) -> bytes:
-        """A version's bytes (the latest by default)."""
+        """A version's bytes (the latest by default), in memory: see `download_to`."""
         return self._run(plans.download(data_id, version))
+
+    def download_to(self, data_id: str, target: str | Path, version: int | None = None) -> Path:
+        """Stream a version's bytes (the latest by default) into the file `target`,
+        checked against the version's sha256 (ProtocolError if they differ); its path."""
+        found = self.get_version(data_id, version)
+        path = f"/data/{quote(data_id, safe='')}/versions/{found['version']}/content"
+        return get_stream(self._http, path, Path(target), lambda _: str(found["sha256"] or ""))
 
     def ingest(self, data_id: str, force: bool = False) -> Document:
         """Fetch the source's URL now: `{status: created|unchanged|failed, version,

@@ -10,9 +10,7 @@ both ways (never whole in memory); `progress(done, total)` is called as bytes mo
 
 from __future__ import annotations
 
-import hashlib
-import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,13 +19,8 @@ from urllib.parse import quote
 import httpx
 
 from sluice.core.plan import Call, Document, Plan, expect
-from sluice.core.sender import Sender, put_stream
-from sluice.errors import ProtocolError, error_from_response, error_from_transport
-
-#: Bytes per piece of an upload or download.
-PIECE = 1024 * 1024
-
-Progress = Callable[[int, int | None], None]
+from sluice.core.sender import Progress as Progress  # re-exported: callers name it from here
+from sluice.core.sender import Sender, file_pieces, get_stream, put_stream
 
 
 def _ref(ref: str) -> str:
@@ -130,18 +123,9 @@ class Experiments(Sender):
     ) -> Document:
         """Stream the file `source` into the experiment (as `name`, default its own
         name), replacing a file of that name; returns the file's entry."""
-        size = source.stat().st_size
-
-        def pieces() -> Iterator[bytes]:
-            done = 0
-            with source.open("rb") as handle:
-                while piece := handle.read(PIECE):
-                    done += len(piece)
-                    yield piece
-                    if progress:
-                        progress(done, size)
-
-        return put_stream(self._http, _file_path(ref, name or source.name), pieces(), size)
+        pieces = file_pieces(source, progress)
+        path = _file_path(ref, name or source.name)
+        return put_stream(self._http, path, pieces, source.stat().st_size)
 
     def download(
         self, ref: str, name: str, destination_dir: Path, progress: Progress | None = None
@@ -149,31 +133,12 @@ class Experiments(Sender):
         """Stream file `name` to `destination_dir/name` (written under a temporary name,
         checked against the server's checksum, then renamed); returns its path."""
         target = Path(destination_dir) / Path(name).name
-        partial = target.with_name(target.name + ".partial")
-        digest = hashlib.sha256()
-        try:
-            with self._http.stream("GET", _file_path(ref, name)) as response:
-                if not response.is_success:
-                    response.read()
-                    raise error_from_response(response)
-                total = int(response.headers.get("content-length", 0)) or None
-                expected = response.headers.get("x-checksum", "")
-                done = 0
-                with partial.open("wb") as handle:
-                    for piece in response.iter_bytes(PIECE):
-                        handle.write(piece)
-                        digest.update(piece)
-                        done += len(piece)
-                        if progress:
-                            progress(done, total)
-        except httpx.RequestError as exc:
-            partial.unlink(missing_ok=True)
-            raise error_from_transport(exc) from exc
-        if expected and expected != "sha256:" + digest.hexdigest():
-            partial.unlink(missing_ok=True)
-            raise ProtocolError(f"{name}: the download does not match its checksum {expected}")
-        os.replace(partial, target)
-        return target
+
+        def expected(headers: httpx.Headers) -> str:
+            checksum: str = headers.get("x-checksum", "")
+            return checksum.removeprefix("sha256:")
+
+        return get_stream(self._http, _file_path(ref, name), target, expected, progress)
 
     # Extensions and tasks
     def extensions(self) -> Document:

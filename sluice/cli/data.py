@@ -123,12 +123,11 @@ def upload(ctx: click.Context, data_id: str, path: Path, file_type: str, as_json
               help="File to write [default: stdout].")  # fmt: skip
 @click.pass_context
 def download(ctx: click.Context, data_id: str, version: int | None, output: Path | None) -> None:
-    """Write a version's bytes to OUTPUT or stdout."""
-    content = connect(ctx, Data).download(data_id, version)
+    """Write a version's bytes to OUTPUT (streamed, checked against its sha256) or stdout."""
     if output is None:
-        sys.stdout.buffer.write(content)
+        sys.stdout.buffer.write(connect(ctx, Data).download(data_id, version))
     else:
-        output.write_bytes(content)
+        connect(ctx, Data).download_to(data_id, output, version)
 
 
 @data.command()

@@ -6,8 +6,11 @@ yields and feed it what they received; `Results` and `Buckets` only add methods.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Callable, Iterator
 from importlib import metadata
+from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -15,7 +18,7 @@ import httpx
 
 from sluice.core import plan as protocol
 from sluice.core.plan import Call, Document, Plan
-from sluice.errors import error_from_response, error_from_transport
+from sluice.errors import ProtocolError, error_from_response, error_from_transport
 
 T = TypeVar("T")
 
@@ -43,19 +46,80 @@ def client_info(base_url: str) -> Document:
 
 
 def put_stream(
-    http: httpx.Client, path: str, pieces: Any, size: int, headers: dict[str, str] | None = None
+    http: httpx.Client,
+    path: str,
+    pieces: Any,
+    size: int,
+    headers: dict[str, str] | None = None,
+    method: str = "PUT",
 ) -> Document:
-    """PUT the byte `pieces` (an iterator, `size` bytes in all) as a raw body; the JSON
-    object answered. Transport failures and error answers raise Sluice errors."""
+    """PUT (or `method`) the byte `pieces` (an iterator, `size` bytes in all) as a raw
+    body; the JSON object answered. Transport failures and error answers raise Sluice
+    errors."""
     sent = {**(headers or {}), "content-length": str(size),
             "content-type": "application/octet-stream"}  # fmt: skip
     try:
-        response = http.put(path, content=pieces, headers=sent)
+        response = http.request(method, path, content=pieces, headers=sent)
     except httpx.RequestError as exc:
         raise error_from_transport(exc) from exc
     if not response.is_success:
         raise error_from_response(response)
-    return protocol.expect(response.json(), dict, f"a JSON object from PUT {path}")
+    return protocol.expect(response.json(), dict, f"a JSON object from {method} {path}")
+
+
+#: Bytes read or written per piece of a streamed transfer.
+PIECE = 1024 * 1024
+#: `progress(done, total)` of a streamed transfer (total None when unknown).
+Progress = Callable[[int, int | None], None]
+
+
+def file_pieces(path: Path, progress: Progress | None = None) -> Iterator[bytes]:
+    """The bytes of the file at `path`, PIECE at a time (`progress(done, size)` after each)."""
+    size, done = path.stat().st_size, 0
+    with path.open("rb") as handle:
+        while piece := handle.read(PIECE):
+            done += len(piece)
+            yield piece
+            if progress:
+                progress(done, size)
+
+
+def get_stream(
+    http: httpx.Client,
+    path: str,
+    target: Path,
+    expected_sha256: Callable[[httpx.Headers], str],
+    progress: Progress | None = None,
+) -> Path:
+    """Stream GET `path` into `target`: written under a temporary name, its sha256
+    checked against `expected_sha256(response headers)` (hex; "" skips the check), then
+    renamed; returns `target`. Error answers and transport failures raise Sluice errors,
+    a mismatch ProtocolError (nothing is left behind)."""
+    partial = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    try:
+        with http.stream("GET", path) as response:
+            if not response.is_success:
+                response.read()
+                raise error_from_response(response)
+            total = int(response.headers.get("content-length", 0)) or None
+            expected = expected_sha256(response.headers)
+            done = 0
+            with partial.open("wb") as handle:
+                for piece in response.iter_bytes(PIECE):
+                    handle.write(piece)
+                    digest.update(piece)
+                    done += len(piece)
+                    if progress:
+                        progress(done, total)
+    except httpx.RequestError as exc:
+        partial.unlink(missing_ok=True)
+        raise error_from_transport(exc) from exc
+    if expected and expected != digest.hexdigest():
+        partial.unlink(missing_ok=True)
+        raise ProtocolError(f"{path}: the download does not match its checksum {expected}")
+    os.replace(partial, target)
+    return target
 
 
 class _Base:

@@ -113,3 +113,17 @@ def test_the_data_commands(server: SluiceProcess, tmp_path: Path) -> None:
     registered = cli(server, "function", "register", "pkg.mod.fn")
     assert registered.exit_code == 0 and registered.stdout.strip()
     assert cli(server, "function", "register", "pkg.mod.fn").exit_code == 1
+
+
+def test_files_are_streamed_both_ways(data: Data, tmp_path: Path) -> None:
+    source = data.create_source("streamed")
+    original = tmp_path / "big.bin"
+    original.write_bytes(bytes(range(256)) * 8192)  # 2 MiB: past the inline threshold
+    answer = data.upload_version(source["id"], original, file_type="application/x-test")
+    assert answer["created"] is True
+    assert answer["version"]["data_file"]["file_name"] == "big.bin"
+    assert answer["version"]["data_file"]["file_type"] == "application/x-test"
+    assert data.upload_version(source["id"], original)["created"] is False
+    copy = data.download_to(source["id"], tmp_path / "copy.bin")
+    assert copy.read_bytes() == original.read_bytes()
+    assert not (tmp_path / "copy.bin.partial").exists()
