@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from schemas.leaderboards import CancelRun
 from service.auth.audit import record
@@ -22,7 +22,8 @@ from service.errors import BadRequest
 from service.flowserv import present, query
 from service.jsonio import JSONResponse
 from service.leaderboards import board
-from service.leaderboards.group_routes import admitted, download_headers
+from service.leaderboards.group_routes import admitted
+from service.leaderboards.routes import _download as download
 from service.stores import stores
 from service.validation import parse_model
 
@@ -85,12 +86,12 @@ async def delete_run(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def download_archive(request: Request) -> Response:
+    """A successful run's output files as a tar.gz, streamed; 404 unless SUCCESS."""
+    return download(await _run(request, admitted(request)), None, request)
+
+
 async def download_file(request: Request) -> Response:
-    """One output file of a successful run, streamed."""
+    """One output file of a run, streamed."""
     run = await _run(request, admitted(request))
-    entry, chunks = await board.run_file(request, run, request.path_params["fileId"])
-    return StreamingResponse(
-        chunks,
-        media_type="application/octet-stream",
-        headers=download_headers(entry["name"], entry["size"]),
-    )
+    return download(run, request.path_params["fileId"], request)

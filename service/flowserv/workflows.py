@@ -11,14 +11,15 @@ random file id besides.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from service.auth.principal import principal
 from service.db import Document
 from service.flowserv import present, query
 from service.jsonio import JSONResponse
 from service.leaderboards import board
-from service.leaderboards.group_routes import admitted, descriptor, download_headers
+from service.leaderboards.group_routes import admitted, descriptor
+from service.leaderboards.routes import _download as download
 from service.stores import stores
 
 
@@ -80,13 +81,15 @@ async def _downloadable(request: Request) -> Document:
     return template
 
 
+async def download_archive(request: Request) -> Response:
+    """The latest successful post-processing run's outputs as a tar.gz, streamed; 404
+    without one."""
+    template = await _downloadable(request)
+    return download(await board.latest_postproc_run(request, template["_id"]), None, request)
+
+
 async def download_file(request: Request) -> Response:
     """One output file of the latest successful post-processing run, streamed."""
     template = await _downloadable(request)
     latest = await board.latest_postproc_run(request, template["_id"])
-    entry, chunks = await board.run_file(request, latest, request.path_params["fileId"])
-    return StreamingResponse(
-        chunks,
-        media_type="application/octet-stream",
-        headers=download_headers(entry["name"], entry["size"]),
-    )
+    return download(latest, request.path_params["fileId"], request)

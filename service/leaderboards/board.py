@@ -4,14 +4,11 @@ never their collections), in the terms those routes need."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from starlette.requests import Request
 
 from service.auth.principal import Principal, caller_name
 from service.db import Document
 from service.errors import NotFound
-from service.gridstream import read_all
 from service.leaderboards import ranking
 from service.stores import stores
 
@@ -90,30 +87,6 @@ async def cancel_run(request: Request, found: Document, reason: str | None) -> D
 
 async def delete_run(request: Request, found: Document) -> None:
     await stores(request).leaderboard_runs.delete(found["_id"])
-
-
-def _successful(found: Document) -> None:
-    if found["state"] != "SUCCESS":
-        raise NotFound(
-            f"run {found['_id']} is {found['state']}: only a successful run has files",
-            {"run": found["_id"], "state": found["state"]},
-        )
-
-
-async def run_file(
-    request: Request, found: Document, file_id: str
-) -> tuple[Document, AsyncIterator[bytes]]:
-    """One output file of a successful run (`{"id", "name", "size"}`) and its content;
-    404 for another state or a file the run does not have."""
-    _successful(found)
-    entry = next((f for f in found.get("files") or [] if f["id"] == file_id), None)
-    if entry is None:
-        raise NotFound(
-            f"run {found['_id']} has no file {file_id[:64]!r}",
-            {"run": found["_id"], "file": file_id[:64]},
-        )
-    opened = await stores(request).step_files.open_output(entry["id"])
-    return entry, read_all(opened)
 
 
 async def latest_postproc_run(request: Request, workflow_id: str) -> Document:

@@ -1,12 +1,14 @@
 """The unmodified flowserv-core 0.9.4 remote services through the whole scenario of the
 wire spec: users, the seeded Hello World workflow, groups, an upload, runs executed by a
-real `sluice worker`, leaderboard ordering and include_all, cancel, errors and
-cleanup. Every reply is checked with the package's own
+real `sluice worker`, leaderboard orderings and include_all, post-processing archive
+and file, cancel, errors and cleanup. Every reply is checked with the package's own
 `flowserv.tests.serialize` validators. The tests run in order on one world."""
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 import requests
+from flowserv.model.template.schema import SortColumn
 from flowserv.service.descriptor import ServiceDescriptor
 from flowserv.tests import serialize
 from flowserv.volume.fs import FSFile
@@ -54,7 +57,7 @@ def _run_until(world: World, run_id: str, state: str) -> dict[str, Any]:
         run: dict[str, Any] = world.client.runs.get_run(run_id)
         return run if run["state"] not in ("PENDING", "RUNNING") else None
 
-    run: dict[str, Any] = wait_for(ended, timeout=60, what=f"run {run_id}")
+    run: dict[str, Any] = wait_for(ended, what=f"run {run_id}")
     assert run["state"] == state, run
     serialize.validate_run_handle(run, state)
     return run
@@ -141,13 +144,16 @@ def test_5_uploads(world: World, tmp_path: Path) -> None:
     assert [f["id"] for f in group["files"]] == [world.ids["file-a"]]
 
 
-def test_6_a_run_succeeds_with_its_files(world: World) -> None:
+def test_6_a_run_succeeds_with_its_files_and_archive(world: World) -> None:
     started = _start(world, "a", "Hi")
     run = _run_until(world, started["id"], "SUCCESS")
     files = {f["name"]: f["id"] for f in run["files"]}
     assert set(files) == {"results/greetings.txt", "results/analytics.json"}
-    greetings = world.client.runs.get_result_file(run["id"], files["results/greetings.txt"])
-    assert greetings.read() == b"Hi Alice!\nHi Bob!\n"
+    archive = world.client.runs.get_result_archive(run["id"]).read()
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        assert set(tar.getnames()) == set(files)
+        greetings = tar.extractfile("results/greetings.txt")
+        assert greetings is not None and greetings.read() == b"Hi Alice!\nHi Bob!\n"
     raw = world.client.runs.get_result_file(run["id"], files["results/analytics.json"]).read()
     assert json.loads(raw)["avg_count"] == 8.0
     world.ids["run-hi"] = run["id"]
@@ -171,12 +177,36 @@ def test_7_the_leaderboard_orders_and_includes_all(world: World) -> None:
     every = workflows.get_ranking(world.workflow, include_all=True)
     serialize.validate_ranking(every)
     assert len(every["ranking"]) == 3
+    shortest = workflows.get_ranking(
+        world.workflow, order_by=[SortColumn("max_len", sort_desc=False)]
+    )
+    assert [row["group"]["id"] for row in shortest["ranking"]] == [world.ids["c"], world.ids["a"]]
     runs = world.client.runs
     listing = runs.list_runs(world.ids["a"])
     serialize.validate_run_listing(listing)
     assert len(listing["runs"]) == 2
     assert len(runs.list_runs(world.ids["a"], state="SUCCESS")["runs"]) == 2
     assert runs.list_runs(world.ids["a"], state="ERROR")["runs"] == []
+
+
+def test_8_post_processing_archive_and_file(world: World) -> None:
+    workflows = world.client.workflows
+
+    def processed() -> dict[str, Any] | None:
+        handle: dict[str, Any] = workflows.get_workflow(world.workflow)
+        postproc = handle.get("postproc")
+        if postproc is None or postproc["state"] != "SUCCESS":
+            return None
+        # Post-processing of the ranking as it is now (both groups' best runs).
+        data = workflows.get_result_file(world.workflow, postproc["files"][0]["id"]).read()
+        return handle if len(json.loads(data)) == 2 else None
+
+    handle = wait_for(processed, timeout=60, what="post-processing of the final ranking")
+    serialize.validate_workflow_handle(handle)
+    assert [f["name"] for f in handle["postproc"]["files"]] == ["results/compare.json"]
+    archive = workflows.get_result_archive(world.workflow).read()
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        assert tar.getnames() == ["results/compare.json"]
 
 
 def test_9_cancel(world: World) -> None:
@@ -200,7 +230,7 @@ def test_10_errors(world: World) -> None:
         client.runs.start_run(world.ids["a"], [{"name": "colour", "value": "red"}])
     assert status_of(bad_parameter.value) == 400
     downloads: list[Callable[[], Any]] = [
-        lambda: client.runs.get_result_file(uuid.uuid4().hex, "0" * 24),
+        lambda: client.runs.get_result_archive(uuid.uuid4().hex),
         lambda: client.runs.get_result_file(world.ids["run-hi"], "0" * 24),
         lambda: client.workflows.get_result_file(world.workflow, "0" * 24),
         lambda: client.uploads.get_uploaded_file(world.ids["a"], uuid.uuid4().hex),

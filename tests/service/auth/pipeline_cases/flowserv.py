@@ -40,8 +40,10 @@ CASES: dict[tuple[str, str], Case] = {
         call(lambda w: f"{F}/workflows/{w.lb_workflow}/leaderboard?orderBy=&includeAll=True")
     ),
     # Capability URLs (SLUICE_FLOWSERV_DOWNLOAD_TOKEN off): public.
+    ("GET", f"{F}/workflows/{{workflowId}}/downloads/archive"): public(),
     ("GET", f"{F}/workflows/{{workflowId}}/downloads/files/{{fileId}}"): public(),
     ("GET", f"{F}/uploads/{{userGroupId}}/files/{{fileId}}"): public(),
+    ("GET", f"{F}/runs/{{runId}}/downloads/archive"): public(),
     ("GET", f"{F}/runs/{{runId}}/downloads/files/{{fileId}}"): public(),
     # Groups of B's workflow.
     ("POST", f"{F}/workflows/{{workflowId}}/groups"): forbidden(
