@@ -21,7 +21,7 @@ from bench.versions import PAYLOAD
 from service.settings import SettingsError
 
 BENCHMARKS: tuple[str, ...] = (
-    "results", "queue", "claims", "workers", "versions", "cpu", "flows",
+    "results", "queue", "claims", "workers", "versions", "cpu", "stream", "flows",
 )  # fmt: skip
 
 Runner = Callable[[Context], list[Comparison]]
@@ -136,6 +136,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
         ("--claims", "CLAIMS", defaults.claims, "claims per depth measurement, at most"),
         ("--claim-seconds", "CLAIM_SECONDS", defaults.claim_seconds,
          "seconds per depth measurement, at most"),
+        ("--stream-docs", "STREAM_DOCS", defaults.stream_docs,
+         "results one view streams while Sluice's memory is sampled"),
         ("--commits", "COMMITS", defaults.commits,
          "data version commits and unchanged ingestions, each way"),
         ("--dependants", "DEPENDANTS", defaults.dependants,
@@ -164,6 +166,7 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
         spread_pipelines=args.spread_pipelines,
         claims=args.claims,
         claim_seconds=args.claim_seconds,
+        stream_docs=args.stream_docs,
         concurrency=args.concurrency,
         commits=args.commits,
         dependants=args.dependants,
@@ -182,6 +185,7 @@ def summary(ctx: Context, names: list[str], comparisons: list[Comparison], secon
         f"bursts of {options.requests} requests",
         "queue": f"{options.docs:,} works deposited, at most {options.cycles} cycles or "
         f"{options.seconds} s per configuration, {options.workers} workers",
+        "stream": f"one view of {options.stream_docs:,} results",
         "cpu": f"{options.requests} requests per route (a tenth for pages, counts and "
         f"deposits), {options.docs:,} results stored, pages of {options.page}",
         "claims": f"{', '.join(f'{d:,}' for d in options.depths)} queued works in one "

@@ -63,6 +63,8 @@ class Options:
     claims: int = 500
     #: Seconds each claim measurement may take, at most (after its first claim).
     claim_seconds: int = 10
+    #: Results one view streams while Sluice's memory is sampled (bench/stream.py).
+    stream_docs: int = 10_000
     #: Data version commits, and unchanged ingestions, each way (bench/versions.py).
     commits: int = 200
     #: ANY flows depending on the source whose commit is timed (bench/flows.py).

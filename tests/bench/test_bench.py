@@ -14,7 +14,7 @@ ROUTES = ("lookup by id", "view page of 500", "count", "deposit batch of 100", "
 TINY_FLOWS = ["--dependants", "2"]
 TINY_CLAIMS = [
     *("--depths", "20,60", "--spread-depth", "60", "--spread-pipelines", "3"),
-    *("--claims", "5", "--claim-seconds", "1"),
+    *("--claims", "5", "--claim-seconds", "1", "--stream-docs", "300"),
 ]
 TINY_VERSIONS = ["--commits", "5"]
 
@@ -52,6 +52,7 @@ def test_bench_runs_and_prints_a_summary(mongo_uri: str) -> None:
         "data versions, distinct content",
         "data ingestions, unchanged content",
         *(f"server CPU per {route}" for route in ROUTES),
+        "Sluice RSS streaming a 300-document view",
         "version commit enqueueing 2 dependants' runs",
     ):
         assert figure in result.stdout
