@@ -3,21 +3,18 @@
 
 A version is created only when its content differs from the latest version's: the
 comparison key is the sha256 of the bytes Sluice holds (or, for a reference-only
-version that holds no bytes, the checksum its committer gives). `commit_version` is
-the only writer of versions, and allocates numbers 1, 2, 3... per source with no gap
-or duplicate under concurrent commits: in one transaction, one conditional update of
-the source (`latest.key` differs from ours) takes the next number, and the insert of
-the version is guarded by the unique index (`data_id`, `version`). The comparison is
-with the latest version only, as in AERO: content A, then B, then A is three versions.
+version that holds no bytes, the checksum its committer gives). `commit_version` and
+`commit_reference` are the only writers of versions, through the transaction of
+`service.data.commits` (numbers 1, 2, 3... per source, no gap, no duplicate). The
+comparison is with the latest version only, as in AERO: content A, then B, then A is
+three versions.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
-from collections.abc import AsyncIterable, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterable
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
@@ -25,6 +22,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
 from service.data.blobs import Blob, BlobStore
+from service.data.commits import Commit, Listener, VersionCommits, data_not_found, entry_of
 from service.data.fields import check_description, check_name, check_tags, check_url, now
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
@@ -37,57 +35,8 @@ KINDS = ("source", "derived")
 #: The MIME type of a version whose committer names none.
 DEFAULT_TYPE = "application/octet-stream"
 
-#: Per-source commit locks kept before the idle ones are dropped.
-MAX_LOCKS = 10_000
 
-log = logging.getLogger("sluice.data")
-
-Listener = Callable[[Document], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Commit:
-    """What `commit_version` did: `created` a new version, or found the content
-    unchanged (`version` is then the latest, which already holds it)."""
-
-    created: bool
-    version: Document
-
-
-def data_not_found(data_id: Any) -> NotFound:
-    return NotFound(f"no data with id {data_id!r}", {"data_id": str(data_id)})
-
-
-def search_fields(data: Document, version: int, entry: Document) -> Document:
-    """The lower-cased copy of what search queries match on (service.data.search):
-    the embedded database ignores regex flags, so case is folded when stored."""
-    return {
-        "name": data["name"].lower(),
-        "description": data.get("description", "").lower(),
-        "tags": [tag.lower() for tag in data.get("tags", [])],
-        "source": (data.get("url") or "").lower(),
-        "data_id": data["_id"],
-        "version": version,
-        "checksum": entry["checksum"].lower(),
-        "sha256": entry["sha256"],
-        "size": entry["size"] or 0,
-    }
-
-
-def _entry(
-    key: str,
-    sha256: str | None,
-    checksum: str,
-    size: int | None,
-    file: Document,
-    source_checksum: str | None,
-) -> Document:
-    """What a commit records of its content; `key` is what "unchanged" compares."""
-    return {"key": key, "sha256": sha256, "checksum": checksum, "size": size, "file": file,
-            "source_checksum": source_checksum}  # fmt: skip
-
-
-class DataStore:
+class DataStore(VersionCommits):
     """Create and read data sources; commit and read their versions."""
 
     def __init__(self, database: Database, settings: Settings) -> None:
@@ -253,7 +202,7 @@ class DataStore:
         if not isinstance(content, Blob):
             limit = self.settings.aero_max_version_bytes
             content = await self.blobs.put(content, limit, self.too_large)
-        entry = _entry(
+        entry = entry_of(
             f"sha256:{content.sha256}", content.sha256, content.md5, content.size,
             {"blob_id": content.blob_id, "file_name": file_name or content.sha256,
              "file_type": file_type, "encoding": encoding},
@@ -279,138 +228,5 @@ class DataStore:
         compared with the latest by the `checksum` its committer gives."""
         file = {"blob_id": None, "file_name": file_name, "file_type": file_type,
                 "encoding": encoding}  # fmt: skip
-        entry = _entry(f"given:{checksum}", None, checksum, size, file, None)
+        entry = entry_of(f"given:{checksum}", None, checksum, size, file, None)
         return await self._commit(data_id, entry, run_id, flow_id, commit_key, session)
-
-    async def _commit(
-        self,
-        data_id: str,
-        entry: Document,
-        run_id: str | None,
-        flow_id: str | None,
-        commit_key: str | None,
-        session: AsyncClientSession | None,
-    ) -> Commit:
-        async def body(inside: AsyncClientSession) -> Commit:
-            return await self._commit_in(data_id, entry, run_id, flow_id, commit_key, inside)
-
-        if session is not None:
-            return await body(session)
-        lock = self._lock(data_id)
-        if lock is None:
-            done = await self.database.transaction(body)
-        else:
-            async with lock:
-                done = await self.database.transaction(body)
-        if done.created:
-            await self.notify(done.version)
-        return done
-
-    def _lock(self, data_id: str) -> asyncio.Lock | None:
-        """With SLUICE_SERIALIZE_CLAIMS (the embedded server, whose contended updates
-        collapse into write conflicts), one commit per source at a time in this process."""
-        if not self.settings.serialize_claims:
-            return None
-        locks = self._locks
-        if len(locks) > MAX_LOCKS:
-            for key in [k for k, held in locks.items() if not held.locked()]:
-                del locks[key]
-        return locks.setdefault(data_id, asyncio.Lock())
-
-    async def _commit_in(
-        self,
-        data_id: str,
-        entry: Document,
-        run_id: str | None,
-        flow_id: str | None,
-        commit_key: str | None,
-        session: AsyncClientSession,
-    ) -> Commit:
-        if commit_key is not None:
-            prior = await self.commits.find_one({"_id": commit_key}, session=session)
-            if prior is not None:
-                if prior["data_id"] != data_id:
-                    raise Conflict(
-                        f"commit key {commit_key!r} was used for data {prior['data_id']}",
-                        {"commit_key": commit_key, "data_id": prior["data_id"]},
-                    )
-                version = await self.versions.find_one(
-                    {"_id": prior["version_id"]}, session=session
-                )
-                assert version is not None  # written in the same transaction as the record
-                return Commit(bool(prior["created"]), version)
-        moment = now()
-        version_id = str(uuid.uuid4())
-        latest = {
-            "version_id": version_id,
-            "key": entry["key"],
-            "sha256": entry["sha256"],
-            "checksum": entry["checksum"],
-            "created_at": moment,
-        }
-        # The one conditional update: only a different content takes the next number.
-        data = await self.data.find_one_and_update(
-            {"_id": data_id, "latest.key": {"$ne": entry["key"]}},
-            {"$inc": {"version_count": 1}, "$set": {"latest": latest, "updated_at": moment}},
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
-        if data is None:
-            current = await self.data.find_one({"_id": data_id}, session=session)
-            if current is None:
-                raise data_not_found(data_id)
-            version = await self.versions.find_one(
-                {"_id": current["latest"]["version_id"]}, session=session
-            )
-            assert version is not None
-            outcome = Commit(False, version)
-        else:
-            number = int(data["version_count"])
-            await self.data.update_one(
-                {"_id": data_id}, {"$set": {"latest.version": number}}, session=session
-            )
-            version = {
-                "_id": version_id,
-                "data_id": data_id,
-                "version": number,
-                **{k: v for k, v in entry.items() if k != "key"},
-                "key": entry["key"],
-                "run_id": run_id,
-                "flow_id": flow_id,
-                "created_at": moment,
-                "search": search_fields(data, number, entry),
-            }
-            # Search's `latest_only` reads this flag: only the new version holds it.
-            await self.versions.update_many(
-                {"data_id": data_id, "search.latest": True},
-                {"$set": {"search.latest": False}},
-                session=session,
-            )
-            version["search"]["latest"] = True
-            await self.versions.insert_one(version, session=session)
-            outcome = Commit(True, version)
-        if commit_key is not None:
-            await self.commits.insert_one(
-                {"_id": commit_key, "data_id": data_id, "version_id": outcome.version["_id"],
-                 "created": outcome.created, "created_at": moment},
-                session=session,
-            )  # fmt: skip
-        return outcome
-
-    async def committed(self, commit_key: str) -> Commit | None:
-        """The outcome of the commit made with `commit_key`, if one was."""
-        prior = await self.commits.find_one({"_id": commit_key})
-        if prior is None:
-            return None
-        version = await self.versions.find_one({"_id": prior["version_id"]})
-        assert version is not None  # written in the same transaction as the record
-        return Commit(bool(prior["created"]), version)
-
-    async def notify(self, version: Document) -> None:
-        """Tell every listener about a created version. A listener's failure is logged,
-        never undoes or fails the commit, which is durable already."""
-        for listener in self.listeners:
-            try:
-                await listener(version)
-            except Exception:
-                log.exception("a listener of version %s failed", version["_id"])

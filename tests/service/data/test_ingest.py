@@ -5,6 +5,7 @@ keyed re-ingestions."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -171,6 +172,23 @@ def test_a_keyed_ingestion_retried_yields_one_version(
     assert len(upstream.seen) == fetched  # answered from the record, no fetch
     assert versions(client, data_id) == 1
     assert ingest(client, data_id, commit_key="run-2:out")["version"]["version"] == 2
+
+
+def test_one_keyed_ingestion_retried_at_once_commits_once(
+    client: httpx.Client, upstream: Upstream, server: SluiceProcess
+) -> None:
+    upstream.routes["/racing"] = (200, {}, b"raced")
+    data_id = new_source(client, "racing", url=upstream.url("/racing"))
+
+    async def all_at_once() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as each:
+            path, body = f"/aero/data/{data_id}/ingest", {"commit_key": "run-9:out"}
+            return await asyncio.gather(*(each.post(path, json=body) for _ in range(6)))
+
+    answers = asyncio.run(all_at_once())
+    assert {answer.status_code for answer in answers} == {201}
+    assert len({answer.json()["version"]["id"] for answer in answers}) == 1
+    assert versions(client, data_id) == 1
 
 
 def test_a_hung_upstream_times_out_without_stalling_other_requests(
