@@ -77,6 +77,15 @@ def entry_of(
             "source_checksum": source_checksum}  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Who commits: the run and flow recorded on the version, and the commit's key."""
+
+    run_id: str | None = None
+    flow_id: str | None = None
+    commit_key: str | None = None
+
+
 class VersionCommits:
     """The commit transaction and its keyed outcomes; `DataStore` provides the fields."""
 
@@ -89,16 +98,12 @@ class VersionCommits:
     _locks: dict[str, asyncio.Lock]
 
     async def _commit(
-        self,
-        data_id: str,
-        entry: Document,
-        run_id: str | None,
-        flow_id: str | None,
-        commit_key: str | None,
-        session: AsyncClientSession | None,
+        self, data_id: str, entry: Document, origin: Origin, session: AsyncClientSession | None
     ) -> Commit:
+        commit_key = origin.commit_key
+
         async def body(inside: AsyncClientSession) -> Commit:
-            return await self._commit_in(data_id, entry, run_id, flow_id, commit_key, inside)
+            return await self._commit_in(data_id, entry, origin, inside)
 
         if session is not None:
             return await body(session)
@@ -132,14 +137,9 @@ class VersionCommits:
         return locks.setdefault(data_id, asyncio.Lock())
 
     async def _commit_in(
-        self,
-        data_id: str,
-        entry: Document,
-        run_id: str | None,
-        flow_id: str | None,
-        commit_key: str | None,
-        session: AsyncClientSession,
+        self, data_id: str, entry: Document, origin: Origin, session: AsyncClientSession
     ) -> Commit:
+        run_id, flow_id, commit_key = origin.run_id, origin.flow_id, origin.commit_key
         if commit_key is not None:
             prior = await self.commits.find_one({"_id": commit_key}, session=session)
             if prior is not None:

@@ -22,7 +22,14 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
 from service.data.blobs import Blob, BlobStore
-from service.data.commits import Commit, Listener, VersionCommits, data_not_found, entry_of
+from service.data.commits import (
+    Commit,
+    Listener,
+    Origin,
+    VersionCommits,
+    data_not_found,
+    entry_of,
+)
 from service.data.fields import check_description, check_name, check_tags, check_url, now
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
@@ -208,7 +215,7 @@ class DataStore(VersionCommits):
              "file_type": file_type, "encoding": encoding},
             source_checksum,
         )  # fmt: skip
-        return await self._commit(data_id, entry, run_id, flow_id, commit_key, session)
+        return await self._commit(data_id, entry, Origin(run_id, flow_id, commit_key), session)
 
     async def commit_reference(
         self,
@@ -229,4 +236,4 @@ class DataStore(VersionCommits):
         file = {"blob_id": None, "file_name": file_name, "file_type": file_type,
                 "encoding": encoding}  # fmt: skip
         entry = entry_of(f"given:{checksum}", None, checksum, size, file, None)
-        return await self._commit(data_id, entry, run_id, flow_id, commit_key, session)
+        return await self._commit(data_id, entry, Origin(run_id, flow_id, commit_key), session)
