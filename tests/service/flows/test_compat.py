@@ -65,6 +65,14 @@ def test_timer_delay_is_read_and_bad_registrations_are_4xx(client: httpx.Client)
     fork = aero_register(client, function_uuid=upper, rule="TIMER", timer=7200,
                          flow_kwargs={"k": 1})  # fmt: skip
     assert fork.json()["timer"] == 7200
+    url = "http://127.0.0.1:9/cases.csv"
+    ingestion = aero_register(client, function_uuid=upper, rule=0,
+                              output_data={"cases": {"url": url}})  # fmt: skip
+    assert ingestion.status_code == 200, ingestion.text
+    assert ingestion.json()["timer"] == 86400 and ingestion.json()["policy"] == 0
+    assert ingestion.json()["contributed_to"][0]["url"] == url
+    no_url = aero_register(client, function_uuid=upper, rule=0, output_data={"x": {}})
+    assert no_url.status_code == 400, no_url.text
     for body in ({"function_uuid": "unknown"},
                  {"function_uuid": upper, "input_data": {"x": {"id": "missing"}}},
                  {"function_uuid": upper, "tasks": [{}, {}]},
