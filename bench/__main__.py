@@ -22,6 +22,7 @@ from service.settings import SettingsError
 
 BENCHMARKS: tuple[str, ...] = (
     "results", "queue", "claims", "workers", "versions", "cpu", "stream", "flows",
+    "leaderboards",
 )  # fmt: skip
 
 Runner = Callable[[Context], list[Comparison]]
@@ -142,6 +143,10 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
          "data version commits and unchanged ingestions, each way"),
         ("--dependants", "DEPENDANTS", defaults.dependants,
          "flows depending on the source whose version commit is timed"),
+        ("--lb-runs", "LB_RUNS", defaults.lb_runs,
+         "leaderboard runs at which Sluice's ranking is compared with PyMongo's"),
+        ("--lb-groups", "LB_GROUPS", defaults.lb_groups, "groups the leaderboard runs are of"),
+        ("--lb-requests", "LB_REQUESTS", defaults.lb_requests, "ranking requests per figure"),
     ):  # fmt: skip
         parser.add_argument(
             flag,
@@ -149,6 +154,13 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
             default=_from_env(f"SLUICE_BENCH_{env}", default),
             help=f"{text} (env SLUICE_BENCH_{env}; default {default})",
         )
+    parser.add_argument(
+        "--lb-sizes",
+        type=_depths,
+        default=_depths(os.environ.get("SLUICE_BENCH_LB_SIZES") or "") or defaults.lb_sizes,
+        help="leaderboard run counts at which the time to rank is measured, comma-separated "
+        f"(env SLUICE_BENCH_LB_SIZES; default {','.join(map(str, defaults.lb_sizes))})",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(BENCHMARKS))
     if unknown:
@@ -170,6 +182,10 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
         concurrency=args.concurrency,
         commits=args.commits,
         dependants=args.dependants,
+        lb_runs=args.lb_runs,
+        lb_groups=args.lb_groups,
+        lb_sizes=args.lb_sizes,
+        lb_requests=args.lb_requests,
     )
     return options, list(args.names) or list(BENCHMARKS)
 
@@ -193,6 +209,8 @@ def summary(ctx: Context, names: list[str], comparisons: list[Comparison], secon
         f"{options.claims} claims or {options.claim_seconds} s per measurement",
         "workers": f"{options.jobs} no-op jobs per worker run, concurrency 1 and "
         f"{options.concurrency}",
+        "leaderboards": f"{options.lb_runs:,} runs in {options.lb_groups} groups, time to rank "
+        f"at {', '.join(f'{n:,}' for n in options.lb_sizes)} runs",
         "versions": f"{options.commits} commits of {PAYLOAD:,}-byte contents and "
         f"{options.commits} unchanged ingestions each way",
         "flows": f"commits of a source with {options.dependants} ANY flows depending on it",

@@ -65,6 +65,14 @@ class Options:
     claim_seconds: int = 10
     #: Results one view streams while Sluice's memory is sampled (bench/stream.py).
     stream_docs: int = 10_000
+    #: Leaderboard runs at which Sluice's ranking is compared with PyMongo's, and their groups.
+    lb_runs: int = 10_000
+    lb_groups: int = 200
+    #: Run counts at which the time to rank is measured (bench/leaderboards.py); add
+    #: 50,000 with --lb-sizes (on the embedded database one ranking then takes 10-15 s).
+    lb_sizes: tuple[int, ...] = (1000, 10_000)
+    #: Ranking requests per figure (their median is reported).
+    lb_requests: int = 5
     #: Data version commits, and unchanged ingestions, each way (bench/versions.py).
     commits: int = 200
     #: ANY flows depending on the source whose commit is timed (bench/flows.py).

@@ -17,6 +17,8 @@ TINY_CLAIMS = [
     *("--claims", "5", "--claim-seconds", "1", "--stream-docs", "300"),
 ]
 TINY_VERSIONS = ["--commits", "5"]
+TINY_LEADERBOARDS = ["--lb-runs", "300", "--lb-groups", "20", "--lb-sizes", "100"]
+TINY_LEADERBOARDS += ["--lb-requests", "1"]
 
 
 def test_bench_runs_and_prints_a_summary(mongo_uri: str) -> None:
@@ -31,6 +33,7 @@ def test_bench_runs_and_prints_a_summary(mongo_uri: str) -> None:
             *TINY_WORKERS,
             *TINY_VERSIONS,
             *TINY_FLOWS,
+            *TINY_LEADERBOARDS,
         ],
         env={**os.environ, "MONGODB_URI": mongo_uri},
         capture_output=True,
@@ -54,6 +57,8 @@ def test_bench_runs_and_prints_a_summary(mongo_uri: str) -> None:
         *(f"server CPU per {route}" for route in ROUTES),
         "Sluice RSS streaming a 300-document view",
         "version commit enqueueing 2 dependants' runs",
+        "leaderboard page, best per group, 300 runs / 20 groups",
+        "time to rank (every run), 300 runs",
     ):
         assert figure in result.stdout
     # The peer runs where `make bench` installed it, and says why not elsewhere.
