@@ -155,7 +155,9 @@ class Triggers:
             consumed = flow["consumed"]
             stale = [d for d in unpinned if latest[d] <= consumed.get(d, 0)]
             never_run = flow["last_enqueued_at"] is None
-            if flow["policy"] == POLICIES["ANY"]:
+            if not unpinned:  # every input pinned: once at registration, then by hand
+                fire, waiting = never_run, []
+            elif flow["policy"] == POLICIES["ANY"]:
                 fire = never_run or len(stale) < len(unpinned)
                 waiting = [] if fire else unpinned
             else:

@@ -54,7 +54,7 @@ def flow() -> None:
 
 
 @flow.command()
-@click.argument("function_id")
+@click.argument("function_id", required=False)
 @click.option(
     "--input",
     "-i",
@@ -94,11 +94,12 @@ def flow() -> None:
 @json_flag
 @click.pass_context
 def register(
-    ctx: click.Context, function_id: str, inputs: dict[str, str], outputs: dict[str, str],
+    ctx: click.Context, function_id: str | None, inputs: dict[str, str], outputs: dict[str, str],
     policy: str, timer: int | None, kwargs: dict[str, Any], site: str,
     description: str | None, as_json: bool,
 ) -> None:  # fmt: skip
-    """Register a flow running FUNCTION_ID (from `sluice data function register`)."""
+    """Register a flow running FUNCTION_ID (from `sluice data function register`; an
+    INGESTION flow needs none)."""
     created = connect(ctx, Flows).register_flow(
         site, function_id, _inputs(inputs), _outputs(outputs), kwargs,
         description=description, policy=policy.upper(), timer_delay=timer,

@@ -3,6 +3,7 @@ waits (and says why), and how simultaneous input commits coalesce."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -103,3 +104,22 @@ def test_simultaneous_input_commits_give_one_run_and_one_follow_up(
     assert {n: g["version"] for n, g in first["inputs"].items()} == {"a": 1, "b": 1}
     assert {n: g["version"] for n, g in second["inputs"].items()} == {"a": 3, "b": 3}
     assert second["trigger"] != "registration"
+
+
+def test_a_flow_of_pinned_inputs_only_runs_once_then_only_by_hand(
+    client: httpx.Client, server: SluiceProcess, workers: Workers
+) -> None:
+    a, b = new_source(client, "a"), new_source(client, "b")
+    commit(client, a, b"a1")
+    commit(client, b, b"b1")
+    pinned = {"a": {"data_id": a, "version": 1}, "b": {"data_id": b, "version": 1}}
+    flow_id = register(client, COMBINE, inputs=pinned, outputs={"combined": {}},
+                       policy="ALL")["id"]  # fmt: skip
+    worker(workers, server.url)
+    committed(client, flow_id, 1)
+    commit(client, a, b"a2")
+    time.sleep(1)  # several catch-up passes
+    assert len(runs(client, flow_id)) == 1
+    assert client.post(f"/aero/flows/{flow_id}/runs").status_code == 201
+    (_, again) = committed(client, flow_id, 2)
+    assert {n: g["version"] for n, g in again["inputs"].items()} == {"a": 1, "b": 1}
