@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 import time
-import uuid
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
@@ -128,7 +128,8 @@ class LeaderboardRunStore:
     @staticmethod
     def _new(workflow_id: str, group_id: str | None, user: str, given: list[Document]) -> Document:
         return {
-            "_id": uuid.uuid4().hex,
+            # 128 random bits: the flowServ run download URLs are capabilities.
+            "_id": secrets.token_hex(16),
             "workflow_id": workflow_id,
             "group_id": group_id,
             "postproc": group_id is None,
