@@ -12,8 +12,9 @@ replicas) never take the same work. Two ways to pick it, by SLUICE_CLAIM_BATCH:
   matching work in memory on each sorted claim, and its `find_one_and_update` scans the
   whole collection, so a claim's cost grows with the queue. Instead one sorted read
   yields up to N candidates (ids only), kept per filter in this process; each claim
-  takes the next candidate with an `update_one` on its `_id` that re-asserts `queued`
-  and the whole filter (a point lookup), then reads the claimed work back by `_id`.
+  takes the next candidate with an `update_one` on its `_id` (and `id`, the queue's
+  shard key on a sharded cluster, so the update is targeted) that re-asserts `queued`
+  and the whole filter (a point lookup), then reads the claimed work back by them.
   A candidate another claimer took meanwhile simply fails its update and the next is
   tried. The order bound: a claim takes the best work as of a read at most
   SLUICE_CLAIM_BATCH_SECONDS old (longer only when the read itself took longer, on a
@@ -50,7 +51,7 @@ from service.settings import Settings
 #: Claim order: highest priority first, then oldest.
 CLAIM_SORT = [("priority", DESCENDING), ("creation", ASCENDING)]
 #: Fields a candidate read returns: the id to claim and what ranks it.
-CANDIDATE_FIELDS = {"_id": True, "priority": True, "creation": True}
+CANDIDATE_FIELDS = {"_id": True, "id": True, "priority": True, "creation": True}
 #: Filters whose candidates one process keeps at once (least recently used dropped).
 CACHED_FILTERS = 1024
 #: Candidate reads one claim request makes before it falls back to the sorted claim
@@ -76,7 +77,7 @@ def rank(work: Document) -> Rank:
 class _Batch:
     """Candidates of one filter, in claim order, and until when they may be used."""
 
-    entries: deque[tuple[Rank, Any]]
+    entries: deque[tuple[Rank, Document]]
     #: Pipelines the filter names (None: any), so a work queued elsewhere leaves it be.
     pipelines: frozenset[Any] | None
     expires: float = field(default=0.0)
@@ -90,9 +91,9 @@ class Candidates:
         self.seconds = seconds
         self._batches: OrderedDict[bytes, _Batch] = OrderedDict()
 
-    def take(self, key: bytes) -> Any | None:
-        """The `_id` of the next candidate of filter `key`, or None (none left, or the
-        batch expired)."""
+    def take(self, key: bytes) -> Document | None:
+        """The next candidate of filter `key` as a filter on its `_id` and `id`, or None
+        (none left, or the batch expired)."""
         batch = self._batches.get(key)
         if batch is None:
             return None
@@ -107,7 +108,7 @@ class Candidates:
         `read` seconds: usable for SLUICE_CLAIM_BATCH_SECONDS, or as long as the read
         took when that was longer."""
         named = named_pipelines(query)
-        entries = deque((rank(work), work["_id"]) for work in found)
+        entries = deque((rank(work), {"_id": work["_id"], "id": work.get("id")}) for work in found)
         expires = time.monotonic() + max(self.seconds, read)
         self._batches[key] = _Batch(entries, None if named is None else frozenset(named), expires)
         self._batches.move_to_end(key)
@@ -242,14 +243,14 @@ class Claims:
                 found.append(claimed)
         return found
 
-    async def _claim_id(self, work_id: Any, claim: Document, bound: bool) -> Claimed | None:
-        """Claim the work with `_id` `work_id` if it still matches `claim`."""
+    async def _claim_id(self, work: Document, claim: Document, bound: bool) -> Claimed | None:
+        """Claim the candidate `work` (its `_id` and `id`) if it still matches `claim`."""
         update, token = claim_update(bound)
         # `_id` first: the embedded database plans the update as a point lookup on it.
-        taken = await self.collection.update_one({"_id": work_id, **claim}, update)
+        taken = await self.collection.update_one({**work, **claim}, update)
         if not taken.modified_count:
             return None
-        stored = await self.collection.find_one({"_id": work_id})
+        stored = await self.collection.find_one(work)
         held = (stored or {}).get(LEASE)
         # Taken from us in the instant between the two (an administrator's edit).
         if stored is None or not isinstance(held, dict) or held.get("token") != token:

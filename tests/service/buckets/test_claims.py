@@ -169,12 +169,17 @@ def test_candidates_expire_and_are_cut_by_better_works() -> None:
     candidates = Candidates(size=10, seconds=60)
     found = [{"_id": n, "priority": 5 - n // 2, "creation": float(n)} for n in range(6)]
     candidates.keep(b"k", found, {"pipeline": "p"}, read=0.01)
-    assert candidates.take(b"k") == 0
+    assert candidates.take(b"k") == {"_id": 0, "id": None}
     # Another pipeline's work leaves the batch alone; this pipeline's one cuts it
     # before the first candidate it ranks ahead of (priority 4 at creation 2.5).
     candidates.queued([{"pipeline": "q", "priority": 9, "creation": 0.0}])
     candidates.queued([{"pipeline": "p", "priority": 4, "creation": 2.5}])
-    assert [candidates.take(b"k") for _ in range(4)] == [1, 2, None, None]
+    assert [candidates.take(b"k") for _ in range(4)] == [
+        {"_id": 1, "id": None},
+        {"_id": 2, "id": None},
+        None,
+        None,
+    ]
     candidates.keep(b"k", found, {"site": "x"}, read=0.01)
     candidates.clear()
     assert candidates.take(b"k") is None
