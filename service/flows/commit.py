@@ -13,6 +13,7 @@ repeated commit answers the stored outcome.
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterable
 
 from pymongo.asynchronous.client_session import AsyncClientSession
 
@@ -102,7 +103,11 @@ class Commits:
         return task(run)
 
     async def output(
-        self, run_id: str, name: str, content: bytes, caller: Principal | None = None
+        self,
+        run_id: str,
+        name: str,
+        content: bytes | AsyncIterable[bytes],
+        caller: Principal | None = None,
     ) -> Document:
         """Stage output `name`'s bytes for the commit (again: the last upload counts);
         `{output, blob_id}`, or the committed version's entry once committed."""

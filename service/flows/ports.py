@@ -3,7 +3,7 @@ protocols: the flows package calls these methods and never touches their collect
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any, Protocol
 
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -43,9 +43,12 @@ class Blobs(Protocol):
     """The content-addressed blob store of data versions."""
 
     async def put(
-        self, content: bytes, max_bytes: int, too_large: Callable[[], SluiceError]
+        self,
+        content: bytes | AsyncIterable[bytes],
+        max_bytes: int,
+        too_large: Callable[[], SluiceError],
     ) -> Stored:
-        """Store the bytes (once per distinct content); the blob."""
+        """Store the bytes, streamed (once per distinct content); the blob."""
         ...
 
     async def get(self, blob_id: str) -> Any:

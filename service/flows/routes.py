@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from schemas.flows import POLICIES, FlowChange, FlowRequest, RunCommit
 from service.auth import caller_name, principal, record
-from service.body import read_body, request_json
+from service.body import request_json
 from service.data.listing import native_page
 from service.db import Document
 from service.errors import BadRequest
@@ -126,11 +126,17 @@ async def run_task(request: Request) -> Response:
 
 
 async def output(request: Request) -> Response:
-    limit = stores(request).settings.aero_max_version_bytes
-    content = await read_body(request, limit, "SLUICE_AERO_MAX_VERSION_BYTES")
+    """Stage an output's bytes, streamed into the blob store (never held whole)."""
+    data = stores(request).data
+    declared = request.headers.get("content-length")
+    if declared is not None and not declared.isdigit():
+        raise BadRequest("Content-Length is not a number")
+    if declared is not None and int(declared) > data.settings.aero_max_version_bytes:
+        raise data.too_large()
     done = await flows(request).commits.output(
-        request.path_params["run_id"], request.path_params["name"], content, principal(request)
-    )
+        request.path_params["run_id"], request.path_params["name"], request.stream(),
+        principal(request),
+    )  # fmt: skip
     return JSONResponse(done)
 
 
@@ -252,8 +258,8 @@ endpoints = [
              "The worker's task of a run (function, inputs' versions, outputs, kwargs)",
              params=(_RUN,), errors=(404,)),
     Endpoint("/aero/runs/{run_id}/outputs/{name}", ("POST",), output, "work",
-             "Commit one output's bytes (once per run)", body=bytes,
-             params=(_RUN, _NAME), errors=(400, 404, 409, 413)),
+             "Stage one output's bytes (raw body, streamed) for the run's commit",
+             body=bytes, params=(_RUN, _NAME), errors=(400, 404, 409, 413), deadline=False),
     Endpoint("/aero/runs/{run_id}/commit", ("POST",), commit, "work",
              "End a run: its provenance record (idempotent)", body=RunCommit,
              params=(_RUN,), errors=(400, 404, 409, 422)),
