@@ -1,10 +1,11 @@
-"""Request bodies of the flowServ-compatible surface's user routes, as the flowserv-core
-0.9.4 client sends them."""
+"""Request bodies of the flowServ-compatible surface, as the flowserv-core 0.9.4 client
+sends them (the group bodies are schemas.leaderboard_groups')."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
+from schemas.leaderboards import RunArgument
 from schemas.users import MAX_PASSWORD
 
 
@@ -42,3 +43,12 @@ class PasswordReset(BaseModel):
 
     requestId: StrictStr = Field(max_length=64)
     password: StrictStr = Field(max_length=MAX_PASSWORD)
+
+
+class RunStart(BaseModel):
+    """`groups/{id}/runs`: the run's arguments (`{"name", "value"}`; a file's value is
+    `{"type": "$file", "value": {"fileId", "targetPath"?}}`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    arguments: list[RunArgument] = Field(default_factory=list, max_length=256)

@@ -8,17 +8,15 @@ pipeline, and membership for a user). Run downloads are capability URLs (the run
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
+from schemas.flowserv import RunStart
 from schemas.leaderboards import CancelRun
 from service.auth.audit import record
 from service.auth.principal import Principal, principal
 from service.body import request_json
 from service.db import Document
-from service.errors import BadRequest
 from service.flowserv import present, query
 from service.jsonio import JSONResponse
 from service.leaderboards import board
@@ -36,22 +34,13 @@ async def _run(request: Request, caller: Principal | None) -> Document:
     return run
 
 
-def _arguments(body: Any) -> list[Any]:
-    if not isinstance(body, dict) or set(body) - {"arguments"}:
-        raise BadRequest('the body must be {"arguments": [{"name", "value"}...]}')
-    arguments = body.get("arguments", [])
-    if not isinstance(arguments, list):
-        raise BadRequest("arguments must be a list of {name, value}")
-    return arguments
-
-
 async def start_run(request: Request) -> Response:
     """Start a run of the group's workflow with the given arguments; 400 for an unknown
     parameter, a repeated argument or a missing required one, 404 for an unknown file."""
     caller = principal(request)
     group = await stores(request).groups.access(request.path_params["userGroupId"], caller)
-    arguments = _arguments(await request_json(request))
-    run = await board.start_run(request, group, arguments)
+    body = parse_model(RunStart, await request_json(request))
+    run = await board.start_run(request, group, [a.model_dump() for a in body.arguments])
     await record(request, "leaderboards.run_start", run["_id"], {"group": group["_id"]})
     return JSONResponse(present.run_handle(run), status_code=201)
 

@@ -97,6 +97,12 @@ def test_bad_arguments_start_nothing(
     assert board.client.runs.list_runs(board.group)["runs"] == []
 
 
+@pytest.mark.parametrize("arguments", [["names"], [{"value": 1}], [{"name": 3, "value": 1}]])
+def test_arguments_that_are_not_name_value_objects_are_400(board: Board, arguments: Any) -> None:
+    _refused(lambda: board.client.runs.start_run(board.group, arguments), 400)
+    assert board.client.runs.list_runs(board.group)["runs"] == []
+
+
 def test_an_unknown_file_id_is_404_and_starts_nothing(board: Board) -> None:
     arguments = [_names(board, uuid.uuid4().hex)]
     _refused(lambda: board.client.runs.start_run(board.group, arguments), 404)
