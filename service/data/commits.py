@@ -48,14 +48,22 @@ def data_not_found(data_id: Any) -> NotFound:
     return NotFound(f"no data with id {data_id!r}", {"data_id": str(data_id)})
 
 
-def search_fields(data: Document, version: int, entry: Document) -> Document:
-    """The lower-cased copy of what search queries match on (service.data.search):
-    the embedded database ignores regex flags, so case is folded when stored."""
+def search_copies(data: Document) -> Document:
+    """The lower-cased copies of a source's fields that search matches on
+    (service.data.search): the embedded database ignores regex flags, so case is
+    folded when stored."""
     return {
         "name": data["name"].lower(),
         "description": data.get("description", "").lower(),
         "tags": [tag.lower() for tag in data.get("tags", [])],
         "source": (data.get("url") or "").lower(),
+    }
+
+
+def search_fields(data: Document, version: int, entry: Document) -> Document:
+    """What search matches on, stored on each version."""
+    return {
+        **search_copies(data),
         "data_id": data["_id"],
         "version": version,
         "checksum": entry["checksum"].lower(),

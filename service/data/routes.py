@@ -95,6 +95,12 @@ async def show_data(request: Request) -> Response:
     return JSONResponse(data_json(await stores(request).data.get(request.path_params["data_id"])))
 
 
+async def change_data(request: Request) -> Response:
+    body = await body_object(request, ("name", "url", "description", "tags"))
+    changed = await stores(request).data.update(request.path_params["data_id"], body)
+    return JSONResponse(data_json(changed))
+
+
 async def list_versions(request: Request) -> Response:
     data_id = request.path_params["data_id"]
     offset, limit = int_param(request, "offset", 0), int_param(request, "limit", 100)
@@ -229,6 +235,9 @@ endpoints = [
              params=(*_PAGE, _query("kind", "source or derived")), errors=(400,)),
     Endpoint("/aero/data/{data_id}", ("GET",), show_data, "read", "One data source",
              params=(_DATA,), errors=(404,)),
+    Endpoint("/aero/data/{data_id}", ("PATCH",), change_data, "deposit",
+             "Change a source's name, url, description or tags", body=dict[str, Any],
+             params=(_DATA,), errors=(400, 404, 413)),
     Endpoint("/aero/data/{data_id}/versions", ("GET",), list_versions, "read",
              "The versions of a data source, oldest first, with the total",
              params=(_DATA, *_PAGE), errors=(400, 404)),

@@ -29,6 +29,7 @@ from service.data.commits import (
     VersionCommits,
     data_not_found,
     entry_of,
+    search_copies,
 )
 from service.data.fields import check_description, check_name, check_tags, check_url, now
 from service.db import Database, Document
@@ -120,6 +121,38 @@ class DataStore(VersionCommits):
         }
         await self.data.insert_one(document)
         return document
+
+    async def update(self, data_id: str, changes: Document) -> Document:
+        """Change a source's name, url, description and/or tags (each checked as at
+        creation; 400 for another key); the source after. The search copies on its
+        versions follow, so queries match what the source says now. 404 if none."""
+        checks = {"name": check_name, "url": check_url, "description": check_description,
+                  "tags": check_tags}  # fmt: skip
+        unknown = sorted(set(changes) - set(checks))
+        if unknown or not changes:
+            raise BadRequest(
+                f"change one or more of {', '.join(checks)}"
+                + (f"; not {', '.join(unknown)}" if unknown else ""),
+                {"unknown": unknown},
+            )
+        values = {name: checks[name](value) for name, value in changes.items()}
+
+        async def change(session: AsyncClientSession) -> Document:
+            # One transaction: it conflicts with any commit updating the same source,
+            # so a version committed meanwhile gets the new copies too.
+            updated = await self.data.find_one_and_update(
+                {"_id": data_id},
+                {"$set": {**values, "updated_at": now()}},
+                return_document=ReturnDocument.AFTER,
+                session=session,
+            )
+            if updated is None:
+                raise data_not_found(data_id)
+            copies = {f"search.{k}": v for k, v in search_copies(updated).items()}
+            await self.versions.update_many({"data_id": data_id}, {"$set": copies}, session=session)
+            return updated
+
+        return await self.database.transaction(change)
 
     async def get(self, data_id: Any) -> Document:
         """The data source `data_id`; 404 if none."""

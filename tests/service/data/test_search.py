@@ -115,3 +115,20 @@ def test_the_aero_answer_is_a_gsearchresult(searched: httpx.Client) -> None:
     assert second["has_next_page"] is False
     for bad in ({"limit": 0}, {"limit": 101}, {"offset": -1}, {"latest_only": "maybe"}):
         assert searched.get("/aero/search", params={"q": "foo", **bad}).status_code == 400
+
+
+def test_a_changed_source_is_found_by_what_it_says_now(searched: httpx.Client) -> None:
+    data_id = new_source(searched, "renamed later", tags=["old"])
+    commit(searched, data_id, b"renamed 1")
+    changed = searched.patch(
+        f"/aero/data/{data_id}", json={"name": "Fresh Name", "tags": ["new"],
+                                       "url": "https://data.example/fresh.csv"},
+    )  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["name"] == "Fresh Name" and changed.json()["tags"] == ["new"]
+    assert names(searched, "tags:new") == [("Fresh Name", 1)]
+    assert names(searched, "tags:old") == []
+    assert names(searched, "fresh.csv") == [("Fresh Name", 1)]
+    for bad in ({}, {"owner": "x"}, {"name": ""}, {"url": "ftp://x/y"}, {"tags": "a"}):
+        assert searched.patch(f"/aero/data/{data_id}", json=bad).status_code == 400, bad
+    assert searched.patch("/aero/data/nope", json={"name": "x"}).status_code == 404

@@ -28,6 +28,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/aero/data"): _shared(call("/aero/data", json={"name": "walk-a"})),
     ("GET", "/aero/data"): _shared(call("/aero/data")),
     ("GET", "/aero/data/{data_id}"): _shared(call(_DATA)),
+    # The same description it has: nothing of the world changes.
+    ("PATCH", "/aero/data/{data_id}"): _shared(call(_DATA, json={"description": ""})),
     ("GET", "/aero/data/{data_id}/versions"): _shared(
         call(lambda w: f"/aero/data/{w.aero_data}/versions")
     ),
