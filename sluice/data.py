@@ -100,6 +100,10 @@ class Data(Sender):
         """One data source (`available_versions`, `latest_version`...). NotFound."""
         return self._run(plans.get(data_id))
 
+    def update_source(self, data_id: str, **changes: Any) -> Document:
+        """Change any of `name`, `url`, `description`, `tags`; the source after."""
+        return self._run(plans.update(data_id, changes))
+
     def list_versions(self, data_id: str) -> list[Document]:
         """Every version of a source, oldest first."""
         return self._run(plans.versions(data_id))

@@ -41,6 +41,12 @@ def get(data_id: str) -> Plan[Document]:
     return (yield from _object(Call("GET", f"/data/{_id(data_id)}"), "a data source"))
 
 
+def update(data_id: str, changes: Document) -> Plan[Document]:
+    """PATCH /aero/data/{id}: the source after the change."""
+    call = Call("PATCH", f"/data/{_id(data_id)}", json=changes)
+    return (yield from _object(call, "a data source"))
+
+
 def versions(data_id: str, limit: int = 1000) -> Plan[list[Document]]:
     """Every version of a data source, oldest first, page after page."""
     return (yield from every(f"data/{_id(data_id)}/versions", limit))

@@ -62,6 +62,8 @@ def test_sources_versions_download_and_search(data: Data) -> None:
     assert data.download(source["id"], 1) == b"one"
     assert data.get_version(source["id"])["version"] == 2
     assert data.get_source(source["id"])["available_versions"] == 2
+    changed = data.update_source(source["id"], description="daily", tags=["sdk", "daily"])
+    assert changed["description"] == "daily" and changed["tags"] == ["sdk", "daily"]
     hits = data.search_sources("tags:sdk AND version:>=2")
     assert [(hit["data"]["id"], hit["version"]) for hit in hits] == [(source["id"], 2)]
     with pytest.raises(BadRequest):
