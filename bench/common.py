@@ -60,9 +60,9 @@ class Options:
     spread_depth: int = 10_000
     spread_pipelines: int = 50
     #: Claims per measurement at most (and at most half the queue).
-    claims: int = 500
+    claims: int = 300
     #: Seconds each claim measurement may take, at most (after its first claim).
-    claim_seconds: int = 10
+    claim_seconds: int = 30
     #: Results one view streams while Sluice's memory is sampled (bench/stream.py).
     stream_docs: int = 10_000
     #: Leaderboard runs at which Sluice's ranking is compared with PyMongo's, and their groups.

@@ -16,9 +16,11 @@ replicas) never take the same work. Two ways to pick it, by SLUICE_CLAIM_BATCH:
   shard key on a sharded cluster, so the update is targeted) that re-asserts `queued`
   and the whole filter (a point lookup), then reads the claimed work back by them.
   A candidate another claimer took meanwhile simply fails its update and the next is
-  tried. The order bound: a claim takes the best work as of a read at most
+  tried. The order bound: a claim takes the best work as of a check at most
   SLUICE_CLAIM_BATCH_SECONDS old (longer only when the read itself took longer, on a
-  very deep queue). A work queued through this process (deposit, release, requeue)
+  very deep queue). At that age the batch is checked: when no queued work outside it
+  ranks before its last candidate (two small indexed reads) it is used again, else
+  it is read anew. A work queued through this process (deposit, release, requeue)
   that ranks before cached candidates cuts the batch there, so it is next at once; one
   queued through another replica waits at most that long. A filter with a top-level
   operator (`$or`, ...) or on `status` keeps the one sorted claim.
@@ -93,15 +95,31 @@ class Candidates:
 
     def take(self, key: bytes) -> Document | None:
         """The next candidate of filter `key` as a filter on its `_id` and `id`, or None
-        (none left, or the batch expired)."""
+        (none left, or the batch expired: see `stale`)."""
         batch = self._batches.get(key)
         if batch is None:
             return None
-        if time.monotonic() >= batch.expires or not batch.entries:
+        if not batch.entries:
             del self._batches[key]
+            return None
+        if time.monotonic() >= batch.expires:
             return None
         self._batches.move_to_end(key)
         return batch.entries.popleft()[1]
+
+    def stale(self, key: bytes) -> list[tuple[Rank, Document]]:
+        """The candidates left in the expired batch of filter `key` (empty if none)."""
+        batch = self._batches.get(key)
+        if batch is None or time.monotonic() < batch.expires:
+            return []
+        return list(batch.entries)
+
+    def renew(self, key: bytes) -> None:
+        """The expired batch of `key` was found still the best: use it for another
+        SLUICE_CLAIM_BATCH_SECONDS."""
+        batch = self._batches.get(key)
+        if batch is not None:
+            batch.expires = time.monotonic() + self.seconds
 
     def keep(self, key: bytes, found: list[Document], query: Document, read: float) -> None:
         """Keep the candidates `found` for filter `key` (the caller's `query`), read in
@@ -139,6 +157,17 @@ class Candidates:
     def clear(self) -> None:
         """Forget every batch (works were queued in ways that name no single work)."""
         self._batches.clear()
+
+
+def _pinned(query: Document) -> Document:
+    """`query` with a one-name `{"pipeline": {"$in": [name]}}` as `{"pipeline": name}`
+    (the same match): the embedded database serves an index range after equalities only."""
+    value = query.get("pipeline")
+    if isinstance(value, dict) and list(value) == ["$in"]:
+        names = value["$in"]
+        if isinstance(names, list) and len(names) == 1 and isinstance(names[0], str):
+            return {**query, "pipeline": names[0]}
+    return query
 
 
 def batchable(query: Document) -> bool:
@@ -229,6 +258,10 @@ class Claims:
                     found.extend(await self._claim_sorted(query, bound, limit - len(found)))
                     break
                 reads += 1
+                stale = self.candidates.stale(key)
+                if stale and await self._still_best(query, stale):
+                    self.candidates.renew(key)
+                    continue
                 started = time.monotonic()
                 cursor = self.collection.find(
                     claim, CANDIDATE_FIELDS, sort=CLAIM_SORT, limit=self.settings.claim_batch
@@ -242,6 +275,31 @@ class Claims:
             if claimed is not None:
                 found.append(claimed)
         return found
+
+    async def _still_best(self, query: Document, left: list[tuple[Rank, Document]]) -> bool:
+        """Whether the candidates `left` of an expired batch are still the best queued
+        works matching `query`: no queued work outside them ranks before the last one.
+
+        Two reads bounded by the batch's size, each served by the claim indexes for a
+        worker's filter (pipeline and site), where a new sorted read would load every
+        queued work of the pipeline on the embedded database."""
+        (negated, creation), _ = left[-1]
+        if not (math.isfinite(negated) and math.isfinite(creation)):
+            return False
+        if "priority" in query or "creation" in query:
+            return False
+        base = {"status": "queued", **_pinned(query)}
+        known = {candidate["_id"] for _, candidate in left}
+        for before in (
+            {"priority": {"$gt": -negated}},
+            {"priority": -negated, "creation": {"$lt": creation}},
+        ):
+            cursor = self.collection.find({**base, **before}, {"_id": True}, limit=len(left) + 1)
+            async for work in cursor:
+                if work["_id"] not in known:
+                    await cursor.close()
+                    return False
+        return True
 
     async def _claim_id(self, work: Document, claim: Document, bound: bool) -> Claimed | None:
         """Claim the candidate `work` (its `_id` and `id`) if it still matches `claim`."""
