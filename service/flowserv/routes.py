@@ -14,6 +14,9 @@ from dataclasses import replace
 from starlette.requests import Request
 from starlette.responses import Response
 
+from schemas.flowserv import Credentials, PasswordReset, ResetRequest, RunStart, UserRef
+from schemas.leaderboard_groups import GroupChange, GroupRequest
+from schemas.leaderboards import CancelRun
 from service import __version__
 from service.flowserv import runs, users, workflows
 from service.flowserv.guard import guarded, optional_caller
@@ -119,6 +122,7 @@ def _endpoints(download: Scope) -> list[Endpoint]:
         # Groups.
         Endpoint("/workflows/{workflowId}/groups", ("POST",), groups.create_group, "deposit",
                  "Create a group (name, members, parameters, config)", params=(WORKFLOW,),
+                 body=GroupRequest,
                  errors=(400, 403, 404), status=201),
         Endpoint("/workflows/{workflowId}/groups", ("GET",), groups.list_workflow_groups,
                  "read", "The caller's groups of a workflow", params=(WORKFLOW,),
@@ -130,6 +134,7 @@ def _endpoints(download: Scope) -> list[Endpoint]:
                  errors=(403, 404)),
         Endpoint("/groups/{userGroupId}", ("POST", "PUT"), groups.update_group, "deposit",
                  "Rename a group or replace its members (the client POSTs)", params=(GROUP,),
+                 body=GroupChange,
                  errors=(400, 403, 404)),
         Endpoint("/groups/{userGroupId}", ("DELETE",), groups.delete_group, "deposit",
                  "Delete a group with its runs and files", params=(GROUP,), errors=(403, 404),
@@ -148,7 +153,7 @@ def _endpoints(download: Scope) -> list[Endpoint]:
                  errors=(403, 404), status=204),
         # Runs.
         Endpoint("/groups/{userGroupId}/runs", ("POST",), runs.start_run, "deposit",
-                 "Start a run with arguments [{name, value}]", params=(GROUP,),
+                 "Start a run with arguments [{name, value}]", params=(GROUP,), body=RunStart,
                  errors=(400, 403, 404), status=201),
         Endpoint("/groups/{userGroupId}/runs", ("GET",), runs.list_runs, "read",
                  "A group's runs", params=(GROUP, STATE), errors=(400, 403, 404)),
@@ -156,6 +161,7 @@ def _endpoints(download: Scope) -> list[Endpoint]:
                  errors=(403, 404)),
         Endpoint("/runs/{runId}", ("PUT",), runs.cancel_run, "deposit",
                  "Cancel an active run ({reason}); 400 if it is not active", params=(RUN,),
+                 body=CancelRun,
                  errors=(400, 403, 404)),
         Endpoint("/runs/{runId}", ("DELETE",), runs.delete_run, "deposit",
                  "Delete a run", params=(RUN,), errors=(403, 404), status=204),
@@ -167,10 +173,11 @@ def _endpoints(download: Scope) -> list[Endpoint]:
                  params=(RUN, OUTPUT), errors=(404,), media_type=octet, deadline=False),
         # Users.
         Endpoint("/users/register", ("POST",), users.register, "public",
-                 "Register a user (403 unless SLUICE_FLOWSERV_REGISTER)",
+                 "Register a user (403 unless SLUICE_FLOWSERV_REGISTER)", body=Credentials,
                  errors=(400, 403), status=201),
         Endpoint("/users/login", ("POST",), users.login, "public",
                  "Log in: the user with a token for this surface (SLUICE_FLOWSERV_TOKEN_TTL)",
+                 body=Credentials,
                  errors=(400, 403, 429)),
         Endpoint("/users/logout", ("POST",), users.logout, "public",
                  "End the login token in api_key; the user it was", errors=(403,)),
@@ -179,12 +186,15 @@ def _endpoints(download: Scope) -> list[Endpoint]:
         Endpoint("/users", ("GET",), users.list_users, "read",
                  "Users the caller may see (id, username)", errors=(403,)),
         Endpoint("/users/activate", ("POST",), users.activate, "admin",
-                 "Users are active from creation: the user", errors=(400, 403, 404)),
+                 "Users are active from creation: the user", body=UserRef,
+                 errors=(400, 403, 404)),
         Endpoint("/users/password/request", ("POST",), users.request_reset, "admin",
                  "A password reset id for a user (SLUICE_PASSWORD_RESET_TTL, used once)",
+                 body=ResetRequest,
                  errors=(400, 403, 404)),
         Endpoint("/users/password/reset", ("POST",), users.reset_password, "public",
-                 "Set a password with a reset id; ends the user's sessions", errors=(400,)),
+                 "Set a password with a reset id; ends the user's sessions", body=PasswordReset,
+                 errors=(400,)),
     ]  # fmt: skip
 
 
