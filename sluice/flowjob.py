@@ -26,17 +26,24 @@ import hashlib
 import importlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+from urllib.parse import quote
 
+import httpx
+
+from sluice.core import plan as protocol
 from sluice.core.plan import Document
 from sluice.core.sender import Sender
+from sluice.errors import error_from_response, error_from_transport
 from sluice.plans import flows as plans
 
 #: Environment variable holding the run's id while its function runs.
 RUN_ID_VARIABLE = "SLUICE_FLOW_RUN_ID"
+#: Bytes read or written at a time when inputs and outputs are streamed.
+CHUNK = 1 << 20
 
 
 class FlowJobError(RuntimeError):
@@ -51,11 +58,34 @@ class RunClient(Sender):
     def task(self, run_id: str) -> Document:
         return self._run(plans.task(run_id))
 
-    def content(self, data_id: str, version: int) -> bytes:
-        return self._run(plans.content(data_id, version))
+    def download(self, data_id: str, version: int, target: Path) -> str:
+        """Stream a version's bytes into `target`; their sha256 (hex)."""
+        digest = hashlib.sha256()
+        path = f"/data/{quote(data_id, safe='')}/versions/{int(version)}/content"
+        try:
+            with self._http.stream("GET", path) as response, target.open("wb") as out:
+                if not response.is_success:
+                    response.read()
+                    raise error_from_response(response)
+                for chunk in response.iter_bytes(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except httpx.RequestError as exc:
+            raise error_from_transport(exc) from exc
+        return digest.hexdigest()
 
-    def output(self, run_id: str, name: str, content: bytes) -> Document:
-        return self._run(plans.output(run_id, name, content))
+    def output(self, run_id: str, name: str, source: Path) -> Document:
+        """Stage output `name` of the run from the file at `source`, streamed."""
+        path = f"/runs/{quote(run_id, safe='')}/outputs/{quote(name, safe='')}"
+        headers = {"content-type": "application/octet-stream",
+                   "content-length": str(source.stat().st_size)}  # fmt: skip
+        with source.open("rb") as handle:
+            try:
+                response = self._http.post(path, content=_chunks(handle), headers=headers)
+            except httpx.RequestError as exc:
+                raise error_from_transport(exc) from exc
+        answer: Document = protocol.decode(response)
+        return answer
 
     def commit(self, run_id: str, body: Document) -> Document:
         return self._run(plans.commit(run_id, body))
@@ -74,6 +104,11 @@ def export_connection(connection: Any) -> None:
                             ("SLUICE_TOKEN", getattr(connection, "token", None))):  # fmt: skip
         if value:
             os.environ[variable] = value
+
+
+def _chunks(handle: BinaryIO) -> Iterator[bytes]:
+    while chunk := handle.read(CHUNK):
+        yield chunk
 
 
 def run_task(run_id: str) -> Document:
@@ -98,7 +133,7 @@ def run_task(run_id: str) -> Document:
             os.environ[RUN_ID_VARIABLE] = run_id
             returned = function(**arguments, **task["kwargs"])
             for name, produced in produced_outputs(returned, task["outputs"]).items():
-                client.output(run_id, name, Path(produced).read_bytes())
+                client.output(run_id, name, Path(produced))
         distribution, version = package_version(function)
         return client.commit(run_id, {"function_version": version, "distribution": distribution})
 
@@ -129,12 +164,11 @@ def _stage(client: RunClient, task: Document, directory: Path) -> dict[str, str]
         if not given.get("fetch", True):
             arguments[name] = given["version_id"]
             continue
-        content = client.content(given["data_id"], given["version"])
-        expected = given.get("sha256")
-        if expected and hashlib.sha256(content).hexdigest() != expected:
-            raise FlowJobError(f"input {name!r}: the downloaded bytes do not match its sha256")
         target = directory / name
-        target.write_bytes(content)
+        digest = client.download(given["data_id"], given["version"], target)
+        expected = given.get("sha256")
+        if expected and digest != expected:
+            raise FlowJobError(f"input {name!r}: the downloaded bytes do not match its sha256")
         arguments[name] = str(target)
     return arguments
 

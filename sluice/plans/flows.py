@@ -89,13 +89,6 @@ def task(run_id: str) -> Plan[Document]:
     return (yield from _object(Call("POST", f"/runs/{_id(run_id)}/task"), "a task"))
 
 
-def output(run_id: str, name: str, content: bytes) -> Plan[Document]:
-    """POST /aero/runs/{id}/outputs/{name}: commit one output's bytes."""
-    path = f"/runs/{_id(run_id)}/outputs/{_id(name)}"
-    headers = (("content-type", "application/octet-stream"),)
-    return (yield from _object(Call("POST", path, content=content, headers=headers), "an output"))
-
-
 def commit(run_id: str, body: Document) -> Plan[Document]:
     """POST /aero/runs/{id}/commit: end the run (idempotent)."""
     return (yield from _object(Call("POST", f"/runs/{_id(run_id)}/commit", json=body), "outcome"))
@@ -110,10 +103,3 @@ def fail(run_id: str, error: str) -> Plan[Document]:
 def ingest(run_id: str) -> Plan[Document]:
     """POST /aero/runs/{id}/ingest."""
     return (yield from _object(Call("POST", f"/runs/{_id(run_id)}/ingest"), "outcome"))
-
-
-def content(data_id: str, version: int) -> Plan[bytes]:
-    """GET /aero/data/{id}/versions/{n}/content: a version's bytes."""
-    path = f"/data/{_id(data_id)}/versions/{int(version)}/content"
-    answer = yield Call("GET", path, raw=True)
-    return expect(answer, bytes, "bytes")

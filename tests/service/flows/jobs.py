@@ -45,7 +45,7 @@ def die_after(cases: str, marker: str, stage: str) -> dict[str, str]:
         Path(marker).write_text("died")
         run_id = os.environ[RUN_ID_VARIABLE]
         with RunClient() as client:
-            client.output(run_id, "summary", Path(summary).read_bytes())
+            client.output(run_id, "summary", Path(summary))
             if stage == "commit":
                 client.commit(run_id, {"function_version": None})
         os.kill(os.getppid(), signal.SIGKILL)

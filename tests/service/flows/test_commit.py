@@ -45,7 +45,7 @@ def test_a_worker_killed_before_reporting_leaves_one_version_and_one_record(
                     outputs={"summary": {}}, policy="ANY", timeout=2, retries=2,
                     kwargs={"marker": str(marker), "stage": stage})  # fmt: skip
     first = workers.start(server.url, "aero-analysis", "--sleep", "0.1")
-    wait_for(lambda: first.poll() is not None, 30, "the first worker to be killed")
+    wait_for(lambda: first.poll() is not None, 60, "the first worker to be killed")
     assert marker.exists()
     worker(workers, server.url)  # takes the work once its lease has expired
     (run,) = ended(client, flow["id"])
