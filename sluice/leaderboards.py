@@ -11,17 +11,13 @@ the archive to a file instead.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 from urllib.parse import quote
 
-import httpx
-
 from sluice.core.plan import Document
-from sluice.core.sender import AsyncSender, Sender
-from sluice.errors import error_from_response, error_from_transport
+from sluice.core.sender import AsyncSender, Sender, get_to_file
 from sluice.plans import leaderboards as plans
 from sluice.plans.leaderboards import SortSpec
 
@@ -63,23 +59,8 @@ class Leaderboards(Sender):
 
     def save_result_archive(self, workflow_id: str, target: Path) -> Path:
         """Stream the workflow's archive to `target` (written whole, then renamed)."""
-        partial = target.with_name(target.name + ".partial")
         path = f"/workflows/{quote(workflow_id, safe='')}/archive"
-        try:
-            with self._http.stream("GET", path) as response:
-                if not response.is_success:
-                    response.read()
-                    raise error_from_response(response)
-                with partial.open("wb") as handle:
-                    for piece in response.iter_bytes(PIECE):
-                        handle.write(piece)
-        except httpx.RequestError as exc:
-            raise error_from_transport(exc) from exc
-        finally:
-            if not partial.exists() or partial.stat().st_size == 0:
-                partial.unlink(missing_ok=True)
-        os.replace(partial, target)
-        return target
+        return get_to_file(self._http, path, Path(target))
 
     def install(self, path: Path) -> Document:
         """Install the template in file `path` (YAML, or JSON for `.json`); admin."""

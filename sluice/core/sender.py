@@ -122,6 +122,30 @@ def get_stream(
     return target
 
 
+def get_to_file(
+    http: httpx.Client, path: str, target: Path, headers: dict[str, str] | None = None
+) -> Path:
+    """Stream GET `path` into `target` (written under a temporary name, renamed once
+    whole); `target`. Transport failures and error answers raise Sluice errors."""
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with http.stream("GET", path, headers=headers) as response:
+            if not response.is_success:
+                response.read()
+                raise error_from_response(response)
+            with partial.open("wb") as handle:
+                for piece in response.iter_bytes(1024 * 1024):
+                    handle.write(piece)
+    except httpx.RequestError as exc:
+        partial.unlink(missing_ok=True)
+        raise error_from_transport(exc) from exc
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, target)
+    return target
+
+
 class _Base:
     #: Path of the API under the Sluice root, such as "/results".
     prefix: ClassVar[str]
