@@ -7,8 +7,9 @@ the direction. Without `include_all`, each group keeps its best run only.
 
 Index: a run entering the ranking stores the keys of its workflow's default order in
 `rank.k0..k2` (a descending number negated, a missing value as MaxKey, so all three
-sort ascending), and `(workflow_id, ranked, rank.k0, rank.k1, rank.k2, created_at)` is
-indexed: the default ranking is read in index order. Another order (or a default one
+sort ascending), and `(workflow_id, ranked, rank.k0, rank.k1, rank.k2, created_at, _id)`
+is indexed: the default ranking's sort is exactly the index's order after the equality
+keys, so it is read in index order. Another order (or a default one
 through a string column sorted descending, or more than three keys) is sorted on keys
 computed by the query. Either way at most SLUICE_LEADERBOARD_MAX_RANKED runs, the best
 by that order, are considered, so no request makes the database sort without bound.
@@ -29,7 +30,8 @@ from service.errors import BadRequest
 STORED_KEYS = 3
 INDEX = IndexModel(
     [("workflow_id", ASCENDING), ("ranked", ASCENDING),
-     *[(f"rank.k{i}", ASCENDING) for i in range(STORED_KEYS)], ("created_at", ASCENDING)],
+     *[(f"rank.k{i}", ASCENDING) for i in range(STORED_KEYS)], ("created_at", ASCENDING),
+     ("_id", ASCENDING)],
     name="ranking",
 )  # fmt: skip
 #: A sort key: a column name and whether it sorts descending.
