@@ -49,3 +49,16 @@ async def test_concurrent_withdrawers_never_share_a_work(
     assert deleted == 12 and progress == [12]
     assert await abuckets.matching_ids({"pipeline": pipeline}) == []
     assert await abuckets.delete_ids([]) is True
+
+
+async def test_works_claimed_and_renewed_together(abuckets: AsyncBuckets, pipeline: str) -> None:
+    ids = await abuckets.deposit([job(pipeline, "noop", priority=p) for p in (2, 5, 3)], True)
+    claimed = await abuckets.withdraw_many(pipeline, 2, site="local")
+    assert [c.work["id"] for c in claimed] == [ids[1], ids[2]]
+    assert await abuckets.withdraw_many(pipeline, 5, site="elsewhere") == []
+    done = {**claimed[0].work, "status": "success", "stop": time.time()}
+    assert await abuckets.update([done], lease=claimed[0].lease)
+    first, second = await abuckets.heartbeats([(c.work["id"], c.lease) for c in claimed])
+    assert first is None, "a finished work's lease is no longer held"
+    assert second is not None and second.id == ids[2] and not second.stop
+    assert await abuckets.heartbeats([]) == []
