@@ -2,8 +2,8 @@
 (`Buckets`, `AsyncBuckets`, `new_work`), workfiles and runs (`Workfile`) and their one
 exception tree.
 
-Names are imported on first use: the worker starts a fresh interpreter per work
-(`sluice.worker.runner`), which must not pay for httpx and pydantic it does not use.
+Names are imported on first use: the worker's child processes (`sluice.worker.pool`)
+import this package and must not pay for httpx and pydantic they do not use.
 """
 
 from __future__ import annotations
