@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
@@ -32,6 +32,18 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics", "/buckets/work/heartbeat"})
 #: Label of requests that matched no route, so unknown paths cannot grow the metrics.
 UNMATCHED = "unmatched"
+
+
+_HEADER_KEY = HEADER.lower().encode("latin-1")
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    """The first value of header `name` (lower case), "" if absent; read straight from
+    the ASGI scope, without building a Request for it."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
 
 
 def mark_quiet(request: Request) -> None:
@@ -60,8 +72,8 @@ class RequestObserver:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        sent = Request(scope).headers.get(HEADER, "")
-        request_id = sent if _SANE_ID.match(sent) else uuid.uuid4().hex[:16]
+        sent = _header(scope, _HEADER_KEY)
+        request_id = sent if _SANE_ID.match(sent) else secrets.token_hex(8)
         context = REQUEST_ID.set(request_id)
         status = 500
         started = time.perf_counter()
