@@ -5,7 +5,8 @@ withdraw and a report — the same requests go to three processes served alike b
 uvicorn: Sluice, the driver floor (a Starlette route making the same PyMongo async
 call and answering its result) and the bare floor (a Starlette route answering the
 same JSON). The figure is the CPU time each server process spent per request, from
-its own resource usage, so the database's share is left out.
+its own resource usage, so the database's share is left out, less the process's idle
+CPU rate measured just before (Sluice's periodic passes run with no request at all).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bench.common import (
     Context,
     Document,
     burst,
+    cpu_seconds,
     mongo_client,
     post_json,
     serve,
@@ -49,6 +51,8 @@ MIN_DEPOSITS = 5
 DEPOSIT_SHARE = 10
 #: Works per deposit request.
 DEPOSIT_BATCH = 100
+#: Seconds of no requests before each burst, to measure the process's idle CPU rate.
+IDLE_SECONDS = 1.0
 #: Below this much CPU per burst, the figure is mostly clock-tick rounding.
 MIN_CPU_SECONDS = 0.1
 
@@ -64,6 +68,18 @@ class Route:
     requests: int
     #: Whether untimed warm-up requests may be sent (not for routes that use up works).
     warm: bool = True
+
+
+def net_burst(request: Callable[[], Any], pid: int, requests: int) -> Burst:
+    """`burst`, less what process `pid` spends with no request at all (Sluice's periodic
+    passes: reaper, mover, upkeep), at its rate over IDLE_SECONDS just before."""
+    before = cpu_seconds(pid)
+    time.sleep(IDLE_SECONDS)
+    idle = (cpu_seconds(pid) - before) / IDLE_SECONDS
+    measured = burst(request, pid, requests)
+    return Burst(
+        measured.requests, measured.seconds, max(0.0, measured.cpu - idle * measured.seconds)
+    )
 
 
 @dataclass(frozen=True)
@@ -88,8 +104,8 @@ def measure_sluice_and_driver(
             for _ in range(WARMUP):
                 route.sluice()
                 route.driver()
-        sluice = burst(route.sluice, sluice_pid, route.requests)
-        driver = burst(route.driver, driver_pid, route.requests)
+        sluice = net_burst(route.sluice, sluice_pid, route.requests)
+        driver = net_burst(route.driver, driver_pid, route.requests)
         done.append((route, answer, sluice, driver))
     return done
 
@@ -113,7 +129,7 @@ def measure_bare(ctx: Context, done: list[tuple[Route, Any, Burst, Burst]]) -> l
 
             for _ in range(WARMUP):
                 request()
-            floor = burst(request, bare.pid, route.requests * BARE_FACTOR)
+            floor = net_burst(request, bare.pid, route.requests * BARE_FACTOR)
             size = len(orjson.dumps(answer))
             measured.append(Measured(route.name, size, sluice, driver, floor))
     return measured
