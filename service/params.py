@@ -27,6 +27,17 @@ def int_param(request: Request, name: str, default: int | None) -> int | None:
     return value
 
 
+def whole_number(raw: str, name: str, minimum: int = 0, maximum: int = 2**63 - 1) -> int:
+    """`raw` (a path or query value) as a whole number from `minimum` to `maximum`; 400
+    naming `name` otherwise. Only ASCII digits count: `str.isdigit` also accepts digits
+    such as "²" that `int` refuses."""
+    if not (raw.isascii() and raw.isdigit()) or not minimum <= int(raw) <= maximum:
+        raise BadRequest(
+            f"{name} must be a whole number from {minimum} to {maximum}, not {raw!r}", {name: raw}
+        )
+    return int(raw)
+
+
 def page_skip(page: int, per_page: int, cap: int) -> int:
     """The rows before page `page` (from 1) of `per_page` rows; 400 unless page >= 1 and
     per_page is 1-`cap` (SLUICE_MAX_VIEW_RESULTS)."""

@@ -21,7 +21,7 @@ from service.data.present import data_json, function_json, version_json
 from service.db import Document
 from service.errors import BadRequest
 from service.jsonio import JSONResponse
-from service.params import int_param
+from service.params import int_param, whole_number
 from service.routing import Endpoint, Param
 from service.stores import stores
 
@@ -41,10 +41,8 @@ async def body_object(request: Request, allowed: tuple[str, ...]) -> dict[str, A
 
 
 def version_number(request: Request) -> int:
-    raw = request.path_params["version"]
-    if not raw.isdigit() or int(raw) < 1 or int(raw) >= 2**63:
-        raise BadRequest(f"version must be a whole number from 1, not {raw!r}", {"version": raw})
-    return int(raw)
+    """The `{version}` path parameter: a version number (400 unless 1 or more)."""
+    return whole_number(request.path_params["version"], "version", minimum=1)
 
 
 async def _present_data(found: list[Document]) -> list[Any]:

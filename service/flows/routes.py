@@ -16,6 +16,7 @@ from schemas.flows import POLICIES, FlowChange, FlowRequest, RunCommit
 from service.auth import caller_name, principal, record
 from service.body import request_json
 from service.data.listing import native_page
+from service.data.routes import version_number
 from service.db import Document
 from service.errors import BadRequest
 from service.flows.provenance import provenance_info
@@ -184,11 +185,7 @@ async def provenance_get(request: Request) -> Response:
 
 async def lineage(request: Request) -> Response:
     data_id = request.path_params["data_id"]
-    raw = request.path_params["version"]
-    if not raw.isdigit():
-        raise BadRequest(f"version must be a whole number, not {raw!r}", {"version": raw})
-    number = int(raw)
-    version = await stores(request).data.version(data_id, number)
+    version = await stores(request).data.version(data_id, version_number(request))
     direction = request.query_params.get("direction", "up")
     depth = int_param(request, "depth", stores(request).settings.aero_lineage_max_depth)
     depth = min(depth, stores(request).settings.aero_lineage_max_depth)

@@ -16,6 +16,7 @@ from service.db import Document
 from service.errors import BadRequest, NotFound
 from service.gridstream import read_all
 from service.jsonio import JSONResponse
+from service.params import whole_number
 from service.routing import Endpoint, Param
 from service.stores import stores
 from service.workfiles.stepfiles import inputs_of
@@ -37,10 +38,7 @@ async def _step(request: Request) -> tuple[Document, int, int]:
 
 
 def _nth(items: list[str] | list[Document], request: Request, what: str) -> int:
-    raw = request.path_params["index"]
-    if not raw.isdigit() or len(raw) > 6:
-        raise BadRequest(f"{what} index must be a number from 0", {"index": raw})
-    index = int(raw)
+    index = whole_number(request.path_params["index"], "index", maximum=999_999)
     if not 0 <= index < len(items):
         raise NotFound(f"the step has no {what} {index}", {"index": index, "count": len(items)})
     return index
