@@ -5,8 +5,8 @@ withdraw and a report — the same requests go to three processes served alike b
 uvicorn: Sluice, the driver floor (a Starlette route making the same PyMongo async
 call and answering its result) and the bare floor (a Starlette route answering the
 same JSON). The figure is the CPU time each server process spent per request, from
-its own resource usage, so the database's share is left out, less the process's idle
-CPU rate measured just before (Sluice's periodic passes run with no request at all).
+its own resource usage, so the database's share is left out. Sluice runs with its
+periodic passes off (every SLUICE_*_INTERVAL 0): their CPU is not the requests'.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import httpx
@@ -26,7 +26,6 @@ from bench.common import (
     Context,
     Document,
     burst,
-    cpu_seconds,
     mongo_client,
     post_json,
     serve,
@@ -40,6 +39,7 @@ from service.buckets.store import COLLECTION as BUCKETS
 from service.buckets.store import INDEXES as BUCKETS_INDEXES
 from service.results.store import COLLECTION_PREFIX
 from service.results.store import INDEXES as RESULTS_INDEXES
+from service.settings import Settings, env_name
 
 #: Untimed requests each way before a timed burst: connections and caches warm up.
 WARMUP = 20
@@ -51,10 +51,12 @@ MIN_DEPOSITS = 5
 DEPOSIT_SHARE = 10
 #: Works per deposit request.
 DEPOSIT_BATCH = 100
-#: Seconds of no requests before each burst, to measure the process's idle CPU rate.
-IDLE_SECONDS = 1.0
 #: Below this much CPU per burst, the figure is mostly clock-tick rounding.
 MIN_CPU_SECONDS = 0.1
+
+
+#: Every periodic pass of Sluice off (reaper, mover, upkeep...).
+QUIET = {env_name(f.name): "0" for f in fields(Settings) if f.name.endswith("_interval")}
 
 
 @dataclass(frozen=True)
@@ -68,18 +70,6 @@ class Route:
     requests: int
     #: Whether untimed warm-up requests may be sent (not for routes that use up works).
     warm: bool = True
-
-
-def net_burst(request: Callable[[], Any], pid: int, requests: int) -> Burst:
-    """`burst`, less what process `pid` spends with no request at all (Sluice's periodic
-    passes: reaper, mover, upkeep), at its rate over IDLE_SECONDS just before."""
-    before = cpu_seconds(pid)
-    time.sleep(IDLE_SECONDS)
-    idle = (cpu_seconds(pid) - before) / IDLE_SECONDS
-    measured = burst(request, pid, requests)
-    return Burst(
-        measured.requests, measured.seconds, max(0.0, measured.cpu - idle * measured.seconds)
-    )
 
 
 @dataclass(frozen=True)
@@ -104,8 +94,8 @@ def measure_sluice_and_driver(
             for _ in range(WARMUP):
                 route.sluice()
                 route.driver()
-        sluice = net_burst(route.sluice, sluice_pid, route.requests)
-        driver = net_burst(route.driver, driver_pid, route.requests)
+        sluice = burst(route.sluice, sluice_pid, route.requests)
+        driver = burst(route.driver, driver_pid, route.requests)
         done.append((route, answer, sluice, driver))
     return done
 
@@ -129,7 +119,7 @@ def measure_bare(ctx: Context, done: list[tuple[Route, Any, Burst, Burst]]) -> l
 
             for _ in range(WARMUP):
                 request()
-            floor = net_burst(request, bare.pid, route.requests * BARE_FACTOR)
+            floor = burst(request, bare.pid, route.requests * BARE_FACTOR)
             size = len(orjson.dumps(answer))
             measured.append(Measured(route.name, size, sluice, driver, floor))
     return measured
@@ -195,7 +185,7 @@ def run(ctx: Context) -> list[Comparison]:
         rest[i * DEPOSIT_BATCH : (i + 1) * DEPOSIT_BATCH] for i in range(deposits + 1)
     ]
     with (
-        serve(ctx, "sluice-cpu") as sluice,
+        serve(ctx, "sluice-cpu", env=QUIET) as sluice,
         serve(ctx, "driver-floor", app="bench.floor:create_driver_app") as driver_app,
         httpx.Client(base_url=sluice.url, timeout=120) as http,
         httpx.Client(base_url=driver_app.url, timeout=120) as driver,
