@@ -56,7 +56,8 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
     type=click.IntRange(min=0),
     default=DEFAULT_PREFETCH,
     show_default=True,
-    help="Works claimed ahead of the free slots (each holds its lease while it waits).",
+    help="Works claimed ahead of the free slots (each holds its lease while it waits "
+    "for a slot: for many short works).",
 )
 @click.option(
     "--recycle",

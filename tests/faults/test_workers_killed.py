@@ -30,7 +30,7 @@ WORKS = int(os.environ.get("SLUICE_FAULT_WORKS", "5000"))
 #: queued works (it sorts them in memory), and claims are serialised.
 BACKLOG = 200
 WORKERS = 8
-#: Works each worker runs at once (16 slots in all).
+#: Works each worker runs at once (16 slots in all); each also claims one ahead.
 CONCURRENCY = 2
 #: Seconds between two kills. A worker's start costs about half a CPU-second (its
 #: imports): kills every 0.5 s spent half of a 2-core machine on replacements alone.
@@ -52,7 +52,7 @@ class Crew:
 
     def __init__(self, url: str, pipelines: list[str], logs: Path) -> None:
         self.argv = [SLUICE, "--url", url, "worker", *pipelines, "--site", "local"]
-        self.argv += ["--concurrency", str(CONCURRENCY), "--sleep", "0.2"]
+        self.argv += ["--concurrency", str(CONCURRENCY), "--prefetch", "1", "--sleep", "0.2"]
         self.argv += ["--log-level", "warning"]
         self.logs = logs
         self.started = 0
