@@ -190,12 +190,13 @@ class RunStore:
         (or another Sluice process changed it first)."""
         steps = [dict(step) for step in process["steps"]]
         operators: list[Document] = process["operators"]
-        changed = False
+        changed = collected = False
         for step, operator in zip(steps, operators, strict=True):
             if step["state"] in ACTIVE:
                 changed |= await self._observe(step, operator, process["_id"])
                 if step["state"] == "success" and operator.get("outputs"):
                     await self._collect(step, operator)
+                    collected = True
         states = {step["state"] for step in steps}
         deposited: list[str] = []
         fresh: list[str] = []
@@ -205,7 +206,10 @@ class RunStore:
             status = "SUCCESS"
         else:
             status = "RUNNING"
-            deposited, fresh = await self._deposit_ready(process, steps)
+            if not collected:
+                # Files collected in this pass are recorded first: a step downstream, once
+                # queued, downloads them through the stored run (the next pass queues it).
+                deposited, fresh = await self._deposit_ready(process, steps)
         ended = None
         if status != "RUNNING":
             ended = time.time()

@@ -23,6 +23,7 @@ from tests.sluice.buckets.conftest import wait_for
 from tests.workers import Workers
 
 TIMER = 1
+TICK = float(FAST["SLUICE_AERO_SCHEDULER_TICK"])
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +84,9 @@ def no_overlap(found: list[dict[str, Any]]) -> None:
     for before, after in itertools.pairwise(ended):
         assert after["created_at"] >= before["ended_at"] - 0.001, (before, after)
     for before, after in itertools.pairwise(found):
-        # One run per slot: two runs are at least a timer apart.
-        assert after["created_at"] - before["created_at"] >= TIMER * 0.9, (before, after)
+        # One run per slot: two runs are a timer apart, less how late a scheduler tick may
+        # claim a slot (it is claimed at the first tick after it is due, on any replica).
+        assert after["created_at"] - before["created_at"] >= TIMER - 2 * TICK, (before, after)
 
 
 def test_timer_runs_once_per_slot_and_never_overlaps(
@@ -114,7 +116,10 @@ def test_timer_runs_once_per_slot_and_never_overlaps(
     spans = sorted(tuple(map(float, f.read_text().split())) for f in slow.iterdir())
     for (_, end), (start, _) in itertools.pairwise(spans):
         assert start >= end
-    assert len(slow_runs) < len(quick_runs)
+    # Its missed slots were skipped, not queued up: runs never overlap, each takes 2.5
+    # slots, and at most one follow-up waits. (Comparing with the quick flow's count
+    # assumed the quick runs were never delayed behind slow ones on the shared workers.)
+    assert len(slow_runs) <= elapsed / (2.5 * TIMER) + 2, slow_runs
 
 
 def test_ingestion_commits_changes_only_and_fails_on_an_error_answer(

@@ -260,7 +260,7 @@ def test_archives_and_one_postprocessing_per_change(
     assert lb.get(f"/workflows/{bench.id}/files/{entry['id']}").json() == rows
     # A worse run of group a changes no ranking: no post-processing is queued for it.
     worse = bench.run(0, greeting="Yo")
-    assert worse["state"] == "SUCCESS"
+    assert worse["state"] == "SUCCESS", worse["messages"]
     time.sleep(1.5)
     with pymongo.MongoClient[dict[str, Any]](lb_sluice.env["MONGODB_URI"]) as client:
         stored = client[lb_sluice.env["SLUICE_DB_NAME"]]["leaderboards.runs"]
