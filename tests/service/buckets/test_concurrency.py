@@ -1,10 +1,8 @@
 """Many workers claiming from one database through two Sluice processes.
 
-1,000 works of mixed priorities in four pipelines of 250; sixteen withdrawers, four per
-pipeline, two of those through each of two Sluice processes. Sized by measurement: on
-the embedded server a claim costs time in proportion to the queued works matching it
-and claims from two processes conflict, so the same test with 2,000 works (eight
-pipelines) passes too but takes about a minute on two cores, against about 20 s here.
+2,000 works of mixed priorities in eight pipelines of 250; sixteen withdrawers, two per
+pipeline, one through each of the two Sluice processes. Every work is claimed exactly
+once, and no claim answered before another was sent got a lower-ranked work.
 """
 
 from __future__ import annotations
