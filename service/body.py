@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from service.errors import BadRequest, MalformedJSON, PayloadTooLarge
+from service.errors import BadRequest, MalformedJSON, bytes_too_large
 from service.settings import Settings
 from service.stores import stores
 
@@ -19,10 +19,7 @@ async def read_body(
 ) -> bytes:
     """The request body, refusing more than `max_bytes` (the limit `setting` names)
     before reading it all."""
-    too_large = PayloadTooLarge(
-        f"request body exceeds {setting} ({max_bytes} bytes)",
-        {"limit": setting, "max_bytes": max_bytes},
-    )
+    too_large = bytes_too_large("request body", setting, max_bytes)
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():

@@ -291,6 +291,14 @@ def batch_too_large(count: int, max_batch: int, items: str) -> PayloadTooLarge:
     )
 
 
+def bytes_too_large(what: str, setting: str, limit: int) -> PayloadTooLarge:
+    """The 413 for `what` (a file, a request body) past `limit` bytes, the limit the
+    setting named `setting` sets."""
+    return PayloadTooLarge(
+        f"{what} exceeds {setting} ({limit} bytes)", {"limit": setting, "max_bytes": limit}
+    )
+
+
 def too_many_results(cap: int, items: str) -> TooManyResults:
     """The 400 for a view asking for, or matching, more `items` than SLUICE_MAX_VIEW_RESULTS."""
     return TooManyResults(

@@ -20,7 +20,7 @@ from service.alpine.forms import parse_multipart, read_form, read_object, whole_
 from service.auth import caller_name, principal, record
 from service.auth.guard import SESSION_COOKIE, session_secret
 from service.body import read_body
-from service.errors import BadRequest, PayloadTooLarge, Unauthorized
+from service.errors import BadRequest, PayloadTooLarge, Unauthorized, bytes_too_large
 from service.routing import Endpoint, Param
 from service.stores import stores
 from service.workfiles.routes import download
@@ -138,10 +138,7 @@ async def delete_workspace(request: Request) -> Response:
 async def _workfile_upload(request: Request) -> tuple[str, bytes]:
     """The uploaded file's name and bytes; 413 past SLUICE_MAX_WORKFILE_BYTES."""
     limit = stores(request).settings.max_workfile_bytes
-    too_large = PayloadTooLarge(
-        f"the workfile exceeds SLUICE_MAX_WORKFILE_BYTES ({limit} bytes)",
-        {"limit": "SLUICE_MAX_WORKFILE_BYTES", "max_bytes": limit},
-    )
+    too_large = bytes_too_large("the workfile", "SLUICE_MAX_WORKFILE_BYTES", limit)
     try:
         body = await read_body(request, limit + FORM_OVERHEAD, "SLUICE_MAX_WORKFILE_BYTES")
     except PayloadTooLarge:

@@ -14,7 +14,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from service.errors import BadRequest, PayloadTooLarge
+from service.errors import BadRequest, bytes_too_large
 
 #: Bytes of a multipart body allowed besides the part's content (boundaries, headers,
 #: other small fields).
@@ -110,10 +110,7 @@ class FormPart:
         if kind != b"multipart/form-data" or not boundary:
             raise BadRequest("the body must be multipart/form-data with a boundary")
         limit = max_bytes + OVERHEAD
-        too_large = PayloadTooLarge(
-            f"file exceeds {self.setting} ({max_bytes} bytes)",
-            {"limit": self.setting, "max_bytes": max_bytes},
-        )
+        too_large = bytes_too_large("file", self.setting, max_bytes)
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise too_large

@@ -33,7 +33,7 @@ from service.data.commits import (
 )
 from service.data.fields import check_description, check_name, check_tags, check_url, now
 from service.db import Database, Document
-from service.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from service.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, bytes_too_large
 from service.settings import Settings
 
 DATA = "aero_data"
@@ -79,10 +79,8 @@ class DataStore(VersionCommits):
         await self.blobs.create_indexes()
 
     def too_large(self) -> PayloadTooLarge:
-        limit = self.settings.aero_max_version_bytes
-        return PayloadTooLarge(
-            f"the content exceeds SLUICE_AERO_MAX_VERSION_BYTES ({limit} bytes)",
-            {"limit": "SLUICE_AERO_MAX_VERSION_BYTES", "max_bytes": limit},
+        return bytes_too_large(
+            "the content", "SLUICE_AERO_MAX_VERSION_BYTES", self.settings.aero_max_version_bytes
         )
 
     # -- sources ---------------------------------------------------------------------

@@ -20,7 +20,7 @@ from gridfs import AsyncGridOut, NoFile
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 
 from service.db import Database, Document
-from service.errors import BadRequest, Conflict, NotFound, PayloadTooLarge
+from service.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, bytes_too_large
 from service.experiments.store import ExperimentStore, experiment_filter, now, public
 from service.gridstream import CHUNKS_INDEX, GridWriter, grid_bucket
 from service.settings import Settings
@@ -74,11 +74,7 @@ class FileStore:
         )
 
     def too_large(self) -> PayloadTooLarge:
-        limit = self.settings.max_file_bytes
-        return PayloadTooLarge(
-            f"file exceeds SLUICE_MAX_FILE_BYTES ({limit} bytes)",
-            {"limit": "SLUICE_MAX_FILE_BYTES", "max_bytes": limit},
-        )
+        return bytes_too_large("file", "SLUICE_MAX_FILE_BYTES", self.settings.max_file_bytes)
 
     async def store(
         self, ref: str, name: str, chunks: AsyncIterable[bytes], declared: int | None = None

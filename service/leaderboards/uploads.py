@@ -19,7 +19,7 @@ from gridfs import AsyncGridFSBucket, AsyncGridOut, NoFile
 from pymongo import ASCENDING, IndexModel
 
 from service.db import Database, Document
-from service.errors import NotFound, PayloadTooLarge
+from service.errors import NotFound, PayloadTooLarge, bytes_too_large
 from service.experiments.files import check_name
 from service.gridstream import CHUNKS_INDEX, GridWriter
 from service.leaderboards.groups import GroupStore, new_id
@@ -73,10 +73,7 @@ class UploadStore:
         )
 
     def too_large(self) -> PayloadTooLarge:
-        return PayloadTooLarge(
-            f"file exceeds SLUICE_LEADERBOARD_MAX_UPLOAD_BYTES ({self.max_bytes} bytes)",
-            {"limit": "SLUICE_LEADERBOARD_MAX_UPLOAD_BYTES", "max_bytes": self.max_bytes},
-        )
+        return bytes_too_large("file", "SLUICE_LEADERBOARD_MAX_UPLOAD_BYTES", self.max_bytes)
 
     async def store(
         self,

@@ -24,7 +24,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from service.db import Database, Document
-from service.errors import NotFound, PayloadTooLarge
+from service.errors import NotFound, PayloadTooLarge, bytes_too_large
 from service.gridstream import CHUNKS_INDEX, GridWriter
 from service.settings import Settings
 
@@ -83,10 +83,8 @@ class StepFileStore:
         )  # fmt: skip
 
     def too_large(self) -> PayloadTooLarge:
-        limit = self.settings.max_step_file_bytes
-        return PayloadTooLarge(
-            f"file exceeds SLUICE_MAX_STEP_FILE_BYTES ({limit} bytes)",
-            {"limit": "SLUICE_MAX_STEP_FILE_BYTES", "max_bytes": limit},
+        return bytes_too_large(
+            "file", "SLUICE_MAX_STEP_FILE_BYTES", self.settings.max_step_file_bytes
         )
 
     async def receive(
