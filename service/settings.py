@@ -2,7 +2,9 @@
 
 Every knob Sluice has is a field of `Settings`; `Settings.from_env()` validates all of
 them and raises `SettingsError` naming the variable at fault, so a bad deployment fails
-at start, not at the first request.
+at start, not at the first request. The fields of the client-compatible surfaces and the
+systems beside the native API (Alpine, Aqueduct, flowServ, leaderboards, AERO data and
+flows) are declared in service/surface_settings.py, which `Settings` extends.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ import dataclasses
 import ipaddress
 import math
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
+
+from service.surface_settings import SurfaceSettings
 
 T = TypeVar("T")
 
@@ -24,7 +27,7 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
-class Settings:
+class Settings(SurfaceSettings):
     """Everything configurable, with its documented default.
 
     The environment variable of each field is `SLUICE_<FIELD>` (upper case), except
@@ -146,96 +149,6 @@ class Settings:
     run_interval: float = 1.0
     #: Largest output file a workfile step may upload, in bytes (413 past it).
     max_step_file_bytes: int = 1024 * 1024 * 1024
-    #: Path under which the Alpine Chorus routes are served (`<prefix>/api/...`); "" is
-    #: the root. The Alpine engine routes are always at `/alpinedatalabs/api/v1/json`.
-    alpine_prefix: str = "/alpine"
-    #: Seconds a login session (Alpine's `session_id`) stays valid; logout ends it sooner.
-    session_ttl: float = 86400.0
-    #: Path prefix of the Aqueduct-compatible surface (pyaqueduct's `API(url)` is
-    #: `http://<host>:<port><prefix>`).
-    aqueduct_prefix: str = "/aqueduct"
-    #: Largest GraphQL request body (document and variables), in bytes (413 past it).
-    aqueduct_max_body_bytes: int = 256 * 1024
-    #: Deepest selection nesting of a GraphQL document (root fields are depth 1).
-    aqueduct_max_depth: int = 6
-    #: Most fields, fragment spreads and inline fragments in one GraphQL operation,
-    #: counted with fragments expanded.
-    aqueduct_max_fields: int = 200
-    #: Whether the GraphQL schema answers introspection queries.
-    aqueduct_introspection: bool = False
-    #: Seconds `executeExtension` waits for its task inside the request; past it the
-    #: answer is an error naming the task, which carries on. The GraphQL route is exempt
-    #: from SLUICE_REQUEST_TIMEOUT: this wait and each operation's budget bound it.
-    aqueduct_execute_wait: float = 20.0
-    #: Path of the flowServ-compatible surface (the flowserv-core client's base URL is
-    #: `http://<host>:<port><prefix>`; its default path is /flowserv/api/v1).
-    flowserv_prefix: str = "/flowserv/api/v1"
-    #: The surface's externally reachable base URL, reported by its service descriptor;
-    #: empty: the URL the request came in on.
-    flowserv_url: str = ""
-    #: Whether anyone may register a user on the flowServ surface (`users/register`).
-    flowserv_register: bool = False
-    #: Seconds a password reset id (flowServ `users/password/request`) stays valid.
-    password_reset_ttl: float = 3600.0
-    #: Seconds a token issued by the flowServ `users/login` stays valid; logout ends it sooner.
-    flowserv_token_ttl: float = 86400.0
-    #: Require a token (`api_key`) on the flowServ download routes, which are otherwise
-    #: capability URLs (the 0.9.4 client sends no token on downloads).
-    flowserv_download_token: bool = False
-    #: Largest file a leaderboard group may upload, in bytes (413 past it; nothing stored).
-    leaderboard_max_upload_bytes: int = 256 * 1024 * 1024
-    #: Path prefix of the AERO-compatible surface (the AERO client's `[aero] server` is
-    #: `http://<host>:<port><prefix>/`); "/" serves it at the root.
-    aero_prefix: str = "/osprey/api/v1.0"
-    #: Largest page of an AERO listing (`per_page` / `limit` are clamped to it).
-    aero_page_size_max: int = 100
-    #: Most versions one AERO `GET /data/{id}/versions` answers (the oldest first).
-    aero_versions_max: int = 1000
-    #: Largest data version accepted by upload or run output, in bytes (413 past it).
-    aero_max_version_bytes: int = 2 * 1024 * 1024 * 1024
-    #: Hosts ingestion may fetch from, comma-separated: names or IP addresses, exact or
-    #: `*.example.org` for subdomains; empty (the default) allows none.
-    aero_ingest_hosts: str = ""
-    #: Largest upstream body one ingestion downloads, in bytes (the fetch fails past it).
-    aero_ingest_max_bytes: int = 256 * 1024 * 1024
-    #: Seconds one ingestion fetch may take in all (connect, redirects, download).
-    aero_ingest_timeout: float = 60.0
-    #: Most redirects one ingestion follows (each target checked against the hosts).
-    aero_ingest_max_redirects: int = 5
-    #: Longest AERO search query, in characters (400 past it).
-    aero_search_max_query_len: int = 1000
-    #: Most terms in one AERO search query (400 past it).
-    aero_search_max_terms: int = 50
-    #: Answer the AERO client's token refresh at /aero-auth/v2/oauth2/token with the
-    #: Sluice token it holds (never another credential).
-    aero_auth_stub: bool = False
-    #: Largest result file of a leaderboard run read for its ranking, in bytes (a larger
-    #: one makes the run's result invalid).
-    leaderboard_max_result_bytes: int = 1024 * 1024
-    #: Most runs a leaderboard considers, the best by the order asked: bounds what one
-    #: ranking request makes the database sort and group.
-    leaderboard_max_ranked: int = 100_000
-    #: Seconds between passes that follow leaderboard runs and queue post-processing;
-    #: 0 disables them.
-    leaderboard_interval: float = 1.0
-    #: Seconds between passes of the flow scheduler (due TIMER and INGESTION slots) and
-    #: of the pass following flow runs to their end; 0 disables both.
-    aero_scheduler_tick: float = 5.0
-    #: Seconds between runs of a TIMER or INGESTION flow registered without a timer.
-    aero_default_timer: int = 86400
-    #: Shortest timer a TIMER or INGESTION flow may have, in seconds (400 below it).
-    aero_min_timer: int = 60
-    #: Seconds one flow run's work may take (its queue timeout) unless the flow says.
-    aero_run_timeout: int = 3600
-    #: Retries of a flow run's work (attempts after the first) unless the flow says.
-    aero_run_retries: int = 2
-    #: Most flows one pass evaluates: dependants of one new version, due timer slots
-    #: per scheduler pass, unfinished runs per pass.
-    aero_max_dependants: int = 1000
-    #: Most steps one lineage query walks (a larger `depth` is clamped to it).
-    aero_lineage_max_depth: int = 20
-    #: Most provenance records one lineage query answers (then `truncated`).
-    aero_lineage_max_nodes: int = 1000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -280,24 +193,7 @@ class Settings:
             "max_workfile_steps",
             "max_step_file_bytes",
             "worker_stale",
-            "aqueduct_max_body_bytes",
-            "aqueduct_max_depth",
-            "aqueduct_max_fields",
-            "leaderboard_max_upload_bytes",
-            "aero_page_size_max",
-            "aero_versions_max",
-            "aero_max_version_bytes",
-            "aero_ingest_max_bytes",
-            "aero_search_max_query_len",
-            "aero_search_max_terms",
-            "leaderboard_max_result_bytes",
-            "leaderboard_max_ranked",
-            "aero_default_timer",
-            "aero_min_timer",
-            "aero_run_timeout",
-            "aero_max_dependants",
-            "aero_lineage_max_depth",
-            "aero_lineage_max_nodes",
+            *self.POSITIVE,
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{env_name(name)} must be at least 1")
@@ -313,36 +209,16 @@ class Settings:
             "task_interval",
             "file_grace",
             "run_interval",
-            "leaderboard_interval",
             "metrics_max_age",
-            "aqueduct_execute_wait",
-            "aero_ingest_max_redirects",
             "claim_batch",
             "claim_batch_seconds",
             "auth_cache_seconds",
-            "aero_scheduler_tick",
-            "aero_run_retries",
+            *self.NON_NEGATIVE,
         ):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{env_name(name)} must not be negative")
-        if self.aero_run_retries > 5 or self.aero_run_timeout > 259_200:
-            raise SettingsError(
-                "SLUICE_AERO_RUN_RETRIES must be at most 5 and SLUICE_AERO_RUN_TIMEOUT at most "
-                "259200 (a work's limits)"
-            )
         if self.task_token_ttl <= 0:
             raise SettingsError("SLUICE_TASK_TOKEN_TTL must be more than 0 seconds")
-        if self.session_ttl <= 0:
-            raise SettingsError("SLUICE_SESSION_TTL must be more than 0 seconds")
-        if self.password_reset_ttl <= 0:
-            raise SettingsError("SLUICE_PASSWORD_RESET_TTL must be more than 0 seconds")
-        if self.flowserv_token_ttl <= 0:
-            raise SettingsError("SLUICE_FLOWSERV_TOKEN_TTL must be more than 0 seconds")
-        if self.alpine_prefix and not _URL_PREFIX.fullmatch(self.alpine_prefix):
-            raise SettingsError(
-                f"SLUICE_ALPINE_PREFIX={self.alpine_prefix!r} must be empty or a path such as "
-                "/alpine (segments of letters, digits, '.', '_' or '-'; no trailing '/')"
-            )
         if self.max_json_depth > MAX_JSON_DEPTH:
             raise SettingsError(
                 f"SLUICE_MAX_JSON_DEPTH must be at most {MAX_JSON_DEPTH} "
@@ -359,28 +235,8 @@ class Settings:
             raise SettingsError("SLUICE_LOG_LEVEL must be one of critical/error/warning/info/debug")
         if self.log_format not in ("text", "json"):
             raise SettingsError("SLUICE_LOG_FORMAT must be 'text' or 'json'")
-        if not _URL_PREFIX.fullmatch(self.aqueduct_prefix):
-            raise SettingsError(
-                f"SLUICE_AQUEDUCT_PREFIX={self.aqueduct_prefix!r} must be a path such as "
-                "/aqueduct (segments of letters, digits, '.', '_' or '-'; no trailing '/')"
-            )
-        if not _URL_PREFIX.fullmatch(self.flowserv_prefix):
-            raise SettingsError(
-                f"SLUICE_FLOWSERV_PREFIX={self.flowserv_prefix!r} must be a path such as "
-                "/flowserv/api/v1 (segments of letters, digits, '.', '_' or '-'; no trailing '/')"
-            )
-        if self.flowserv_url and not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", self.flowserv_url):
-            raise SettingsError(
-                f"SLUICE_FLOWSERV_URL={self.flowserv_url!r} must be an http(s) URL or empty"
-            )
-        if self.aero_prefix != "/" and not _URL_PREFIX.fullmatch(self.aero_prefix):
-            raise SettingsError(
-                f"SLUICE_AERO_PREFIX={self.aero_prefix!r} must be / (the root) or a path such "
-                "as /osprey/api/v1.0 (segments of letters, digits, '.', '_' or '-'; no "
-                "trailing '/')"
-            )
-        if self.aero_ingest_timeout <= 0:
-            raise SettingsError("SLUICE_AERO_INGEST_TIMEOUT must be more than 0 seconds")
+        for problem in self.surface_problems():
+            raise SettingsError(problem)
         self._check_auth()
 
     def _check_auth(self) -> None:
@@ -396,18 +252,10 @@ class Settings:
             )
 
     @property
-    def aero_mount(self) -> str:
-        """The AERO surface's mount path: "" for the root."""
-        return self.aero_prefix.rstrip("/")
-
-    @property
     def write_concern_value(self) -> str | int:
         """The write concern as the driver wants it."""
         return self.write_concern if self.write_concern == "majority" else int(self.write_concern)
 
-
-#: A URL path prefix: one or more `/segment`s.
-_URL_PREFIX = re.compile(r"(/[A-Za-z0-9._-]+)+")
 
 #: SLUICE_CLAIM_BATCH when Sluice starts the embedded database and it is not set.
 EMBEDDED_CLAIM_BATCH = 500

@@ -51,6 +51,10 @@ def test_values_are_parsed() -> None:
         ("SLUICE_SESSION_TTL", "0", "SLUICE_SESSION_TTL must be more than 0"),
         ("SLUICE_CLAIM_BATCH", "-1", "SLUICE_CLAIM_BATCH must not be negative"),
         ("SLUICE_CLAIM_BATCH_SECONDS", "-1", "SLUICE_CLAIM_BATCH_SECONDS must not be negative"),
+        ("SLUICE_AERO_MIN_TIMER", "0", "SLUICE_AERO_MIN_TIMER must be at least 1"),
+        ("SLUICE_LEADERBOARD_INTERVAL", "-1", "SLUICE_LEADERBOARD_INTERVAL must not be negative"),
+        ("SLUICE_FLOWSERV_URL", "ftp://x", "SLUICE_FLOWSERV_URL='ftp://x' must be an http(s)"),
+        ("SLUICE_AERO_RUN_RETRIES", "6", "SLUICE_AERO_RUN_RETRIES must be at most 5"),
     ],
 )
 def test_invalid_values_fail_naming_the_variable(variable: str, value: str, message: str) -> None:
