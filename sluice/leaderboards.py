@@ -17,11 +17,9 @@ from typing import IO
 from urllib.parse import quote
 
 from sluice.core.plan import Document
-from sluice.core.sender import AsyncSender, Sender, get_to_file
+from sluice.core.sender import AsyncSender, Sender, get_stream
 from sluice.plans import leaderboards as plans
 from sluice.plans.leaderboards import SortSpec
-
-PIECE = 1024 * 1024
 
 
 class Leaderboards(Sender):
@@ -60,7 +58,7 @@ class Leaderboards(Sender):
     def save_result_archive(self, workflow_id: str, target: Path) -> Path:
         """Stream the workflow's archive to `target` (written whole, then renamed)."""
         path = f"/workflows/{quote(workflow_id, safe='')}/archive"
-        return get_to_file(self._http, path, Path(target))
+        return get_stream(self._http, path, Path(target))
 
     def install(self, path: Path) -> Document:
         """Install the template in file `path` (YAML, or JSON for `.json`); admin."""

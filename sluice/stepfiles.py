@@ -7,15 +7,11 @@ Both send the work's lease (`X-Sluice-Lease`): they act only while it is held.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
 from sluice.core.plan import Document
-from sluice.core.sender import Sender, get_to_file, put_stream
-
-#: Bytes read or written per piece of a transfer.
-PIECE = 1024 * 1024
+from sluice.core.sender import Sender, file_pieces, get_stream, put_stream
 
 
 class StepFiles(Sender):
@@ -27,17 +23,11 @@ class StepFiles(Sender):
         """Stream input `index` of step `work_id` to `target` (written under a
         temporary name, then renamed); returns `target`."""
         path = f"/{quote(work_id, safe='')}/inputs/{index}"
-        return get_to_file(self._http, path, target, {"x-sluice-lease": lease})
+        return get_stream(self._http, path, target, headers={"x-sluice-lease": lease})
 
     def upload_output(self, work_id: str, index: int, lease: str, source: Path) -> Document:
         """Stream `source` as declared output `index` of step `work_id`; the stored
         file's `{"id", "path", "size"}`."""
-        size = source.stat().st_size
-
-        def pieces() -> Iterator[bytes]:
-            with source.open("rb") as handle:
-                while piece := handle.read(PIECE):
-                    yield piece
-
         path = f"/{quote(work_id, safe='')}/outputs/{index}"
-        return put_stream(self._http, path, pieces(), size, {"x-sluice-lease": lease})
+        size = source.stat().st_size
+        return put_stream(self._http, path, file_pieces(source), size, {"x-sluice-lease": lease})

@@ -88,22 +88,24 @@ def get_stream(
     http: httpx.Client,
     path: str,
     target: Path,
-    expected_sha256: Callable[[httpx.Headers], str],
+    expected_sha256: Callable[[httpx.Headers], str] | None = None,
     progress: Progress | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Path:
-    """Stream GET `path` into `target`: written under a temporary name, its sha256
-    checked against `expected_sha256(response headers)` (hex; "" skips the check), then
-    renamed; returns `target`. Error answers and transport failures raise Sluice errors,
-    a mismatch ProtocolError (nothing is left behind)."""
+    """Stream GET `path` (with `headers`) into `target`: written under a temporary name,
+    PIECE at a time (`progress(done, total)` after each), its sha256 checked against
+    `expected_sha256(response headers)` if given (hex; "" skips the check), then renamed;
+    returns `target`. Error answers and transport failures raise Sluice errors, a
+    mismatch ProtocolError; whatever fails, nothing is left behind."""
     partial = target.with_name(target.name + ".partial")
     digest = hashlib.sha256()
     try:
-        with http.stream("GET", path) as response:
+        with http.stream("GET", path, headers=headers) as response:
             if not response.is_success:
                 response.read()
                 raise error_from_response(response)
             total = int(response.headers.get("content-length", 0)) or None
-            expected = expected_sha256(response.headers)
+            expected = expected_sha256(response.headers) if expected_sha256 else ""
             done = 0
             with partial.open("wb") as handle:
                 for piece in response.iter_bytes(PIECE):
@@ -112,30 +114,8 @@ def get_stream(
                     done += len(piece)
                     if progress:
                         progress(done, total)
-    except httpx.RequestError as exc:
-        partial.unlink(missing_ok=True)
-        raise error_from_transport(exc) from exc
-    if expected and expected != digest.hexdigest():
-        partial.unlink(missing_ok=True)
-        raise ProtocolError(f"{path}: the download does not match its checksum {expected}")
-    os.replace(partial, target)
-    return target
-
-
-def get_to_file(
-    http: httpx.Client, path: str, target: Path, headers: dict[str, str] | None = None
-) -> Path:
-    """Stream GET `path` into `target` (written under a temporary name, renamed once
-    whole); `target`. Transport failures and error answers raise Sluice errors."""
-    partial = target.with_name(target.name + ".partial")
-    try:
-        with http.stream("GET", path, headers=headers) as response:
-            if not response.is_success:
-                response.read()
-                raise error_from_response(response)
-            with partial.open("wb") as handle:
-                for piece in response.iter_bytes(1024 * 1024):
-                    handle.write(piece)
+        if expected and expected != digest.hexdigest():
+            raise ProtocolError(f"{path}: the download does not match its checksum {expected}")
     except httpx.RequestError as exc:
         partial.unlink(missing_ok=True)
         raise error_from_transport(exc) from exc
