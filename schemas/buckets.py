@@ -1,5 +1,5 @@
 """Bodies of Sluice's lease routes in Buckets (`/work/heartbeat`, `/work/heartbeats`,
-`/work/release`, `/work/withdraw/batch`).
+`/work/release`, `/work/withdraw/batch`, `/work/reports`).
 
 The CHIME client never calls these: they serve workers that hold the lease token
 returned in the `X-Sluice-Lease` header of `POST /work/withdraw` (or in the answer of
@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+from schemas.errors import ErrorDetail
 
 #: Response header carrying the lease token of a withdrawn work; PUT /work may send it back.
 LEASE_HEADER = "X-Sluice-Lease"
@@ -64,6 +66,36 @@ class ClaimedWork(BaseModel):
 
     work: dict[str, Any]
     lease: StrictStr
+
+
+class WorkReport(BaseModel):
+    """One finished work as `PUT /work` would take it, with the lease token of its run."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    work: dict[str, Any] = Field(description="The whole work document, as `PUT /work` takes it.")
+    lease: StrictStr = Field(min_length=1, max_length=256)
+
+
+class ReportsRequest(BaseModel):
+    """Body of `POST /work/reports`: reports of works held by one worker (at most
+    SLUICE_MAX_BATCH), each judged as `PUT /work` with its lease judges it."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    reports: list[WorkReport] = Field(min_length=1)
+
+
+class ReportOutcome(BaseModel):
+    """Per report of `POST /work/reports`: whether it was recorded, else why not (the
+    error `PUT /work` would have answered for it alone, e.g. 409 `conflict` once the
+    lease is lost)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    id: StrictStr
+    recorded: bool
+    error: ErrorDetail | None = None
 
 
 class RetryRequest(BaseModel):

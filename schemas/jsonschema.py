@@ -15,6 +15,8 @@ from schemas.buckets import (
     LeaseRequest,
     LeasesRequest,
     LeaseStatus,
+    ReportOutcome,
+    ReportsRequest,
     RetryRequest,
 )
 from schemas.errors import ErrorBody
@@ -52,6 +54,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "leases-request": LeasesRequest,
     "batch-withdraw": BatchWithdraw,
     "claimed-work": ClaimedWork,
+    "reports-request": ReportsRequest,
+    "report-outcome": ReportOutcome,
     "retry-request": RetryRequest,
     "token-request": TokenRequest,
     "token-info": TokenInfo,

@@ -138,6 +138,29 @@ def judge(
     return _replacement(stored, incoming, lease, follow_start=True)
 
 
+def unknown(work_id: str) -> NotFound:
+    """The 404 for a report of a work that is not stored."""
+    return NotFound(f"no work with id {work_id}", {"id": work_id})
+
+
+def decide(
+    stored: Document,
+    incoming: Document,
+    token: str | None,
+    caller: Principal | None,
+    require_lease: bool,
+) -> Document | Late | None:
+    """What a report of `incoming` does to `stored`: None when it is the same as what is
+    stored (type-exact; accepted as it is, so a blind retry succeeds), else what `judge`
+    decides. 403 when `caller` may not touch the stored work's pipeline; what `judge`
+    raises."""
+    if caller is not None:
+        caller.check_pipelines([stored.get("pipeline")])
+    if canonical.same(public(stored), incoming):
+        return None
+    return judge(stored, incoming, token, caller, require_lease)
+
+
 async def report(
     collection: AsyncCollection[Document],
     incoming: Document,
@@ -146,24 +169,18 @@ async def report(
     require_lease: bool,
     session: AsyncClientSession | None = None,
 ) -> Late | None:
-    """Apply one document of a `PUT /work` as `judge` decides; Late if it was late.
+    """Apply one document of a `PUT /work` as `decide` decides; Late if it was late.
 
-    A document the same as what is stored (type-exact) is accepted as it is, so a blind
-    retry succeeds. 404 for an unknown id; 403 when `caller` may not touch the stored
-    work's pipeline; what `judge` raises. The replacement is conditional on the state it
-    was judged from, judged again when that changed meanwhile.
+    404 for an unknown id; what `decide` raises. The replacement is conditional on the
+    state it was judged from, judged again when that changed meanwhile.
     """
     work_id = incoming["id"]
     for _ in range(REPORT_ATTEMPTS):
         stored = await collection.find_one({"id": work_id}, session=session)
         if stored is None:
-            raise NotFound(f"no work with id {work_id}", {"id": work_id})
-        if caller is not None:
-            caller.check_pipelines([stored.get("pipeline")])
-        if canonical.same(public(stored), incoming):
-            return None
-        verdict = judge(stored, incoming, token, caller, require_lease)
-        if isinstance(verdict, Late):
+            raise unknown(work_id)
+        verdict = decide(stored, incoming, token, caller, require_lease)
+        if verdict is None or isinstance(verdict, Late):
             return verdict
         result = await collection.replace_one(version(stored), verdict, session=session)
         if result.matched_count:

@@ -5,7 +5,9 @@ answers the lease token in the `X-Sluice-Lease` header (and, sent `X-Sluice-Bind
 1`, binds the run to it), and `/work/heartbeat`, `/work/release` and `PUT /work` (with
 that header) act only while it is held. A worker holding several works claims them with
 `POST /work/withdraw/batch` (each with its own lease, answered in the body) and renews
-them with one `POST /work/heartbeats`. Who may report what: `service.buckets.lease`.
+them with one `POST /work/heartbeats`, and reports the works it finished with one `POST
+/work/reports` (each with its lease, answered one by one). Who may report what:
+`service.buckets.lease`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from schemas.buckets import (
     LeaseRequest,
     LeasesRequest,
     LeaseStatus,
+    ReportOutcome,
+    ReportsRequest,
     RetryRequest,
 )
 from schemas.experiments import GRANT_PARAMETER
@@ -33,6 +37,7 @@ from service import __version__
 from service.auth import principal, record
 from service.body import request_json
 from service.buckets import transfer
+from service.buckets.lease import Late
 from service.errors import BadRequest, batch_too_large
 from service.jsonio import JSONResponse, stream_array
 from service.observe.requests import mark_quiet
@@ -131,14 +136,39 @@ async def update(request: Request) -> Response:
     body = await request_json(request)
     late = await stores(request).buckets.update(body, token, principal(request))
     for report in late:
-        await record(
-            request,
-            "buckets.late_report",
-            "buckets/work",
-            {"id": report.id, "attempt": report.attempt, "current": report.current},
-        )
+        await _record_late(request, report)
     # `false` is the client's "not updated": the others of the batch were applied.
     return JSONResponse(not late)
+
+
+async def reports(request: Request) -> Response:
+    body = parse_model(ReportsRequest, await request_json(request))
+    held = stores(request)
+    if len(body.reports) > held.settings.max_batch:
+        raise batch_too_large(len(body.reports), held.settings.max_batch, "reports")
+    outcomes = await held.buckets.report_many(
+        [r.work for r in body.reports], [r.lease for r in body.reports], principal(request)
+    )
+    answers: list[dict[str, Any]] = []
+    for report, outcome in zip(body.reports, outcomes, strict=True):
+        error: dict[str, Any] | None = None
+        if isinstance(outcome, Late):
+            await _record_late(request, outcome)
+            details = {"attempt": outcome.attempt, "current": outcome.current}
+            error = {"code": "late_report", "message": "a late report", "details": details}
+        elif outcome is not None:
+            error = {"code": outcome.code, "message": outcome.message, "details": outcome.details}
+        answers.append({"id": str(report.work["id"]), "recorded": error is None, "error": error})
+    return JSONResponse(answers)
+
+
+async def _record_late(request: Request, report: Late) -> None:
+    await record(
+        request,
+        "buckets.late_report",
+        "buckets/work",
+        {"id": report.id, "attempt": report.attempt, "current": report.current},
+    )
 
 
 async def delete(request: Request) -> Response:
@@ -235,6 +265,10 @@ endpoints = [
     Endpoint("/work", ("PUT",), update, "work",
              "Replace works by id (a run's report); false when some were late reports",
              body=list[Work], response=bool, errors=(400, 403, 404, 409, 413, 422)),
+    Endpoint("/work/reports", ("POST",), reports, "work",
+             "Report finished works, each with its lease, as `PUT /work` with that lease "
+             "would; per report whether it was recorded, else its error",
+             body=ReportsRequest, response=list[ReportOutcome], errors=(403, 413, 422)),
     Endpoint("/work", ("DELETE",), delete, "admin", "Delete works by id",
              response=bool, params=(_IDS,), errors=(400, 413)),
     Endpoint("/work/withdraw", ("POST",), withdraw, "work",

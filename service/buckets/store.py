@@ -34,12 +34,12 @@ from service.buckets.documents import (
 )
 from service.buckets.lease import Late
 from service.buckets.lifecycle import Lifecycle
+from service.buckets.reports import Reports
 from service.buckets.status import Status
 from service.db import Database, Document, is_duplicate
 from service.errors import (
     BadRequest,
     Conflict,
-    ValidationFailed,
     batch_too_large,
 )
 from service.query import QueryValidator, find_projection
@@ -69,7 +69,7 @@ INDEXES = [
 DEPOSIT_ATTEMPTS = 5
 
 
-class BucketsStore(Claims, Lifecycle, Status, Batches):
+class BucketsStore(Claims, Lifecycle, Status, Batches, Reports):
     """Deposit, withdraw, lease, update, delete, view and count queued works."""
 
     def __init__(self, database: Database, validator: QueryValidator, settings: Settings) -> None:
@@ -217,20 +217,10 @@ class BucketsStore(Claims, Lifecycle, Status, Batches):
         batch is applied, all in one transaction, so any refusal (404 for an unknown
         id, 409, 403 when `caller` may not touch a pipeline or needs admin) changes
         nothing at all. A document the same as what is stored is always accepted, so a
-        blind retry succeeds.
+        blind retry succeeds. Reports answered one by one: `report_many`.
         """
-        documents = validate_works(raw, Work, self.settings.max_batch)
-        if caller is not None:
-            caller.check_pipelines(d["pipeline"] for d in documents)
-        for index, document in enumerate(documents):
-            if document["id"] is None:
-                raise ValidationFailed(f"document {index} has no id; an update needs one")
-        repeated = duplicates([d["id"] for d in documents])
-        if repeated:
-            raise ValidationFailed("ids repeated within the batch", {"ids": repeated})
+        documents = self.reported_documents(raw, caller)
         strict = self.settings.require_lease
-        # A work edited back to `queued` may rank before cached claim candidates.
-        self.candidates.queued(d for d in documents if d["status"] == "queued")
         if len(documents) == 1:
             late = await lease.report(self.collection, documents[0], token, caller, strict)
             return [] if late is None else [late]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -114,3 +115,23 @@ def test_clearing_a_lock_needs_admin(limited: httpx.Client, admin: httpx.Client,
     entries = admin.get("/admin/audit", params={"action": "results.unlock"}).json()
     assert entries[0]["details"] == {"ids": [document["id"]]}
     assert entries[0]["target"] == f"results/{frb}"
+
+
+def test_batched_reports_of_a_foreign_pipeline_change_nothing(
+    limited: httpx.Client, admin: httpx.Client, frb: str, other: str
+) -> None:
+    assert limited.post("/buckets/work", json=[new_work(frb)]).status_code == 200
+    assert admin.post("/buckets/work", json=[new_work(other)]).status_code == 200
+    mine = limited.post("/buckets/work/withdraw", json={"pipeline": frb})
+    theirs = admin.post("/buckets/work/withdraw", json={"pipeline": other})
+    reports: list[dict[str, Any]] = [
+        {"work": {**mine.json(), "status": "success"}, "lease": mine.headers["x-sluice-lease"]},
+        {"work": {**theirs.json(), "status": "success"}, "lease": theirs.headers["x-sluice-lease"]},
+    ]
+    assert forbidden(limited.post("/buckets/work/reports", json={"reports": reports}))
+    # Nor may a report move a foreign work into an allowed pipeline.
+    disguised = [{**reports[1], "work": {**reports[1]["work"], "pipeline": frb}}]
+    assert forbidden(limited.post("/buckets/work/reports", json={"reports": disguised}))
+    for pipeline in (frb, other):
+        stored = admin.post("/buckets/view", json={"query": {"pipeline": pipeline}}).json()
+        assert [w["status"] for w in stored] == ["running"], "nothing was recorded"

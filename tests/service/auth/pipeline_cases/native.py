@@ -133,6 +133,20 @@ CASES: dict[tuple[str, str], Case] = {
             json=lambda w: {"leases": [{"id": w.running["id"], "lease": w.lease}]},
         )
     ),
+    ("POST", "/buckets/work/reports"): forbidden(
+        call(
+            "/buckets/work/reports",
+            json=lambda w: {
+                "reports": [{"work": {**w.running, "status": "success"}, "lease": w.lease}]
+            },
+        ),
+        call(
+            "/buckets/work/reports",
+            json=lambda w: {
+                "reports": [{"work": {**w.running, "pipeline": w.a}, "lease": w.lease}]
+            },
+        ),
+    ),
     ("POST", "/buckets/work/release"): forbidden(call("/buckets/work/release", json=_LEASE)),
     ("POST", "/buckets/view"): forbidden(
         call("/buckets/view", json=_B_QUERY), call("/buckets/view", json={"query": {}})
