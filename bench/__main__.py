@@ -4,7 +4,8 @@ the benchmark modules in turn on one database and print a summary to paste into 
 README.
 
 A benchmark module lives in bench/ and has `run(ctx: Context) -> list[Comparison]`;
-list its name in `BENCHMARKS` to include it.
+list its name in `BENCHMARKS` to include it. A size a benchmark reads is a field of
+`Options` (bench/common.py) and a row of `OPTIONS` here, which makes its option.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from bench.common import Comparison, Context, Options, machine, open_context, table
 from bench.versions import PAYLOAD
@@ -38,21 +40,73 @@ def _positive(raw: str) -> int:
     return value
 
 
-def _depths(raw: str) -> tuple[int, ...]:
+def _positive_list(raw: str) -> tuple[int, ...]:
     try:
         return tuple(_positive(part) for part in raw.split(",") if part.strip())
     except argparse.ArgumentTypeError as exc:
         raise argparse.ArgumentTypeError(f"{raw!r}: {exc}") from None
 
 
-def _from_env(env_name: str, default: int) -> int:
-    raw = os.environ.get(env_name)
+@dataclass(frozen=True)
+class Option:
+    """One command-line option: `--<name>` (dashes for underscores) sets the `Options`
+    field `name`; SLUICE_BENCH_<NAME> gives its default, else the field's."""
+
+    name: str
+    parse: Callable[[str], int | tuple[int, ...]]
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return f"SLUICE_BENCH_{self.name.upper()}"
+
+
+#: Every option, in the order `--help` lists them.
+OPTIONS: tuple[Option, ...] = (
+    Option("docs", _positive, "documents (and queued works) deposited"),
+    Option("batch", _positive, "documents per deposit request"),
+    Option("requests", _positive, "requests per burst"),
+    Option("cycles", _positive, "withdraw -> update cycles per queue configuration, at most"),
+    Option("seconds", _positive, "seconds per queue configuration, at most"),
+    Option("workers", _positive, "concurrent workers of the contended queue runs"),
+    Option("jobs", _positive, "no-op works per worker run, `sluice worker` and Celery"),
+    Option("concurrency", _positive, "the higher concurrency of the worker runs, beside 1"),
+    Option("depths", _positive_list,
+           "queued works of one pipeline at which claims are measured, comma-separated"),
+    Option("spread_depth", _positive, "queued works spread over --spread-pipelines pipelines"),
+    Option("spread_pipelines", _positive, "pipelines the spread queue is spread over"),
+    Option("claims", _positive, "claims per depth measurement, at most"),
+    Option("claim_seconds", _positive, "seconds per depth measurement, at most"),
+    Option("stream_docs", _positive, "results one view streams while Sluice's memory is sampled"),
+    Option("commits", _positive, "data version commits and unchanged ingestions, each way"),
+    Option("dependants", _positive, "flows depending on the source whose version commit is timed"),
+    Option("lb_runs", _positive,
+           "leaderboard runs at which Sluice's ranking is compared with PyMongo's"),
+    Option("lb_groups", _positive, "groups the leaderboard runs are of"),
+    Option("lb_requests", _positive, "ranking requests per figure"),
+    Option("lb_sizes", _positive_list,
+           "leaderboard run counts at which the time to rank is measured, comma-separated"),
+)  # fmt: skip
+
+
+def _shown(value: object) -> str:
+    """A default as `--help` shows it (a list comma-separated, as it is typed)."""
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def _env_default(option: Option, default: object) -> object:
+    raw = os.environ.get(option.env)
     if not raw:
         return default
     try:
-        return _positive(raw)
+        parsed = option.parse(raw)
     except argparse.ArgumentTypeError as exc:
-        raise SystemExit(f"bench: {env_name}: {exc}") from None
+        raise SystemExit(f"bench: {option.env}: {exc}") from None
+    return parsed or default  # a list of no numbers (",") leaves the default
 
 
 def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
@@ -68,125 +122,19 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Options, list[str]]:
         metavar="NAME",
         help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})",
     )
-    parser.add_argument(
-        "--docs",
-        type=_positive,
-        default=_from_env("SLUICE_BENCH_DOCS", defaults.docs),
-        help="documents (and queued works) deposited "
-        f"(env SLUICE_BENCH_DOCS; default {defaults.docs})",
-    )
-    parser.add_argument(
-        "--batch",
-        type=_positive,
-        default=_from_env("SLUICE_BENCH_BATCH", defaults.batch),
-        help=f"documents per deposit request (env SLUICE_BENCH_BATCH; default {defaults.batch})",
-    )
-    parser.add_argument(
-        "--requests",
-        type=_positive,
-        default=_from_env("SLUICE_BENCH_REQUESTS", defaults.requests),
-        help=f"requests per burst (env SLUICE_BENCH_REQUESTS; default {defaults.requests})",
-    )
-    parser.add_argument(
-        "--cycles",
-        type=_positive,
-        default=_from_env("SLUICE_BENCH_CYCLES", defaults.cycles),
-        help="withdraw -> update cycles per queue configuration, at most "
-        f"(env SLUICE_BENCH_CYCLES; default {defaults.cycles})",
-    )
-    parser.add_argument(
-        "--seconds",
-        type=_positive,
-        default=_from_env("SLUICE_BENCH_SECONDS", defaults.seconds),
-        help="seconds per queue configuration, at most "
-        f"(env SLUICE_BENCH_SECONDS; default {defaults.seconds})",
-    )
-    parser.add_argument(
-        "--workers",
-        type=_positive,
-        default=_from_env("SLUICE_BENCH_WORKERS", defaults.workers),
-        help="concurrent workers of the contended queue runs "
-        f"(env SLUICE_BENCH_WORKERS; default {defaults.workers})",
-    )
-    parser.add_argument(
-        "--jobs",
-        type=_positive,
-        default=_from_env("SLUICE_BENCH_JOBS", defaults.jobs),
-        help="no-op works per worker run, `sluice worker` and Celery "
-        f"(env SLUICE_BENCH_JOBS; default {defaults.jobs})",
-    )
-    parser.add_argument(
-        "--concurrency",
-        type=_positive,
-        default=_from_env("SLUICE_BENCH_CONCURRENCY", defaults.concurrency),
-        help="the higher concurrency of the worker runs, beside 1 "
-        f"(env SLUICE_BENCH_CONCURRENCY; default {defaults.concurrency})",
-    )
-    parser.add_argument(
-        "--depths",
-        type=_depths,
-        default=_depths(os.environ.get("SLUICE_BENCH_DEPTHS") or "") or defaults.depths,
-        help="queued works of one pipeline at which claims are measured, comma-separated "
-        f"(env SLUICE_BENCH_DEPTHS; default {','.join(map(str, defaults.depths))})",
-    )
-    for flag, env, default, text in (
-        ("--spread-depth", "SPREAD_DEPTH", defaults.spread_depth,
-         "queued works spread over --spread-pipelines pipelines"),
-        ("--spread-pipelines", "SPREAD_PIPELINES", defaults.spread_pipelines,
-         "pipelines the spread queue is spread over"),
-        ("--claims", "CLAIMS", defaults.claims, "claims per depth measurement, at most"),
-        ("--claim-seconds", "CLAIM_SECONDS", defaults.claim_seconds,
-         "seconds per depth measurement, at most"),
-        ("--stream-docs", "STREAM_DOCS", defaults.stream_docs,
-         "results one view streams while Sluice's memory is sampled"),
-        ("--commits", "COMMITS", defaults.commits,
-         "data version commits and unchanged ingestions, each way"),
-        ("--dependants", "DEPENDANTS", defaults.dependants,
-         "flows depending on the source whose version commit is timed"),
-        ("--lb-runs", "LB_RUNS", defaults.lb_runs,
-         "leaderboard runs at which Sluice's ranking is compared with PyMongo's"),
-        ("--lb-groups", "LB_GROUPS", defaults.lb_groups, "groups the leaderboard runs are of"),
-        ("--lb-requests", "LB_REQUESTS", defaults.lb_requests, "ranking requests per figure"),
-    ):  # fmt: skip
+    for option in OPTIONS:
+        default = getattr(defaults, option.name)
         parser.add_argument(
-            flag,
-            type=_positive,
-            default=_from_env(f"SLUICE_BENCH_{env}", default),
-            help=f"{text} (env SLUICE_BENCH_{env}; default {default})",
+            option.flag,
+            type=option.parse,
+            default=_env_default(option, default),
+            help=f"{option.help} (env {option.env}; default {_shown(default)})",
         )
-    parser.add_argument(
-        "--lb-sizes",
-        type=_depths,
-        default=_depths(os.environ.get("SLUICE_BENCH_LB_SIZES") or "") or defaults.lb_sizes,
-        help="leaderboard run counts at which the time to rank is measured, comma-separated "
-        f"(env SLUICE_BENCH_LB_SIZES; default {','.join(map(str, defaults.lb_sizes))})",
-    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(BENCHMARKS))
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}")
-    options = Options(
-        docs=args.docs,
-        batch=args.batch,
-        requests=args.requests,
-        cycles=args.cycles,
-        seconds=args.seconds,
-        workers=args.workers,
-        jobs=args.jobs,
-        depths=args.depths,
-        spread_depth=args.spread_depth,
-        spread_pipelines=args.spread_pipelines,
-        claims=args.claims,
-        claim_seconds=args.claim_seconds,
-        stream_docs=args.stream_docs,
-        concurrency=args.concurrency,
-        commits=args.commits,
-        dependants=args.dependants,
-        lb_runs=args.lb_runs,
-        lb_groups=args.lb_groups,
-        lb_sizes=args.lb_sizes,
-        lb_requests=args.lb_requests,
-    )
+    options = Options(**{option.name: getattr(args, option.name) for option in OPTIONS})
     return options, list(args.names) or list(BENCHMARKS)
 
 
