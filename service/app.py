@@ -42,6 +42,7 @@ from service.flows import compat as flows_compat
 from service.flows.routes import endpoints as flow_endpoints
 from service.flows.service import Flows
 from service.flowserv import routes as flowserv
+from service.flowserv.guard import FlowservErrors
 from service.jsonio import JSONResponse
 from service.leaderboards.group_routes import endpoints as group_endpoints
 from service.leaderboards.groups import GroupStore
@@ -293,6 +294,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=[
             Middleware(RequestObserver, metrics=metrics),
             Middleware(AeroPaths, prefix=settings.aero_mount),
+            Middleware(FlowservErrors, prefix=settings.flowserv_prefix),
         ],
     )
     return app

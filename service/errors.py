@@ -18,9 +18,9 @@ error, ours or not, into `{"error": {"code", "message", "details"}}` with its st
     ├── Unavailable (503, with Retry-After)
     └── StillRunning (504: a task waited for did not end in time; it carries on)
 
-The flowServ-compatible surface answers the same errors as its client expects
-(`flowserv_error_response`): 401 as 403, 409 and 422 as 400, and the message also at
-the top level of the body (`{"message", "error": {...}}`).
+The flowServ-compatible surface answers the same errors as its client expects (every
+error of a request marked FLOWSERV_ERRORS, whatever raised it): 401 as 403, 409 and 422
+as 400, and the message also at the top level of the body (`{"message", "error": {...}}`).
 
 A pymongo error that is transient (unreachable, hung or timed-out database, a write
 conflict) is a 503 with Retry-After too; any other is a bug, a 500.
@@ -200,18 +200,13 @@ def _error_body(
 FLOWSERV_STATUS = {401: 403, 409: 400, 422: 400}
 
 
-def flowserv_error_response(exc: SluiceError) -> Response:
-    """`exc` as the flowServ surface answers it: its status mapped by FLOWSERV_STATUS,
-    the message at the top level (as flowServ's server has it) beside the usual body."""
-    status = FLOWSERV_STATUS.get(exc.status_code, exc.status_code)
-    return _error_body(
-        {"message": exc.message}, status, exc.code, exc.message, exc.details, exc.headers
-    )
-
-
 #: Request scope key a compatibility surface sets (service.data.paths) when its
 #: clients read errors as AERO's `{code: <status>, message}`.
 FLAT_ERRORS = "sluice.flat_errors"
+#: Request scope key the flowServ surface sets (service.flowserv.guard.FlowservErrors):
+#: its client reads an error's top-level `message`, whether a handler, the request
+#: deadline, the database or the router (an unknown path) failed the request.
+FLOWSERV_ERRORS = "sluice.flowserv_errors"
 
 
 def _answer(
@@ -222,6 +217,10 @@ def _answer(
     details: Any = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
+    if request.scope.get(FLOWSERV_ERRORS):
+        # flowServ's statuses, and the message at the top level as its server has it.
+        status = FLOWSERV_STATUS.get(status_code, status_code)
+        return _error_body({"message": message}, status, code, message, details, headers)
     flat = bool(request.scope.get(FLAT_ERRORS))
     return error_response(status_code, code, message, details, headers, flat)
 

@@ -5,17 +5,19 @@ The flowServ client sends its token in the `api_key` header (the native headers,
 API token, the bootstrap admin secret, or a token issued by this surface's
 `users/login` (a login session bound to the surface: refused everywhere else, as
 other surfaces' sessions are refused here). Scopes and pipeline patterns are checked as
-on every route. Errors are answered as the client expects (`flowserv_error_response`).
+on every route. Every error under the surface's prefix is answered as the client
+expects (`FlowservErrors` marks those requests for service.errors).
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.auth.guard import presented
 from service.auth.principal import ANONYMOUS, Principal
-from service.errors import SluiceError, Unauthorized, flowserv_error_response
+from service.errors import FLOWSERV_ERRORS, Unauthorized
 from service.routing import Endpoint, Handler
 from service.stores import stores
 
@@ -64,19 +66,35 @@ async def optional_caller(request: Request) -> Principal | None:
 
 def guarded(endpoint: Endpoint) -> Handler:
     """`endpoint`'s handler, run for callers holding its scope (any caller for a
-    public route); every Sluice error answered as flowServ's client expects."""
+    public route)."""
     handler, scope = endpoint.handler, endpoint.scope
 
     async def admitted(request: Request) -> Response:
-        try:
-            if scope != "public":
-                caller = await identify(request)
-                caller.require(scope)
-                request.state.principal = caller
-            return await handler(request)
-        except SluiceError as exc:
-            return flowserv_error_response(exc)
+        if scope != "public":
+            caller = await identify(request)
+            caller.require(scope)
+            request.state.principal = caller
+        return await handler(request)
 
     admitted.__name__ = handler.__name__
     admitted.__doc__ = handler.__doc__
     return admitted
+
+
+class FlowservErrors:
+    """Pure ASGI middleware marking every request under `prefix` (SLUICE_FLOWSERV_PREFIX)
+    FLOWSERV_ERRORS, so that each error it gets, wherever raised, is answered in the
+    flowServ client's shape."""
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path == self.prefix or path.startswith(self.prefix + "/"):
+                # In place, not a copy: the outermost error handler (a 500) reads the
+                # scope it passed in.
+                scope[FLOWSERV_ERRORS] = True
+        await self.app(scope, receive, send)

@@ -97,3 +97,51 @@ def test_write_conflict_of_an_abandoned_transaction_is_a_503(
             session.end_session()
             raw.close()
         assert client.put("/results/results", json=[changed]).status_code == 200
+
+
+def test_flowserv_surface_errors_carry_the_message_its_client_reads(
+    start_sluice: StartSluice, tmp_path: Path
+) -> None:
+    """Every error under /flowserv/api/v1 has the top-level `message`: a request
+    deadline and a database budget run out (both 503), an unknown path, a wrong method."""
+    prefix = "/flowserv/api/v1"
+    with EmbeddedDatabase(storage_path=":memory:", sync_on_commit=False) as database:
+        # One Sluice whose request deadline ends first, one whose database budget does.
+        deadline = start_sluice(
+            MONGODB_URI=database.uri,
+            SLUICE_REQUEST_TIMEOUT=str(BUDGET_MS / 1000),
+            SLUICE_OPERATION_TIMEOUT_MS=str(BUDGET_MS * 20),
+        )
+        budget = start_sluice(
+            MONGODB_URI=database.uri,
+            SLUICE_REQUEST_TIMEOUT="0",
+            SLUICE_OPERATION_TIMEOUT_MS=str(BUDGET_MS),
+        )
+        with httpx.Client(base_url=deadline.url, timeout=60) as client:
+            assert client.get(f"{prefix}/workflows").status_code == 200
+            for method, path, status in (
+                ("GET", f"{prefix}/no-such-route", 404),
+                ("DELETE", f"{prefix}/workflows", 405),
+                ("GET", f"{prefix}/workflows/unknown", 404),
+            ):
+                answer = client.request(method, path)
+                assert answer.status_code == status, (path, answer.text)
+                assert answer.json()["message"] == answer.json()["error"]["message"]
+        assert database.process is not None
+        os.kill(database.process.pid, signal.SIGSTOP)
+        try:
+            for server, request_deadline in ((deadline, True), (budget, False)):
+                with httpx.Client(base_url=server.url, timeout=60) as client:
+                    answer = client.get(f"{prefix}/workflows")
+                assert answer.status_code == 503, answer.text
+                body = answer.json()
+                assert body["error"]["code"] == "database_unavailable", body
+                assert body["message"] == body["error"]["message"], body
+                assert "retry" in body["message"], body
+                limit = (body["error"]["details"] or {}).get("limit")
+                assert (limit == "SLUICE_REQUEST_TIMEOUT") is request_deadline, body
+                assert answer.headers["retry-after"].isdigit()
+        finally:
+            os.kill(database.process.pid, signal.SIGCONT)
+        for server in (deadline, budget):
+            server.stop()  # before their database goes
