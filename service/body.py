@@ -19,19 +19,18 @@ async def read_body(
 ) -> bytes:
     """The request body, refusing more than `max_bytes` (the limit `setting` names)
     before reading it all."""
-    too_large = bytes_too_large("request body", setting, max_bytes)
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
             raise BadRequest("Content-Length is not a number")
         if int(declared) > max_bytes:
-            raise too_large
+            raise bytes_too_large("request body", setting, max_bytes)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > max_bytes:
-            raise too_large
+            raise bytes_too_large("request body", setting, max_bytes)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -60,23 +59,55 @@ def parse_json(body: bytes, max_depth: int = Settings.max_json_depth) -> Any:
     except orjson.JSONDecodeError as exc:
         raise MalformedJSON(f"request body is not valid JSON: {exc}") from None
     # Only bodies whose text could hold a NUL or a 19+ digit number need their scalars
-    # checked; the nesting is always checked (the BSON encoder fails near 1,000 levels).
-    long_number = _LONG_NUMBER.search(body) is not None
+    # checked; the nesting is checked by a walk only when the text cannot show it is
+    # within bounds (the BSON encoder fails near 1,000 levels).
+    long_number = _LONG_NUMBER in body.translate(_DIGITS_AS_ZERO)
     if long_number:
         _refuse_wide_integers(body)
     scalars = b"\\u0000" in body or long_number
-    if scalars or body.count(b"[") + body.count(b"{") > max_depth:
+    if scalars or not _shallow(body, max_depth):
         check_storable(value, max_depth, scalars)
     return value
 
 
 #: BSON integers are signed 64-bit; JSON parsing yields Python ints up to 2**64 - 1.
 _INT64 = range(-(2**63), 2**63)
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+#: Every digit made a "0", so one substring search finds a run of 19 digits (a regular
+#: expression for that retries at every digit of every number: ten times slower).
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_LONG_NUMBER = b"0" * 19
+#: Every byte but brackets and quotes, deleted to leave a JSON text's skeleton, where
+#: braces become brackets (a parsed text's pairs match, so their kind tells nothing).
+_NOT_STRUCTURE = bytes(range(256)).translate(None, b'[]{}"')
+_BRACES_AS_BRACKETS = bytes.maketrans(b"{}", b"[]")
 
 #: Strings, and integer literals (digits not part of a fraction or an exponent).
-_STRING = re.compile(rb'"[^"\\\\]*(?:\\\\.[^"\\\\]*)*"')
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
 _INTEGER = re.compile(rb"(?<![0-9.eE])-?[0-9]{19,}(?![0-9.eE])")
+
+
+def _shallow(body: bytes, max_depth: int) -> bool:
+    """Whether the text of parsed JSON `body` shows it nests at most `max_depth` deep;
+    False when it cannot tell (then a walk of the value decides).
+
+    Deleting all but brackets and quotes, then every `""` (a string holding no bracket),
+    leaves only the containers' brackets when no string held one; removing the innermost
+    pairs then takes as many rounds as the deepest nesting. All in C: a
+    tenth of a walk's time on a deposit batch. An escaped quote could pair wrongly, so a
+    body holding one is not judged here.
+    """
+    if body.count(b"[") + body.count(b"{") <= max_depth:
+        return True
+    if b'\\"' in body:
+        return False
+    skeleton = body.translate(_BRACES_AS_BRACKETS, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in skeleton:
+        return False  # a string holds a bracket
+    for _ in range(max_depth):
+        if not skeleton:
+            return True
+        skeleton = skeleton.replace(b"[]", b"")
+    return not skeleton
 
 
 def _refuse_wide_integers(body: bytes) -> None:

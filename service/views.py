@@ -47,9 +47,8 @@ async def open_view(
     (SLUICE_MAX_VIEW_RESULTS), as is a `limit` over it. A query the database refuses is
     an InvalidQuery (400), raised here, before anything is sent.
     """
-    too_many = too_many_results(cap, items)
     if limit and limit > cap:
-        raise too_many
+        raise too_many_results(cap, items)
     cursor = collection.find(
         query,
         projection,
@@ -65,7 +64,7 @@ async def open_view(
         unknown = not limit and not (complete and cursor.retrieved < cap)
         if unknown and await collection.count_documents(query, skip=skip, limit=cap + 1) > cap:
             await cursor.close()
-            raise too_many
+            raise too_many_results(cap, items)
     except OperationFailure as exc:
         await cursor.close()
         raise refused(exc) from None

@@ -16,6 +16,7 @@ import re
 import secrets
 import time
 
+from prometheus_client import Counter, Histogram
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.routing import Route
@@ -67,6 +68,10 @@ class RequestObserver:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The metric children of each (method, route, status): labels() is a locked
+        # lookup. Bounded: routes by the route table, methods by the HTTP parser (it
+        # refuses made-up ones before the app sees them).
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -93,8 +98,15 @@ class RequestObserver:
 
     def _record(self, scope: Scope, status: int, elapsed: float) -> None:
         method, route = str(scope["method"]), route_template(scope)
-        self.metrics.requests.labels(method, route, str(status)).inc()
-        self.metrics.latency.labels(method, route).observe(elapsed)
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.metrics.requests.labels(method, route, str(status)),
+                self.metrics.latency.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(elapsed)
         if status == 503:
             self.metrics.database_errors.labels("request").inc()
         quiet = status < 400 and (

@@ -46,6 +46,10 @@ INDEXES = [
     IndexModel([("results.locked", ASCENDING)], name="locked"),
 ]
 
+#: Collection handles kept for reuse (building one costs as much as a small query's
+#: own work); past this many pipelines the cache starts afresh.
+CACHED_COLLECTIONS = 1024
+
 #: Attempts at a deposit while rival deposits of the same ids commit under it.
 DEPOSIT_ATTEMPTS = 5
 
@@ -89,9 +93,16 @@ class ResultsStore:
         self.validator = validator
         self.settings = settings
         self._indexed: set[str] = set()
+        self._collections: dict[str, AsyncCollection[Document]] = {}
 
     def collection(self, pipeline: str) -> AsyncCollection[Document]:
-        return self.database.db[COLLECTION_PREFIX + pipeline]
+        """The results collection of `pipeline` (a handle; the collection may not exist)."""
+        found = self._collections.get(pipeline)
+        if found is None:
+            if len(self._collections) >= CACHED_COLLECTIONS:
+                self._collections.clear()
+            found = self._collections[pipeline] = self.database.db[COLLECTION_PREFIX + pipeline]
+        return found
 
     async def pipelines(self) -> list[str]:
         """Names of the pipelines that have a results collection, sorted."""
@@ -137,27 +148,13 @@ class ResultsStore:
                 )
             await self.ensure_indexes(pipeline)
         now = time.time()
+        # Most deposits are of new ids: the first attempt inserts without reading, and
+        # only a duplicate id (which aborts the transaction) makes the next attempts
+        # read the stored ids first to tell "already there" from a conflict.
+        careful = False
 
         async def insert(session: AsyncClientSession) -> None:
-            conflicts: dict[str, list[str]] = {}
-            new: dict[str, list[Document]] = {}
-            for pipeline, documents in by_pipeline.items():
-                cursor = self.collection(pipeline).find(
-                    {"id": {"$in": [d["id"] for d in documents]}}, {"_id": False}, session=session
-                )
-                stored = {d["id"]: d async for d in cursor}
-                for document in documents:
-                    known = stored.get(document["id"])
-                    if known is None:
-                        new.setdefault(pipeline, []).append(document)
-                    elif not _same_result(known, document):
-                        conflicts.setdefault(pipeline, []).append(document["id"])
-            if conflicts:
-                raise Conflict(
-                    "results with these ids already exist and differ from those deposited; "
-                    "nothing was deposited",
-                    {"existing": {p: sorted(ids) for p, ids in conflicts.items()}},
-                )
+            new = await self._new_results(by_pipeline, session) if careful else by_pipeline
             for pipeline, documents in new.items():
                 await self.collection(pipeline).insert_many(
                     [{**d, "creation": now if d["creation"] is None else d["creation"]}
@@ -170,10 +167,37 @@ class ResultsStore:
                 await self.database.transaction(insert)
                 return {pipeline: True for pipeline in by_pipeline}
             except (BulkWriteError, DuplicateKeyError) as exc:
-                # A rival deposit of one of these ids committed meanwhile: judge again.
+                # An id is stored already, or a rival deposit of it committed meanwhile.
                 if not is_duplicate(exc):
                     raise
+                careful = True
         raise Conflict("the results kept being deposited concurrently; retry", {})
+
+    async def _new_results(
+        self, by_pipeline: dict[str, list[Document]], session: AsyncClientSession
+    ) -> dict[str, list[Document]]:
+        """The documents whose ids are not stored yet, by pipeline; 409 naming the ids
+        stored with a different result (a stored id with the same result is dropped)."""
+        conflicts: dict[str, list[str]] = {}
+        new: dict[str, list[Document]] = {}
+        for pipeline, documents in by_pipeline.items():
+            cursor = self.collection(pipeline).find(
+                {"id": {"$in": [d["id"] for d in documents]}}, {"_id": False}, session=session
+            )
+            stored = {d["id"]: d async for d in cursor}
+            for document in documents:
+                known = stored.get(document["id"])
+                if known is None:
+                    new.setdefault(pipeline, []).append(document)
+                elif not _same_result(known, document):
+                    conflicts.setdefault(pipeline, []).append(document["id"])
+        if conflicts:
+            raise Conflict(
+                "results with these ids already exist and differ from those deposited; "
+                "nothing was deposited",
+                {"existing": {p: sorted(ids) for p, ids in conflicts.items()}},
+            )
+        return new
 
     async def update(self, raw: Any, caller: Principal | None = None) -> dict[str, list[str]]:
         """Replace results by `id`; all or nothing. 404 for unknown ids, 409 for locked
