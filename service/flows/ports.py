@@ -124,3 +124,8 @@ class Ingestion(Protocol):
     ) -> Fetched:  # fmt: skip
         """Fetch and commit what changed; idempotent on `commit_key`."""
         ...
+
+    def refusal(self, url: str) -> dict[str, Any] | None:
+        """Why `url` may not be fetched ({code, message}: not an absolute http(s) URL,
+        or its host not in SLUICE_AERO_INGEST_HOSTS), or None if it may."""
+        ...

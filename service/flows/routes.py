@@ -22,7 +22,7 @@ from service.errors import BadRequest
 from service.flows.provenance import provenance_info
 from service.flows.runs import run_info
 from service.flows.service import Flows
-from service.flows.store import PIPELINES, flow_info, policy_code
+from service.flows.store import NAMES, PIPELINES, policy_code
 from service.jsonio import JSONResponse
 from service.params import int_param
 from service.routing import Endpoint, Param
@@ -35,6 +35,35 @@ RUNS_DEFAULT = 50
 
 def flows(request: Request) -> Flows:
     return stores(request).flows
+
+
+def flow_info(flow: Document) -> Document:
+    """The native JSON of a stored flow."""
+    return {
+        "id": flow["_id"],
+        "function_id": flow["function_id"],
+        "function_path": flow["function_path"],
+        "site": flow["site"],
+        "inputs": flow["inputs"],
+        "outputs": flow["outputs"],
+        "kwargs": flow["kwargs"],
+        "description": flow["description"],
+        "policy": NAMES[flow["policy"]],
+        "timer": flow["timer"],
+        "state": flow["state"],
+        "owner": flow["owner"],
+        "pipeline": flow["pipeline"],
+        "next_run_at": flow["next_run_at"],
+        "waiting_for": flow["waiting_for"],
+        "pending_run_id": flow["pending_run_id"],
+        "last_enqueued_at": flow["last_enqueued_at"],
+        "last_committed_at": flow["last_committed_at"],
+        "last_run_id": flow["last_run_id"],
+        "last_error": flow["last_error"],
+        "pull_function_id": flow["compat"]["pull_function_id"],
+        "commit_function_id": flow["compat"]["commit_function_id"],
+        "created_at": flow["created_at"],
+    }
 
 
 async def register(request: Request, given: FlowRequest) -> Document:

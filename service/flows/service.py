@@ -40,7 +40,7 @@ class Flows:
     ) -> Flows:
         """Build the stores; every version `sources` creates from now on evaluates the
         gates of the flows consuming it."""
-        store = FlowStore(database, sources, functions, settings)
+        store = FlowStore(database, sources, functions, ingestion, settings)
         triggers = Triggers(database, store, buckets, results)
         provenance = ProvenanceStore(database, settings.aero_lineage_max_nodes)
         sources.listeners.append(triggers.version_created)

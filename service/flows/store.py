@@ -25,7 +25,7 @@ from service.auth.principal import Principal
 from service.canonical import fingerprint
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound
-from service.flows.ports import Functions, Sources
+from service.flows.ports import Functions, Ingestion, Sources
 from service.settings import Settings
 
 COLLECTION = "aero_flows"
@@ -89,44 +89,21 @@ def kind_of(flow: Document) -> str:
     return "ingest" if flow["policy"] == POLICIES["INGESTION"] else "analysis"
 
 
-def flow_info(flow: Document) -> Document:
-    """The native JSON of a stored flow."""
-    return {
-        "id": flow["_id"],
-        "function_id": flow["function_id"],
-        "function_path": flow["function_path"],
-        "site": flow["site"],
-        "inputs": flow["inputs"],
-        "outputs": flow["outputs"],
-        "kwargs": flow["kwargs"],
-        "description": flow["description"],
-        "policy": NAMES[flow["policy"]],
-        "timer": flow["timer"],
-        "state": flow["state"],
-        "owner": flow["owner"],
-        "pipeline": flow["pipeline"],
-        "next_run_at": flow["next_run_at"],
-        "waiting_for": flow["waiting_for"],
-        "pending_run_id": flow["pending_run_id"],
-        "last_enqueued_at": flow["last_enqueued_at"],
-        "last_committed_at": flow["last_committed_at"],
-        "last_run_id": flow["last_run_id"],
-        "last_error": flow["last_error"],
-        "pull_function_id": flow["compat"]["pull_function_id"],
-        "commit_function_id": flow["compat"]["commit_function_id"],
-        "created_at": flow["created_at"],
-    }
-
-
 class FlowStore:
     """Register, read and change flows."""
 
     def __init__(
-        self, database: Database, sources: Sources, functions: Functions, settings: Settings
+        self,
+        database: Database,
+        sources: Sources,
+        functions: Functions,
+        ingestion: Ingestion,
+        settings: Settings,
     ) -> None:
         self.collection: AsyncCollection[Document] = database.db[COLLECTION]
         self.sources = sources
         self.functions = functions
+        self.ingestion = ingestion
         self.settings = settings
 
     async def create_indexes(self) -> None:
@@ -150,9 +127,10 @@ class FlowStore:
 
     async def register(self, request: FlowRequest, owner: str) -> Document:
         """Validate and store a flow; the stored document. 400 for an unregistered
-        function, an unknown source or pinned version, a name clash, a missing input or
-        ingestion URL, a cycle or a timer below SLUICE_AERO_MIN_TIMER; 409 for a
-        duplicate (naming it) or an output another live flow produces."""
+        function, an unknown source or pinned version, a name clash, a missing input, a
+        missing ingestion URL or one ingestion may not fetch (not http(s), or its host not
+        in SLUICE_AERO_INGEST_HOSTS), a cycle or a timer below SLUICE_AERO_MIN_TIMER; 409
+        for a duplicate (naming it) or an output another live flow produces."""
         policy = policy_code(request.policy)
         function_path = await self._function_path(request.function_id, policy)
         _check_names(request)
@@ -284,6 +262,13 @@ class FlowStore:
             url = url or (await self._source(output.data_id, "output")).get("url")
         if not url:
             raise BadRequest("an INGESTION flow's output needs a url (or a source with one)", {})
+        refused = self.ingestion.refusal(url)
+        if refused is not None:
+            # Refused now, not at its first run (which would fail with the same reason).
+            raise BadRequest(
+                f"an INGESTION flow's url cannot be fetched: {refused['message']}",
+                {"url": url, "reason": refused["code"]},
+            )
 
     def _timer(self, policy: int, given: int | None) -> int | None:
         if policy not in SCHEDULED:

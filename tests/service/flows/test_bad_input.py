@@ -60,6 +60,28 @@ def test_registration_refuses_what_it_cannot_run(client: httpx.Client) -> None:
     refused(client, {"function_id": upper, "policy": "INGESTION", "outputs": {"data": {}}})
 
 
+def test_an_ingestion_url_on_a_host_not_allowed_is_refused_at_registration(
+    client: httpx.Client,
+) -> None:
+    # These Sluices allow 127.0.0.1 only (SLUICE_AERO_INGEST_HOSTS).
+    bound = new_source(client, "elsewhere", url="http://upstream.example.org/bound.csv")
+    sources = client.get("/aero/data").json()["total"]
+    flows = client.get("/aero/flows").json()["total"]
+    for output in ({"url": "http://upstream.example.org/cases.csv"}, {"data_id": bound}):
+        answer = client.post(
+            "/aero/flows",
+            json={"site": "local", "policy": "INGESTION", "outputs": {"data": output}},
+        )
+        assert answer.status_code == 400, answer.text
+        error = answer.json()["error"]
+        assert "'upstream.example.org'" in error["message"], error
+        assert "SLUICE_AERO_INGEST_HOSTS" in error["message"], error
+        assert error["details"]["reason"] == "host_not_allowed", error
+    assert client.get("/aero/data").json()["total"] == sources  # no output source made
+    assert client.get("/aero/flows").json()["total"] == flows
+    refused(client, {"policy": "INGESTION", "outputs": {"data": {"url": "ftp://127.0.0.1/x"}}})
+
+
 def test_a_duplicate_is_409_naming_the_flow_and_a_cycle_is_refused(
     client: httpx.Client,
 ) -> None:
