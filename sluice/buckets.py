@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, overload
 
-from schemas.buckets import LeaseStatus
+from schemas.buckets import LeaseStatus, ReportOutcome
 from schemas.work import Work
 from schemas.workers import BeatAnswer
 from sluice.core.plan import Document
@@ -104,6 +104,16 @@ class Buckets(Sender):
         were late reports of runs withdrawn again since (the others are applied);
         NotFound for an unknown id, and then nothing changed."""
         return self._run(plans.update(works, lease))
+
+    def report_many(
+        self, reports: Sequence[tuple[Work | Mapping[str, Any], str]]
+    ) -> list[ReportOutcome]:
+        """Report finished works, `(work, lease)` each, in one request, each as `update`
+        with its lease would; per report, in order, `.recorded`, else `.error` (what
+        `update` would have raised for it alone: code "conflict" once its lease is
+        lost). Invalid input and a pipeline the token may not touch raise, and then
+        none was recorded. NotFound from a server older than this route."""
+        return self._run(plans.report_many(reports))
 
     def delete_ids(self, ids: Sequence[str], progress: Progress | None = None) -> bool:
         """Delete works by id in batches of 100, whatever their state; unknown ids
@@ -242,6 +252,12 @@ class AsyncBuckets(AsyncSender):
     async def update(self, works: Works, lease: str | None = None) -> bool:
         """See `Buckets.update`."""
         return await self._run(plans.update(works, lease))
+
+    async def report_many(
+        self, reports: Sequence[tuple[Work | Mapping[str, Any], str]]
+    ) -> list[ReportOutcome]:
+        """See `Buckets.report_many`."""
+        return await self._run(plans.report_many(reports))
 
     async def delete_ids(self, ids: Sequence[str], progress: Progress | None = None) -> bool:
         """See `Buckets.delete_ids`."""

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
-from schemas.buckets import BIND_HEADER, LEASE_HEADER, LeaseStatus
+from schemas.buckets import BIND_HEADER, LEASE_HEADER, LeaseStatus, ReportOutcome
 from schemas.work import Work
 from sluice.core.plan import Call, Document, Plan, Reply, expect
 from sluice.errors import ProtocolError
@@ -158,6 +158,25 @@ def update(works: Sequence[Work | Mapping[str, Any]], lease: str | None = None) 
     headers = ((LEASE_HEADER, lease),) if lease else None
     answer = yield Call("PUT", "/work", json=[_payload(w) for w in works], headers=headers)
     return bool(answer)
+
+
+def report_many(
+    reports: Sequence[tuple[Work | Mapping[str, Any], str]],
+) -> Plan[list[ReportOutcome]]:
+    """POST /work/reports: finished works, each with its lease (work, token), at once;
+    per report, in order, whether it was recorded and else why not. No request for no
+    report."""
+    if not reports:
+        return []
+    body = {"reports": [{"work": _payload(work), "lease": lease} for work, lease in reports]}
+    answer = yield Call("POST", "/work/reports", json=body)
+    outcomes = expect(answer, list, "a JSON array of report outcomes")
+    if len(outcomes) != len(reports):
+        raise ProtocolError(f"{len(reports)} works reported, {len(outcomes)} answers")
+    try:
+        return [ReportOutcome.model_validate(outcome) for outcome in outcomes]
+    except ValidationError:
+        raise ProtocolError(f"expected report outcomes, the server sent {answer!r:.200}") from None
 
 
 def delete_ids(ids: Sequence[str], progress: Progress | None = None) -> Plan[bool]:

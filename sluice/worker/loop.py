@@ -9,12 +9,13 @@ first (highest priority, then oldest). All held leases are renewed together
 (sluice.worker.leases). If the server answers that a lease is lost, or that the run was
 asked to stop, the run is stopped and nothing is reported: the work is no longer the
 worker's to report. A run past its `timeout` is stopped and reported as a failure
-(sluice.worker.perform).
+(sluice.worker.perform). Reports of finished works go several in one request, from one
+thread (sluice.worker.reports): a slot does not wait for its report.
 
 `Worker.shutdown()` (SIGTERM and SIGINT call it) ends the loop: works claimed but not
-started are released at once; running works may finish within `grace` seconds and are
-reported; otherwise they are stopped and released to the queue, their attempt not
-counted. A second signal skips what is left of the grace.
+started are released at once; reports waiting to be sent go at once; running works may
+finish within `grace` seconds and are reported; otherwise they are stopped and released
+to the queue, their attempt not counted. A second signal skips what is left of the grace.
 """
 
 from __future__ import annotations
@@ -35,9 +36,10 @@ from sluice.experiments import Experiments
 from sluice.plans.buckets import Withdrawn
 from sluice.stepfiles import StepFiles
 from sluice.worker.leases import Held, Leases, beat_interval
-from sluice.worker.perform import RETRYABLE, Performer, Stopping, finished
+from sluice.worker.perform import Performer, Stopping
 from sluice.worker.pool import Pool
 from sluice.worker.presence import Backoff, Presence
+from sluice.worker.reports import RETRYABLE, Reporter, finished
 
 __all__ = ["Filters", "Worker", "beat_interval", "finished"]
 
@@ -114,7 +116,11 @@ class Worker:
         self.stopping = Stopping(grace)
         self.pool = Pool(concurrency, recycle)
         self.leases = Leases(buckets)
-        self.performer = Performer(buckets, self.pool, self.stopping, experiments, step_files)
+        # Several: about one report per slot finishing in the same moment.
+        self.reporter = Reporter(buckets, self.leases, max(2, concurrency))
+        self.performer = Performer(
+            buckets, self.pool, self.stopping, self.reporter, experiments, step_files
+        )
         self.presence = (
             Presence(buckets, filters.pipelines, filters.site, name) if register else None
         )
@@ -130,6 +136,7 @@ class Worker:
         """Stop taking work; let the running ones finish within `grace`. Called a
         second time, stop them now."""
         self.stopping.ask()
+        self.reporter.flush()
         with self._changed:
             self._changed.notify_all()
 
@@ -141,6 +148,7 @@ class Worker:
             if self.presence is not None:
                 self.presence.start()
             self.leases.start()
+            self.reporter.start()
             slots = [
                 threading.Thread(target=self._slot, name=f"sluice-slot-{n}", daemon=True)
                 for n in range(self.concurrency)
@@ -160,6 +168,8 @@ class Worker:
                         slot.join()
                 self._release_waiting()
                 self.pool.close()
+                # Every report is sent before the leases stop being renewed.
+                self.reporter.stop()
                 self.leases.stop()
                 if self.presence is not None:
                     self.presence.stop()
@@ -237,13 +247,15 @@ class Worker:
                     self._changed.wait()
             if self.presence is not None:
                 self.presence.started(claimed.work)
+            handed = False
             try:
-                self.performer.perform(claimed, held)
+                handed = self.performer.perform(claimed, held)
             except Exception:
                 # A slot outlives whatever one work does to it.
                 log.exception("work %s: the worker failed to run it", claimed.work.get("id"))
             finally:
-                self.leases.drop(held)
+                if not handed:
+                    self.leases.drop(held)
                 if self.presence is not None:
                     self.presence.ended(claimed.work)
                 with self._changed:

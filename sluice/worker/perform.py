@@ -2,8 +2,9 @@
 
 `Performer.perform` runs a work in a child process (a pool child for a function), checks
 it every `TICK` against its timeout, its lease (sluice.worker.leases) and the worker's
-shutdown (`Stopping`), then reports the outcome with the lease, releases the work, or
-drops it when the lease is lost. It logs one line per work.
+shutdown (`Stopping`), then hands the outcome to the reporter (sluice.worker.reports,
+which sends it with the lease), releases the work, or drops it when the lease is lost.
+It logs one line per work, once its report is settled.
 """
 
 from __future__ import annotations
@@ -14,23 +15,19 @@ import time
 
 from sluice.buckets import Buckets
 from sluice.core.plan import Document
-from sluice.errors import APIError, Conflict, ServerError, SluiceError, TransportError
+from sluice.errors import Conflict, SluiceError
 from sluice.experiments import Experiments
 from sluice.plans.buckets import Withdrawn
 from sluice.stepfiles import StepFiles
 from sluice.worker import runner, staging, stepfiles
 from sluice.worker.leases import Held
 from sluice.worker.pool import Child, Pool
+from sluice.worker.reports import Reporter
 
 log = logging.getLogger("sluice.worker")
 
 #: Seconds between checks on a running work (its end is seen at once).
 TICK = 0.1
-#: Seconds the worker keeps retrying a report the server could not take.
-REPORT_PATIENCE = 30.0
-
-#: Errors worth retrying: the server was unreachable or failed, not the request.
-RETRYABLE = (TransportError, ServerError)
 
 
 class Stopping:
@@ -68,20 +65,25 @@ class Performer:
         buckets: Buckets,
         pool: Pool,
         stopping: Stopping,
+        reporter: Reporter,
         experiments: Experiments | None = None,
         step_files: StepFiles | None = None,
     ) -> None:
         self.buckets = buckets
         self.pool = pool
         self.stopping = stopping
+        #: Sends the reports of finished works, several at a time.
+        self.reporter = reporter
         #: Downloads the experiment files a work asks for (sluice.worker.staging).
         self.experiments = experiments
         #: Moves workfile steps' files in and out (sluice.worker.stepfiles).
         self.step_files = step_files
 
-    def perform(self, claimed: Withdrawn, held: Held) -> None:
-        """Run one claimed work to its end and report it (or release it, or drop it
-        when the lease is lost); logs one line."""
+    def perform(self, claimed: Withdrawn, held: Held) -> bool:
+        """Run one claimed work to its end and hand its report to the reporter (or
+        release it, or drop it when the lease is lost); logs one line. True when the
+        report was handed over: the reporter drops `held` once it is sent; otherwise
+        the caller drops it."""
         work, lease = claimed
         # First: the grant must never be reported back with the work.
         work, granted = staging.take_grant(work)
@@ -118,11 +120,21 @@ class Performer:
             if child is not None:
                 self.pool.give_back(child, False)
         elapsed = time.monotonic() - started
-        if outcome is not None:
-            recorded = self._report(work, lease, outcome)
-            verdict = "not recorded" if recorded is None else recorded.status
+
+        def settled(recorded: runner.Outcome | None) -> None:
+            said: str = "not recorded" if recorded is None else recorded.status
             if recorded is not None and recorded.status == "failure" and recorded.results:
-                verdict += f" ({str(recorded.results.get('error'))[:200]})"
+                said += f" ({str(recorded.results.get('error'))[:200]})"
+            self._log(work, said, elapsed)
+
+        if outcome is not None:
+            self.reporter.submit(work, lease, outcome, held, settled)
+            return True
+        self._log(work, verdict, elapsed)
+        return False
+
+    @staticmethod
+    def _log(work: Document, verdict: str, elapsed: float) -> None:
         log.info(
             "work %s pipeline=%s attempt=%s %s in %.2fs",
             work.get("id"),
@@ -163,47 +175,3 @@ class Performer:
         except SluiceError as exc:
             return f"stopped at shutdown; release failed ({exc}), the lease will lapse"
         return "released at shutdown"
-
-    def _report(self, work: Document, lease: str, outcome: runner.Outcome) -> runner.Outcome | None:
-        """PUT the finished work; the outcome the server recorded, None if none."""
-        deadline = time.monotonic() + REPORT_PATIENCE
-        substituted = False
-        while True:
-            try:
-                self.buckets.update([finished(work, outcome)], lease=lease)
-                return outcome
-            except Conflict:
-                return None
-            except RETRYABLE as exc:
-                if time.monotonic() > deadline:
-                    log.error("giving up reporting work %s: %s", work.get("id"), exc)
-                    return None
-                time.sleep(1.0)
-            except APIError as exc:
-                if substituted:
-                    log.error("work %s: report refused: %s", work.get("id"), exc)
-                    return None
-                # The outcome itself was refused (too large, invalid): record why instead.
-                substituted = True
-                work = {**work, "results": None, "products": None, "plots": None}
-                outcome = runner.Outcome.failed(f"the report was refused: {exc}")
-
-
-def finished(work: Document, outcome: runner.Outcome) -> Document:
-    """`work` as reported: status, stop time, and the outcome merged in as the
-    `workflow` client merges it (results updated, products and plots appended). A
-    permanent failure is reported with `retries` lowered to `attempt`."""
-    report = dict(work)
-    report["status"] = outcome.status
-    if outcome.permanent:
-        # No retry left: the server's retrier, `workflow audit` and the mover all read
-        # this as final, and the results say why.
-        report["retries"] = min(work.get("retries") or 0, work.get("attempt") or 0)
-    report["stop"] = time.time()
-    if outcome.results:
-        report["results"] = {**(work.get("results") or {}), **outcome.results}
-    for name in ("products", "plots"):
-        added = getattr(outcome, name)
-        if added:
-            report[name] = [*(work.get(name) or []), *added]
-    return report

@@ -62,3 +62,18 @@ async def test_works_claimed_and_renewed_together(abuckets: AsyncBuckets, pipeli
     assert first is None, "a finished work's lease is no longer held"
     assert second is not None and second.id == ids[2] and not second.stop
     assert await abuckets.heartbeats([]) == []
+
+
+async def test_finished_works_reported_together(abuckets: AsyncBuckets, pipeline: str) -> None:
+    await abuckets.deposit([job(pipeline, "noop") for _ in range(3)])
+    claimed = await abuckets.withdraw_many(pipeline, 3, site="local")
+    gone = claimed[2]
+    await abuckets.release(gone.work["id"], gone.lease)
+    answers = await abuckets.report_many(
+        [({**c.work, "status": "success", "stop": time.time()}, c.lease) for c in claimed]
+    )
+    assert [a.id for a in answers] == [c.work["id"] for c in claimed]
+    assert [a.recorded for a in answers] == [True, True, False]
+    assert answers[2].error is not None and answers[2].error.code == "conflict"
+    assert (await abuckets.details(pipeline))["success"] == 2
+    assert await abuckets.report_many([]) == []

@@ -160,3 +160,21 @@ def test_status_pipelines_details_and_audit(buckets: Buckets, pipeline: str) -> 
     assert set(audit) == {"failed", "expired", "stale"}
     assert all(isinstance(n, int) for n in audit.values())
     assert buckets.audit(stale_days=0)["stale"] >= 1
+
+
+def test_report_many_answers_each_report(buckets: Buckets, pipeline: str) -> None:
+    buckets.deposit([job(pipeline, "noop") for _ in range(2)])
+    first, second = buckets.withdraw_many(pipeline, 2, site="local")
+    reports = [
+        ({**first.work, "status": "failure", "stop": time.time()}, first.lease),
+        ({**second.work, "status": "success", "stop": time.time()}, "not-the-lease"),
+    ]
+    recorded, refused = buckets.report_many(reports)
+    assert recorded.recorded and recorded.error is None
+    assert not refused.recorded and refused.error is not None
+    assert refused.error.code == "conflict" and refused.id == second.work["id"]
+    assert buckets.details(pipeline) == {
+        "total": 2, "queued": 0, "running": 1, "success": 0, "failure": 1,
+    }  # fmt: skip
+    with pytest.raises(ValidationFailed):
+        buckets.report_many([({**second.work, "priority": 9}, second.lease)])
