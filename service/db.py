@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import pymongo
@@ -95,6 +96,28 @@ class Database:
                         raise
                     await asyncio.sleep(RETRY_PAUSE)
 
+    async def insert_judged(
+        self, write: Callable[[AsyncClientSession, bool], Awaitable[None]]
+    ) -> bool:
+        """Run `write(session, careful)` in a transaction until it commits; False when
+        all INSERT_ATTEMPTS met a duplicate key.
+
+        The first attempt is not careful: `write` inserts without reading, which is
+        right for the usual batch of new ids. A duplicate key (an id stored already, or
+        a rival insert committed meanwhile) aborts it, and every later attempt is
+        careful: `write` reads what is stored first and judges it.
+        """
+        careful = False
+        for _ in range(INSERT_ATTEMPTS):
+            try:
+                await self.transaction(partial(_unbound_write, write, careful))
+                return True
+            except (BulkWriteError, DuplicateKeyError) as exc:
+                if not is_duplicate(exc):
+                    raise
+                careful = True
+        return False
+
     async def _commit(self, session: AsyncClientSession, started: float) -> None:
         while True:
             try:
@@ -134,6 +157,18 @@ async def count_by(
         group = row["_id"] or {}
         counts[tuple(group.get(f"k{index}") for index in range(len(fields)))] = int(row["n"])
     return counts
+
+
+def _unbound_write(
+    write: Callable[[AsyncClientSession, bool], Awaitable[None]],
+    careful: bool,
+    session: AsyncClientSession,
+) -> Awaitable[None]:
+    return write(session, careful)
+
+
+#: Attempts of `Database.insert_judged` while rival inserts of the same ids commit.
+INSERT_ATTEMPTS = 5
 
 
 def is_duplicate(exc: BulkWriteError | DuplicateKeyError) -> bool:

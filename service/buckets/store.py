@@ -15,7 +15,6 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from schemas.work import ViewRequest, Work
 from service.auth.principal import Principal
@@ -36,7 +35,7 @@ from service.buckets.lease import Late
 from service.buckets.lifecycle import Lifecycle
 from service.buckets.reports import Reports
 from service.buckets.status import Status
-from service.db import Database, Document, is_duplicate
+from service.db import Database, Document
 from service.errors import (
     BadRequest,
     Conflict,
@@ -64,9 +63,6 @@ INDEXES = [
     IndexModel([(f"{LEASE}.expires", ASCENDING)], name="lease_expires", sparse=True),
     IndexModel([("creation", ASCENDING)], name="creation"),
 ]
-
-#: Attempts at a deposit while rival deposits of the same ids commit under it.
-DEPOSIT_ATTEMPTS = 5
 
 
 class BucketsStore(Claims, Lifecycle, Status, Batches, Reports):
@@ -124,30 +120,26 @@ class BucketsStore(Claims, Lifecycle, Status, Batches, Reports):
         stored one is not the same work."""
         prints = {d["id"]: d[DEPOSIT] for d in queued}
 
-        async def insert(session: AsyncClientSession) -> None:
-            found = self.collection.find(
-                {"id": {"$in": list(prints)}}, {"id": True, DEPOSIT: True}, session=session
-            )
-            existing = {d["id"]: d.get(DEPOSIT) async for d in found}
-            squatted = sorted(i for i, known in existing.items() if known != prints[i])
-            if squatted:
-                raise Conflict(
-                    f"{len(squatted)} id(s) already hold a different work "
-                    f"(first: {squatted[0]}); nothing was queued",
-                    {"ids": squatted},
+        async def insert(session: AsyncClientSession, careful: bool) -> None:
+            new = queued
+            if careful:
+                found = self.collection.find(
+                    {"id": {"$in": list(prints)}}, {"id": True, DEPOSIT: True}, session=session
                 )
-            new = [d for d in queued if d["id"] not in existing]
+                existing = {d["id"]: d.get(DEPOSIT) async for d in found}
+                squatted = sorted(i for i, known in existing.items() if known != prints[i])
+                if squatted:
+                    raise Conflict(
+                        f"{len(squatted)} id(s) already hold a different work "
+                        f"(first: {squatted[0]}); nothing was queued",
+                        {"ids": squatted},
+                    )
+                new = [d for d in queued if d["id"] not in existing]
             if new:
                 await self.collection.insert_many(new, session=session)
 
-        for _ in range(DEPOSIT_ATTEMPTS):
-            try:
-                await self.database.transaction(insert)
-                return
-            except (BulkWriteError, DuplicateKeyError) as exc:
-                # A rival deposit of one of these ids committed meanwhile: judge again.
-                if not is_duplicate(exc):
-                    raise
+        if await self.database.insert_judged(insert):
+            return
         raise Conflict("the works kept being deposited concurrently; retry", {})
 
     async def _held(self, work_id: str, token: str, caller: Principal | None) -> Document:

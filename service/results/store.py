@@ -15,12 +15,12 @@ from bson import ObjectId
 from pymongo import ASCENDING, IndexModel, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+from pymongo.errors import OperationFailure
 
 from schemas.work import PIPELINE_PATTERN, FinishedWork, ViewRequest
 from service import canonical
 from service.auth.principal import Principal
-from service.db import Database, Document, is_duplicate
+from service.db import Database, Document
 from service.errors import (
     BadRequest,
     Conflict,
@@ -49,9 +49,6 @@ INDEXES = [
 #: Collection handles kept for reuse (building one costs as much as a small query's
 #: own work); past this many pipelines the cache starts afresh.
 CACHED_COLLECTIONS = 1024
-
-#: Attempts at a deposit while rival deposits of the same ids commit under it.
-DEPOSIT_ATTEMPTS = 5
 
 
 def check_pipeline(name: Any) -> str:
@@ -148,12 +145,8 @@ class ResultsStore:
                 )
             await self.ensure_indexes(pipeline)
         now = time.time()
-        # Most deposits are of new ids: the first attempt inserts without reading, and
-        # only a duplicate id (which aborts the transaction) makes the next attempts
-        # read the stored ids first to tell "already there" from a conflict.
-        careful = False
 
-        async def insert(session: AsyncClientSession) -> None:
+        async def insert(session: AsyncClientSession, careful: bool) -> None:
             new = await self._new_results(by_pipeline, session) if careful else by_pipeline
             for pipeline, documents in new.items():
                 await self.collection(pipeline).insert_many(
@@ -162,15 +155,8 @@ class ResultsStore:
                     session=session,
                 )  # fmt: skip
 
-        for _ in range(DEPOSIT_ATTEMPTS):
-            try:
-                await self.database.transaction(insert)
-                return {pipeline: True for pipeline in by_pipeline}
-            except (BulkWriteError, DuplicateKeyError) as exc:
-                # An id is stored already, or a rival deposit of it committed meanwhile.
-                if not is_duplicate(exc):
-                    raise
-                careful = True
+        if await self.database.insert_judged(insert):
+            return {pipeline: True for pipeline in by_pipeline}
         raise Conflict("the results kept being deposited concurrently; retry", {})
 
     async def _new_results(
