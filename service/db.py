@@ -97,7 +97,7 @@ class Database:
                     await asyncio.sleep(RETRY_PAUSE)
 
     async def insert_judged(
-        self, write: Callable[[AsyncClientSession, bool], Awaitable[None]]
+        self, write: Callable[[AsyncClientSession | None, bool], Awaitable[None]], single: bool
     ) -> bool:
         """Run `write(session, careful)` in a transaction until it commits; False when
         all INSERT_ATTEMPTS met a duplicate key.
@@ -105,12 +105,17 @@ class Database:
         The first attempt is not careful: `write` inserts without reading, which is
         right for the usual batch of new ids. A duplicate key (an id stored already, or
         a rival insert committed meanwhile) aborts it, and every later attempt is
-        careful: `write` reads what is stored first and judges it.
+        careful: `write` reads what is stored first and judges it. `single`: the write
+        inserts one document, which is all or nothing by itself: no transaction (and
+        session None), one round trip fewer.
         """
         careful = False
         for _ in range(INSERT_ATTEMPTS):
             try:
-                await self.transaction(partial(_unbound_write, write, careful))
+                if single:
+                    await write(None, careful)
+                else:
+                    await self.transaction(partial(_unbound_write, write, careful))
                 return True
             except (BulkWriteError, DuplicateKeyError) as exc:
                 if not is_duplicate(exc):
@@ -160,7 +165,7 @@ async def count_by(
 
 
 def _unbound_write(
-    write: Callable[[AsyncClientSession, bool], Awaitable[None]],
+    write: Callable[[AsyncClientSession | None, bool], Awaitable[None]],
     careful: bool,
     session: AsyncClientSession,
 ) -> Awaitable[None]:

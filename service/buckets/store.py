@@ -116,11 +116,11 @@ class BucketsStore(Claims, Lifecycle, Status, Batches, Reports):
         return [d["id"] for d in documents]
 
     async def _insert_new(self, queued: list[Document]) -> None:
-        """Insert the works whose ids are not stored yet, in one transaction; 409 if a
-        stored one is not the same work."""
+        """Insert the works whose ids are not stored yet, all or nothing (a transaction,
+        or one insert for a single work); 409 if a stored one is not the same work."""
         prints = {d["id"]: d[DEPOSIT] for d in queued}
 
-        async def insert(session: AsyncClientSession, careful: bool) -> None:
+        async def insert(session: AsyncClientSession | None, careful: bool) -> None:
             new = queued
             if careful:
                 found = self.collection.find(
@@ -138,7 +138,7 @@ class BucketsStore(Claims, Lifecycle, Status, Batches, Reports):
             if new:
                 await self.collection.insert_many(new, session=session)
 
-        if await self.database.insert_judged(insert):
+        if await self.database.insert_judged(insert, len(queued) == 1):
             return
         raise Conflict("the works kept being deposited concurrently; retry", {})
 

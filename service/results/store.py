@@ -1,8 +1,9 @@
 """Results: finished works, one MongoDB collection per pipeline.
 
-Every write of a batch runs in one transaction, so a request either writes all of its
-documents or none. A locked result (`results.locked: true`) is never replaced or deleted;
-the one change allowed on it is clearing the lock.
+Every write of a batch runs in one transaction (a deposit of one document is one
+insert, atomic by itself), so a request either writes all of its documents or none. A
+locked result (`results.locked: true`) is never replaced or deleted; the one change
+allowed on it is clearing the lock.
 """
 
 from __future__ import annotations
@@ -146,7 +147,7 @@ class ResultsStore:
             await self.ensure_indexes(pipeline)
         now = time.time()
 
-        async def insert(session: AsyncClientSession, careful: bool) -> None:
+        async def insert(session: AsyncClientSession | None, careful: bool) -> None:
             new = await self._new_results(by_pipeline, session) if careful else by_pipeline
             for pipeline, documents in new.items():
                 await self.collection(pipeline).insert_many(
@@ -155,12 +156,13 @@ class ResultsStore:
                     session=session,
                 )  # fmt: skip
 
-        if await self.database.insert_judged(insert):
+        single = sum(len(documents) for documents in by_pipeline.values()) == 1
+        if await self.database.insert_judged(insert, single):
             return {pipeline: True for pipeline in by_pipeline}
         raise Conflict("the results kept being deposited concurrently; retry", {})
 
     async def _new_results(
-        self, by_pipeline: dict[str, list[Document]], session: AsyncClientSession
+        self, by_pipeline: dict[str, list[Document]], session: AsyncClientSession | None
     ) -> dict[str, list[Document]]:
         """The documents whose ids are not stored yet, by pipeline; 409 naming the ids
         stored with a different result (a stored id with the same result is dropped)."""
