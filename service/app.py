@@ -64,6 +64,7 @@ from service.results.store import ResultsStore
 from service.routing import Endpoint, build_routes
 from service.settings import Settings
 from service.stores import Stores, stores
+from service.sweep import sweep_files
 from service.users.routes import endpoints as user_endpoints
 from service.users.store import UserStore
 from service.workers.routes import endpoints as workers_endpoints
@@ -226,6 +227,7 @@ def background_loops(opened: Stores) -> list[Periodic]:
     return [
         Periodic("experiments", settings.task_interval, experiments_upkeep),
         Periodic("runs", settings.run_interval, opened.runs.reconcile),
+        Periodic("files", settings.sweep_interval, lambda: sweep_files(opened)),
         Periodic("leaderboards", settings.leaderboard_interval, postproc.upkeep),
         Periodic("reaper", settings.reaper_interval, buckets.reap),
         Periodic("workers", settings.reaper_interval, opened.workers.prune),

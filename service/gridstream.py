@@ -1,18 +1,22 @@
-"""Streaming files into and out of GridFS, a few chunks in memory at most.
+"""Streaming files into and out of GridFS, a few chunks in memory at most, and
+sweeping what crashed uploads leave behind.
 
 `GridWriter` writes one GridFS file chunk batch by chunk batch (pymongo's own GridIn
 buffers 32 MB of chunks and their encoding per upload); `read_all` yields an open
 file's content piece by piece. Stores owning a GridFS bucket use both, so no upload or
-download holds a whole file.
+download holds a whole file. `Walk` and `OrphanChunks` serve the periodic file sweep
+(service.sweep): a file's id is an ObjectId made when its upload starts, so its age is
+the upload's, whether or not the upload ever finished.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bson import ObjectId
-from gridfs import AsyncGridFSBucket, AsyncGridOut
+from gridfs import AsyncGridFSBucket, AsyncGridOut, NoFile
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -101,6 +105,98 @@ class GridWriter:
 
     async def abort(self) -> None:
         await self.chunks.delete_many({"files_id": self.file_id})
+
+
+async def delete_files(bucket: AsyncGridFSBucket, file_ids: Iterable[Any]) -> int:
+    """Delete these files of `bucket`; how many were there to delete (a concurrent
+    delete of one, say by another replica, is no error)."""
+    deleted = 0
+    for file_id in file_ids:
+        try:
+            await bucket.delete(file_id)
+            deleted += 1
+        except NoFile:
+            continue
+    return deleted
+
+
+def started_before(seconds: float) -> ObjectId:
+    """The least ObjectId of `seconds` ago: every file id below it belongs to an upload
+    that started earlier than that."""
+    return ObjectId.from_datetime(datetime.now(UTC) - timedelta(seconds=seconds))
+
+
+class Walk:
+    """Values of `field` (ObjectIds, ascending) in `collection` below a bound, a batch
+    at a time, each batch resuming after the last one's end and starting over once the
+    walk reached the bound. The position is this process's own: replicas walking the
+    same collection only repeat each other's work."""
+
+    def __init__(self, collection: AsyncCollection[Document], field: str, where: Document):
+        self.collection = collection
+        self.field = field
+        self.where = where
+        self.after: ObjectId | None = None
+
+    async def next(self, below: ObjectId, limit: int) -> list[Document]:
+        """The next `limit` documents (or fewer, at the end of the walk) whose `field`
+        is below `below`, with `field` and `metadata`."""
+        span: Document = {"$lt": below}
+        if self.after is not None:
+            span["$gt"] = self.after
+        cursor = self.collection.find(
+            {self.field: span, **self.where},
+            {self.field: True, "metadata": True},
+            sort=[(self.field, ASCENDING)],
+            limit=limit,
+        )
+        found = await cursor.to_list()
+        self.after = found[-1][self.field] if len(found) == limit else None
+        return found
+
+
+class OrphanChunks:
+    """Chunks of uploads that never got their files document (the upload died before
+    its end, or its abort did) in a bucket's `meta`/`chunks`, deleted once the upload
+    started longer ago than the grace period: an upload still under way is younger.
+
+    The walk visits each file's first chunk (`n` 0, always the first one written)
+    through the chunks index, a bounded batch per pass."""
+
+    def __init__(self, meta: AsyncCollection[Document], chunks: AsyncCollection[Document]):
+        self.meta = meta
+        self.chunks = chunks
+        self.walk = Walk(chunks, "files_id", {"n": 0})
+
+    async def sweep(self, grace: float, limit: int) -> int:
+        """Delete the chunks of up to `limit` abandoned uploads; how many uploads."""
+        firsts = await self.walk.next(started_before(grace), limit)
+        ids = [first["files_id"] for first in firsts]
+        if not ids:
+            return 0
+        complete = {
+            found["_id"] async for found in self.meta.find({"_id": {"$in": ids}}, {"_id": True})
+        }
+        deleted = 0
+        for file_id in ids:
+            if file_id not in complete:
+                # Nothing writes a files document for an upload this old any more, so
+                # the check cannot go stale; a second replica deletes nothing.
+                removed = await self.chunks.delete_many({"files_id": file_id})
+                deleted += removed.deleted_count > 0
+        return deleted
+
+
+class SweepsChunks:
+    """A store owning a GridFS bucket, whose abandoned uploads the file sweep removes
+    through `sweep_chunks`; the store sets `orphans` to the bucket's `OrphanChunks`."""
+
+    orphans: OrphanChunks
+
+    async def sweep_chunks(self, grace: float, limit: int) -> int:
+        """Delete the chunks of up to `limit` uploads that started over `grace`
+        seconds ago and never got their files document; how many uploads."""
+        return await self.orphans.sweep(grace, limit)
 
 
 async def read_all(stream: AsyncGridOut) -> AsyncIterator[bytes]:

@@ -149,6 +149,14 @@ class Settings(SurfaceSettings):
     run_interval: float = 1.0
     #: Largest output file a workfile step may upload, in bytes (413 past it).
     max_step_file_bytes: int = 1024 * 1024 * 1024
+    #: Seconds after its upload started that the file sweep deletes a stored file that
+    #: nothing records (a step output its run never recorded, the chunks of an upload
+    #: that never finished, an AERO blob no version holds); an upload must end within it.
+    orphan_file_seconds: float = 86400.0
+    #: Seconds between passes of the file sweep; 0 disables it.
+    sweep_interval: float = 300.0
+    #: Most files (and most abandoned uploads) one sweep pass examines per GridFS bucket.
+    sweep_batch: int = 200
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -193,6 +201,8 @@ class Settings(SurfaceSettings):
             "max_workfile_steps",
             "max_step_file_bytes",
             "worker_stale",
+            "orphan_file_seconds",
+            "sweep_batch",
             *self.POSITIVE,
         ):
             if getattr(self, name) < 1:
@@ -209,6 +219,7 @@ class Settings(SurfaceSettings):
             "task_interval",
             "file_grace",
             "run_interval",
+            "sweep_interval",
             "metrics_max_age",
             "claim_batch",
             "claim_batch_seconds",

@@ -20,7 +20,14 @@ from pymongo.errors import DuplicateKeyError
 
 from service.db import Database, Document
 from service.errors import NotFound, SluiceError
-from service.gridstream import CHUNKS_INDEX, GridWriter, grid_bucket, read_all
+from service.gridstream import (
+    CHUNKS_INDEX,
+    GridWriter,
+    OrphanChunks,
+    SweepsChunks,
+    grid_bucket,
+    read_all,
+)
 
 BUCKET = "aero_blobs"
 #: A stream this short is read whole and hashed before anything is written.
@@ -46,11 +53,12 @@ def blob_not_found(blob_id: str) -> NotFound:
     return NotFound(f"no stored bytes with id {blob_id!r}", {"blob_id": blob_id})
 
 
-class BlobStore:
+class BlobStore(SweepsChunks):
     """Put bytes (once per distinct content) and read them back."""
 
     def __init__(self, database: Database) -> None:
         self.bucket, self.meta, self.chunks = grid_bucket(database.db, BUCKET)
+        self.orphans = OrphanChunks(self.meta, self.chunks)
 
     async def create_indexes(self) -> None:
         await self.chunks.create_indexes([CHUNKS_INDEX])

@@ -22,7 +22,14 @@ from pymongo import ASCENDING, IndexModel, ReturnDocument
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, bytes_too_large
 from service.experiments.store import ExperimentStore, experiment_filter, now, public
-from service.gridstream import CHUNKS_INDEX, GridWriter, grid_bucket
+from service.gridstream import (
+    CHUNKS_INDEX,
+    GridWriter,
+    OrphanChunks,
+    SweepsChunks,
+    delete_files,
+    grid_bucket,
+)
 from service.settings import Settings
 
 BUCKET = "experiment_files"
@@ -55,13 +62,14 @@ def _entry(record: Document, name: str) -> Document | None:
     return next((e for e in record.get("files", []) if e["name"] == name), None)
 
 
-class FileStore:
+class FileStore(SweepsChunks):
     """Store, list, read and remove the files of experiments."""
 
     def __init__(self, database: Database, experiments: ExperimentStore, settings: Settings):
         self.experiments = experiments
         self.settings = settings
         self.bucket, self.meta, self.chunks = grid_bucket(database.db, BUCKET)
+        self.orphans = OrphanChunks(self.meta, self.chunks)
 
     async def create_indexes(self) -> None:
         # The index GridFS readers rely on, made here as uploads bypass pymongo's GridIn.
@@ -162,14 +170,7 @@ class FileStore:
         """Delete retired files past their grace; return how many."""
         cutoff = now() - timedelta(seconds=self.settings.file_grace)
         cursor = self.meta.find({"metadata.retired_at": {"$lte": cutoff}}, {"_id": True})
-        deleted = 0
-        async for found in cursor:
-            try:
-                await self.bucket.delete(found["_id"])
-                deleted += 1
-            except NoFile:
-                continue  # another replica's sweep got there first
-        return deleted
+        return await delete_files(self.bucket, [found["_id"] async for found in cursor])
 
     async def open(self, ref: str, name: str) -> tuple[Document, AsyncGridOut]:
         """The entry of file `name` and an open GridFS stream of its content; 404 if none."""
@@ -219,11 +220,5 @@ class FileStore:
 
     async def remove_all(self, experiment_uuid: str) -> int:
         """Delete every GridFS file of an experiment (removed with its record)."""
-        deleted = 0
-        async for found in self.meta.find({"metadata.experiment": experiment_uuid}, {"_id": 1}):
-            try:
-                await self.bucket.delete(found["_id"])
-                deleted += 1
-            except NoFile:
-                continue
-        return deleted
+        cursor = self.meta.find({"metadata.experiment": experiment_uuid}, {"_id": True})
+        return await delete_files(self.bucket, [found["_id"] async for found in cursor])

@@ -21,7 +21,7 @@ from pymongo import ASCENDING, IndexModel
 from service.db import Database, Document
 from service.errors import NotFound, PayloadTooLarge, bytes_too_large
 from service.experiments.files import check_name
-from service.gridstream import CHUNKS_INDEX, GridWriter
+from service.gridstream import CHUNKS_INDEX, GridWriter, OrphanChunks, SweepsChunks, delete_files
 from service.leaderboards.groups import GroupStore, new_id
 
 BUCKET = "leaderboard_uploads"
@@ -51,7 +51,7 @@ def handle(stored: Document) -> Document:
     }
 
 
-class UploadStore:
+class UploadStore(SweepsChunks):
     """Store, list, read and delete the uploaded files of groups."""
 
     def __init__(self, database: Database, groups: GroupStore, max_bytes: int, max_results: int):
@@ -61,6 +61,7 @@ class UploadStore:
         self.bucket = AsyncGridFSBucket(database.db, bucket_name=BUCKET)
         self.meta = database.db[f"{BUCKET}.files"]
         self.chunks = database.db[f"{BUCKET}.chunks"]
+        self.orphans = OrphanChunks(self.meta, self.chunks)
 
     async def create_indexes(self) -> None:
         await self.chunks.create_indexes([CHUNKS_INDEX])
@@ -155,11 +156,5 @@ class UploadStore:
 
     async def remove_group(self, group_id: str) -> int:
         """Delete every upload of a group (deleted with it); how many."""
-        deleted = 0
-        async for found in self.meta.find({"metadata.group": group_id}, {"_id": True}):
-            try:
-                await self.bucket.delete(found["_id"])
-                deleted += 1
-            except NoFile:
-                continue  # a concurrent delete got there first
-        return deleted
+        cursor = self.meta.find({"metadata.group": group_id}, {"_id": True})
+        return await delete_files(self.bucket, [found["_id"] async for found in cursor])

@@ -11,11 +11,16 @@ succeed: the uploads of that work's attempt, newest per path; a declared output
 missing there fails the step. Paths are relative and confined to the working
 directory (`schemas.workfiles.safe_path`, checked at upload of the workfile and again
 by the worker).
+
+A run keeps the files it records as long as it exists (runs are never deleted). A file
+no run records or will still record (the uploads of an attempt that lost its lease, a
+path uploaded twice, a crash between an upload and its run's record) is deleted by the
+file sweep (`sweep`) SLUICE_ORPHAN_FILE_SECONDS after its upload started.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any
 
 from bson import ObjectId
@@ -25,10 +30,21 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from service.db import Database, Document
 from service.errors import NotFound, PayloadTooLarge, bytes_too_large
-from service.gridstream import CHUNKS_INDEX, GridWriter
+from service.gridstream import (
+    CHUNKS_INDEX,
+    GridWriter,
+    OrphanChunks,
+    SweepsChunks,
+    Walk,
+    delete_files,
+    started_before,
+)
 from service.settings import Settings
 
 BUCKET = "workfiles_files"
+
+#: Of some files documents of BUCKET, the ids a run records or may still record.
+Needed = Callable[[list[Document]], Awaitable[set[Any]]]
 
 
 class StepFileNotFound(NotFound):
@@ -65,7 +81,28 @@ def inputs_of(process: Document, index: int) -> list[Document]:
     return list(chosen.values())
 
 
-class StepFileStore:
+def still_read(processes: list[Document], files: list[Document]) -> set[Any]:
+    """The ids of `files` (files documents of BUCKET) that `processes` (the runs they
+    name or that stage them) record, as a step's output or the run's input, or may
+    still record: the uploads of a step not yet ended in a run still RUNNING (that
+    attempt may yet succeed). A run records a step's files only as the step ends, so
+    no other file will ever be read."""
+    needed: set[Any] = set()
+    for process in processes:
+        needed.update(item["ref"] for item in process.get("inputs") or [])
+        open_steps = set()
+        for step in process["steps"]:
+            needed.update(item["id"] for item in step.get("files") or [])
+            if process["status"] == "RUNNING" and step["state"] in ("waiting", "queued", "running"):
+                open_steps.add(step["work_id"])
+        for found in files:
+            meta = found.get("metadata") or {}
+            if meta.get("run") == process["_id"] and meta.get("work") in open_steps:
+                needed.add(found["_id"])
+    return needed & {found["_id"] for found in files}
+
+
+class StepFileStore(SweepsChunks):
     """Receive step outputs, read any staged file, list what an attempt uploaded."""
 
     def __init__(self, database: Database, settings: Settings) -> None:
@@ -74,6 +111,8 @@ class StepFileStore:
         self.bucket = AsyncGridFSBucket(database.db, bucket_name=BUCKET)
         self.meta: AsyncCollection[Document] = database.db[f"{BUCKET}.files"]
         self.chunks: AsyncCollection[Document] = database.db[f"{BUCKET}.chunks"]
+        self.walk = Walk(self.meta, "_id", {})
+        self.orphans = OrphanChunks(self.meta, self.chunks)
 
     async def create_indexes(self) -> None:
         await self.chunks.create_indexes([CHUNKS_INDEX])
@@ -154,3 +193,14 @@ class StepFileStore:
         if not ObjectId.is_valid(file_id):
             raise StepFileNotFound(f"no file with id {file_id!r}", {"id": file_id})
         return await self.open(BUCKET, ObjectId(file_id))
+
+    async def sweep(self, grace: float, limit: int, needed: Needed) -> int:
+        """Delete, of the next `limit` files whose upload started over `grace` seconds
+        ago, those `needed` does not name (it answers from the runs); how many. A
+        decision is final (a run records a step's files once, as the step ends), so two
+        replicas sweeping at once delete nothing twice."""
+        files = await self.walk.next(started_before(grace), limit)
+        if not files:
+            return 0
+        kept = await needed(files)
+        return await delete_files(self.bucket, (f["_id"] for f in files if f["_id"] not in kept))

@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from bson import ObjectId
-from gridfs import AsyncGridFSBucket
 from gridfs.errors import NoFile
 from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
@@ -27,6 +26,7 @@ from schemas.workfiles import WorkflowFile
 from service.auth.principal import Principal
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound
+from service.gridstream import OrphanChunks, SweepsChunks, grid_bucket
 from service.params import page_skip
 from service.settings import Settings
 from service.workfiles import definition
@@ -88,13 +88,14 @@ def check_name(what: str, value: str | None) -> str:
     return value
 
 
-class WorkfileStore:
+class WorkfileStore(SweepsChunks):
     """Upload, list, read, download and delete workfiles."""
 
     def __init__(self, database: Database, settings: Settings) -> None:
         self.settings = settings
         self.collection: AsyncCollection[Document] = database.db[COLLECTION]
-        self.files = AsyncGridFSBucket(database.db, bucket_name=BUCKET)
+        self.files, meta, chunks = grid_bucket(database.db, BUCKET)
+        self.orphans = OrphanChunks(meta, chunks)
         self.workspaces = WorkspaceStore(database)
 
     async def create_indexes(self) -> None:

@@ -1,0 +1,32 @@
+"""The file sweep: a periodic pass (every SLUICE_SWEEP_INTERVAL seconds, in every Sluice
+process) deleting stored files nothing will ever read, each through the store owning
+its GridFS bucket.
+
+It deletes, SLUICE_ORPHAN_FILE_SECONDS after their upload started: step outputs no
+workfile run records or may still record (`StepFileStore.sweep`), and in every bucket
+the chunks of uploads that never got their files document (`SweepsChunks`). Each pass
+looks at SLUICE_SWEEP_BATCH files per bucket at most. Every deletion is decided from
+what can no longer change, so replicas sweeping at once only repeat each other.
+"""
+
+from __future__ import annotations
+
+from service.gridstream import SweepsChunks
+from service.stores import Stores
+
+
+async def sweep_files(opened: Stores) -> dict[str, int]:
+    """One pass of the sweep; tallies of what it deleted."""
+    grace, limit = opened.settings.orphan_file_seconds, opened.settings.sweep_batch
+    unrecorded = await opened.step_files.sweep(grace, limit, opened.runs.needed)
+    buckets: tuple[SweepsChunks, ...] = (
+        opened.workfiles,
+        opened.step_files,
+        opened.files,
+        opened.uploads,
+        opened.data.blobs,
+    )
+    abandoned = 0
+    for store in buckets:
+        abandoned += await store.sweep_chunks(grace, limit)
+    return {"step_files_deleted": unrecorded, "uploads_abandoned": abandoned}
