@@ -156,7 +156,11 @@ def decide(
     raises."""
     if caller is not None:
         caller.check_pipelines([stored.get("pipeline")])
-    if canonical.same(public(stored), incoming):
+    # A run's report changes the status (running -> success or failure): that alone
+    # tells it from a blind retry, without encoding both documents to compare them.
+    status = stored.get("status")
+    changed = type(status) is str and status != incoming["status"]
+    if not changed and canonical.same(public(stored), incoming):
         return None
     return judge(stored, incoming, token, caller, require_lease)
 
