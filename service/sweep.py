@@ -4,7 +4,8 @@ its GridFS bucket.
 
 It deletes, SLUICE_ORPHAN_FILE_SECONDS after their upload started: step outputs no
 workfile run records or may still record (`StepFileStore.sweep`), and in every bucket
-the chunks of uploads that never got their files document (`SweepsChunks`). Each pass
+the chunks of uploads that never got their files document (`SweepsChunks`), and AERO
+blobs no version and no unfinished flow run holds (`BlobStore.sweep`). Each pass
 looks at SLUICE_SWEEP_BATCH files per bucket at most. Every deletion is decided from
 what can no longer change, so replicas sweeping at once only repeat each other.
 """
@@ -19,6 +20,12 @@ async def sweep_files(opened: Stores) -> dict[str, int]:
     """One pass of the sweep; tallies of what it deleted."""
     grace, limit = opened.settings.orphan_file_seconds, opened.settings.sweep_batch
     unrecorded = await opened.step_files.sweep(grace, limit, opened.runs.needed)
+
+    async def blobs_held(blob_ids: list[str]) -> set[str]:
+        staged = await opened.flows.commits.staging(blob_ids)
+        return staged | await opened.data.versions_holding(blob_ids)
+
+    unheld = await opened.data.blobs.sweep(grace, limit, blobs_held)
     buckets: tuple[SweepsChunks, ...] = (
         opened.workfiles,
         opened.step_files,
@@ -29,4 +36,8 @@ async def sweep_files(opened: Stores) -> dict[str, int]:
     abandoned = 0
     for store in buckets:
         abandoned += await store.sweep_chunks(grace, limit)
-    return {"step_files_deleted": unrecorded, "uploads_abandoned": abandoned}
+    return {
+        "step_files_deleted": unrecorded,
+        "blobs_deleted": unheld,
+        "uploads_abandoned": abandoned,
+    }

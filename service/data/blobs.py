@@ -4,13 +4,20 @@ A blob is named by the sha256 of its bytes (a unique index on `metadata.sha256`)
 identical bytes are stored once whoever commits them. Bytes given whole are hashed
 first and written only if new; a stream is written as it arrives (never held whole)
 and, when its hash turns out to be known, its chunks are dropped again.
+
+The file sweep (`sweep`) deletes a blob nothing holds (no version, no flow run's staged
+output) SLUICE_ORPHAN_FILE_SECONDS after it was stored or last reused: every `put`
+that finds its bytes stored stamps the blob (`metadata.used_at`), and the sweep deletes
+only a blob whose stamp is still the one it read, so bytes a commit is about to
+reference are never deleted under it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -25,13 +32,18 @@ from service.gridstream import (
     GridWriter,
     OrphanChunks,
     SweepsChunks,
+    Walk,
     grid_bucket,
     read_all,
+    started_before,
 )
 
 BUCKET = "aero_blobs"
 #: A stream this short is read whole and hashed before anything is written.
 INLINE_BYTES = 1024 * 1024
+
+#: Of some blob ids, those something holds (a version, a flow run's staged output).
+Held = Callable[[list[str]], Awaitable[set[str]]]
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,7 @@ class BlobStore(SweepsChunks):
     def __init__(self, database: Database) -> None:
         self.bucket, self.meta, self.chunks = grid_bucket(database.db, BUCKET)
         self.orphans = OrphanChunks(self.meta, self.chunks)
+        self.walk = Walk(self.meta, "_id", {})
 
     async def create_indexes(self) -> None:
         await self.chunks.create_indexes([CHUNKS_INDEX])
@@ -67,8 +80,11 @@ class BlobStore(SweepsChunks):
         )
 
     async def find(self, sha256: str) -> Blob | None:
-        """The blob holding bytes of this sha256, if stored."""
-        found = await self.meta.find_one({"metadata.sha256": sha256})
+        """The blob holding bytes of this sha256, if stored, stamped as reused now (the
+        sweep leaves it another grace period: the caller is about to reference it)."""
+        found = await self.meta.find_one_and_update(
+            {"metadata.sha256": sha256}, {"$set": {"metadata.used_at": datetime.now(UTC)}}
+        )
         return None if found is None else _blob(found)
 
     async def get(self, blob_id: str) -> Blob:
@@ -135,6 +151,29 @@ class BlobStore(SweepsChunks):
         if known is None:  # stored and deleted meanwhile: nothing deletes blobs
             raise RuntimeError(f"blob {digest} vanished while being stored")
         return known
+
+    async def sweep(self, grace: float, limit: int, held: Held) -> int:
+        """Delete, of the next `limit` blobs stored over `grace` seconds ago, those not
+        reused within it that `held` does not name; how many. Each delete is
+        conditional on the reuse stamp read, so a `put` reusing the bytes meanwhile
+        keeps them, and a second replica sweeping deletes nothing."""
+        reused_before = datetime.now(UTC) - timedelta(seconds=grace)
+        files = [
+            found
+            for found in await self.walk.next(started_before(grace), limit)
+            if found["metadata"].get("used_at", reused_before) <= reused_before
+        ]
+        kept = await held([str(found["_id"]) for found in files]) if files else set()
+        deleted = 0
+        for found in files:
+            if str(found["_id"]) in kept:
+                continue
+            stamp = found["metadata"].get("used_at")
+            gone = await self.meta.delete_one({"_id": found["_id"], "metadata.used_at": stamp})
+            if gone.deleted_count:
+                await self.chunks.delete_many({"files_id": found["_id"]})
+                deleted += 1
+        return deleted
 
     async def read(self, blob_id: str) -> AsyncIterator[bytes]:
         """The bytes of blob `blob_id`, piece by piece; 404 (before the first piece) if

@@ -74,9 +74,16 @@ class DataStore(VersionCommits):
                 ),
                 IndexModel([("data_id", ASCENDING), ("checksum", ASCENDING)], name="checksum"),
                 IndexModel([("created_at", DESCENDING), ("_id", DESCENDING)], name="recent"),
+                # The file sweep asks which blobs versions hold.
+                IndexModel([("file.blob_id", ASCENDING)], name="blob"),
             ]
         )
         await self.blobs.create_indexes()
+
+    async def versions_holding(self, blob_ids: list[str]) -> set[str]:
+        """Of these blob ids, those a version holds (its bytes)."""
+        cursor = self.versions.find({"file.blob_id": {"$in": blob_ids}}, {"file.blob_id": True})
+        return {version["file"]["blob_id"] async for version in cursor}
 
     def too_large(self) -> PayloadTooLarge:
         return bytes_too_large(

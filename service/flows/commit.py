@@ -22,7 +22,7 @@ from service.db import Database, Document
 from service.errors import BadRequest, Conflict, ValidationFailed
 from service.flows.ports import Ingestion
 from service.flows.provenance import ProvenanceStore
-from service.flows.runs import Triggers
+from service.flows.runs import ACTIVE, Triggers
 
 ENDED = ("committed", "unchanged", "failed")
 
@@ -129,6 +129,15 @@ class Commits:
             {"$set": {f"staged.{name}": stored.blob_id}},
         )
         return {"output": name, "blob_id": stored.blob_id}
+
+    async def staging(self, blob_ids: list[str]) -> set[str]:
+        """Of these blob ids, those staged as an output of a run not yet ended (its
+        commit will make them versions)."""
+        cursor = self.runs.find(
+            {"status": {"$in": list(ACTIVE)}, "staged": {"$exists": True}}, {"staged": True}
+        )
+        wanted = set(blob_ids)
+        return {blob for run in await cursor.to_list() for blob in run["staged"].values()} & wanted
 
     async def _record(self, run_id: str, name: str, created: bool, version: Document) -> None:
         await self.runs.update_one(
