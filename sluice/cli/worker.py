@@ -12,7 +12,7 @@ from sluice.cli.connect import Connection, connect
 from sluice.experiments import Experiments
 from sluice.flowjob import export_connection
 from sluice.stepfiles import StepFiles
-from sluice.worker.loop import DEFAULT_PREFETCH, DEFAULT_RECYCLE, Filters, Worker
+from sluice.worker.loop import DEFAULT_RECYCLE, Filters, Worker
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -54,10 +54,10 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 @click.option(
     "--prefetch",
     type=click.IntRange(min=0),
-    default=DEFAULT_PREFETCH,
-    show_default=True,
+    default=None,
     help="Works claimed ahead of the free slots (each holds its lease while it waits "
-    "for a slot: for many short works).",
+    "for a slot: for many short works; 0 for long ones).  [default: as many as "
+    "--concurrency]",
 )
 @click.option(
     "--recycle",
@@ -84,7 +84,7 @@ def worker(
     sleep: float,
     grace: float,
     concurrency: int,
-    prefetch: int,
+    prefetch: int | None,
     recycle: int,
     once: bool,
     name: str | None,

@@ -47,10 +47,16 @@ log = logging.getLogger("sluice.worker")
 
 #: Works a pool child runs before a fresh one replaces it, unless told otherwise.
 DEFAULT_RECYCLE = 100
-#: Works claimed ahead of the free slots, unless told otherwise: one hides the claim's
-#: round trip (without it no-op works run at about 0.6 of the queue's cycle rate); it
-#: may wait behind a long work while another worker is idle.
-DEFAULT_PREFETCH = 1
+
+
+def default_prefetch(concurrency: int) -> int:
+    """Works claimed ahead of the free slots unless told otherwise: one per slot.
+
+    That hides the claim's round trip however many slots end at once: with none, no-op
+    works ran at about 0.6 of the queue's cycle rate; at concurrency 8, one ahead ran
+    them at about 0.6 of the rate eight ahead did. The cost: a work claimed ahead may
+    wait behind a long one while another worker is idle."""
+    return concurrency
 
 
 @dataclass(frozen=True)
@@ -76,13 +82,13 @@ class Worker:
     `lives`: stop after that many works (None: never). `sleep`: seconds to wait after
     finding the queue empty. `once`: a single claim of one work (and its run, if any).
     `grace`: seconds running works may take to finish after `shutdown()`. `prefetch`:
-    works claimed ahead of the free slots. `recycle`: works a pool child runs before it
-    is replaced (None: until one fails). `register`: list the worker in the server's
-    registry (named `name`) while it runs. `experiments` downloads the experiment files
-    an extension task's command needs (sluice.worker.staging); `step_files` moves
-    workfile steps' files in and out (sluice.worker.stepfiles). While the server is
-    unreachable, claims are retried after pauses growing exponentially, with jitter
-    (`presence.Backoff`).
+    works claimed ahead of the free slots (None: `default_prefetch`). `recycle`: works a
+    pool child runs before it is replaced (None: until one fails). `register`: list the
+    worker in the server's registry (named `name`) while it runs. `experiments`
+    downloads the experiment files an extension task's command needs
+    (sluice.worker.staging); `step_files` moves workfile steps' files in and out
+    (sluice.worker.stepfiles). While the server is unreachable, claims are retried after
+    pauses growing exponentially, with jitter (`presence.Backoff`).
     """
 
     def __init__(
@@ -95,13 +101,14 @@ class Worker:
         once: bool = False,
         grace: float = 30.0,
         concurrency: int = 1,
-        prefetch: int = DEFAULT_PREFETCH,
+        prefetch: int | None = None,
         recycle: int | None = DEFAULT_RECYCLE,
         register: bool = True,
         name: str | None = None,
         experiments: Experiments | None = None,
         step_files: StepFiles | None = None,
     ) -> None:
+        prefetch = default_prefetch(concurrency) if prefetch is None else prefetch
         if concurrency < 1 or prefetch < 0 or (recycle is not None and recycle < 1):
             raise ValueError("concurrency and recycle must be at least 1, prefetch at least 0")
         self.buckets = buckets
