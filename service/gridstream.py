@@ -4,14 +4,14 @@ sweeping what crashed uploads leave behind.
 `GridWriter` writes one GridFS file chunk batch by chunk batch (pymongo's own GridIn
 buffers 32 MB of chunks and their encoding per upload); `read_all` yields an open
 file's content piece by piece. Stores owning a GridFS bucket use both, so no upload or
-download holds a whole file. `Walk` and `OrphanChunks` serve the periodic file sweep
-(service.sweep): a file's id is an ObjectId made when its upload starts, so its age is
-the upload's, whether or not the upload ever finished.
+download holds a whole file. `SweptBucket` (with `Walk`, `OrphanChunks` and `Unheld`)
+serves the periodic file sweep (service.sweep): a file's id is an ObjectId made when
+its upload starts, so its age is the upload's, whether or not the upload ever finished.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -140,13 +140,13 @@ class Walk:
 
     async def next(self, below: ObjectId, limit: int) -> list[Document]:
         """The next `limit` documents (or fewer, at the end of the walk) whose `field`
-        is below `below`, with `field` and `metadata`."""
+        is below `below`, with `field`, `metadata` and `uploadDate`."""
         span: Document = {"$lt": below}
         if self.after is not None:
             span["$gt"] = self.after
         cursor = self.collection.find(
             {self.field: span, **self.where},
-            {self.field: True, "metadata": True},
+            {self.field: True, "metadata": True, "uploadDate": True},
             sort=[(self.field, ASCENDING)],
             limit=limit,
         )
@@ -187,11 +187,44 @@ class OrphanChunks:
         return deleted
 
 
-class SweepsChunks:
-    """A store owning a GridFS bucket, whose abandoned uploads the file sweep removes
-    through `sweep_chunks`; the store sets `orphans` to the bucket's `OrphanChunks`."""
+#: Of some files documents of a bucket, the ids something holds (they stay).
+Holds = Callable[[list[Document]], Awaitable[set[Any]]]
+
+
+class Unheld:
+    """Complete files of a bucket nothing holds any more, found a bounded batch at a
+    time: those whose upload started, and ended, over the grace period ago and that
+    the owner's `holds` does not name. An owner whose holders never take a file back
+    once they let it go may delete what this finds at once."""
+
+    def __init__(self, meta: AsyncCollection[Document]):
+        self.walk = Walk(meta, "_id", {})
+
+    async def next(self, grace: float, limit: int, holds: Holds) -> list[Any]:
+        """The ids, among the next `limit` files past the grace period, of those
+        `holds` does not name."""
+        ended_before = datetime.now(UTC) - timedelta(seconds=grace)
+        files = [
+            found
+            for found in await self.walk.next(started_before(grace), limit)
+            if found.get("uploadDate", ended_before) <= ended_before
+        ]
+        kept = await holds(files) if files else set()
+        return [found["_id"] for found in files if found["_id"] not in kept]
+
+
+class SweptBucket:
+    """A store owning a GridFS bucket that the file sweep (service.sweep) cleans: it
+    calls `swept(meta, chunks)` once, then the sweep calls `sweep_chunks`; the store's
+    own sweeps of complete files use `unheld`."""
 
     orphans: OrphanChunks
+    unheld: Unheld
+
+    def swept(self, meta: AsyncCollection[Document], chunks: AsyncCollection[Document]) -> None:
+        """Sweep the bucket of these files and chunks collections."""
+        self.orphans = OrphanChunks(meta, chunks)
+        self.unheld = Unheld(meta)
 
     async def sweep_chunks(self, grace: float, limit: int) -> int:
         """Delete the chunks of up to `limit` uploads that started over `grace`

@@ -30,9 +30,7 @@ from service.errors import NotFound, SluiceError
 from service.gridstream import (
     CHUNKS_INDEX,
     GridWriter,
-    OrphanChunks,
-    SweepsChunks,
-    Walk,
+    SweptBucket,
     grid_bucket,
     read_all,
     started_before,
@@ -65,13 +63,12 @@ def blob_not_found(blob_id: str) -> NotFound:
     return NotFound(f"no stored bytes with id {blob_id!r}", {"blob_id": blob_id})
 
 
-class BlobStore(SweepsChunks):
+class BlobStore(SweptBucket):
     """Put bytes (once per distinct content) and read them back."""
 
     def __init__(self, database: Database) -> None:
         self.bucket, self.meta, self.chunks = grid_bucket(database.db, BUCKET)
-        self.orphans = OrphanChunks(self.meta, self.chunks)
-        self.walk = Walk(self.meta, "_id", {})
+        self.swept(self.meta, self.chunks)
 
     async def create_indexes(self) -> None:
         await self.chunks.create_indexes([CHUNKS_INDEX])
@@ -160,7 +157,7 @@ class BlobStore(SweepsChunks):
         reused_before = datetime.now(UTC) - timedelta(seconds=grace)
         files = [
             found
-            for found in await self.walk.next(started_before(grace), limit)
+            for found in await self.unheld.walk.next(started_before(grace), limit)
             if found["metadata"].get("used_at", reused_before) <= reused_before
         ]
         kept = await held([str(found["_id"]) for found in files]) if files else set()

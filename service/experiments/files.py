@@ -5,7 +5,9 @@ new file is complete is the experiment's entry for that name switched to it, in 
 conditional update guarded by the entry it replaces; the replaced file is then
 *retired* (marked, not deleted) and the periodic sweep deletes it SLUICE_FILE_GRACE
 seconds later, so a download that began on the old file finishes on the old file. A
-reader thus gets the old or the new content, never a mix.
+reader thus gets the old or the new content, never a mix. A file no experiment points
+at SLUICE_ORPHAN_FILE_SECONDS after its upload (the upload's switch was cut short, or
+the removal of its experiment) is retired too (`sweep_unheld`).
 """
 
 from __future__ import annotations
@@ -25,8 +27,7 @@ from service.experiments.store import ExperimentStore, experiment_filter, now, p
 from service.gridstream import (
     CHUNKS_INDEX,
     GridWriter,
-    OrphanChunks,
-    SweepsChunks,
+    SweptBucket,
     delete_files,
     grid_bucket,
 )
@@ -62,14 +63,14 @@ def _entry(record: Document, name: str) -> Document | None:
     return next((e for e in record.get("files", []) if e["name"] == name), None)
 
 
-class FileStore(SweepsChunks):
+class FileStore(SweptBucket):
     """Store, list, read and remove the files of experiments."""
 
     def __init__(self, database: Database, experiments: ExperimentStore, settings: Settings):
         self.experiments = experiments
         self.settings = settings
         self.bucket, self.meta, self.chunks = grid_bucket(database.db, BUCKET)
-        self.orphans = OrphanChunks(self.meta, self.chunks)
+        self.swept(self.meta, self.chunks)
 
     async def create_indexes(self) -> None:
         # The index GridFS readers rely on, made here as uploads bypass pymongo's GridIn.
@@ -171,6 +172,29 @@ class FileStore(SweepsChunks):
         cutoff = now() - timedelta(seconds=self.settings.file_grace)
         cursor = self.meta.find({"metadata.retired_at": {"$lte": cutoff}}, {"_id": True})
         return await delete_files(self.bucket, [found["_id"] async for found in cursor])
+
+    async def sweep_unheld(self, grace: float, limit: int) -> int:
+        """Retire, of the next `limit` files uploaded over `grace` seconds ago, those no
+        experiment points at (retired, not deleted: one just replaced is briefly
+        unheld and not yet retired, and downloads under way keep their grace); how many."""
+        unheld = await self.unheld.next(grace, limit, self._held)
+        if not unheld:
+            return 0
+        retired = await self.meta.update_many(
+            {"_id": {"$in": unheld}, "metadata.retired_at": {"$exists": False}},
+            {"$set": {"metadata.retired_at": now()}},
+        )
+        return retired.modified_count
+
+    async def _held(self, files: list[Document]) -> set[Any]:
+        """Of these files, those an experiment points at or already retired."""
+        held = {found["_id"] for found in files if "retired_at" in found.get("metadata", {})}
+        cursor = self.experiments.collection.find(
+            {"files.file_id": {"$in": [found["_id"] for found in files]}}, {"files.file_id": True}
+        )
+        async for record in cursor:
+            held.update(entry["file_id"] for entry in record.get("files", []))
+        return held
 
     async def open(self, ref: str, name: str) -> tuple[Document, AsyncGridOut]:
         """The entry of file `name` and an open GridFS stream of its content; 404 if none."""

@@ -43,6 +43,8 @@ INDEXES = [
     IndexModel([("eid", ASCENDING)], unique=True, name="eid_unique"),
     IndexModel([("created_at", DESCENDING)], name="created_at"),
     IndexModel([("tags", ASCENDING)], name="tags"),
+    # The file sweep asks which experiments point at a file.
+    IndexModel([("files.file_id", ASCENDING)], name="files"),
 ]
 
 #: Attempts at incrementing the day's counter before answering 503 (each attempt that

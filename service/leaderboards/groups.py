@@ -104,6 +104,11 @@ class GroupStore:
             raise NotFound(f"no group {group_id[:64]!r}", {"group": group_id[:64]})
         return group
 
+    async def existing(self, group_ids: list[str]) -> set[str]:
+        """Which of these groups exist."""
+        cursor = self.collection.find({"_id": {"$in": group_ids}}, {"_id": True})
+        return {group["_id"] async for group in cursor}
+
     async def access(self, group_id: str, caller: Principal) -> Document:
         """The group, if `caller` may act on it: 403 outside its pipelines, or for a
         user who is not a member; 404 if there is none."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from bson import ObjectId
 from gridfs import AsyncGridFSBucket, AsyncGridOut, NoFile
@@ -21,7 +22,12 @@ from pymongo import ASCENDING, IndexModel
 from service.db import Database, Document
 from service.errors import NotFound, PayloadTooLarge, bytes_too_large
 from service.experiments.files import check_name
-from service.gridstream import CHUNKS_INDEX, GridWriter, OrphanChunks, SweepsChunks, delete_files
+from service.gridstream import (
+    CHUNKS_INDEX,
+    GridWriter,
+    SweptBucket,
+    delete_files,
+)
 from service.leaderboards.groups import GroupStore, new_id
 
 BUCKET = "leaderboard_uploads"
@@ -51,7 +57,7 @@ def handle(stored: Document) -> Document:
     }
 
 
-class UploadStore(SweepsChunks):
+class UploadStore(SweptBucket):
     """Store, list, read and delete the uploaded files of groups."""
 
     def __init__(self, database: Database, groups: GroupStore, max_bytes: int, max_results: int):
@@ -61,7 +67,7 @@ class UploadStore(SweepsChunks):
         self.bucket = AsyncGridFSBucket(database.db, bucket_name=BUCKET)
         self.meta = database.db[f"{BUCKET}.files"]
         self.chunks = database.db[f"{BUCKET}.chunks"]
-        self.orphans = OrphanChunks(self.meta, self.chunks)
+        self.swept(self.meta, self.chunks)
 
     async def create_indexes(self) -> None:
         await self.chunks.create_indexes([CHUNKS_INDEX])
@@ -158,3 +164,14 @@ class UploadStore(SweepsChunks):
         """Delete every upload of a group (deleted with it); how many."""
         cursor = self.meta.find({"metadata.group": group_id}, {"_id": True})
         return await delete_files(self.bucket, [found["_id"] async for found in cursor])
+
+    async def sweep_unheld(self, grace: float, limit: int) -> int:
+        """Delete, of the next `limit` uploads over `grace` seconds old, those of groups
+        that no longer exist (a group delete cut short before its uploads); how many."""
+        unheld = await self.unheld.next(grace, limit, self._held)
+        return await delete_files(self.bucket, unheld)
+
+    async def _held(self, files: list[Document]) -> set[Any]:
+        named = {found["metadata"].get("group") for found in files}
+        existing = await self.groups.existing([group for group in named if group is not None])
+        return {found["_id"] for found in files if found["metadata"].get("group") in existing}

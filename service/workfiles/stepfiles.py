@@ -20,7 +20,7 @@ file sweep (`sweep`) SLUICE_ORPHAN_FILE_SECONDS after its upload started.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable
 from typing import Any
 
 from bson import ObjectId
@@ -33,18 +33,13 @@ from service.errors import NotFound, PayloadTooLarge, bytes_too_large
 from service.gridstream import (
     CHUNKS_INDEX,
     GridWriter,
-    OrphanChunks,
-    SweepsChunks,
-    Walk,
+    Holds,
+    SweptBucket,
     delete_files,
-    started_before,
 )
 from service.settings import Settings
 
 BUCKET = "workfiles_files"
-
-#: Of some files documents of BUCKET, the ids a run records or may still record.
-Needed = Callable[[list[Document]], Awaitable[set[Any]]]
 
 
 class StepFileNotFound(NotFound):
@@ -102,7 +97,7 @@ def still_read(processes: list[Document], files: list[Document]) -> set[Any]:
     return needed & {found["_id"] for found in files}
 
 
-class StepFileStore(SweepsChunks):
+class StepFileStore(SweptBucket):
     """Receive step outputs, read any staged file, list what an attempt uploaded."""
 
     def __init__(self, database: Database, settings: Settings) -> None:
@@ -111,8 +106,7 @@ class StepFileStore(SweepsChunks):
         self.bucket = AsyncGridFSBucket(database.db, bucket_name=BUCKET)
         self.meta: AsyncCollection[Document] = database.db[f"{BUCKET}.files"]
         self.chunks: AsyncCollection[Document] = database.db[f"{BUCKET}.chunks"]
-        self.walk = Walk(self.meta, "_id", {})
-        self.orphans = OrphanChunks(self.meta, self.chunks)
+        self.swept(self.meta, self.chunks)
 
     async def create_indexes(self) -> None:
         await self.chunks.create_indexes([CHUNKS_INDEX])
@@ -194,13 +188,9 @@ class StepFileStore(SweepsChunks):
             raise StepFileNotFound(f"no file with id {file_id!r}", {"id": file_id})
         return await self.open(BUCKET, ObjectId(file_id))
 
-    async def sweep(self, grace: float, limit: int, needed: Needed) -> int:
+    async def sweep(self, grace: float, limit: int, needed: Holds) -> int:
         """Delete, of the next `limit` files whose upload started over `grace` seconds
         ago, those `needed` does not name (it answers from the runs); how many. A
         decision is final (a run records a step's files once, as the step ends), so two
         replicas sweeping at once delete nothing twice."""
-        files = await self.walk.next(started_before(grace), limit)
-        if not files:
-            return 0
-        kept = await needed(files)
-        return await delete_files(self.bucket, (f["_id"] for f in files if f["_id"] not in kept))
+        return await delete_files(self.bucket, await self.unheld.next(grace, limit, needed))

@@ -26,7 +26,7 @@ from schemas.workfiles import WorkflowFile
 from service.auth.principal import Principal
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound
-from service.gridstream import OrphanChunks, SweepsChunks, grid_bucket
+from service.gridstream import SweptBucket, delete_files, grid_bucket
 from service.params import page_skip
 from service.settings import Settings
 from service.workfiles import definition
@@ -88,14 +88,14 @@ def check_name(what: str, value: str | None) -> str:
     return value
 
 
-class WorkfileStore(SweepsChunks):
+class WorkfileStore(SweptBucket):
     """Upload, list, read, download and delete workfiles."""
 
     def __init__(self, database: Database, settings: Settings) -> None:
         self.settings = settings
         self.collection: AsyncCollection[Document] = database.db[COLLECTION]
         self.files, meta, chunks = grid_bucket(database.db, BUCKET)
-        self.orphans = OrphanChunks(meta, chunks)
+        self.swept(meta, chunks)
         self.workspaces = WorkspaceStore(database)
 
     async def create_indexes(self) -> None:
@@ -134,6 +134,20 @@ class WorkfileStore(SweepsChunks):
         # After the workfile: a workspace delete racing this upload sees the workfile.
         await self.workspaces.record(workspace, owner)
         return info(stored)
+
+    async def sweep_unheld(self, grace: float, limit: int) -> int:
+        """Delete, of the next `limit` files uploaded over `grace` seconds ago, those no
+        workfile version holds (an upload whose version was never recorded, a delete
+        cut short); how many. Versions are never added to an old file again."""
+        unheld = await self.unheld.next(grace, limit, self._held)
+        return await delete_files(self.files, unheld)
+
+    async def _held(self, files: list[Document]) -> set[Any]:
+        cursor = self.collection.find(
+            {"versions.file_id": {"$in": [found["_id"] for found in files]}},
+            {"versions.file_id": True},
+        )
+        return {entry["file_id"] async for record in cursor for entry in record["versions"]}
 
     async def holds_workfiles(self, workspace: str) -> bool:
         """Whether the workspace named `workspace` holds any workfile."""

@@ -64,6 +64,17 @@ def stored(db: Db, bucket: str, file_id: ObjectId) -> bool:
     return db[f"{bucket}.files"].find_one({"_id": file_id}) is not None
 
 
+def complete_file(db: Db, bucket: str, metadata: dict[str, Any]) -> ObjectId:
+    """A GridFS file of one chunk written straight to `bucket`, as an upload would have
+    left it had it crashed before its owner recorded it."""
+    file_id = ObjectId()
+    db[f"{bucket}.chunks"].insert_one({"files_id": file_id, "n": 0, "data": b"lost"})
+    db[f"{bucket}.files"].insert_one({"_id": file_id, "length": 4, "chunkSize": 261120,
+                                      "uploadDate": datetime.now(UTC), "filename": "lost",
+                                      "metadata": metadata})  # fmt: skip
+    return file_id
+
+
 def test_outputs_no_run_records_are_swept_and_recorded_ones_kept(
     start_sluice: SluiceStarter, client: MongoClient[dict[str, Any]], pipeline: str
 ) -> None:
@@ -144,14 +155,40 @@ def test_blobs_no_version_holds_are_swept_and_held_ones_kept(
         data_id = http.post("/aero/data", json={"name": "kept"}).json()["id"]
         assert http.post(f"/aero/data/{data_id}/versions", content=b"held bytes").is_success
         # Bytes stored whose version was never written (a crash between the two).
-        unheld = ObjectId()
-        db["aero_blobs.chunks"].insert_one({"files_id": unheld, "n": 0, "data": b"lost"})
-        lost = {"sha256": "0" * 64, "md5": "0" * 32}
-        db["aero_blobs.files"].insert_one({"_id": unheld, "length": 4, "chunkSize": 261120,
-                                           "uploadDate": datetime.now(UTC), "filename": "lost",
-                                           "metadata": lost})  # fmt: skip
+        unheld = complete_file(db, "aero_blobs", {"sha256": "0" * 64, "md5": "0" * 32})
         wait_for(lambda: not stored(db, "aero_blobs", unheld), what="the unheld blob")
         assert db["aero_blobs.chunks"].count_documents({"files_id": unheld}) == 0
         time.sleep(GRACE + 0.5)  # several passes past the grace of the held blob too
         answer = http.get(f"/aero/data/{data_id}/versions/1/content")
         assert answer.status_code == 200 and answer.content == b"held bytes"
+
+
+def test_files_their_owners_never_recorded_are_swept(
+    start_sluice: SluiceStarter, client: MongoClient[dict[str, Any]], pipeline: str
+) -> None:
+    swept = sweeping(start_sluice, GRACE)
+    db = database_of(client, swept)
+    workflow = {"name": "one", "pipeline": pipeline, "site": "local",
+                "operators": [{"name": "a", "function": f"{JOBS}.add"}]}  # fmt: skip
+    with httpx.Client(base_url=swept.url, timeout=30) as http:
+        info = upload(http, f"ws-{uuid.uuid4().hex[:8]}", "one.yaml", as_yaml(workflow)).json()
+        lost_version = complete_file(db, "workfiles", {"workspace": "w", "file_name": "x.yaml"})
+        lost_upload = complete_file(db, "leaderboard_uploads", {"group": "gone", "upload": "u"})
+        lost_file = complete_file(db, "experiment_files", {"experiment": "gone", "name": "n"})
+
+        def retired() -> bool:
+            # An experiment file is retired (deleted SLUICE_FILE_GRACE later), not deleted.
+            found = db["experiment_files.files"].find_one({"_id": lost_file})
+            return found is not None and "retired_at" in found["metadata"]
+
+        wait_for(
+            lambda: (
+                not stored(db, "workfiles", lost_version)
+                and not stored(db, "leaderboard_uploads", lost_upload)
+                and retired()
+            ),
+            what="the files nobody recorded",
+        )
+        time.sleep(GRACE + 0.5)  # several passes past the grace of the workfile's file too
+        answer = http.get(f"/workfiles/{info['id']}/content")
+        assert answer.status_code == 200 and b"one" in answer.content
