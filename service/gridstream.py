@@ -104,6 +104,8 @@ class GridWriter:
         await self.meta.insert_one(self.files_document())
 
     async def abort(self) -> None:
+        # The first chunk last: an abort cut short leaves it for `OrphanChunks` to find.
+        await self.chunks.delete_many({"files_id": self.file_id, "n": {"$gt": 0}})
         await self.chunks.delete_many({"files_id": self.file_id})
 
 
