@@ -158,14 +158,14 @@ class BlobStore(SweptBucket):
         files = [
             found
             for found in await self.unheld.walk.next(started_before(grace), limit)
-            if found["metadata"].get("used_at", reused_before) <= reused_before
+            if (found.get("metadata") or {}).get("used_at", reused_before) <= reused_before
         ]
         kept = await held([str(found["_id"]) for found in files]) if files else set()
         deleted = 0
         for found in files:
             if str(found["_id"]) in kept:
                 continue
-            stamp = found["metadata"].get("used_at")
+            stamp = (found.get("metadata") or {}).get("used_at")
             gone = await self.meta.delete_one({"_id": found["_id"], "metadata.used_at": stamp})
             if gone.deleted_count:
                 await self.chunks.delete_many({"files_id": found["_id"]})

@@ -172,6 +172,6 @@ class UploadStore(SweptBucket):
         return await delete_files(self.bucket, unheld)
 
     async def _held(self, files: list[Document]) -> set[Any]:
-        named = {found["metadata"].get("group") for found in files}
-        existing = await self.groups.existing([group for group in named if group is not None])
-        return {found["_id"] for found in files if found["metadata"].get("group") in existing}
+        group = {found["_id"]: (found.get("metadata") or {}).get("group") for found in files}
+        existing = await self.groups.existing([g for g in set(group.values()) if g is not None])
+        return {file_id for file_id, named in group.items() if named in existing}
