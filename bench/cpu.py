@@ -7,6 +7,10 @@ call and answering its result) and the bare floor (a Starlette route answering t
 same JSON). The figure is the CPU time each server process spent per request, from
 its own resource usage, so the database's share is left out. Sluice runs with its
 periodic passes off (every SLUICE_*_INTERVAL 0): their CPU is not the requests'.
+
+Those routes run with auth off. The lookup is measured again with a token, on Sluice
+processes that check it: one with the token cache (SLUICE_AUTH_CACHE_SECONDS as
+default) and one reading the token on every request (0), so the cache's saving shows.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import Any
 
 import httpx
@@ -57,6 +62,10 @@ MIN_CPU_SECONDS = 0.1
 
 #: Every periodic pass of Sluice off (reaper, mover, upkeep...).
 QUIET = {env_name(f.name): "0" for f in fields(Settings) if f.name.endswith("_interval")}
+#: The bootstrap admin secret of the Sluice processes that check tokens (loopback only).
+ADMIN_SECRET = "bench-admin-" + uuid.uuid4().hex
+#: The token-checking processes: name, and their token cache lifetime (None: default).
+TOKEN_SERVERS = (("with a token", None), ("with a token read every request", "0"))
 
 
 @dataclass(frozen=True)
@@ -321,4 +330,28 @@ def run(ctx: Context) -> list[Comparison]:
             Route("report", sluice_report, floor_report, requests, warm=False),
         ]
         done = measure_sluice_and_driver(routes, sluice.pid, driver_app.pid)
+        for label, cache in TOKEN_SERVERS:
+            env = {**QUIET, "SLUICE_AUTH": "required", "SLUICE_ADMIN_TOKEN": ADMIN_SECRET}
+            if cache is not None:
+                env["SLUICE_AUTH_CACHE_SECONDS"] = cache
+            with (
+                serve(ctx, "sluice-cpu-token", env=env) as checking,
+                httpx.Client(base_url=checking.url, timeout=120) as reader,
+            ):
+                reader.headers["x-access-token"] = _read_token(reader, pipeline)
+                route = Route(
+                    f"lookup by id, {label}",
+                    partial(post_json, reader, "/results/view", orjson.dumps(lookup)),
+                    routes[0].driver,
+                    requests,
+                )
+                done += measure_sluice_and_driver([route], checking.pid, driver_app.pid)
     return report(measure_bare(ctx, done))
+
+
+def _read_token(http: httpx.Client, pipeline: str) -> str:
+    """A new read token for `pipeline`, made with the bootstrap admin secret."""
+    body = {"name": f"bench-{uuid.uuid4().hex[:8]}", "scopes": ["read"], "pipelines": [pipeline]}
+    made = http.post("/admin/tokens", json=body, headers={"x-access-token": ADMIN_SECRET})
+    token: str = checked(made).json()["token"]
+    return token

@@ -10,7 +10,10 @@ TINY = ["--docs", "60", "--batch", "20", "--requests", "20"]
 TINY_QUEUE = ["--cycles", "20", "--seconds", "2", "--workers", "4"]
 TINY_WORKERS = ["--jobs", "3", "--concurrency", "2"]
 #: The hot routes whose CPU per request is measured (bench/cpu.py).
-ROUTES = ("lookup by id", "view page of 500", "count", "deposit batch of 100", "withdraw", "report")
+ROUTES = (
+    "lookup by id", "view page of 500", "count", "deposit batch of 100", "withdraw", "report",
+    "lookup by id, with a token", "lookup by id, with a token read every request",
+)  # fmt: skip
 TINY_FLOWS = ["--dependants", "2"]
 TINY_CLAIMS = [
     *("--depths", "20,60", "--spread-depth", "60", "--spread-pipelines", "3"),
