@@ -47,6 +47,8 @@ log = logging.getLogger("sluice.worker")
 
 #: Works a pool child runs before a fresh one replaces it, unless told otherwise.
 DEFAULT_RECYCLE = 100
+#: Most seconds the first claim waits for the pool's children to boot.
+BOOT_PATIENCE = 10.0
 
 
 def default_prefetch(concurrency: int) -> int:
@@ -161,10 +163,12 @@ class Worker:
                 for n in range(self.concurrency)
             ]
             try:
-                # Children boot while the first claim is under way.
                 self.pool.fill(min(self.concurrency, self.lives or self.concurrency))
                 for slot in slots:
                     slot.start()
+                # No work is claimed before a child can run it: a work claimed while the
+                # children boot would wait, holding its lease, while others might run it.
+                self.pool.booted(BOOT_PATIENCE)
                 self._claim_loop()
             finally:
                 with self._changed:

@@ -1,9 +1,10 @@
 """Pre-started child processes that run function works one at a time.
 
 A `Child` is `python -m sluice.worker.pool SPEC_FD OUTCOME_FD` (this module) in a
-session of its own: it reads one work spec per line from one pipe, calls the function
-(`sluice.worker.runner.call`) in the work's directory if it has one, and writes the
-outcome as one JSON line to the other, then waits for the next. Modules a function
+session of its own: once booted it writes `READY` as its first line on the outcome pipe
+(`Pool.booted` waits for that), then reads one work spec per line from the other pipe,
+calls the function (`sluice.worker.runner.call`) in the work's directory if it has one,
+writes the outcome as one JSON line, and waits for the next. Modules a function
 imports stay imported for the next work, so a work pays for an interpreter start only
 when its child is new.
 
@@ -28,6 +29,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Any
 
 import orjson
@@ -36,6 +38,8 @@ from sluice.worker.runner import KILL_AFTER, PREEXEC, Outcome, call, kill_group
 
 #: Bytes read from the outcome pipe at a time.
 CHUNK = 1 << 16
+#: The line a child writes first, once it has booted.
+READY = b"ready"
 
 
 class Child:
@@ -65,6 +69,8 @@ class Child:
         self._buffer = b""
         self._outcome: dict[str, Any] | None = None
         self._ended = False
+        #: Whether the child said it booted (its first line, `READY`).
+        self._booted = False
 
     @property
     def pid(self) -> int:
@@ -74,7 +80,8 @@ class Child:
         """Hand the child a work: `{"function", "parameters"}`. OSError if it is gone."""
         self.works += 1
         self._outcome = None
-        self._buffer = b""
+        if self._booted:
+            self._buffer = b""
         data = memoryview(orjson.dumps(spec) + b"\n")
         while data:
             data = data[os.write(self._spec, data) :]
@@ -82,21 +89,47 @@ class Child:
     def wait(self, seconds: float) -> bool:
         """Wait up to `seconds` for the work's outcome or the child's end; whether either
         came."""
-        if self._outcome is not None or self._ended:
-            return True
-        readable, _, _ = select.select([self._out], [], [], max(0.0, seconds))
-        while readable:
+        deadline = time.monotonic() + seconds
+        while True:
+            if self._outcome is not None or self._ended or self._take_line():
+                return True
+            left = max(0.0, deadline - time.monotonic())
+            if not select.select([self._out], [], [], left)[0]:
+                return False
             chunk = os.read(self._out, CHUNK)
             if not chunk:
                 self._end()
                 return True
             self._buffer += chunk
-            line, newline, _ = self._buffer.partition(b"\n")
-            if newline:
+
+    def booted(self, seconds: float) -> bool:
+        """Wait up to `seconds` for the child to finish booting (or to end); whether it
+        did. Only while no work was sent to it."""
+        deadline = time.monotonic() + seconds
+        while not self._booted and not self._ended:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._out], [], [], left)[0]:
+                return False
+            chunk = os.read(self._out, CHUNK)
+            if not chunk:
+                self._end()
+                break
+            self._buffer += chunk
+            self._take_line()
+        return True
+
+    def _take_line(self) -> bool:
+        """Take the lines the buffer holds: the boot line, then the outcome; whether the
+        outcome came."""
+        while True:
+            line, newline, rest = self._buffer.partition(b"\n")
+            if not newline:
+                return False
+            self._buffer = rest
+            if self._booted:
                 self._outcome = orjson.loads(line)
                 return True
-            readable, _, _ = select.select([self._out], [], [], 0)
-        return False
+            self._booted = True
 
     def outcome(self) -> dict[str, Any] | None:
         """The outcome the child wrote for its work; None if it ended without one."""
@@ -215,6 +248,15 @@ class Pool:
             child.close()
             return
 
+    def booted(self, seconds: float) -> None:
+        """Wait up to `seconds` in all for the idle children to finish booting."""
+        deadline = time.monotonic() + seconds
+        with self._lock:
+            idle = list(self._idle)
+        for child in idle:
+            if not child.booted(deadline - time.monotonic()):
+                return
+
     def close(self) -> None:
         """Retire every idle child; children given back later are retired too."""
         with self._lock:
@@ -241,6 +283,8 @@ def main(argv: list[str]) -> int:
     os.set_inheritable(specs_fd, False)
     os.set_inheritable(out_fd, False)
     home = os.getcwd()
+    # Booted: the worker claims works only once its children can run them.
+    os.write(out_fd, READY + b"\n")
     with os.fdopen(specs_fd, "rb") as specs:
         for line in specs:
             spec = orjson.loads(line)
