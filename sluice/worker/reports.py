@@ -152,7 +152,12 @@ class Reporter:
                     self._settle(item, item.outcome if answer.recorded else None)
                 return
         for item in batch:
-            recorded = report_one(self.buckets, item.work, item.lease, item.outcome, item.ended)
+            # Patience counted from when the work ended: a batch reported one by one
+            # while the server is down is given up together, not one after another.
+            deadline = item.since + REPORT_PATIENCE
+            recorded = report_one(
+                self.buckets, item.work, item.lease, item.outcome, item.ended, deadline
+            )
             self._settle(item, recorded)
 
     def _again(self, batch: list[_Pending], exc: SluiceError) -> None:
@@ -179,11 +184,14 @@ def report_one(
     lease: str,
     outcome: runner.Outcome,
     ended: float | None = None,
+    deadline: float | None = None,
 ) -> runner.Outcome | None:
-    """PUT the finished work alone; the outcome the server recorded, None if none (the
-    lease was lost, or the server could not take it within REPORT_PATIENCE). An outcome
-    the server refuses (too large, invalid) is replaced by a failure saying why."""
-    deadline = time.monotonic() + REPORT_PATIENCE
+    """PUT the finished work alone (its `stop`: `ended`, else now); the outcome the
+    server recorded, None if none (the lease was lost, or the server could not take it
+    by `deadline`, a `time.monotonic()`, else within REPORT_PATIENCE). An outcome the
+    server refuses (too large, invalid) is replaced by a failure saying why."""
+    if deadline is None:
+        deadline = time.monotonic() + REPORT_PATIENCE
     substituted = False
     while True:
         try:
