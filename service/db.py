@@ -97,9 +97,9 @@ class Database:
                     await asyncio.sleep(RETRY_PAUSE)
 
     async def insert_judged(
-        self, write: Callable[[AsyncClientSession | None, bool], Awaitable[None]], single: bool
+        self, write: Callable[[bool, AsyncClientSession | None], Awaitable[None]], single: bool
     ) -> bool:
-        """Run `write(session, careful)` in a transaction until it commits; False when
+        """Run `write(careful, session)` in a transaction until it commits; False when
         all INSERT_ATTEMPTS met a duplicate key.
 
         The first attempt is not careful: `write` inserts without reading, which is
@@ -113,9 +113,9 @@ class Database:
         for _ in range(INSERT_ATTEMPTS):
             try:
                 if single:
-                    await write(None, careful)
+                    await write(careful, None)
                 else:
-                    await self.transaction(partial(_unbound_write, write, careful))
+                    await self.transaction(partial(write, careful))
                 return True
             except (BulkWriteError, DuplicateKeyError) as exc:
                 if not is_duplicate(exc):
@@ -162,14 +162,6 @@ async def count_by(
         group = row["_id"] or {}
         counts[tuple(group.get(f"k{index}") for index in range(len(fields)))] = int(row["n"])
     return counts
-
-
-def _unbound_write(
-    write: Callable[[AsyncClientSession | None, bool], Awaitable[None]],
-    careful: bool,
-    session: AsyncClientSession,
-) -> Awaitable[None]:
-    return write(session, careful)
 
 
 #: Attempts of `Database.insert_judged` while rival inserts of the same ids commit.

@@ -120,7 +120,7 @@ class BucketsStore(Claims, Lifecycle, Status, Batches, Reports):
         or one insert for a single work); 409 if a stored one is not the same work."""
         prints = {d["id"]: d[DEPOSIT] for d in queued}
 
-        async def insert(session: AsyncClientSession | None, careful: bool) -> None:
+        async def insert(careful: bool, session: AsyncClientSession | None) -> None:
             new = queued
             if careful:
                 found = self.collection.find(

@@ -79,9 +79,14 @@ class BlobStore(SweptBucket):
     async def find(self, sha256: str) -> Blob | None:
         """The blob holding bytes of this sha256, if stored, stamped as reused now (the
         sweep leaves it another grace period: the caller is about to reference it)."""
-        found = await self.meta.find_one_and_update(
-            {"metadata.sha256": sha256}, {"$set": {"metadata.used_at": datetime.now(UTC)}}
+        # Stamp, then read: two indexed point operations, where one find_one_and_update
+        # would scan every blob on the embedded database (60 ms at 5,000 blobs, not 5).
+        # Stamped first, the blob read back cannot be one the sweep is deleting.
+        chosen = {"metadata.sha256": sha256}
+        stamped = await self.meta.update_one(
+            chosen, {"$set": {"metadata.used_at": datetime.now(UTC)}}
         )
+        found = await self.meta.find_one(chosen) if stamped.matched_count else None
         return None if found is None else _blob(found)
 
     async def get(self, blob_id: str) -> Blob:
@@ -145,7 +150,7 @@ class BlobStore(SweptBucket):
             except DuplicateKeyError:
                 known = await self.find(digest)  # the same bytes stored concurrently
         await writer.abort()
-        if known is None:  # stored and deleted meanwhile: nothing deletes blobs
+        if known is None:  # stored and deleted meanwhile: the sweep spares a blob this new
             raise RuntimeError(f"blob {digest} vanished while being stored")
         return known
 

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bson import ObjectId
-from gridfs import AsyncGridFSBucket, AsyncGridOut, NoFile
+from gridfs import AsyncGridOut, NoFile
 from pymongo import ASCENDING, IndexModel
 
 from service.db import Database, Document
@@ -27,6 +27,7 @@ from service.gridstream import (
     GridWriter,
     SweptBucket,
     delete_files,
+    grid_bucket,
 )
 from service.leaderboards.groups import GroupStore, new_id
 
@@ -64,9 +65,7 @@ class UploadStore(SweptBucket):
         self.groups = groups
         self.max_bytes = max_bytes
         self.max_results = max_results
-        self.bucket = AsyncGridFSBucket(database.db, bucket_name=BUCKET)
-        self.meta = database.db[f"{BUCKET}.files"]
-        self.chunks = database.db[f"{BUCKET}.chunks"]
+        self.bucket, self.meta, self.chunks = grid_bucket(database.db, BUCKET)
         self.swept(self.meta, self.chunks)
 
     async def create_indexes(self) -> None:

@@ -147,7 +147,7 @@ class ResultsStore:
             await self.ensure_indexes(pipeline)
         now = time.time()
 
-        async def insert(session: AsyncClientSession | None, careful: bool) -> None:
+        async def insert(careful: bool, session: AsyncClientSession | None) -> None:
             new = await self._new_results(by_pipeline, session) if careful else by_pipeline
             for pipeline, documents in new.items():
                 await self.collection(pipeline).insert_many(

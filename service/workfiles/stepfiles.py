@@ -26,7 +26,6 @@ from typing import Any
 from bson import ObjectId
 from gridfs import AsyncGridFSBucket, AsyncGridOut, NoFile
 from pymongo import ASCENDING, IndexModel
-from pymongo.asynchronous.collection import AsyncCollection
 
 from service.db import Database, Document
 from service.errors import NotFound, PayloadTooLarge, bytes_too_large
@@ -36,6 +35,7 @@ from service.gridstream import (
     Holds,
     SweptBucket,
     delete_files,
+    grid_bucket,
 )
 from service.settings import Settings
 
@@ -103,9 +103,7 @@ class StepFileStore(SweptBucket):
     def __init__(self, database: Database, settings: Settings) -> None:
         self.db = database.db
         self.settings = settings
-        self.bucket = AsyncGridFSBucket(database.db, bucket_name=BUCKET)
-        self.meta: AsyncCollection[Document] = database.db[f"{BUCKET}.files"]
-        self.chunks: AsyncCollection[Document] = database.db[f"{BUCKET}.chunks"]
+        self.bucket, self.meta, self.chunks = grid_bucket(database.db, BUCKET)
         self.swept(self.meta, self.chunks)
 
     async def create_indexes(self) -> None:

@@ -90,32 +90,32 @@ class Child:
         """Wait up to `seconds` for the work's outcome or the child's end; whether either
         came."""
         deadline = time.monotonic() + seconds
-        while True:
-            if self._outcome is not None or self._ended or self._take_line():
-                return True
-            left = max(0.0, deadline - time.monotonic())
-            if not select.select([self._out], [], [], left)[0]:
+        while not (self._outcome is not None or self._ended or self._take_line()):
+            if not self._read(deadline):
                 return False
-            chunk = os.read(self._out, CHUNK)
-            if not chunk:
-                self._end()
-                return True
-            self._buffer += chunk
+        return True
 
     def booted(self, seconds: float) -> bool:
         """Wait up to `seconds` for the child to finish booting (or to end); whether it
         did. Only while no work was sent to it."""
         deadline = time.monotonic() + seconds
-        while not self._booted and not self._ended:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self._out], [], [], left)[0]:
+        while not (self._booted or self._ended):
+            if not self._read(deadline):
                 return False
-            chunk = os.read(self._out, CHUNK)
-            if not chunk:
-                self._end()
-                break
-            self._buffer += chunk
             self._take_line()
+        return True
+
+    def _read(self, deadline: float) -> bool:
+        """Add what the child writes by `deadline` (a `time.monotonic()`) to the buffer,
+        or see that it ended; False if it wrote nothing in time."""
+        left = max(0.0, deadline - time.monotonic())
+        if not select.select([self._out], [], [], left)[0]:
+            return False
+        chunk = os.read(self._out, CHUNK)
+        if chunk:
+            self._buffer += chunk
+        else:
+            self._end()
         return True
 
     def _take_line(self) -> bool:

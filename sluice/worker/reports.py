@@ -203,7 +203,7 @@ def report_one(
             if time.monotonic() > deadline:
                 log.error("giving up reporting work %s: %s", work.get("id"), exc)
                 return None
-            time.sleep(1.0)
+            time.sleep(RETRY_PAUSE)
         except APIError as exc:
             if substituted:
                 log.error("work %s: report refused: %s", work.get("id"), exc)
