@@ -163,6 +163,16 @@ class StillRunning(SluiceError):
     code = "still_running"
 
 
+def _error_object(code: str, message: str, details: Any) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": details}
+
+
+def error_detail(exc: SluiceError) -> dict[str, Any]:
+    """`exc` as the `{"code", "message", "details"}` of an error body: what a route
+    answering items one by one gives as an item's error."""
+    return _error_object(exc.code, exc.message, exc.details)
+
+
 def error_response(
     status_code: int,
     code: str,
@@ -185,7 +195,7 @@ def _error_body(
     details: Any,
     headers: dict[str, str] | None,
 ) -> Response:
-    error = {"code": code, "message": message, "details": details}
+    error = _error_object(code, message, details)
     try:
         return JSONResponse({**body, "error": error}, status_code=status_code, headers=headers)
     except TypeError:

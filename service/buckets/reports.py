@@ -6,13 +6,15 @@ lease, and answers each on its own, so one lost lease does not fail the others. 
 judge every document with the one rule (`service.buckets.lease.decide`) and replace it
 conditionally on the state it was judged from. `report_many` does it in two database
 round trips whatever the number of reports (one read of every id, one unordered bulk
-write), and judges again one by one only the works that changed in between.
+write); when some work changed in between, it judges every written one again as `PUT
+/work` does (one whose write went through reads as the same and passes; the reports
+carry lease tokens, so one whose run lost its lease since is refused and writes nothing).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -23,13 +25,23 @@ from service.buckets import lease
 from service.buckets.claims import Candidates
 from service.buckets.lease import Late
 from service.db import Document
-from service.errors import Conflict, NotFound, ValidationFailed
+from service.errors import Conflict, Forbidden, NotFound, SluiceError, ValidationFailed
 from service.settings import Settings
 from service.validation import duplicates, validate_works
 
-#: What one report of `report_many` came to: None when recorded, Late, or why it was
-#: refused (the error `PUT /work` would have answered for it alone).
-Outcome = Late | Conflict | NotFound | None
+#: What one report of `report_many` came to: None when recorded, else why it was refused
+#: (the error `PUT /work` would have answered for it alone).
+Outcome = SluiceError | None
+Verdict = TypeVar("Verdict", Document | None, None)
+#: The refusals of one report that leave the batch's others to go on.
+REFUSALS = (Conflict, NotFound, Forbidden)
+
+
+def _with_token(verdict: Verdict | Late) -> Verdict:
+    # Every batched report carries its lease token, and `lease.judge` finds a report
+    # late only without one.
+    assert not isinstance(verdict, Late), "a report with a lease token is never late"
+    return verdict
 
 
 class Reports:
@@ -76,14 +88,12 @@ class Reports:
             try:
                 if found is None:
                     raise lease.unknown(document["id"])
-                verdict = lease.decide(found, document, token, caller, strict)
-            except (Conflict, NotFound) as exc:
+                verdict = _with_token(lease.decide(found, document, token, caller, strict))
+            except REFUSALS as exc:
                 outcomes[index] = exc
                 continue
-            if isinstance(verdict, dict):
+            if verdict is not None:
                 writes.append((index, ReplaceOne(lease.version(found), verdict)))
-            else:
-                outcomes[index] = verdict
         if writes:
             result = await self.collection.bulk_write([op for _, op in writes], ordered=False)
             if result.matched_count < len(writes):
@@ -104,8 +114,10 @@ class Reports:
         strict = self.settings.require_lease
         for index in indexes:
             try:
-                outcomes[index] = await lease.report(
-                    self.collection, documents[index], tokens[index], caller, strict
+                outcomes[index] = _with_token(
+                    await lease.report(
+                        self.collection, documents[index], tokens[index], caller, strict
+                    )
                 )
-            except (Conflict, NotFound) as exc:
+            except REFUSALS as exc:
                 outcomes[index] = exc

@@ -38,7 +38,7 @@ from service.auth import principal, record
 from service.body import request_json
 from service.buckets import transfer
 from service.buckets.lease import Late
-from service.errors import BadRequest, batch_too_large
+from service.errors import BadRequest, batch_too_large, error_detail
 from service.jsonio import JSONResponse, stream_array
 from service.observe.requests import mark_quiet
 from service.params import int_param
@@ -143,22 +143,18 @@ async def update(request: Request) -> Response:
 
 async def reports(request: Request) -> Response:
     body = parse_model(ReportsRequest, await request_json(request))
-    held = stores(request)
-    if len(body.reports) > held.settings.max_batch:
-        raise batch_too_large(len(body.reports), held.settings.max_batch, "reports")
-    outcomes = await held.buckets.report_many(
+    # At most SLUICE_MAX_BATCH reports: `report_many` validates them as `PUT /work` does.
+    outcomes = await stores(request).buckets.report_many(
         [r.work for r in body.reports], [r.lease for r in body.reports], principal(request)
     )
-    answers: list[dict[str, Any]] = []
-    for report, outcome in zip(body.reports, outcomes, strict=True):
-        error: dict[str, Any] | None = None
-        if isinstance(outcome, Late):
-            await _record_late(request, outcome)
-            details = {"attempt": outcome.attempt, "current": outcome.current}
-            error = {"code": "late_report", "message": "a late report", "details": details}
-        elif outcome is not None:
-            error = {"code": outcome.code, "message": outcome.message, "details": outcome.details}
-        answers.append({"id": str(report.work["id"]), "recorded": error is None, "error": error})
+    answers = [
+        {
+            "id": str(report.work["id"]),
+            "recorded": outcome is None,
+            "error": None if outcome is None else error_detail(outcome),
+        }
+        for report, outcome in zip(body.reports, outcomes, strict=True)
+    ]
     return JSONResponse(answers)
 
 

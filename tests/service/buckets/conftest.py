@@ -13,7 +13,10 @@ from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
 
-from service.buckets.store import COLLECTION, INDEXES
+from service.buckets.store import COLLECTION, INDEXES, BucketsStore
+from service.db import Database
+from service.query import QueryValidator
+from service.settings import Settings
 from service.testing import SluiceProcess, SluiceStarter
 
 
@@ -81,3 +84,14 @@ async def rival_collections(
     yield collections
     for client in clients:
         await client.close()
+
+
+@pytest.fixture
+async def store(mongo_uri: str, db_name: str) -> AsyncIterator[BucketsStore]:
+    """A Buckets store in this process, claiming from batches, on a database of its own."""
+    settings = Settings(mongodb_uri=mongo_uri, db_name=db_name, claim_batch=4, max_batch=20)
+    database = Database(settings)
+    buckets = BucketsStore(database, QueryValidator(12, 5000), settings)
+    await buckets.create_indexes()
+    yield buckets
+    await database.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -14,9 +14,7 @@ from pymongo.collection import Collection
 
 from service.buckets.claims import Candidates, batchable, rank
 from service.buckets.store import COLLECTION, BucketsStore
-from service.db import Database
 from service.errors import BadRequest
-from service.query import QueryValidator
 from service.settings import Settings
 from service.testing import SluiceProcess
 from tests.service.buckets.helpers import deposit, new_work, put, view, withdraw
@@ -129,17 +127,6 @@ def test_batched_claims_from_two_replicas_take_each_work_once(
     assert sorted(claimed) == sorted(ids)
     works: Collection[dict[str, Any]] = mongo[db_name][COLLECTION]
     assert works.count_documents({"pipeline": pipeline, "attempt": 1, "status": "running"}) == 300
-
-
-@pytest.fixture
-async def store(mongo_uri: str, db_name: str) -> AsyncIterator[BucketsStore]:
-    """A Buckets store in this process, claiming from batches, on a database of its own."""
-    settings = Settings(mongodb_uri=mongo_uri, db_name=db_name, claim_batch=4, max_batch=20)
-    database = Database(settings)
-    buckets = BucketsStore(database, QueryValidator(12, 5000), settings)
-    await buckets.create_indexes()
-    yield buckets
-    await database.close()
 
 
 @pytest.mark.parametrize("batch", [0, 4])

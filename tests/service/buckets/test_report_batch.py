@@ -1,14 +1,21 @@
 """`POST /buckets/work/reports`: finished works reported together, each with its lease,
-each judged as `PUT /buckets/work` with that lease judges it, answered one by one."""
+each judged as `PUT /buckets/work` with that lease judges it, answered one by one, also
+when a work changes between the batch's read and its write."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import httpx
+import pytest
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
 
 from schemas.buckets import BIND_HEADER
+from service.buckets.store import BucketsStore
+from service.db import Document
+from service.errors import Conflict
 from tests.service.buckets.helpers import Work, claim, deposit, new_work, put, view
 
 
@@ -104,3 +111,82 @@ def test_a_report_back_to_queued_is_claimable_again(http: httpx.Client, pipeline
     assert reports(http, (requeued, lease)).json()[0]["recorded"] is True
     again = http.post("/buckets/work/withdraw", json={"pipeline": pipeline}).json()
     assert again["id"] == work["id"]
+
+
+class Raced:
+    """The Buckets collection, where `meanwhile` changes stored works once: after the
+    batch's read of them and before its bulk write."""
+
+    def __init__(
+        self, real: AsyncCollection[Document], meanwhile: Callable[[], Awaitable[object]]
+    ) -> None:
+        self.real = real
+        self.meanwhile: Callable[[], Awaitable[object]] | None = meanwhile
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    async def bulk_write(self, requests: Any, **options: Any) -> Any:
+        change, self.meanwhile = self.meanwhile, None
+        if change is not None:
+            await change()
+        return await self.real.bulk_write(requests, **options)
+
+
+async def _race(store: BucketsStore, meanwhile: Callable[[], Awaitable[object]]) -> None:
+    store.collection = cast("AsyncCollection[Document]", Raced(store.collection, meanwhile))
+
+
+async def _claim_three(store: BucketsStore, pipeline: str) -> list[tuple[Document, str]]:
+    await store.deposit([new_work(pipeline, priority=p) for p in (3, 2, 1)])
+    claimed = await store.claim({"pipeline": pipeline}, None, True, 3)
+    assert len(claimed) == 3
+    return claimed
+
+
+async def test_a_lease_taken_between_read_and_write_fails_only_that_report(
+    store: BucketsStore, pipeline: str
+) -> None:
+    (first, first_lease), (taken, taken_lease), (third, third_lease) = await _claim_three(
+        store, pipeline
+    )
+    rerun: list[str] = []
+
+    async def claim_again() -> None:
+        # The run gives its work back and another run claims it: a new attempt, a new lease.
+        await store.release(taken["id"], taken_lease)
+        again = await store.claim({"pipeline": pipeline}, None, True)
+        rerun.append(again[0][1])
+
+    await _race(store, claim_again)
+    outcomes = await store.report_many(
+        [{**first, "status": "success"}, {**taken, "status": "success"},
+         {**third, "status": "failure"}],
+        [first_lease, taken_lease, third_lease],
+    )  # fmt: skip
+    assert outcomes[0] is None and outcomes[2] is None
+    refused = outcomes[1]
+    assert isinstance(refused, Conflict) and refused.details == {"id": taken["id"]}
+    stored = {w["id"]: w async for w in store.collection.find({"pipeline": pipeline})}
+    assert stored[first["id"]]["status"] == "success"
+    assert stored[third["id"]]["status"] == "failure"
+    assert stored[taken["id"]]["status"] == "running"
+    assert stored[taken["id"]]["_lease"]["token"] == rerun[0], "the new run keeps its lease"
+    with pytest.raises(Conflict):  # what PUT answers for that report alone
+        await store.update([{**taken, "status": "success"}], taken_lease)
+
+
+async def test_a_work_changed_but_still_held_is_judged_again_and_recorded(
+    store: BucketsStore, pipeline: str
+) -> None:
+    claimed = await _claim_three(store, pipeline)
+    (cancelled, _), *_ = claimed
+    # A cancel marks the run to stop (a field the write's condition checks); its lease
+    # holds, so the report is judged again and recorded, as PUT would record it.
+    await _race(store, lambda: store.cancel([cancelled["id"]]))
+    outcomes = await store.report_many(
+        [{**work, "status": "success"} for work, _ in claimed], [lease for _, lease in claimed]
+    )
+    assert outcomes == [None, None, None]
+    async for stored in store.collection.find({"pipeline": pipeline}):
+        assert stored["status"] == "success" and "_lease" not in stored
