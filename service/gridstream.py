@@ -195,43 +195,70 @@ Holds = Callable[[list[Document]], Awaitable[set[Any]]]
 
 class Unheld:
     """Complete files of a bucket nothing holds any more, found a bounded batch at a
-    time: those whose upload started, and ended, over the grace period ago and that
-    the owner's `holds` does not name. An owner whose holders never take a file back
-    once they let it go may delete what this finds at once."""
+    time: those whose upload started, and ended, over the grace period ago (and, with
+    `reused`, that metadata field stamping a reuse of the file is not within it either)
+    and that the owner's `holds` does not name. An owner whose holders never take a
+    file back once they let it go may delete what this finds at once."""
 
-    def __init__(self, meta: AsyncCollection[Document]):
+    def __init__(self, meta: AsyncCollection[Document], reused: str | None = None):
         self.walk = Walk(meta, "_id", {})
+        self.reused = reused
 
-    async def next(self, grace: float, limit: int, holds: Holds) -> list[Any]:
-        """The ids, among the next `limit` files past the grace period, of those
-        `holds` does not name."""
-        ended_before = datetime.now(UTC) - timedelta(seconds=grace)
+    async def next(self, grace: float, limit: int, holds: Holds) -> list[Document]:
+        """The files documents (`_id`, `metadata`, `uploadDate`), among the next `limit`
+        files past the grace period, of those `holds` does not name."""
+        cutoff = datetime.now(UTC) - timedelta(seconds=grace)
         files = [
             found
             for found in await self.walk.next(started_before(grace), limit)
-            if found.get("uploadDate", ended_before) <= ended_before
+            if self._settled(found, cutoff)
         ]
         kept = await holds(files) if files else set()
-        return [found["_id"] for found in files if found["_id"] not in kept]
+        return [found for found in files if found["_id"] not in kept]
+
+    def _settled(self, found: Document, cutoff: datetime) -> bool:
+        """Whether `found`'s upload ended, and its last reuse was, by `cutoff`."""
+        if found.get("uploadDate", cutoff) > cutoff:
+            return False
+        return self.reused is None or bool(
+            (found.get("metadata") or {}).get(self.reused, cutoff) <= cutoff
+        )
 
 
 class SweptBucket:
     """A store owning a GridFS bucket that the file sweep (service.sweep) cleans: it
-    calls `swept(meta, chunks)` once, then the sweep calls `sweep_chunks`; the store's
-    own sweeps of complete files use `unheld`."""
+    calls `swept(bucket, meta, chunks)` once, then the sweep calls `sweep_chunks`; the
+    store's own sweeps of complete files use `unheld`, or `delete_unheld`."""
 
+    grid: AsyncGridFSBucket
     orphans: OrphanChunks
     unheld: Unheld
 
-    def swept(self, meta: AsyncCollection[Document], chunks: AsyncCollection[Document]) -> None:
-        """Sweep the bucket of these files and chunks collections."""
+    def swept(
+        self,
+        bucket: AsyncGridFSBucket,
+        meta: AsyncCollection[Document],
+        chunks: AsyncCollection[Document],
+        reused: str | None = None,
+    ) -> None:
+        """Sweep this bucket, of these files and chunks collections (`reused`: see
+        `Unheld`)."""
+        self.grid = bucket
         self.orphans = OrphanChunks(meta, chunks)
-        self.unheld = Unheld(meta)
+        self.unheld = Unheld(meta, reused)
 
     async def sweep_chunks(self, grace: float, limit: int) -> int:
         """Delete the chunks of up to `limit` uploads that started over `grace`
         seconds ago and never got their files document; how many uploads."""
         return await self.orphans.sweep(grace, limit)
+
+    async def delete_unheld(self, grace: float, limit: int, holds: Holds) -> int:
+        """Delete what `unheld` finds of the next `limit` files past `grace` seconds,
+        judged by the owner's `holds`; how many. Only for an owner whose holders never
+        take a file back once they let it go: the decision cannot go stale, so two
+        replicas sweeping at once delete nothing twice."""
+        unheld = await self.unheld.next(grace, limit, holds)
+        return await delete_files(self.grid, [found["_id"] for found in unheld])
 
 
 async def read_all(stream: AsyncGridOut) -> AsyncIterator[bytes]:

@@ -6,7 +6,8 @@ It deletes, SLUICE_ORPHAN_FILE_SECONDS after their upload started: step outputs 
 workfile run records or may still record (`StepFileStore.sweep`), AERO blobs no
 version and no unfinished flow run holds (`BlobStore.sweep`), workfile files no
 version holds and uploads of deleted leaderboard groups (`sweep_unheld`), and in every
-bucket the chunks of uploads that never got their files document (`SweptBucket`).
+bucket the chunks of uploads that never got their files document (`SweptBucket`, whose
+`Unheld` finds the complete files past the grace that the owner's holds do not name).
 Experiment files no experiment points at are retired, deleted SLUICE_FILE_GRACE later.
 Each pass looks at SLUICE_SWEEP_BATCH files per bucket at most. Every deletion is
 decided from what can no longer change, so replicas sweeping at once only repeat each

@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -33,7 +34,6 @@ from service.gridstream import (
     SweptBucket,
     grid_bucket,
     read_all,
-    started_before,
 )
 
 BUCKET = "aero_blobs"
@@ -68,7 +68,7 @@ class BlobStore(SweptBucket):
 
     def __init__(self, database: Database) -> None:
         self.bucket, self.meta, self.chunks = grid_bucket(database.db, BUCKET)
-        self.swept(self.meta, self.chunks)
+        self.swept(self.bucket, self.meta, self.chunks, reused="used_at")
 
     async def create_indexes(self) -> None:
         await self.chunks.create_indexes([CHUNKS_INDEX])
@@ -159,17 +159,13 @@ class BlobStore(SweptBucket):
         reused within it that `held` does not name; how many. Each delete is
         conditional on the reuse stamp read, so a `put` reusing the bytes meanwhile
         keeps them, and a second replica sweeping deletes nothing."""
-        reused_before = datetime.now(UTC) - timedelta(seconds=grace)
-        files = [
-            found
-            for found in await self.unheld.walk.next(started_before(grace), limit)
-            if (found.get("metadata") or {}).get("used_at", reused_before) <= reused_before
-        ]
-        kept = await held([str(found["_id"]) for found in files]) if files else set()
+
+        async def holds(files: list[Document]) -> set[Any]:
+            kept = await held([str(found["_id"]) for found in files])
+            return {found["_id"] for found in files if str(found["_id"]) in kept}
+
         deleted = 0
-        for found in files:
-            if str(found["_id"]) in kept:
-                continue
+        for found in await self.unheld.next(grace, limit, holds):
             stamp = (found.get("metadata") or {}).get("used_at")
             gone = await self.meta.delete_one({"_id": found["_id"], "metadata.used_at": stamp})
             if gone.deleted_count:

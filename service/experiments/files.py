@@ -70,7 +70,7 @@ class FileStore(SweptBucket):
         self.experiments = experiments
         self.settings = settings
         self.bucket, self.meta, self.chunks = grid_bucket(database.db, BUCKET)
-        self.swept(self.meta, self.chunks)
+        self.swept(self.bucket, self.meta, self.chunks)
 
     async def create_indexes(self) -> None:
         # The index GridFS readers rely on, made here as uploads bypass pymongo's GridIn.
@@ -177,7 +177,7 @@ class FileStore(SweptBucket):
         """Retire, of the next `limit` files uploaded over `grace` seconds ago, those no
         experiment points at (retired, not deleted: one just replaced is briefly
         unheld and not yet retired, and downloads under way keep their grace); how many."""
-        unheld = await self.unheld.next(grace, limit, self._held)
+        unheld = [found["_id"] for found in await self.unheld.next(grace, limit, self._held)]
         if not unheld:
             return 0
         retired = await self.meta.update_many(

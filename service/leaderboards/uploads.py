@@ -66,7 +66,7 @@ class UploadStore(SweptBucket):
         self.max_bytes = max_bytes
         self.max_results = max_results
         self.bucket, self.meta, self.chunks = grid_bucket(database.db, BUCKET)
-        self.swept(self.meta, self.chunks)
+        self.swept(self.bucket, self.meta, self.chunks)
 
     async def create_indexes(self) -> None:
         await self.chunks.create_indexes([CHUNKS_INDEX])
@@ -167,8 +167,7 @@ class UploadStore(SweptBucket):
     async def sweep_unheld(self, grace: float, limit: int) -> int:
         """Delete, of the next `limit` uploads over `grace` seconds old, those of groups
         that no longer exist (a group delete cut short before its uploads); how many."""
-        unheld = await self.unheld.next(grace, limit, self._held)
-        return await delete_files(self.bucket, unheld)
+        return await self.delete_unheld(grace, limit, self._held)
 
     async def _held(self, files: list[Document]) -> set[Any]:
         group = {found["_id"]: (found.get("metadata") or {}).get("group") for found in files}

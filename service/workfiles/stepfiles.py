@@ -34,7 +34,6 @@ from service.gridstream import (
     GridWriter,
     Holds,
     SweptBucket,
-    delete_files,
     grid_bucket,
 )
 from service.settings import Settings
@@ -104,7 +103,7 @@ class StepFileStore(SweptBucket):
         self.db = database.db
         self.settings = settings
         self.bucket, self.meta, self.chunks = grid_bucket(database.db, BUCKET)
-        self.swept(self.meta, self.chunks)
+        self.swept(self.bucket, self.meta, self.chunks)
 
     async def create_indexes(self) -> None:
         await self.chunks.create_indexes([CHUNKS_INDEX])
@@ -189,6 +188,5 @@ class StepFileStore(SweptBucket):
     async def sweep(self, grace: float, limit: int, needed: Holds) -> int:
         """Delete, of the next `limit` files whose upload started over `grace` seconds
         ago, those `needed` does not name (it answers from the runs); how many. A
-        decision is final (a run records a step's files once, as the step ends), so two
-        replicas sweeping at once delete nothing twice."""
-        return await delete_files(self.bucket, await self.unheld.next(grace, limit, needed))
+        decision is final: a run records a step's files once, as the step ends."""
+        return await self.delete_unheld(grace, limit, needed)

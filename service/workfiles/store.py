@@ -26,7 +26,7 @@ from schemas.workfiles import WorkflowFile
 from service.auth.principal import Principal
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound
-from service.gridstream import SweptBucket, delete_files, grid_bucket
+from service.gridstream import SweptBucket, grid_bucket
 from service.params import page_skip
 from service.settings import Settings
 from service.workfiles import definition
@@ -95,7 +95,7 @@ class WorkfileStore(SweptBucket):
         self.settings = settings
         self.collection: AsyncCollection[Document] = database.db[COLLECTION]
         self.files, meta, chunks = grid_bucket(database.db, BUCKET)
-        self.swept(meta, chunks)
+        self.swept(self.files, meta, chunks)
         self.workspaces = WorkspaceStore(database)
 
     async def create_indexes(self) -> None:
@@ -139,8 +139,7 @@ class WorkfileStore(SweptBucket):
         """Delete, of the next `limit` files uploaded over `grace` seconds ago, those no
         workfile version holds (an upload whose version was never recorded, a delete
         cut short); how many. Versions are never added to an old file again."""
-        unheld = await self.unheld.next(grace, limit, self._held)
-        return await delete_files(self.files, unheld)
+        return await self.delete_unheld(grace, limit, self._held)
 
     async def _held(self, files: list[Document]) -> set[Any]:
         cursor = self.collection.find(
