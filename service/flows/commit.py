@@ -132,12 +132,19 @@ class Commits:
 
     async def staging(self, blob_ids: list[str]) -> set[str]:
         """Of these blob ids, those staged as an output of a run not yet ended (its
-        commit will make them versions)."""
+        commit will make them versions). It reads at most SLUICE_AERO_MAX_DEPENDANTS
+        unfinished runs, as a pass of `Triggers.reconcile` does; while more are
+        unfinished it cannot tell, and answers every id (the file sweep keeps them)."""
+        limit = self.triggers.flows.settings.aero_max_dependants
+        # Only the status in the filter: the database reads no run past the limit.
         cursor = self.runs.find(
-            {"status": {"$in": list(ACTIVE)}, "staged": {"$exists": True}}, {"staged": True}
+            {"status": {"$in": list(ACTIVE)}}, {"staged": True}, limit=limit + 1
         )
-        wanted = set(blob_ids)
-        return {blob for run in await cursor.to_list() for blob in run["staged"].values()} & wanted
+        unfinished = await cursor.to_list()
+        if len(unfinished) > limit:
+            return set(blob_ids)
+        staged = {blob for run in unfinished for blob in run.get("staged", {}).values()}
+        return staged & set(blob_ids)
 
     async def _record(self, run_id: str, name: str, created: bool, version: Document) -> None:
         await self.runs.update_one(

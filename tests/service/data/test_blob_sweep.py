@@ -1,6 +1,6 @@
 """The sweep of AERO blobs against a commit reusing the same bytes (in-process, on the
 real database): a reuse between the sweep's read and its delete keeps the blob, and so
-does an upload that ended within the grace."""
+do an upload that ended within the grace and a blob an unfinished flow run stages."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from bson import ObjectId
+from pymongo.asynchronous.collection import AsyncCollection
 
 from service.app import open_stores
 from service.data.blobs import BlobStore
+from service.db import Document
 from service.gridstream import CHUNK_SIZE
 from service.observe.metrics import Metrics
 from service.settings import Settings
@@ -76,3 +78,42 @@ async def test_a_blob_whose_upload_ended_within_the_grace_is_kept(opened: Stores
     await asyncio.sleep(0.6)
     assert await blobs.sweep(0.5, 10, nothing) == 1
     assert await blobs.meta.count_documents({"_id": file_id}) == 0
+
+
+async def _plan(runs: AsyncCollection[Document], limit: int) -> Document:
+    """The server's plan of `Commits.staging`'s read of unfinished runs."""
+    command = {"find": runs.name, "filter": {"status": {"$in": ["queued", "running"]}},
+               "projection": {"staged": True}, "limit": limit}  # fmt: skip
+    explained: Document = await runs.database.command("explain", command, verbosity="queryPlanner")
+    plan: Document = explained["queryPlanner"]["winningPlan"]
+    return plan
+
+
+def _stages(plan: Document) -> list[str]:
+    """Each stage of `plan` from the top down, an index scan with its index's name."""
+    stage = plan["stage"] + (f" {plan['indexName']}" if plan["stage"] == "IXSCAN" else "")
+    inner = plan.get("inputStage")
+    return [stage, *(_stages(inner) if isinstance(inner, dict) else [])]
+
+
+async def test_a_staged_blob_is_held_and_past_the_bound_every_blob_is(
+    sluice_env: dict[str, str],
+) -> None:
+    env = {**sluice_env, "SLUICE_DB_NAME": f"sluice_staged_{uuid.uuid4().hex[:8]}",
+           "SLUICE_AERO_MAX_DEPENDANTS": "2"}  # fmt: skip
+    opened = await open_stores(Settings.from_env(env), Metrics(60))
+    try:
+        commits = opened.flows.commits
+        await commits.runs.insert_many(
+            [{"_id": "r1", "status": "running", "staged": {"out": "b1"}},
+             {"_id": "r2", "status": "queued"},
+             {"_id": "r3", "status": "committed", "staged": {"out": "b3"}}]
+        )  # fmt: skip
+        assert await commits.staging(["b1", "b2", "b3"]) == {"b1"}
+        stages = _stages(await _plan(commits.runs, 3))
+        assert "IXSCAN status" in stages and "COLLSCAN" not in stages, stages
+        # A third unfinished run: more than the sweep reads, so it keeps every blob.
+        await commits.runs.insert_one({"_id": "r4", "status": "queued"})
+        assert await commits.staging(["b1", "b2", "b3"]) == {"b1", "b2", "b3"}
+    finally:
+        await opened.database.close()
