@@ -190,6 +190,7 @@ def serve(
     if ctx.embedded:
         full_env.setdefault("SLUICE_SERIALIZE_CLAIMS", "1")
         full_env.setdefault("SLUICE_CLAIM_BATCH", str(EMBEDDED_CLAIM_BATCH))
+        full_env.setdefault("SLUICE_UPDATE_THEN_READ", "1")
     log = ctx.workdir / f"{name}.log"
     try:
         with SluiceProcess(full_env, log_path=log, app=app) as process:

@@ -67,11 +67,17 @@ def main() -> int:
             print(f"sluice: {exc}", file=sys.stderr)
             return 1
         # The embedded server collapses under contended claims unless they are serialised,
-        # and sorts every candidate of a claim in memory unless candidates are batched.
+        # sorts every candidate of a claim in memory unless candidates are batched, and
+        # scans the collection on every find_one_and_update.
         serialize = settings.serialize_claims or "SLUICE_SERIALIZE_CLAIMS" not in os.environ
         batch = settings.claim_batch if "SLUICE_CLAIM_BATCH" in os.environ else EMBEDDED_CLAIM_BATCH
+        split = settings.update_then_read or "SLUICE_UPDATE_THEN_READ" not in os.environ
         settings = dataclasses.replace(
-            settings, mongodb_uri=uri, serialize_claims=serialize, claim_batch=batch
+            settings,
+            mongodb_uri=uri,
+            serialize_claims=serialize,
+            claim_batch=batch,
+            update_then_read=split,
         )
         print(f"sluice: embedded database on {uri} (data in {data})", file=sys.stderr)
     # uvicorn re-raises the signal that stopped it once it has shut down; let that be a

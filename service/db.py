@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import pymongo
-from pymongo import AsyncMongoClient, WriteConcern
+from pymongo import AsyncMongoClient, ReturnDocument, WriteConcern
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -178,3 +178,47 @@ def is_duplicate(exc: BulkWriteError | DuplicateKeyError) -> bool:
 async def count_statuses(collection: AsyncCollection[Document]) -> dict[str, int]:
     """How many documents of `collection` are in each `status`; one `$group` pass."""
     return {str(status): n for (status,), n in (await count_by(collection, "status")).items()}
+
+
+async def update_then_read(
+    collection: AsyncCollection[Document],
+    key: Document,
+    condition: Document,
+    update: Document | list[Document],
+    written: Document,
+    split: bool,
+    projection: Document | None = None,
+    session: AsyncClientSession | None = None,
+) -> Document | None:
+    """Apply the conditional `update` to the document `key` names while it matches
+    `condition`, and return that document as updated (`projection` applied); None when
+    it did not match.
+
+    `key` names one document whatever its state (`_id`, or a uniquely indexed field:
+    `_id` first when both, which the embedded database plans as a point lookup);
+    `condition` is the state the update expects, so it is never a read-then-write.
+
+    Unless `split`, one `find_one_and_update`: atomic, and what a real MongoDB serves
+    from the key's index. With `split` (SLUICE_UPDATE_THEN_READ, on with the embedded
+    database, whose `find_one_and_update` scans the whole collection whatever the
+    filter: 123 ms at 10,000 documents against 5 for these two), an `update_one` then a
+    `find_one` of `key` and `written`, two point operations. `written` is what this
+    update wrote that must still hold for the answer to be the caller's (a lease token
+    it handed out or renewed, a status it set): another writer may change the document
+    between the two, and then the read finds nothing and the answer is None, as if the
+    update had not matched. Inside a transaction (`session`) the read sees exactly what
+    this update wrote.
+    """
+    selected = {**key, **condition}
+    if not split:
+        return await collection.find_one_and_update(
+            selected,
+            update,
+            projection=projection,
+            return_document=ReturnDocument.AFTER,
+            session=session,
+        )
+    outcome = await collection.update_one(selected, update, session=session)
+    if not outcome.matched_count:
+        return None
+    return await collection.find_one({**key, **written}, projection, session=session)

@@ -43,6 +43,7 @@ def sluice_env(mongo_uri: str) -> dict[str, str]:
     if not os.environ.get("MONGODB_URI"):
         env["SLUICE_SERIALIZE_CLAIMS"] = "1"
         env["SLUICE_CLAIM_BATCH"] = str(EMBEDDED_CLAIM_BATCH)
+        env["SLUICE_UPDATE_THEN_READ"] = "1"
     return env
 
 

@@ -64,7 +64,10 @@ async def reap(collection: AsyncCollection[Document], now: float | None = None) 
             }
             retry = attempt < retries
             update = REQUEUE if retry else fail(_reason(attempt, retries))
-            if await collection.find_one_and_update(guard, update, projection={"_id": True}):
+            # An update_one: nothing is read back, and the embedded database's
+            # find_one_and_update would scan the collection for every expired run.
+            ended = await collection.update_one(guard, update)
+            if ended.matched_count:
                 acted += 1
                 done["requeued" if retry else "failed"] += 1
         # A batch where rivals won everything would repeat forever: stop there.

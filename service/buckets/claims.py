@@ -12,9 +12,11 @@ replicas) never take the same work. Two ways to pick it, by SLUICE_CLAIM_BATCH:
   matching work in memory on each sorted claim, and its `find_one_and_update` scans the
   whole collection, so a claim's cost grows with the queue. Instead one sorted read
   yields up to N candidates (ids only), kept per filter in this process; each claim
-  takes the next candidate with an `update_one` on its `_id` (and `id`, the queue's
-  shard key on a sharded cluster, so the update is targeted) that re-asserts `queued`
-  and the whole filter (a point lookup), then reads the claimed work back by them.
+  takes the next candidate with a conditional update on its `_id` (and `id`, the
+  queue's shard key on a sharded cluster, so the update is targeted) that re-asserts
+  `queued` and the whole filter, answering the claimed work (`service.db.
+  update_then_read`: with SLUICE_UPDATE_THEN_READ an `update_one` then a read of the
+  work holding the new lease token, two point lookups).
   A candidate another claimer took meanwhile simply fails its update and the next is
   tried. The order bound: a claim takes the best work as of a check at most
   SLUICE_CLAIM_BATCH_SECONDS old (longer only when the read itself took longer, on a
@@ -45,7 +47,7 @@ from pymongo.errors import OperationFailure
 from service.auth.principal import Principal, named_pipelines
 from service.buckets import lease
 from service.buckets.documents import BOUND, LEASE, SERVER_FIELDS, STOP, public
-from service.db import Document
+from service.db import Document, update_then_read
 from service.errors import BadRequest
 from service.query import QueryValidator, refused
 from service.settings import Settings
@@ -304,16 +306,17 @@ class Claims:
     async def _claim_id(self, work: Document, claim: Document, bound: bool) -> Claimed | None:
         """Claim the candidate `work` (its `_id` and `id`) if it still matches `claim`."""
         update, token = claim_update(bound)
-        # `_id` first: the embedded database plans the update as a point lookup on it.
-        taken = await self.collection.update_one({**work, **claim}, update)
-        if not taken.modified_count:
-            return None
-        stored = await self.collection.find_one(work)
-        held = (stored or {}).get(LEASE)
-        # Taken from us in the instant between the two (an administrator's edit).
-        if stored is None or not isinstance(held, dict) or held.get("token") != token:
-            return None
-        return public(stored), token
+        # Read back only while it holds the token handed out here: None when the work
+        # was taken from us in the instant between the two (an administrator's edit).
+        stored = await update_then_read(
+            self.collection,
+            work,
+            claim,
+            update,
+            {f"{LEASE}.token": token},
+            self.settings.update_then_read,
+        )
+        return None if stored is None else (public(stored), token)
 
 
 def claim_update(bound: bool) -> tuple[list[Document], str]:

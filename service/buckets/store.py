@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -35,7 +35,7 @@ from service.buckets.lease import Late
 from service.buckets.lifecycle import Lifecycle
 from service.buckets.reports import Reports
 from service.buckets.status import Status
-from service.db import Database, Document
+from service.db import Database, Document, update_then_read
 from service.errors import (
     BadRequest,
     Conflict,
@@ -47,6 +47,18 @@ from service.validation import duplicates, validate_works
 from service.views import Documents, open_view
 
 COLLECTION = "buckets.work"
+#: A release: `queued` again, the attempt it held not counted, its lease gone.
+RELEASE: list[Document] = [
+    {
+        "$set": {
+            "status": "queued",
+            "start": None,
+            "stop": None,
+            "attempt": {"$max": [0, {"$subtract": ["$attempt", 1]}]},
+        }
+    },
+    {"$unset": [LEASE, STOP]},
+]
 
 INDEXES = [
     IndexModel([("id", ASCENDING)], unique=True, name="id_unique"),
@@ -161,11 +173,17 @@ class BucketsStore(Claims, Lifecycle, Status, Batches, Reports):
         if `caller` may not touch the work's pipeline."""
         held = await self._held(work_id, token, caller)
         now = time.time()
-        renewed = await self.collection.find_one_and_update(
+        # Read back only while `token` still holds the lease: what it answers (expiry,
+        # stop) is then the lease's current state, even if a cancel or another
+        # heartbeat of the same holder came in between.
+        renewed = await update_then_read(
+            self.collection,
+            {"id": work_id},
             held,
             [{"$set": {LEASE: {"token": token, "expires": {"$add": [now, "$timeout"]}}}}],
+            lease.held(work_id, token),
+            self.settings.update_then_read,
             projection={LEASE: True, STOP: True, "_id": False},
-            return_document=ReturnDocument.AFTER,
         )
         if renewed is None:
             raise lease.not_held(work_id)
@@ -178,21 +196,24 @@ class BucketsStore(Claims, Lifecycle, Status, Batches, Reports):
     async def release(self, work_id: str, token: str, caller: Principal | None = None) -> Document:
         """Give back a held work unfinished: `queued` again, the attempt not counted.
         409 if the lease is not held, 403 if `caller` may not touch the pipeline."""
-        released = await self.collection.find_one_and_update(
-            await self._held(work_id, token, caller),
-            [
-                {
-                    "$set": {
-                        "status": "queued",
-                        "start": None,
-                        "stop": None,
-                        "attempt": {"$max": [0, {"$subtract": ["$attempt", 1]}]},
-                    }
-                },
-                {"$unset": [LEASE, STOP]},
-            ],
-            return_document=ReturnDocument.AFTER,
-        )
+        held = await self._held(work_id, token, caller)
+        split = self.settings.update_then_read
+
+        async def give_back(session: AsyncClientSession | None) -> Document | None:
+            return await update_then_read(
+                self.collection,
+                {"id": work_id},
+                held,
+                RELEASE,
+                {"status": "queued"},
+                split,
+                session=session,
+            )
+
+        # A released work carries no token of ours to recognise it by, and may be
+        # claimed again at once: split, the update and its read share a transaction,
+        # so the answer is the work as released, never as the next claimer took it.
+        released = await (self.database.transaction(give_back) if split else give_back(None))
         if released is None:
             raise lease.not_held(work_id)
         self.candidates.queued([released])
