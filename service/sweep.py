@@ -23,7 +23,7 @@ from service.stores import Stores
 async def sweep_files(opened: Stores) -> dict[str, int]:
     """One pass of the sweep; tallies of what it deleted."""
     grace, limit = opened.settings.orphan_file_seconds, opened.settings.sweep_batch
-    unrecorded = await opened.step_files.sweep(grace, limit, opened.runs.needed)
+    unrecorded = await opened.step_files.sweep(grace, limit, opened.runs.collection)
 
     async def blobs_held(blob_ids: list[str]) -> set[str]:
         staged = await opened.flows.commits.staging(blob_ids)

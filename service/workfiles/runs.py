@@ -39,7 +39,7 @@ from service.db import Database, Document, count_statuses
 from service.errors import Conflict, NotFound, SluiceError
 from service.results.store import ResultsStore
 from service.workfiles import definition
-from service.workfiles.stepfiles import StepFileStore, inputs_of, still_read
+from service.workfiles.stepfiles import StepFileStore, inputs_of
 
 log = logging.getLogger("sluice.workfiles")
 
@@ -170,17 +170,6 @@ class RunStore:
             query["pipelines"] = {"$exists": True, "$nin": outside}
         cursor = self.collection.find(query, sort=[("started_at", DESCENDING)], limit=limit)
         return await cursor.to_list()
-
-    async def needed(self, files: list[Document]) -> set[Any]:
-        """Of these step files (files documents of StepFileStore's bucket), the ids a
-        run records or may still record (`stepfiles.still_read`)."""
-        runs = [found["metadata"]["run"] for found in files if "run" in found.get("metadata", {})]
-        cursor = self.collection.find(
-            {"$or": [{"_id": {"$in": runs}},
-                     {"inputs.ref": {"$in": [found["_id"] for found in files]}}]},
-            {"status": True, "inputs.ref": True, "steps": True},
-        )  # fmt: skip
-        return still_read([process async for process in cursor], files)
 
     async def reconcile(self) -> dict[str, int]:
         """Advance every unfinished run once; `{"advanced", "ended"}` tallies."""

@@ -21,18 +21,19 @@ file sweep (`sweep`) SLUICE_ORPHAN_FILE_SECONDS after its upload started.
 from __future__ import annotations
 
 from collections.abc import AsyncIterable
+from functools import partial
 from typing import Any
 
 from bson import ObjectId
 from gridfs import AsyncGridFSBucket, AsyncGridOut, NoFile
 from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
 
 from service.db import Database, Document
 from service.errors import NotFound, PayloadTooLarge, bytes_too_large
 from service.gridstream import (
     CHUNKS_INDEX,
     GridWriter,
-    Holds,
     SweptBucket,
     grid_bucket,
 )
@@ -94,6 +95,18 @@ def still_read(processes: list[Document], files: list[Document]) -> set[Any]:
             if meta.get("run") == process["_id"] and meta.get("work") in open_steps:
                 needed.add(found["_id"])
     return needed & {found["_id"] for found in files}
+
+
+async def needed(runs: AsyncCollection[Document], files: list[Document]) -> set[Any]:
+    """Of these step files (files documents of BUCKET), the ids a run in `runs` (the
+    RunStore's collection, only read here) records or may still record (`still_read`)."""
+    named = [found["metadata"]["run"] for found in files if "run" in found.get("metadata", {})]
+    cursor = runs.find(
+        {"$or": [{"_id": {"$in": named}},
+                 {"inputs.ref": {"$in": [found["_id"] for found in files]}}]},
+        {"status": True, "inputs.ref": True, "steps": True},
+    )  # fmt: skip
+    return still_read([process async for process in cursor], files)
 
 
 class StepFileStore(SweptBucket):
@@ -185,8 +198,8 @@ class StepFileStore(SweptBucket):
             raise StepFileNotFound(f"no file with id {file_id!r}", {"id": file_id})
         return await self.open(BUCKET, ObjectId(file_id))
 
-    async def sweep(self, grace: float, limit: int, needed: Holds) -> int:
+    async def sweep(self, grace: float, limit: int, runs: AsyncCollection[Document]) -> int:
         """Delete, of the next `limit` files whose upload started over `grace` seconds
-        ago, those `needed` does not name (it answers from the runs); how many. A
-        decision is final: a run records a step's files once, as the step ends."""
-        return await self.delete_unheld(grace, limit, needed)
+        ago, those no run in `runs` (RunStore's collection) needs (`needed`); how many.
+        A decision is final: a run records a step's files once, as the step ends."""
+        return await self.delete_unheld(grace, limit, partial(needed, runs))
