@@ -7,8 +7,11 @@ judge every document with the one rule (`service.buckets.lease.decide`) and repl
 conditionally on the state it was judged from. `report_many` does it in two database
 round trips whatever the number of reports (one read of every id, one unordered bulk
 write); when some work changed in between, it judges every written one again as `PUT
-/work` does (one whose write went through reads as the same and passes; the reports
-carry lease tokens, so one whose run lost its lease since is refused and writes nothing).
+/work` does, since a bulk write counts its matches without saying which: one whose
+write went through reads as the same and passes. The reports carry lease tokens, so a
+second judgement never overwrites another run's work: a work whose lease was lost in
+between is refused (409) and left as it is, even one whose own write went through just
+before (it is then answered 409 although recorded).
 """
 
 from __future__ import annotations
