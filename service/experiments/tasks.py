@@ -222,19 +222,20 @@ class TaskStore:
         )
         return [public(task) async for task in cursor], total
 
-    async def _finish(self, task: Document, fields: Document) -> Document | None:
-        """Apply `fields` if the task still has the status they were derived from."""
+    async def _finish(self, task: Document, fields: Document) -> bool:
+        """Apply `fields` if the task still has the status they were derived from;
+        whether it did."""
         fields = dict(fields)
         if fields["status"] in FINAL:
             fields.setdefault("ended_at", now())
-        finished = await self.collection.find_one_and_update(
-            {"task_id": task["task_id"], "status": task["status"]},
-            {"$set": fields},
-            return_document=ReturnDocument.AFTER,
+        # An update_one: nothing is read back, and the embedded database's
+        # find_one_and_update would scan every task on every reconcile.
+        finished = await self.collection.update_one(
+            {"task_id": task["task_id"], "status": task["status"]}, {"$set": fields}
         )
-        if finished is not None and fields["status"] in FINAL:
+        if finished.matched_count and fields["status"] in FINAL:
             await self.tokens.revoke_for_task(task["task_id"])
-        return finished
+        return bool(finished.matched_count)
 
     async def grant(self, work: Document, url: str) -> dict[str, str]:
         """The variables the command of `work` (just withdrawn) gets besides its

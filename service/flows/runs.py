@@ -302,11 +302,13 @@ class Triggers:
         """End `run` (committed, unchanged or failed) unless it already ended; release
         its flow and fire the coalesced follow-up. Whether this call ended it."""
         now = time.time()
-        ended = await self.collection.find_one_and_update(
+        # An update_one: nothing is read back, and the embedded database's
+        # find_one_and_update would scan every run.
+        ended = await self.collection.update_one(
             {"_id": run["_id"], "status": {"$in": list(ACTIVE)}},
             {"$set": {"status": status, "error": error, "ended_at": now}},
         )
-        if ended is None:
+        if not ended.matched_count:
             return False
         update: Document = {"pending_run_id": None, "last_run_id": run["_id"],
                             "last_error": error}  # fmt: skip

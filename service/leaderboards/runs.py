@@ -19,10 +19,10 @@ import secrets
 import time
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
-from service.db import Database, Document
+from service.db import Database, Document, update_then_read
 from service.errors import BadRequest, NotFound, SluiceError
 from service.leaderboards import arguments, ranking, results
 from service.leaderboards.templates import TemplateStore, variable, workflow_of
@@ -162,10 +162,14 @@ class LeaderboardRunStore:
         except SluiceError as exc:
             await self._end(run["_id"], ("PENDING",), "ERROR", [f"cannot start: {exc.message}"])
             raise
-        updated = await self.collection.find_one_and_update(
-            {"_id": run["_id"], "process_id": None},
-            {"$set": {"process_id": process["_id"]}},
-            return_document=ReturnDocument.AFTER,
+        bound = {"process_id": process["_id"]}
+        updated = await update_then_read(
+            self.collection,
+            {"_id": run["_id"]},
+            {"process_id": None},
+            {"$set": bound},
+            bound,
+            self.settings.update_then_read,
         )
         return updated or await self.get(run["_id"])
 
@@ -204,11 +208,15 @@ class LeaderboardRunStore:
         """Move the run from one of `expected` to `state`; the run after, None if it
         was no longer in one of them."""
         now = time.time()
-        return await self.collection.find_one_and_update(
-            {"_id": run_id, "state": {"$in": list(expected)}},
+        # Read back while it holds the end written here (an ended run's state is final).
+        return await update_then_read(
+            self.collection,
+            {"_id": run_id},
+            {"state": {"$in": list(expected)}},
             [{"$set": {"state": state, "finished_at": now, "messages": messages,
                        "started_at": {"$ifNull": ["$started_at", now]}, **more}}],
-            return_document=ReturnDocument.AFTER,
+            {"state": state, "finished_at": now},
+            self.settings.update_then_read,
         )  # fmt: skip
 
     async def cancel(self, run_id: str, reason: str | None = None) -> Document:
@@ -262,11 +270,11 @@ class LeaderboardRunStore:
             begun = any(step["state"] in ("running", "success", "failure")
                         for step in process["steps"])  # fmt: skip
             if run["state"] == "PENDING" and begun:
-                moved = await self.collection.find_one_and_update(
+                moved = await self.collection.update_one(
                     {"_id": run["_id"], "state": "PENDING"},
                     {"$set": {"state": "RUNNING", "started_at": time.time()}},
                 )
-                return "started" if moved else None
+                return "started" if moved.matched_count else None
             return None
         if status == "SUCCESS":
             return await self._succeed(run, process)

@@ -29,7 +29,7 @@ import time
 import uuid
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from schemas.workfiles import WorkflowFile
@@ -224,14 +224,14 @@ class RunStore:
             # Cancel before the run reads as ended, so that nobody sees an ended run with a
             # step still queued. A step failed for good: the run ends whoever records it.
             await self.halt([step["work_id"] for step in steps])
-        updated = await self.collection.find_one_and_update(
+        # An update_one: nothing is read back, and the embedded database's
+        # find_one_and_update would scan every run on every advance.
+        updated = await self.collection.update_one(
             {"_id": process["_id"], "revision": process["revision"], "status": "RUNNING"},
             {"$set": {"steps": steps, "status": status, "ended_at": ended},
              "$inc": {"revision": 1}},
-            projection={"status": True},
-            return_document=ReturnDocument.AFTER,
         )  # fmt: skip
-        if updated is None:
+        if not updated.matched_count:
             # Ids drawn at random here are known to nobody else: another process that
             # recorded this step queued it under its own id, so ours must not run.
             await self.halt(fresh)
@@ -372,12 +372,12 @@ class RunStore:
             for step in steps:
                 if step["state"] in ("waiting", *ACTIVE):
                     step.update(state="cancelled", ended_at=now)
-            updated = await self.collection.find_one_and_update(
+            updated = await self.collection.update_one(
                 {"_id": process_id, "revision": process["revision"], "status": "RUNNING"},
                 {"$set": {"steps": steps, "status": "STOPPED", "ended_at": now},
                  "$inc": {"revision": 1}},
             )  # fmt: skip
-            if updated is not None:
+            if updated.matched_count:
                 log.info("run %s of %s: STOPPED", process_id, process["workflow_name"])
                 break
         else:
