@@ -19,11 +19,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from bench.common import Comparison, Context, Options, machine, open_context, table
+from bench.heartbeats import HELD, beat_depths
 from bench.versions import PAYLOAD
 from service.settings import SettingsError
 
 BENCHMARKS: tuple[str, ...] = (
-    "results", "queue", "claims", "workers", "versions", "cpu", "stream", "flows",
+    "results", "queue", "claims", "heartbeats", "workers", "versions", "cpu", "stream", "flows",
     "leaderboards",
 )  # fmt: skip
 
@@ -155,6 +156,9 @@ def summary(ctx: Context, names: list[str], comparisons: list[Comparison], secon
         "claims": f"{', '.join(f'{d:,}' for d in options.depths)} queued works in one "
         f"pipeline and {options.spread_depth:,} over {options.spread_pipelines}, at most "
         f"{options.claims} claims or {options.claim_seconds} s per measurement",
+        "heartbeats": f"{HELD} held leases renewed in turn with "
+        f"{', '.join(f'{d:,}' for d in beat_depths(options))} works queued, at most "
+        f"{options.claims} heartbeats or {options.claim_seconds} s per measurement",
         "workers": f"{options.jobs} no-op jobs per worker run, concurrency 1 and "
         f"{options.concurrency}",
         "leaderboards": f"{options.lb_runs:,} runs in {options.lb_groups} groups, time to rank "

@@ -75,9 +75,10 @@ class Settings(SurfaceSettings):
     #: Seconds a batch of claim candidates is used (longer only when its read took longer).
     claim_batch_seconds: float = 2.0
     #: Conditional updates that answer the changed document (lease heartbeats and
-    #: releases, claims from candidate batches, run and task state changes) as an update
-    #: then a point read of that document (service.db.update_then_read), instead of one
-    #: find_one_and_update, which the embedded database serves by scanning the collection.
+    #: releases, claims from candidate batches, leaderboard runs' start and end) as an
+    #: update then a point read of that document (service.db.update_then_read), instead
+    #: of one find_one_and_update, which the embedded database serves by scanning the
+    #: collection.
     update_then_read: bool = False
     #: Seconds between sweeps for running works whose lease expired; 0 disables the reaper.
     reaper_interval: float = 5.0

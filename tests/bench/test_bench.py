@@ -55,6 +55,8 @@ def test_bench_runs_and_prints_a_summary(mongo_uri: str) -> None:
         "claims/s, 60 queued in one pipeline",
         "claims/s, 60 queued over 3 pipelines",
         "claims/s at 60 vs 20 queued",
+        "heartbeats/s, 60 queued",
+        "heartbeats/s at 60 vs 20 queued",
         "data versions, distinct content",
         "data ingestions, unchanged content",
         *(f"server CPU per {route}" for route in ROUTES),
