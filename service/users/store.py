@@ -200,12 +200,12 @@ class UserStore:
         """End the session `secret` (of `surface`); 401 if it is not a live session."""
         now = time.time()
         session = await self._live_session(secret, now, surface)
-        ended = await self.sessions.find_one_and_update(
-            {"_id": session["_id"], "revoked": None},
-            {"$set": {"revoked": now}},
-            return_document=ReturnDocument.AFTER,
+        # An update_one: nothing is read back, and the embedded database's
+        # find_one_and_update would scan every session ever opened.
+        ended = await self.sessions.update_one(
+            {"_id": session["_id"], "revoked": None}, {"$set": {"revoked": now}}
         )
-        if ended is None:
+        if not ended.matched_count:
             # A concurrent logout of the same session got there first.
             raise Unauthorized(
                 "the session was ended by logout; log in again", {"reason": "revoked"}
