@@ -24,7 +24,7 @@ TINY_LEADERBOARDS = ["--lb-runs", "300", "--lb-groups", "20", "--lb-sizes", "100
 TINY_LEADERBOARDS += ["--lb-requests", "1"]
 
 
-def test_bench_runs_and_prints_a_summary(mongo_uri: str) -> None:
+def test_bench_runs_and_prints_a_summary(own_mongo_uri: str) -> None:
     result = subprocess.run(
         [
             sys.executable,
@@ -38,7 +38,7 @@ def test_bench_runs_and_prints_a_summary(mongo_uri: str) -> None:
             *TINY_FLOWS,
             *TINY_LEADERBOARDS,
         ],
-        env={**os.environ, "MONGODB_URI": mongo_uri},
+        env={**os.environ, "MONGODB_URI": own_mongo_uri},
         capture_output=True,
         text=True,
         timeout=300,

@@ -33,8 +33,9 @@ WORKERS = 8
 #: Works each worker runs at once (16 slots in all); each also claims one ahead.
 CONCURRENCY = 2
 #: Seconds between two kills. A worker's start costs about half a CPU-second (its
-#: imports): kills every 0.5 s spent half of a 2-core machine on replacements alone.
-KILL_EVERY = 1.0
+#: imports), and its pool's children as much again: kills every 0.5 s spent half of a
+#: 2-core machine on replacements alone. Every 2 s, about 80 workers die in a run.
+KILL_EVERY = 2.0
 #: Lease of every work, in seconds: the work of a killed worker is queued again soon.
 TIMEOUT = 3
 #: Kills between two calls of the audit route that requeues failed runs.
@@ -74,6 +75,12 @@ class Crew:
         for worker in self.workers:
             worker.kill()
             worker.wait()
+
+
+@pytest.fixture
+def fault_env(fault_env: dict[str, str], own_mongo_uri: str) -> dict[str, str]:
+    """The drill writes tens of thousands of times: on a database server of its own."""
+    return {**fault_env, "MONGODB_URI": own_mongo_uri}
 
 
 @pytest.mark.slow

@@ -79,9 +79,13 @@ def _assert_claim_order(claims: list[Claim]) -> None:
 
 @pytest.mark.slow
 def test_concurrent_withdraws_claim_each_work_once_in_order(
-    start_sluice: Callable[..., SluiceProcess], db_name: str, pipeline: str
+    start_sluice: Callable[..., SluiceProcess], db_name: str, pipeline: str, own_mongo_uri: str
 ) -> None:
-    servers = [start_sluice(db_name, SLUICE_REAPER_INTERVAL="0") for _ in range(2)]
+    # Thousands of claims: on a database server of the test's own (tests/conftest.py).
+    servers = [
+        start_sluice(db_name, MONGODB_URI=own_mongo_uri, SLUICE_REAPER_INTERVAL="0")
+        for _ in range(2)
+    ]
     pipelines = [f"{pipeline}-{n}" for n in range(PIPELINES)]
     rng = random.Random(7)
     batch = [new_work(pipelines[n % PIPELINES], priority=rng.randint(1, 5)) for n in range(WORKS)]

@@ -66,12 +66,13 @@ async def test_fifty_concurrent_creates_get_distinct_gap_free_eids(lab: Lab) -> 
 
 @pytest.mark.slow
 async def test_fifty_concurrent_first_creates_of_the_day_on_fresh_databases(
-    start_sluice: SluiceStarter,
+    start_sluice: SluiceStarter, own_mongo_uri: str
 ) -> None:
     # The first creates of a day race to create its counter; on a fresh database (each
     # Sluice the starter starts has its own) every repetition starts from no counter.
+    # Ten Sluices create their indexes: on a database server of the test's own.
     for _ in range(10):
-        server = start_sluice("eid")
+        server = start_sluice("eid", MONGODB_URI=own_mongo_uri)
         try:
             assert_distinct_gap_free(await fifty_concurrent_creates(server.url), first=1)
         finally:

@@ -201,12 +201,13 @@ def test_get_list_pages_through_everything(
 ) -> None:
     space = workspace()
     path = write_workflow(diamond(pipeline))
-    for index in range(250):
+    # Three pages, the last one short (the Alpine contract test pages through 250).
+    for index in range(25):
         workfile.upload(space, path, file_name=f"flow-{index:03}.yaml")
-    listed = workfile.get_list(space, per_page=100)
-    assert [w["file_name"] for w in listed] == [f"flow-{i:03}.yaml" for i in range(250)]
+    listed = workfile.get_list(space, per_page=10)
+    assert [w["file_name"] for w in listed] == [f"flow-{i:03}.yaml" for i in range(25)]
     stored = workfile.upload(space, path, file_name="flow-000.yaml")
     assert stored["version"] == 2
     assert workfile.download(stored["id"]) == path.read_bytes()
     workfile.delete(stored["id"])
-    assert len(workfile.get_list(space)) == 249
+    assert len(workfile.get_list(space)) == 24
