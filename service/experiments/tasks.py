@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from schemas.experiments import ACTIVE_STATUSES, PAGE_MAX, STAGE_PARAMETER, Action, Extension
@@ -34,7 +34,7 @@ from service.auth.principal import Principal
 from service.auth.tokens import TokenStore
 from service.buckets.audit import retries_left
 from service.buckets.store import BucketsStore
-from service.db import Database, Document, count_statuses
+from service.db import Database, Document, count_statuses, update_then_read
 from service.errors import BadRequest, Conflict, NotFound
 from service.experiments.extensions import environment
 from service.experiments.files import FileStore
@@ -322,13 +322,19 @@ class TaskStore:
         # work soon rather than after the action's whole timeout.
         if not await self.buckets.cancel([task_id], grace=STOP_GRACE):
             await self.reconcile([task_id])
-        revoked = await self.collection.find_one_and_update(
-            {"task_id": task_id, "status": {"$in": list(ACTIVE_STATUSES)}},
+        # Read back while it is REVOKED (a final status: only a delete changes it).
+        revoked = await update_then_read(
+            self.collection,
+            {"task_id": task_id},
+            {"status": {"$in": list(ACTIVE_STATUSES)}},
             {"$set": {"status": "REVOKED", "ended_at": now(), "stderr": "[sluice] revoked"}},
-            return_document=ReturnDocument.AFTER,
+            {"status": "REVOKED"},
+            self.settings.update_then_read,
         )
+        # Its tokens go whatever the read found: a no-op for a task that ended otherwise
+        # (they went then), and no read-back miss can leave them valid.
+        await self.tokens.revoke_for_task(task_id)
         if revoked is not None:
-            await self.tokens.revoke_for_task(task_id)
             return public(revoked), True
         current = await self.get(task_id)
         if current["status"] != "REVOKED":
