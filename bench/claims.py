@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -133,13 +134,7 @@ def run(ctx: Context) -> list[Comparison]:
     rows: list[list[object]] = []
     comparisons: list[Comparison] = []
     by_depth: dict[int, Rate] = {}
-    with (
-        serve(ctx, "sluice-claims") as sluice,
-        httpx.Client(base_url=f"{sluice.url}/buckets", timeout=600) as http,
-        mongo_client(ctx) as client,
-    ):
-        checked(http.get("/version"))
-        store = client[ctx.db_name][COLLECTION]
+    with queue_api(ctx, "sluice-claims") as (http, store):
         pipeline = f"bench-depth-{uuid.uuid4().hex[:8]}"
         held = 0
         for depth in depths:
@@ -191,20 +186,38 @@ def run(ctx: Context) -> list[Comparison]:
         f"\n(a, b) claims by depth, filter pipeline + site; up to {options.claims} claims or "
         f"{options.claim_seconds} s each way\n\n{table(headers, rows)}\n"
     )
+    return comparisons + depth_ratio(by_depth, "claims/s")
+
+
+def depth_ratio(by_depth: dict[int, Rate], unit: str) -> list[Comparison]:
+    """Sluice's rate at the deepest depth measured up to GOAL_DEPTH against its rate
+    at the shallowest (printed), or nothing when only one depth was measured."""
     deep = max((d for d in by_depth if d <= GOAL_DEPTH), default=None)
     shallow = min(by_depth, default=None)
-    if deep is not None and shallow is not None and deep != shallow:
-        comparisons.append(
-            Comparison(
-                f"claims/s at {deep:,} vs {shallow:,} queued",
-                "claims/s",
-                by_depth[deep].per_second,
-                by_depth[shallow].per_second,
-                f"Sluice at {shallow:,} queued",
-            )
-        )
-        print(f"Sluice at {deep:,} / Sluice at {shallow:,} queued: {comparisons[-1].ratio:.2f}")
-    return comparisons
+    if deep is None or shallow is None or deep == shallow:
+        return []
+    ratio = Comparison(
+        f"{unit} at {deep:,} vs {shallow:,} queued",
+        unit,
+        by_depth[deep].per_second,
+        by_depth[shallow].per_second,
+        f"Sluice at {shallow:,} queued",
+    )
+    print(f"Sluice at {deep:,} / Sluice at {shallow:,} queued: {ratio.ratio:.2f}")
+    return [ratio]
+
+
+@contextmanager
+def queue_api(ctx: Context, name: str) -> Iterator[tuple[httpx.Client, Collection[Document]]]:
+    """A Sluice process of its own (`name`) with a connected client of its /buckets
+    routes, and its queue's collection through PyMongo (the raw side)."""
+    with (
+        serve(ctx, name) as sluice,
+        httpx.Client(base_url=f"{sluice.url}/buckets", timeout=600) as http,
+        mongo_client(ctx) as client,
+    ):
+        checked(http.get("/version"))
+        yield http, client[ctx.db_name][COLLECTION]
 
 
 def _row(queue: str, depth: int, seeded: float, sluice: Rate, raw: Rate) -> list[object]:

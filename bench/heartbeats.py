@@ -24,13 +24,12 @@ import orjson
 from pymongo import ReturnDocument
 from pymongo.collection import Collection
 
-from bench.claims import GOAL_DEPTH, Rate, measure, seed
-from bench.common import Comparison, Context, Document, Options, mongo_client, serve, table
+from bench.claims import GOAL_DEPTH, Rate, depth_ratio, measure, queue_api, seed
+from bench.common import Comparison, Context, Document, Options, table
 from bench.cycles import JSON, SITE, checked
 from schemas.buckets import LEASE_HEADER
 from service.buckets import lease
 from service.buckets.documents import LEASE, STOP
-from service.buckets.store import COLLECTION
 
 #: Running works whose leases every measurement renews in turn.
 HELD = 20
@@ -91,13 +90,7 @@ def run(ctx: Context) -> list[Comparison]:
     rows: list[list[object]] = []
     comparisons: list[Comparison] = []
     by_depth: dict[int, Rate] = {}
-    with (
-        serve(ctx, "sluice-heartbeats") as sluice,
-        httpx.Client(base_url=f"{sluice.url}/buckets", timeout=600) as http,
-        mongo_client(ctx) as client,
-    ):
-        checked(http.get("/version"))
-        store = client[ctx.db_name][COLLECTION]
+    with queue_api(ctx, "sluice-heartbeats") as (http, store):
         pipeline = f"bench-beat-{uuid.uuid4().hex[:8]}"
         seed(store, [pipeline], HELD)
         held = hold(http, pipeline, HELD)
@@ -128,16 +121,4 @@ def run(ctx: Context) -> list[Comparison]:
         f"{options.claims} heartbeats or {options.claim_seconds} s each way\n\n"
         f"{table(headers, rows)}\n"
     )
-    deep, shallow = max(by_depth, default=None), min(by_depth, default=None)
-    if deep is not None and shallow is not None and deep != shallow:
-        comparisons.append(
-            Comparison(
-                f"heartbeats/s at {deep:,} vs {shallow:,} queued",
-                "heartbeats/s",
-                by_depth[deep].per_second,
-                by_depth[shallow].per_second,
-                f"Sluice at {shallow:,} queued",
-            )
-        )
-        print(f"Sluice at {deep:,} / Sluice at {shallow:,} queued: {comparisons[-1].ratio:.2f}")
-    return comparisons
+    return comparisons + depth_ratio(by_depth, "heartbeats/s")
