@@ -46,7 +46,9 @@ def mongo_uri() -> Iterator[str]:
 @pytest.fixture
 def own_mongo_uri() -> Iterator[str]:
     """A database server of this test alone (`database_server`), for a test that writes
-    in bulk (see the module docstring)."""
+    in bulk (see the module docstring). Name it before the fixtures that start Sluices
+    on it: fixtures stop in reverse order, and a Sluice whose database is gone takes
+    seconds to stop."""
     with database_server() as uri:
         yield uri
 

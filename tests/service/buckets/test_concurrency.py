@@ -79,9 +79,10 @@ def _assert_claim_order(claims: list[Claim]) -> None:
 
 @pytest.mark.slow
 def test_concurrent_withdraws_claim_each_work_once_in_order(
-    start_sluice: Callable[..., SluiceProcess], db_name: str, pipeline: str, own_mongo_uri: str
+    own_mongo_uri: str, start_sluice: Callable[..., SluiceProcess], db_name: str, pipeline: str
 ) -> None:
-    # Thousands of claims: on a database server of the test's own (tests/conftest.py).
+    # Thousands of claims: on a database server of the test's own (tests/conftest.py),
+    # set up before the Sluices so that it stops after them.
     servers = [
         start_sluice(db_name, MONGODB_URI=own_mongo_uri, SLUICE_REAPER_INTERVAL="0")
         for _ in range(2)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -42,26 +43,36 @@ class Interleaved:
         return found
 
 
-@pytest.fixture(params=[False, True], ids=["find_one_and_update", "update_then_read"])
-async def store(request: Any, mongo_uri: str, db_name: str) -> AsyncIterator[BucketsStore]:
+@asynccontextmanager
+async def _store(
+    mongo_uri: str, db_name: str, update_then_read: bool
+) -> AsyncIterator[BucketsStore]:
     """A Buckets store in this process claiming from batches, on a database of its own,
-    with lease operations in either form."""
+    with lease operations in the form `update_then_read` chooses."""
     settings = Settings(
-        mongodb_uri=mongo_uri, db_name=db_name, claim_batch=4, update_then_read=request.param
+        mongodb_uri=mongo_uri, db_name=db_name, claim_batch=4, update_then_read=update_then_read
     )
     database = Database(settings)
     buckets = BucketsStore(database, QueryValidator(12, 5000), settings)
     await buckets.create_indexes()
-    yield buckets
-    await database.close()
+    try:
+        yield buckets
+    finally:
+        await database.close()
+
+
+@pytest.fixture(params=[False, True], ids=["find_one_and_update", "update_then_read"])
+async def store(request: Any, mongo_uri: str, db_name: str) -> AsyncIterator[BucketsStore]:
+    """`_store` with lease operations in either form."""
+    async with _store(mongo_uri, db_name, request.param) as buckets:
+        yield buckets
 
 
 @pytest.fixture
-async def split(store: BucketsStore) -> BucketsStore:
-    """The store only in its update-then-read form."""
-    if not store.settings.update_then_read:
-        pytest.skip("the read-back exists only with SLUICE_UPDATE_THEN_READ")
-    return store
+async def split(mongo_uri: str, db_name: str) -> AsyncIterator[BucketsStore]:
+    """`_store` only in its update-then-read form: the read-back exists only there."""
+    async with _store(mongo_uri, db_name, True) as buckets:
+        yield buckets
 
 
 async def _claimed(store: BucketsStore, pipeline: str) -> tuple[Document, str]:

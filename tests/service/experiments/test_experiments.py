@@ -66,11 +66,12 @@ async def test_fifty_concurrent_creates_get_distinct_gap_free_eids(lab: Lab) -> 
 
 @pytest.mark.slow
 async def test_fifty_concurrent_first_creates_of_the_day_on_fresh_databases(
-    start_sluice: SluiceStarter, own_mongo_uri: str
+    own_mongo_uri: str, start_sluice: SluiceStarter
 ) -> None:
     # The first creates of a day race to create its counter; on a fresh database (each
     # Sluice the starter starts has its own) every repetition starts from no counter.
-    # Ten Sluices create their indexes: on a database server of the test's own.
+    # Ten Sluices create their indexes: on a database server of the test's own (set up
+    # first, so that it stops after them).
     for _ in range(10):
         server = start_sluice("eid", MONGODB_URI=own_mongo_uri)
         try:
