@@ -51,7 +51,7 @@ class Options:
     #: Concurrent workers of the contended queue runs.
     workers: int = 16
     #: No-op works run end to end per worker run (`sluice worker`, the Celery peer).
-    jobs: int = 100
+    jobs: int = 300
     #: The higher concurrency of the worker runs (`--concurrency`, Celery's `-c`).
     concurrency: int = 8
     #: Queued works of one pipeline at which claims are measured (bench/claims.py).
