@@ -95,19 +95,21 @@ class Candidates:
         self.seconds = seconds
         self._batches: OrderedDict[bytes, _Batch] = OrderedDict()
 
-    def take(self, key: bytes) -> Document | None:
-        """The next candidate of filter `key` as a filter on its `_id` and `id`, or None
-        (none left, or the batch expired: see `stale`)."""
+    def take(self, key: bytes, count: int) -> list[Document]:
+        """The next `count` candidates of filter `key` (fewer when fewer are left), each
+        as a filter on its `_id` and `id`, best first; empty when none is left or the
+        batch expired (see `stale`)."""
         batch = self._batches.get(key)
         if batch is None:
-            return None
+            return []
         if not batch.entries:
             del self._batches[key]
-            return None
+            return []
         if time.monotonic() >= batch.expires:
-            return None
+            return []
         self._batches.move_to_end(key)
-        return batch.entries.popleft()[1]
+        entries = batch.entries
+        return [entries.popleft()[1] for _ in range(min(count, len(entries)))]
 
     def stale(self, key: bytes) -> list[tuple[Rank, Document]]:
         """The candidates left in the expired batch of filter `key` (empty if none)."""
@@ -254,8 +256,8 @@ class Claims:
         found: list[Claimed] = []
         reads = 0
         while len(found) < limit:
-            candidate = self.candidates.take(key)
-            if candidate is None:
+            group = self.candidates.take(key, limit - len(found))
+            if not group:
                 if reads == READS_PER_CLAIM:
                     found.extend(await self._claim_sorted(query, bound, limit - len(found)))
                     break
@@ -273,9 +275,11 @@ class Claims:
                     break
                 self.candidates.keep(key, batch, query, time.monotonic() - started)
                 continue
-            claimed = await self._claim_id(candidate, claim, bound)
-            if claimed is not None:
-                found.append(claimed)
+            if len(group) == 1:
+                claimed = await self._claim_id(group[0], claim, bound)
+                found.extend([] if claimed is None else [claimed])
+            else:
+                found.extend(await self._claim_ids(group, claim, bound))
         return found
 
     async def _still_best(self, query: Document, left: list[tuple[Rank, Document]]) -> bool:
@@ -318,23 +322,61 @@ class Claims:
         )
         return None if stored is None else (public(stored), token)
 
+    async def _claim_ids(
+        self, works: list[Document], claim: Document, bound: bool
+    ) -> list[Claimed]:
+        """Claim the candidates `works` (each its `_id` and `id`, best first) that still
+        match `claim`, with one update and one read for all of them, each work with a
+        lease token of its own; those claimed, in the order of `works`.
+
+        The update does not say which works it took; the read does: a work is ours
+        only while it holds the token written for it here (one taken by another
+        claimer first was not updated, one taken from us in the instant between the two
+        holds another token)."""
+        tokens = {work["_id"]: lease.new_token() for work in works}
+        keys = {
+            "_id": {"$in": list(tokens)},
+            "id": {"$in": [work.get("id") for work in works]},
+        }
+        # One expression writes each work's own token: the branch of its `_id`.
+        token = {
+            "$switch": {
+                "branches": [{"case": {"$eq": ["$_id", i]}, "then": t} for i, t in tokens.items()],
+                "default": None,
+            }
+        }
+        await self.collection.update_many({**keys, **claim}, claim_writing(bound, token))
+        held = {f"{LEASE}.token": {"$in": list(tokens.values())}}
+        stored = {work["_id"]: work async for work in self.collection.find({**keys, **held})}
+        found: list[Claimed] = []
+        for work in works:
+            mine = stored.get(work["_id"])
+            if mine is not None and mine.get(LEASE, {}).get("token") == tokens[work["_id"]]:
+                found.append((public(mine), tokens[work["_id"]]))
+        return found
+
 
 def claim_update(bound: bool) -> tuple[list[Document], str]:
     """The update of a claim (`running`, `start` now, `attempt` + 1, a fresh lease
     lasting the work's `timeout`), and the lease token it hands out."""
+    token = lease.new_token()
+    return claim_writing(bound, token), token
+
+
+def claim_writing(bound: bool, token: str | Document) -> list[Document]:
+    """`claim_update`'s update with the lease token `token`: a string, or an expression
+    when one update claims several works."""
     now = time.time()
-    claimed_lease = lease.new_lease(now, "$timeout")
-    update: list[Document] = [
+    return [
         {
             "$set": {
                 "status": "running",
                 "start": now,
                 "stop": None,
                 "attempt": {"$add": [{"$ifNull": ["$attempt", 0]}, 1]},
-                LEASE: claimed_lease,
+                LEASE: {"token": token, "expires": {"$add": [now, "$timeout"]}},
                 BOUND: bound,
             }
         },
         {"$unset": [STOP]},
     ]
-    return update, claimed_lease["token"]

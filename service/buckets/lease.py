@@ -64,10 +64,15 @@ class Late(NamedTuple):
     current: int
 
 
+def new_token() -> str:
+    """A fresh lease token: unguessable, unique to one claim of one work."""
+    return secrets.token_urlsafe(24)
+
+
 def new_lease(now: float, timeout: Any) -> dict[str, Any]:
     """A fresh lease; `timeout` may be a number or an aggregation expression."""
     expires = now + timeout if isinstance(timeout, int | float) else {"$add": [now, timeout]}
-    return {"token": secrets.token_urlsafe(24), "expires": expires}
+    return {"token": new_token(), "expires": expires}
 
 
 def held(work_id: str, token: str) -> Document:

@@ -14,6 +14,7 @@ from pymongo.collection import Collection
 
 from service.buckets.claims import Candidates, batchable, rank
 from service.buckets.store import COLLECTION, BucketsStore
+from service.db import Database
 from service.errors import BadRequest
 from service.settings import Settings
 from service.testing import SluiceProcess
@@ -156,23 +157,41 @@ def test_candidates_expire_and_are_cut_by_better_works() -> None:
     candidates = Candidates(size=10, seconds=60)
     found = [{"_id": n, "priority": 5 - n // 2, "creation": float(n)} for n in range(6)]
     candidates.keep(b"k", found, {"pipeline": "p"}, read=0.01)
-    assert candidates.take(b"k") == {"_id": 0, "id": None}
+    assert candidates.take(b"k", 1) == [{"_id": 0, "id": None}]
     # Another pipeline's work leaves the batch alone; this pipeline's one cuts it
     # before the first candidate it ranks ahead of (priority 4 at creation 2.5).
     candidates.queued([{"pipeline": "q", "priority": 9, "creation": 0.0}])
     candidates.queued([{"pipeline": "p", "priority": 4, "creation": 2.5}])
-    assert [candidates.take(b"k") for _ in range(4)] == [
-        {"_id": 1, "id": None},
-        {"_id": 2, "id": None},
-        None,
-        None,
-    ]
+    assert candidates.take(b"k", 4) == [{"_id": 1, "id": None}, {"_id": 2, "id": None}]
+    assert candidates.take(b"k", 1) == []
     candidates.keep(b"k", found, {"site": "x"}, read=0.01)
     candidates.clear()
-    assert candidates.take(b"k") is None
+    assert candidates.take(b"k", 1) == []
     expired = Candidates(size=10, seconds=0)
     expired.keep(b"k", found, {}, read=0)
-    assert expired.take(b"k") is None
+    assert expired.take(b"k", 1) == []
+
+
+async def test_a_claim_of_several_skips_a_candidate_another_claimer_took(
+    store: BucketsStore, pipeline: str
+) -> None:
+    # A second store stands for another replica: it keeps candidates of its own.
+    rival = BucketsStore(Database(store.settings), store.validator, store.settings)
+    try:
+        ids = await store.deposit([new_work(pipeline, priority=5 - n) for n in range(4)])
+        ((first, _),) = await store.claim({"pipeline": pipeline})
+        assert first["id"] == ids[0]  # this store now holds the other three as candidates
+        ((taken, theirs),) = await rival.claim({"pipeline": pipeline, "id": ids[1]})
+        claimed = await store.claim({"pipeline": pipeline}, limit=3)
+        assert [work["id"] for work, _ in claimed] == ids[2:]
+        assert len({token for _, token in claimed} | {theirs}) == 3
+        # The rival's claim stands: its lease is still the one it was handed.
+        assert (await rival.heartbeat(taken["id"], theirs))["id"] == ids[1]
+        for work, token in claimed:
+            assert (await store.heartbeat(work["id"], token))["id"] == work["id"]
+            assert work["attempt"] == 1
+    finally:
+        await rival.database.close()
 
 
 def test_which_filters_are_claimed_from_batches() -> None:
