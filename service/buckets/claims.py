@@ -16,9 +16,11 @@ replicas) never take the same work. Two ways to pick it, by SLUICE_CLAIM_BATCH:
   queue's shard key on a sharded cluster, so the update is targeted) that re-asserts
   `queued` and the whole filter, answering the claimed work (`service.db.
   update_then_read`: with SLUICE_UPDATE_THEN_READ an `update_one` then a read of the
-  work holding the new lease token, two point lookups).
-  A candidate another claimer took meanwhile simply fails its update and the next is
-  tried. The order bound: a claim takes the best work as of a check at most
+  work holding the new lease token, two point lookups). A claim of several works
+  (`limit`) takes that many candidates with one `update_many` on their ids and one
+  read, each work written a lease token of its own; the read keeps the works holding
+  theirs. A candidate another claimer took meanwhile simply fails its update and the
+  next is tried. The order bound: a claim takes the best work as of a check at most
   SLUICE_CLAIM_BATCH_SECONDS old (longer only when the read itself took longer, on a
   very deep queue). At that age the batch is checked: when no queued work outside it
   ranks before its last candidate (two small indexed reads) it is used again, else
