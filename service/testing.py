@@ -16,6 +16,10 @@ from types import TracebackType
 
 import httpx
 
+#: Seconds a stopping Sluice gives the requests still open before it closes them
+#: (uvicorn waits for them without end otherwise; `stop` then waited 15 s to kill it).
+GRACEFUL_SECONDS = 3
+
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -56,6 +60,8 @@ class SluiceProcess:
             sys.executable, "-m", "uvicorn", self.app, "--factory",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--log-level", "warning", "--no-access-log",
+            # A request a test left open (a stream, a watch) must not hold the stop up.
+            "--timeout-graceful-shutdown", str(GRACEFUL_SECONDS),
         ]  # fmt: skip
         output = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         try:

@@ -2,7 +2,7 @@
 
 Every operation is fuzzed with schema-valid (positive) and schema-breaking (negative)
 requests; no answer may be a 5xx, use an undocumented status or content type, or break
-its documented schema. Scale with FUZZ_EXAMPLES (cases per operation and mode: 8 in
+its documented schema. Scale with FUZZ_EXAMPLES (cases per operation and mode: 5 in
 `make test`, 200 in `make fuzz`) and FUZZ_SEED (0 by default, so `make test` is
 reproducible; `make fuzz` picks a fresh one and failures name it).
 """
@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 
 from service.testing import SluiceProcess
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
 SEED = int(os.environ.get("FUZZ_SEED", "0"))
 #: The issue's floor for one run, whatever FUZZ_EXAMPLES says.
 MIN_CASES = 1000
