@@ -92,6 +92,9 @@ def main() -> int:
             log_level=settings.log_level,
             # Sluice logs each request itself (service.observe.requests), quietly for polls.
             access_log=False,
+            # Without a bound, a request left open (a stream, a slow upload) would hold
+            # the stop up until the supervisor kills the process.
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         )
     finally:
         if embedded is not None:

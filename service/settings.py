@@ -50,6 +50,10 @@ class Settings(SurfaceSettings):
     #: Seconds one request's handler may take (0: no deadline beyond each database
     #: operation's); past it the request is cut off with a 503.
     request_timeout: float = 30.0
+    #: Whole seconds (uvicorn's unit) a stopping Sluice (SIGTERM, Ctrl-C) lets the requests
+    #: still open finish before it cuts them off; uvicorn would wait for them without end.
+    #: Keep it below the supervisor's stop timeout (deploy/docker-compose.yml).
+    shutdown_grace_seconds: int = 10
     #: Largest request body accepted, in bytes (413 past it).
     max_body_bytes: int = 16 * 1024 * 1024
     #: Deepest nesting of objects and arrays in a request body (400 past it); well below
@@ -209,6 +213,7 @@ class Settings(SurfaceSettings):
             "worker_stale",
             "orphan_file_seconds",
             "sweep_batch",
+            "shutdown_grace_seconds",
             *self.POSITIVE,
         ):
             if getattr(self, name) < 1:

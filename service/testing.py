@@ -13,12 +13,17 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import httpx
 
-#: Seconds a stopping Sluice gives the requests still open before it closes them
-#: (uvicorn waits for them without end otherwise; `stop` then waited 15 s to kill it).
-GRACEFUL_SECONDS = 3
+from service.settings import Settings, env_name
+
+#: The setting that bounds how long a stopping Sluice gives the requests still open.
+GRACE_VARIABLE = env_name("shutdown_grace_seconds")
+#: Its value for a test's Sluice unless the test's `env` sets it: a request a test left
+#: open (a stream, a watch) must not hold the stop up (`stop` waits 15 s, then kills).
+TEST_GRACE_SECONDS = "3"
 
 
 def free_port() -> int:
@@ -30,7 +35,8 @@ def free_port() -> int:
 
 
 class SluiceProcess:
-    """`uvicorn service.app:create_app` in a child process, configured by `env`."""
+    """`uvicorn service.app:create_app` in a child process, configured by `env`
+    (SLUICE_SHUTDOWN_GRACE_SECONDS is `TEST_GRACE_SECONDS` unless `env` sets it)."""
 
     def __init__(
         self,
@@ -39,7 +45,7 @@ class SluiceProcess:
         log_path: Path | None = None,
         app: str = "service.app:create_app",
     ) -> None:
-        self.env = dict(env)
+        self.env = {GRACE_VARIABLE: TEST_GRACE_SECONDS, **env}
         self.port = port or free_port()
         self.log_path = log_path
         self.app = app
@@ -54,19 +60,22 @@ class SluiceProcess:
         assert self.process is not None
         return self.process.pid
 
-    def start(self, timeout: float = 60.0) -> SluiceProcess:
-        """Start the server and wait until /healthz answers."""
-        argv = [
+    def argv(self) -> list[str]:
+        """The command that serves Sluice on `port`."""
+        grace = Settings.from_env({GRACE_VARIABLE: self.env[GRACE_VARIABLE]})
+        return [
             sys.executable, "-m", "uvicorn", self.app, "--factory",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--log-level", "warning", "--no-access-log",
-            # A request a test left open (a stream, a watch) must not hold the stop up.
-            "--timeout-graceful-shutdown", str(GRACEFUL_SECONDS),
+            "--timeout-graceful-shutdown", str(grace.shutdown_grace_seconds),
         ]  # fmt: skip
+
+    def start(self, timeout: float = 60.0) -> Self:
+        """Start the server and wait until /healthz answers."""
         output = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         try:
             self.process = subprocess.Popen(
-                argv,
+                self.argv(),
                 env={**os.environ, **self.env},
                 stdin=subprocess.DEVNULL,
                 stdout=output,
@@ -108,7 +117,7 @@ class SluiceProcess:
             self.process.kill()
             self.process.wait()
 
-    def __enter__(self) -> SluiceProcess:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(
@@ -118,6 +127,21 @@ class SluiceProcess:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class LauncherProcess(SluiceProcess):
+    """`python -m service`, the product launcher (what `make run` runs), in a child
+    process on `port`, configured by `env` (with MONGODB_URI in it, it starts no
+    database; SLUICE_HOST and SLUICE_PORT are set for it)."""
+
+    def __init__(
+        self, env: Mapping[str, str], port: int | None = None, log_path: Path | None = None
+    ) -> None:
+        super().__init__(env, port, log_path)
+        self.env.update(SLUICE_HOST="127.0.0.1", SLUICE_PORT=str(self.port))
+
+    def argv(self) -> list[str]:
+        return [sys.executable, "-m", "service"]
 
 
 class SluiceStarter:
