@@ -15,7 +15,13 @@ import uvicorn
 
 from service.app import create_app
 from service.embedded import EmbeddedDatabase, EmbeddedDatabaseError
-from service.settings import EMBEDDED_CLAIM_BATCH, Settings, SettingsError, is_loopback
+from service.settings import (
+    EMBEDDED_CLAIM_BATCH,
+    Settings,
+    SettingsError,
+    env_name,
+    is_loopback,
+)
 
 #: Printed when `make run` serves without authentication.
 AUTH_OFF_WARNING = """\
@@ -32,6 +38,26 @@ def local_auth_default(settings: Settings, environ: Mapping[str, str]) -> Settin
     if not environ.get("SLUICE_AUTH") and is_loopback(settings.host):
         return dataclasses.replace(settings, auth="off")
     return settings
+
+
+def embedded_defaults(settings: Settings, environ: Mapping[str, str]) -> Settings:
+    """`settings` for the embedded database: claims serialised, claim candidates
+    batched (`EMBEDDED_CLAIM_BATCH`) and updates then reads, each unless its variable
+    (SLUICE_SERIALIZE_CLAIMS, SLUICE_CLAIM_BATCH, SLUICE_UPDATE_THEN_READ) is set in
+    `environ`; an empty one counts as unset, as in `Settings.from_env`."""
+
+    def given(field: str) -> bool:
+        return bool(environ.get(env_name(field)))
+
+    # The embedded server collapses under contended claims unless they are serialised,
+    # sorts every candidate of a claim in memory unless candidates are batched, and
+    # scans the collection on every find_one_and_update.
+    return dataclasses.replace(
+        settings,
+        serialize_claims=settings.serialize_claims if given("serialize_claims") else True,
+        claim_batch=settings.claim_batch if given("claim_batch") else EMBEDDED_CLAIM_BATCH,
+        update_then_read=settings.update_then_read if given("update_then_read") else True,
+    )
 
 
 def main() -> int:
@@ -66,19 +92,7 @@ def main() -> int:
         except EmbeddedDatabaseError as exc:
             print(f"sluice: {exc}", file=sys.stderr)
             return 1
-        # The embedded server collapses under contended claims unless they are serialised,
-        # sorts every candidate of a claim in memory unless candidates are batched, and
-        # scans the collection on every find_one_and_update.
-        serialize = settings.serialize_claims or "SLUICE_SERIALIZE_CLAIMS" not in os.environ
-        batch = settings.claim_batch if "SLUICE_CLAIM_BATCH" in os.environ else EMBEDDED_CLAIM_BATCH
-        split = settings.update_then_read or "SLUICE_UPDATE_THEN_READ" not in os.environ
-        settings = dataclasses.replace(
-            settings,
-            mongodb_uri=uri,
-            serialize_claims=serialize,
-            claim_batch=batch,
-            update_then_read=split,
-        )
+        settings = dataclasses.replace(embedded_defaults(settings, os.environ), mongodb_uri=uri)
         print(f"sluice: embedded database on {uri} (data in {data})", file=sys.stderr)
     # uvicorn re-raises the signal that stopped it once it has shut down; let that be a
     # no-op here so the embedded database is still stopped in order below.
