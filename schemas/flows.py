@@ -4,7 +4,8 @@ A flow runs a registered function (a dotted import path) over named input source
 each either the latest version or one pinned version, and commits what it returns to
 its named output sources. Its policy says when it runs: NONE (only when asked), TIMER
 (on a schedule, with the latest inputs), INGESTION (on a schedule, fetching its output
-source's URL), ANY (when any unpinned input has a version the flow has not consumed)
+source's URL), INGESTION_EVENT (the same fetch, once per notice: `POST
+/aero/data/{id}/notify`), ANY (when any unpinned input has a version the flow has not consumed)
 or ALL (when every one has).
 """
 
@@ -17,8 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from schemas.work import PipelineName
 
 #: Policies by name, and AERO's integers for them (`rule` on the AERO surface).
-POLICIES: dict[str, int] = {"NONE": -1, "INGESTION": 0, "TIMER": 1, "ANY": 2, "ALL": 3}
-Policy = Literal["NONE", "INGESTION", "TIMER", "ANY", "ALL"]
+POLICIES: dict[str, int] = {
+    "NONE": -1, "INGESTION": 0, "TIMER": 1, "ANY": 2, "ALL": 3, "INGESTION_EVENT": 4
+}  # fmt: skip
+Policy = Literal["NONE", "INGESTION", "TIMER", "ANY", "ALL", "INGESTION_EVENT"]
 #: A flow's life: paused flows do not fire; deleted flows are kept for provenance.
 FlowState = Literal["active", "paused", "deleted"]
 #: An AERO run's life.
@@ -95,3 +98,23 @@ class RunCommit(_Strict):
     function_version: StrictStr | None = Field(default=None, max_length=256)
     distribution: StrictStr | None = Field(default=None, max_length=256)
     error: StrictStr | None = Field(default=None, max_length=65536)
+
+
+class Notice(_Strict):
+    """`POST /aero/data/{id}/notify`: the upstream of a source changed (every field
+    optional, recorded on the run it queues; the fetch is the source's own URL, with
+    its conditional GET)."""
+
+    etag: StrictStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1024,
+        description="The upstream's new ETag, if known.",
+    )
+    size: StrictInt | None = Field(default=None, ge=0, description="Its size in bytes.")
+    url: StrictStr | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        description="The URL that changed: the source's own.",
+    )

@@ -145,3 +145,16 @@ class Data(Sender):
         """Fetch the source's URL now: `{status: created|unchanged|failed, version,
         error}`; `force` skips the conditional GET."""
         return self._run(plans.ingest(data_id, force))
+
+    def notify(
+        self,
+        data_id: str,
+        etag: str | None = None,
+        size: int | None = None,
+        url: str | None = None,
+    ) -> Document:
+        """Say the source's upstream changed: its INGESTION_EVENT flow fetches it once.
+        The run queued (`trigger` "notify"), or `{"coalesced": True}` when it joined the
+        run in flight. BadRequest if no such flow produces the source."""
+        given = {"etag": etag, "size": size, "url": url}
+        return self._run(plans.notify(data_id, {k: v for k, v in given.items() if v is not None}))

@@ -67,7 +67,7 @@ class Flows(Data):
         retries: int | None = None,
     ) -> Document:
         """Register a flow running function `function_uuid` (a Sluice function id; None
-        for an INGESTION flow) on workers of site `endpoint_uuid`; the flow.
+        for an INGESTION or INGESTION_EVENT flow) on workers of site `endpoint_uuid`; the flow.
         `input_data` is `{name: {"id", "version"}}` (version None: the latest),
         `output_data` `{name: {...}}` (`id` to write an existing source, `url` for an
         ingestion), `policy` a name or AERO's integer. `config` is refused (multi-task

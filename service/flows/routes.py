@@ -12,9 +12,9 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from schemas.flows import POLICIES, FlowChange, FlowRequest, RunCommit
+from schemas.flows import FlowChange, FlowRequest, Notice, RunCommit
 from service.auth import caller_name, principal, record
-from service.body import request_json
+from service.body import parse_json, read_body, request_json
 from service.data.listing import native_page
 from service.data.routes import version_number
 from service.db import Document
@@ -22,7 +22,7 @@ from service.errors import BadRequest
 from service.flows.provenance import provenance_info
 from service.flows.runs import run_info
 from service.flows.service import Flows
-from service.flows.store import NAMES, PIPELINES, policy_code
+from service.flows.store import NAMES, pipeline_of
 from service.jsonio import JSONResponse
 from service.params import int_param
 from service.routing import Endpoint, Param
@@ -69,8 +69,7 @@ def flow_info(flow: Document) -> Document:
 async def register(request: Request, given: FlowRequest) -> Document:
     """Store the flow and apply its policy's registration rule; the flow."""
     found = flows(request)
-    ingestion = policy_code(given.policy) == POLICIES["INGESTION"]
-    principal(request).check_pipelines([PIPELINES["ingest" if ingestion else "analysis"]])
+    principal(request).check_pipelines([pipeline_of(given)])
     flow = await found.store.register(given, caller_name(request))
     await found.triggers.evaluate(flow, "registration")
     flow = await found.store.get(flow["_id"])
@@ -128,9 +127,28 @@ async def run_now(request: Request) -> Response:
         raise BadRequest(f"flow {flow['_id']} is {flow['state']}; resume it first", {})
     run = await found.triggers.manual(flow)
     await record(request, "flows.run", flow["_id"])
+    return queued(flow, run)
+
+
+def queued(flow: Document, run: Document | None) -> Response:
+    """The answer to a trigger: the run queued (201), or 202 `coalesced` when it joined
+    the run in flight."""
     if run is None:
         return JSONResponse({"coalesced": True, "flow_id": flow["_id"]}, status_code=202)
     return JSONResponse(run_info(run), status_code=201)
+
+
+async def notify(request: Request) -> Response:
+    """The upstream of a source changed: run the INGESTION_EVENT flow producing it once."""
+    settings = stores(request).settings
+    body = await read_body(request, settings.max_body_bytes)
+    # A webhook may send no body at all: that is a notice saying nothing more.
+    notice = parse_model(Notice, parse_json(body, settings.max_json_depth) if body.strip() else {})
+    flow, run = await flows(request).events.notify(
+        request.path_params["data_id"], notice, principal(request)
+    )
+    await record(request, "flows.notify", flow["_id"], notice.model_dump(exclude_none=True))
+    return queued(flow, run)
 
 
 async def runs_of(request: Request) -> Response:
@@ -276,6 +294,11 @@ endpoints = [
     Endpoint("/aero/flows/{flow_id}/runs", ("POST",), run_now, "deposit",
              "Run a flow now with its latest inputs (202 when coalesced behind a run)",
              params=(_FLOW,), status=201, errors=(400, 404)),
+    Endpoint("/aero/data/{data_id}/notify", ("POST",), notify, "deposit",
+             "The source's upstream changed: run the INGESTION_EVENT flow producing it once "
+             "(202 when coalesced behind a run)", body=Notice,
+             params=(Param("data_id", "path", {"type": "string"}, "data source id",
+                           required=True),), status=201, errors=(400, 404, 422)),
     Endpoint("/aero/flows/{flow_id}/runs", ("GET",), runs_of, "read",
              "A flow's latest runs, newest first", params=(_FLOW,), errors=(400, 404)),
     Endpoint("/aero/runs/{run_id}", ("GET",), get_run, "read", "A flow run",

@@ -64,6 +64,7 @@ def run_info(run: Document) -> Document:
         "flow_id": run["flow_id"],
         "kind": run["kind"],
         "trigger": run["trigger"],
+        "notice": run.get("notice"),
         "status": run["status"],
         "inputs": run["inputs"],
         "outputs": run["outputs"],
@@ -230,10 +231,11 @@ class Triggers:
         trigger: str,
         key: Iterable[object],
         coalesce: bool = True,
+        notice: Document | None = None,
     ) -> Document | None:
         """Make `flow`'s run with inputs `given` its one pending run and queue its work;
         the run, or None when another run is pending (then, with `coalesce`, the flow
-        is marked for one follow-up)."""
+        is marked for one follow-up). `notice`: what a notify said, kept on the run."""
         run_id = fingerprint([flow["_id"], list(key), flow["last_run_id"]])[:32]
         consumed = dict(flow["consumed"])
         consumed.update({v["data_id"]: v["version"] for v in given.values()})
@@ -250,6 +252,7 @@ class Triggers:
             "inputs": given,
             "outputs": {n: o["data_id"] for n, o in flow["outputs"].items()},
             "kwargs": flow["kwargs"],
+            "notice": notice,
             "previous_consumed": flow["consumed"],
             "status": "queued",
             "deposited": False,

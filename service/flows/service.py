@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from service.buckets.store import BucketsStore
 from service.db import Database
 from service.flows.commit import Commits
+from service.flows.events import Events
 from service.flows.ports import Functions, Ingestion, Sources
 from service.flows.provenance import ProvenanceStore
 from service.flows.runs import Triggers
@@ -20,12 +21,13 @@ from service.settings import Settings
 @dataclass(frozen=True)
 class Flows:
     """Flows (`store`), their triggers and runs (`triggers`), the worker's commits
-    (`commits`) and provenance."""
+    (`commits`), provenance and the notices of INGESTION_EVENT flows (`events`)."""
 
     store: FlowStore
     triggers: Triggers
     commits: Commits
     provenance: ProvenanceStore
+    events: Events
 
     @classmethod
     def open(
@@ -45,7 +47,7 @@ class Flows:
         provenance = ProvenanceStore(database, settings.aero_lineage_max_nodes)
         sources.listeners.append(triggers.version_created)
         commits = Commits(database, triggers, provenance, ingestion)
-        return cls(store, triggers, commits, provenance)
+        return cls(store, triggers, commits, provenance, Events(store, triggers))
 
     async def create_indexes(self) -> None:
         await self.store.create_indexes()

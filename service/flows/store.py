@@ -38,6 +38,8 @@ INDEXES = [
 ]
 NAMES = {code: name for name, code in POLICIES.items()}
 SCHEDULED = (POLICIES["INGESTION"], POLICIES["TIMER"])
+#: Policies whose runs fetch their one output's URL (on a timer, or once per notice).
+INGESTIONS = (POLICIES["INGESTION"], POLICIES["INGESTION_EVENT"])
 GATED = (POLICIES["ANY"], POLICIES["ALL"])
 #: Pipelines of flow runs (a token's pipeline patterns decide who may touch them).
 PIPELINES = {"ingest": "aero-ingest", "analysis": "aero-analysis"}
@@ -69,7 +71,7 @@ def pipeline_of(request: FlowRequest) -> str:
     """The pipeline of the runs of the flow `request` registers."""
     if request.pipeline is not None:
         return request.pipeline
-    ingestion = policy_code(request.policy) == POLICIES["INGESTION"]
+    ingestion = policy_code(request.policy) in INGESTIONS
     return PIPELINES["ingest" if ingestion else "analysis"]
 
 
@@ -85,8 +87,8 @@ async def visible_pipelines(
 
 
 def kind_of(flow: Document) -> str:
-    """`ingest` for an INGESTION flow's runs, else `analysis`."""
-    return "ingest" if flow["policy"] == POLICIES["INGESTION"] else "analysis"
+    """`ingest` for an INGESTION or INGESTION_EVENT flow's runs, else `analysis`."""
+    return "ingest" if flow["policy"] in INGESTIONS else "analysis"
 
 
 class FlowStore:
@@ -153,8 +155,8 @@ class FlowStore:
                 await self._source(output.data_id, f"output {name!r}")
         if policy in GATED and not inputs:
             raise BadRequest(f"policy {NAMES[policy]} needs at least one input", {})
-        if policy == POLICIES["INGESTION"]:
-            await self._check_ingestion(request)
+        if policy in INGESTIONS:
+            await self._check_ingestion(request, NAMES[policy])
         timer = self._timer(policy, request.timer)
         arg_hash = fingerprint(
             {
@@ -232,7 +234,7 @@ class FlowStore:
         registered, or missing from a flow other than an ingestion (Sluice's own
         fetch-and-commit is an ingestion's work)."""
         if function_id is None:
-            if policy == POLICIES["INGESTION"]:
+            if policy in INGESTIONS:
                 return None
             raise BadRequest(f"a {NAMES[policy]} flow needs a function_id", {})
         try:
@@ -253,20 +255,20 @@ class FlowStore:
                 f"{what}: no source with id {data_id!r}", {"data_id": data_id}
             ) from None
 
-    async def _check_ingestion(self, request: FlowRequest) -> None:
+    async def _check_ingestion(self, request: FlowRequest, policy: str) -> None:
         if len(request.outputs) != 1:
-            raise BadRequest("an INGESTION flow has exactly one output: the source it fetches", {})
+            raise BadRequest(f"an {policy} flow has exactly one output: the source it fetches", {})
         (output,) = request.outputs.values()
         url = output.url
         if output.data_id is not None:
             url = url or (await self._source(output.data_id, "output")).get("url")
         if not url:
-            raise BadRequest("an INGESTION flow's output needs a url (or a source with one)", {})
+            raise BadRequest(f"an {policy} flow's output needs a url (or a source with one)", {})
         refused = self.ingestion.refusal(url)
         if refused is not None:
             # Refused now, not at its first run (which would fail with the same reason).
             raise BadRequest(
-                f"an INGESTION flow's url cannot be fetched: {refused['message']}",
+                f"an {policy} flow's url cannot be fetched: {refused['message']}",
                 {"url": url, "reason": refused["code"]},
             )
 

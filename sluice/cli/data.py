@@ -150,6 +150,28 @@ def ingest(ctx: click.Context, data_id: str, force: bool, as_json: bool) -> None
 
 
 @data.command()
+@click.argument("data_id")
+@click.option("--etag", help="The upstream's new ETag, if known (kept on the run).")
+@click.option("--size", type=click.IntRange(min=0), help="Its size in bytes, if known.")
+@click.option("--url", help="The URL that changed (must be the source's own).")
+@json_flag
+@click.pass_context
+def notify(
+    ctx: click.Context, data_id: str, etag: str | None, size: int | None, url: str | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Say DATA_ID's upstream changed: the INGESTION_EVENT flow producing it fetches it
+    once; prints the run queued."""
+    run = connect(ctx, Data).notify(data_id, etag, size, url)
+    if as_json:
+        echo_json(run)
+    elif run.get("coalesced"):
+        click.echo(f"coalesced: flow {run['flow_id']} has a run in flight")
+    else:
+        click.echo(f"queued run {run['id']} of flow {run['flow_id']}")
+
+
+@data.command()
 @click.argument("query")
 @click.option("--limit", default=10, show_default=True, help="Most hits (at most 100).")
 @click.option("--latest-only", is_flag=True, help="Only each source's latest version.")

@@ -71,7 +71,8 @@ def flow() -> None:
     multiple=True,
     callback=_pairs,
     metavar="NAME=new|DATA_ID|URL",
-    help="An output: a new source, an existing one, or (INGESTION) the URL to fetch.",
+    help="An output: a new source, an existing one, or (INGESTION, INGESTION_EVENT) the URL "
+    "to fetch.",
 )
 @click.option(
     "--policy",
@@ -99,7 +100,7 @@ def register(
     description: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Register a flow running FUNCTION_ID (from `sluice data function register`; an
-    INGESTION flow needs none)."""
+    INGESTION or INGESTION_EVENT flow needs none)."""
     created = connect(ctx, Flows).register_flow(
         site, function_id, _inputs(inputs), _outputs(outputs), kwargs,
         description=description, policy=policy.upper(), timer_delay=timer,

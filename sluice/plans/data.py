@@ -87,6 +87,12 @@ def ingest(data_id: str, force: bool) -> Plan[Document]:
     return (yield from _object(call, "an ingestion result"))
 
 
+def notify(data_id: str, notice: Document) -> Plan[Document]:
+    """POST /aero/data/{id}/notify: the ingestion run queued, or `{coalesced: true}`."""
+    call = Call("POST", f"/data/{_id(data_id)}/notify", json=notice)
+    return (yield from _object(call, "a flow run"))
+
+
 def search(query: str, offset: int, limit: int, latest_only: bool) -> Plan[Document]:
     """GET /aero/search: one page of matching versions, each with its `data`."""
     params = (("q", query), ("offset", str(offset)), ("limit", str(limit)),

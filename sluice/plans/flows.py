@@ -8,7 +8,7 @@ from urllib.parse import quote
 from sluice.core.plan import Call, Document, Plan, expect
 
 #: AERO's policy integers, by name (`register_flow` takes either).
-POLICIES = {"NONE": -1, "INGESTION": 0, "TIMER": 1, "ANY": 2, "ALL": 3}
+POLICIES = {"NONE": -1, "INGESTION": 0, "TIMER": 1, "ANY": 2, "ALL": 3, "INGESTION_EVENT": 4}
 
 
 def _id(value: Any) -> str:

@@ -23,6 +23,10 @@ from tests.service.factories import work
 
 #: The extension (of pipeline B) whose action the world runs as a task.
 EXTENSION, ACTION = "probe", "ping"
+#: The upstream of the world's INGESTION_EVENT flow: its host is the one the walk's
+#: Sluice lists in SLUICE_AERO_INGEST_HOSTS (never fetched: the flow is never notified).
+EVENT_HOST = "walk.invalid"
+EVENT_URL = f"http://{EVENT_HOST}/feed.csv"
 
 
 def manifest(pipeline: str) -> dict[str, Any]:
@@ -98,6 +102,9 @@ class World:
     lb_run: str = ""
     lb_group: str = ""
     lb_upload: str = ""
+    #: A source fetched from `EVENT_URL` by an INGESTION_EVENT flow of B (never notified).
+    aero_event_data: str = ""
+    aero_event_flow: str = ""
 
 
 def _claim(admin: httpx.Client, document: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -170,6 +177,10 @@ def build(
     assert function.status_code == 201, function.text
     lb_workflow, lb_group, lb_upload, lb_run = _leaderboard(admin, b, tag, env)
     flow, committed_run, record, queued_run = _aero_flow(admin, b, aero_data, function.json()["id"])
+    event = {"policy": "INGESTION_EVENT", "pipeline": b, "site": "walk",
+             "outputs": {"feed": {"url": EVENT_URL}}}  # fmt: skip
+    event_flow = admin.post("/aero/flows", json=event)
+    assert event_flow.status_code == 201, event_flow.text
     time.sleep(1.2)  # past the `expired` work's one-second lease (the reaper is off)
     return World(
         a=a,
@@ -205,6 +216,8 @@ def build(
         lb_run=lb_run,
         lb_group=lb_group,
         lb_upload=lb_upload,
+        aero_event_data=event_flow.json()["outputs"]["feed"]["data_id"],
+        aero_event_flow=event_flow.json()["id"],
     )
 
 
@@ -276,5 +289,6 @@ def snapshot(admin: httpx.Client, world: World) -> dict[str, Any]:
             for run in admin.get(f"/aero/flows/{world.aero_flow}/runs").json()
         ],
         "aero_provenance": admin.get("/aero/provenance").json()["total"],
+        "aero_event_runs": admin.get(f"/aero/flows/{world.aero_event_flow}/runs").json(),
         "lb_group": admin.get(f"/leaderboards/groups/{world.lb_group}").json(),
     }

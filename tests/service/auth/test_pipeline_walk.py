@@ -20,7 +20,14 @@ from service.settings import Settings
 from service.testing import SluiceProcess
 from tests.service.auth.helpers import ADMIN_SECRET, create_token, token_header
 from tests.service.auth.pipeline_cases import CASES, Case
-from tests.service.auth.pipeline_world import World, build, manifest, names, snapshot
+from tests.service.auth.pipeline_world import (
+    EVENT_HOST,
+    World,
+    build,
+    manifest,
+    names,
+    snapshot,
+)
 
 SCOPES = ("read", "deposit", "work", "admin")
 
@@ -68,6 +75,7 @@ def server(
         "SLUICE_REAPER_INTERVAL": "0",
         "SLUICE_TRANSFER_INTERVAL": "0",
         "SLUICE_WORKER_STALE": "3600",
+        "SLUICE_AERO_INGEST_HOSTS": EVENT_HOST,
     }
     with SluiceProcess(env, log_path=directory / "sluice.log") as process:
         yield process

@@ -126,3 +126,29 @@ def test_the_flow_commands(flows: Flows, server: SluiceProcess, workers: Workers
 def test_the_package_version_reported_is_the_installed_distributions() -> None:
     assert package_version(Flows.register_flow) == ("sluice", metadata.version("sluice"))
     assert package_version(test_the_flow_commands)[0] is None  # tests is no distribution
+
+
+def test_notify_queues_an_event_flows_ingestion_from_the_client_and_the_cli(
+    flows: Flows, server: SluiceProcess
+) -> None:
+    feed = flows.create_source("feed", url="http://127.0.0.1:9/feed.csv")["id"]
+    registered = cli(server, "register", "-o", f"feed={feed}", "-p", "INGESTION_EVENT",
+                     "--site", "local", "--json")  # fmt: skip
+    assert registered.exit_code == 0, registered.output
+    flow_id = json.loads(registered.output)["id"]
+    run = flows.notify(feed, etag='"1"', size=10)  # no worker: it stays queued
+    assert run["trigger"] == "notify" and run["notice"] == {"etag": '"1"', "size": 10}
+    assert flows.notify(feed, etag='"1"') == {"coalesced": True, "flow_id": flow_id}
+    noticed = CliRunner().invoke(main, ["--url", server.url, "data", "notify", feed, "--etag", "2"])
+    assert noticed.exit_code == 0 and "coalesced" in noticed.output, noticed.output
+    assert [found["id"] for found in flows.runs(flow_id)] == [run["id"]]
+    plain = flows.create_source("plain")["id"]
+    with pytest.raises(BadRequest, match="INGESTION_EVENT"):
+        flows.notify(plain)
+    refused = CliRunner().invoke(main, ["--url", server.url, "data", "notify", plain])
+    assert refused.exit_code == 1 and "INGESTION_EVENT" in refused.output
+    flows.delete_flow(flow_id)
+    again = flows.register_flow("local", None, output_data={"feed": {"id": feed}},
+                                policy="INGESTION_EVENT")  # fmt: skip
+    queued = CliRunner().invoke(main, ["--url", server.url, "data", "notify", feed])
+    assert queued.exit_code == 0 and f"of flow {again['id']}" in queued.output, queued.output

@@ -59,6 +59,11 @@ CASES: dict[tuple[str, str], Case] = {
         call(lambda w: f"{_run(w)}/fail", json={"error": "forged"})
     ),
     ("POST", "/aero/runs/{run_id}/ingest"): forbidden(call(lambda w: f"{_run(w)}/ingest")),
+    # A notice of B's event source would queue a run of B's flow: 403 before anything.
+    ("POST", "/aero/data/{data_id}/notify"): forbidden(
+        call(lambda w: f"/aero/data/{w.aero_event_data}/notify", json={}),
+        call(lambda w: f"/aero/data/{w.aero_event_data}/notify"),
+    ),
     ("GET", "/aero/provenance"): hidden(_no_b, call("/aero/provenance")),
     ("GET", "/aero/provenance/{provenance_id}"): forbidden(
         call(lambda w: f"/aero/provenance/{w.aero_provenance}")
