@@ -16,6 +16,7 @@ error, ours or not, into `{"error": {"code", "message", "details"}}` with its st
     ├── ValidationFailed (422)
     ├── RateLimited (429, with Retry-After)
     ├── Unavailable (503, with Retry-After)
+    │   └── ShuttingDown (503: the replica stopped before the request ended)
     └── StillRunning (504: a task waited for did not end in time; it carries on)
 
 The flowServ-compatible surface answers the same errors as its client expects (every
@@ -119,7 +120,9 @@ RETRY_AFTER_SECONDS = 1
 
 
 class Unavailable(SluiceError):
-    """The database cannot serve the request now; retry after RETRY_AFTER_SECONDS."""
+    """The request cannot be served now (the database unreachable, hung or busy with a
+    conflicting change, or the request past SLUICE_REQUEST_TIMEOUT); retry after
+    RETRY_AFTER_SECONDS."""
 
     status_code = 503
     code = "database_unavailable"
@@ -150,6 +153,23 @@ def unavailable(exc: PyMongoError) -> Unavailable:
     else:
         message = "the database is busy with a conflicting change; retry later"
     return Unavailable(message, {"reason": _short(str(exc))})
+
+
+class ShuttingDown(Unavailable):
+    """The server stopped (SIGTERM, Ctrl-C) while the request was still open, once
+    SLUICE_SHUTDOWN_GRACE_SECONDS had run out, before its answer had started. Like the
+    other 503s, a write cut off may or may not have been applied."""
+
+    code = "shutting_down"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this Sluice replica is stopping: the request was still open when "
+            "SLUICE_SHUTDOWN_GRACE_SECONDS ran out and was cut off before its answer; "
+            "retry it (on another replica, or here once restarted). A write cut off may "
+            "or may not have been applied",
+            {"limit": "SLUICE_SHUTDOWN_GRACE_SECONDS"},
+        )
 
 
 def _short(text: str, limit: int = 300) -> str:
@@ -235,9 +255,15 @@ def _answer(
     return error_response(status_code, code, message, details, headers, flat)
 
 
+def error_answer(request: Request, exc: SluiceError) -> Response:
+    """The response for `exc` in `request`'s surface's shape: what a handler raising it
+    gets, for the code answering outside a handler (a request cut off by shutdown)."""
+    return _answer(request, exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+
 async def _sluice_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SluiceError)
-    return _answer(request, exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+    return error_answer(request, exc)
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}

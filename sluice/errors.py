@@ -18,7 +18,8 @@ Every failure a client call can have is a `SluiceError`; catch that to catch the
         ├── RateLimited       429: past the per-token request rate; see `retry_after`
         ├── WorkflowVariable  400/422: a run's variables are undeclared or malformed
         └── ServerError       5xx
-            └── Unavailable   503: the database is unreachable; retrying later may work
+            └── Unavailable   503: the database unreachable or slow, or the replica
+                              stopping; retrying later may work
 
 Runs of workfiles add errors that are not one response: `RunFlowFailure` (the run
 failed, or is unknown), `RunFlowTimeout` (it outlived the wait; it was stopped),
@@ -148,7 +149,8 @@ class ServerError(APIError):
 
 
 class Unavailable(ServerError):
-    """503: the service cannot reach its database right now."""
+    """503: the service cannot serve the request right now (its database unreachable,
+    hung or busy, the request past its deadline, or the replica stopping)."""
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

@@ -38,11 +38,13 @@ class AeroPaths:
         if scope["type"] == "http":
             path = normalise(scope["path"])
             if self._ours(path):
+                # Marked in place too: the errors answered outside this middleware (a
+                # 500, a request cut off by shutdown) read the scope passed in to it.
+                scope[FLAT_ERRORS] = True
                 raw = scope.get("raw_path")
                 scope = {
                     **scope,
                     "path": path,
                     "raw_path": normalise(raw.decode("latin-1")).encode("latin-1") if raw else None,
-                    FLAT_ERRORS: True,
                 }
         await self.app(scope, receive, send)

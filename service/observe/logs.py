@@ -7,6 +7,7 @@ found together.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from contextvars import ContextVar
@@ -17,6 +18,10 @@ import orjson
 
 #: The id of the request being served, if any.
 REQUEST_ID: ContextVar[str | None] = ContextVar("sluice_request_id", default=None)
+#: Set in a request's task once service.observe.requests has answered (or ended) a
+#: request cut off by a stopping server: the cancellation still goes up to uvicorn, whose
+#: "Exception in ASGI application" traceback for it is then left out of the log.
+CUT_OFF: ContextVar[bool] = ContextVar("sluice_cut_off", default=False)
 #: Longest background-failure summary logged, in characters.
 BRIEF_CHARS = 300
 #: Loggers whose records go through Sluice's handler too (uvicorn's own lines).
@@ -28,6 +33,15 @@ class _RequestId(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = REQUEST_ID.get()
         return True
+
+
+class _CutOffAnswered(logging.Filter):
+    """Drops a server's traceback of the cancellation of a request already answered (or
+    ended) for it: the request's own line says it was cut off."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, asyncio.CancelledError) and CUT_OFF.get())
 
 
 class TextFormatter(logging.Formatter):
@@ -66,7 +80,8 @@ class JsonFormatter(logging.Formatter):
 
 def configure(level: str, fmt: str) -> None:
     """Send Sluice's records (and, in JSON, uvicorn's) to stderr in `fmt` ("text" or
-    "json"), Sluice's at `level` and above. Calling it again replaces the handler."""
+    "json"), Sluice's at `level` and above, without uvicorn's traceback of a request cut
+    off by shutdown (CUT_OFF). Calling it again replaces the handler."""
     # Neither format shows the calling line, thread or process, which the logging module
     # would otherwise look up for every record (a third of a request line's cost); these
     # are the switches its documentation names for that.
@@ -84,6 +99,10 @@ def configure(level: str, fmt: str) -> None:
     sluice.addHandler(handler)
     sluice.setLevel(level.upper())
     sluice.propagate = False
+    # On the logger, not a handler: uvicorn's text format has handlers of its own.
+    server_errors = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _CutOffAnswered) for f in server_errors.filters):
+        server_errors.addFilter(_CutOffAnswered())
     if fmt == "json":
         for name in _SERVER_LOGGERS:
             server = logging.getLogger(name)

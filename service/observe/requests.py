@@ -7,10 +7,17 @@ INFO (WARNING for a 5xx), except for polls that change nothing — a withdraw th
 no work, heartbeats, an Alpine poll of a running run, health checks and scrapes —
 logged at DEBUG, so an idle fleet of
 workers is quiet at the default SLUICE_LOG_LEVEL.
+
+A request still open when a stopping server's SLUICE_SHUTDOWN_GRACE_SECONDS runs out is
+cancelled by the server: one whose answer has not started is answered 503
+`shutting_down` (service.errors.ShuttingDown, with Retry-After), a streamed answer under
+way just ends short; either way its line, at WARNING, says it was cut off, and the
+cancellation goes on up to the server.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -22,7 +29,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.observe.logs import REQUEST_ID
+from service.errors import ShuttingDown, error_answer
+from service.observe.logs import CUT_OFF, REQUEST_ID
 from service.observe.metrics import Metrics
 
 log = logging.getLogger("sluice.http")
@@ -81,22 +89,36 @@ class RequestObserver:
         request_id = sent if _SANE_ID.match(sent) else secrets.token_hex(8)
         context = REQUEST_ID.set(request_id)
         status = 500
-        started = time.perf_counter()
+        started = False
+        # How the request ended if the stopping server cut it off.
+        cut_off: str | None = None
+        began = time.perf_counter()
 
         async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
+            nonlocal status, started
+            start = message["type"] == "http.response.start"
+            if start:
                 status = int(message["status"])
                 MutableHeaders(scope=message)[HEADER] = request_id
             await send(message)
+            started = started or start
 
         try:
             await self.app(scope, receive, sending)
+        except asyncio.CancelledError:
+            # Only a stopping server cancels a request's task (uvicorn, once its graceful
+            # shutdown timeout ran out). The handler below has had its cancellation and
+            # its clean-ups; the cancellation goes on up, the client gets a JSON answer.
+            CUT_OFF.set(True)
+            cut_off = "the answer ended short" if started else "answered 503"
+            if not started:
+                await error_answer(Request(scope), ShuttingDown())(scope, receive, sending)
+            raise
         finally:
-            self._record(scope, status, time.perf_counter() - started)
+            self._record(scope, status, time.perf_counter() - began, cut_off)
             REQUEST_ID.reset(context)
 
-    def _record(self, scope: Scope, status: int, elapsed: float) -> None:
+    def _record(self, scope: Scope, status: int, elapsed: float, cut_off: str | None) -> None:
         method, route = str(scope["method"]), route_template(scope)
         key = (method, route, status)
         children = self._children.get(key)
@@ -109,10 +131,18 @@ class RequestObserver:
         children[1].observe(elapsed)
         if status == 503:
             self.metrics.database_errors.labels("request").inc()
-        quiet = status < 400 and (
-            route in QUIET_ROUTES or bool(scope.get("state", {}).get("quiet"))
+        quiet = (
+            not cut_off
+            and status < 400
+            and (route in QUIET_ROUTES or bool(scope.get("state", {}).get("quiet")))
         )
-        level = logging.DEBUG if quiet else logging.WARNING if status >= 500 else logging.INFO
+        level = (
+            logging.DEBUG
+            if quiet
+            else logging.WARNING
+            if status >= 500 or cut_off
+            else logging.INFO
+        )
         if not log.isEnabledFor(level):
             return
         client = scope.get("client")
@@ -125,6 +155,17 @@ class RequestObserver:
             "duration_ms": round(elapsed * 1000, 1),
             "client": client[0] if client else None,
         }
+        note = ""
+        if cut_off:
+            fields["cut_off"] = True
+            note = f" (cut off by the stopping server: {cut_off})"
         log.log(
-            level, "%s %s %d %.1fms", method, path, status, elapsed * 1000, extra={"http": fields}
+            level,
+            "%s %s %d %.1fms%s",
+            method,
+            path,
+            status,
+            elapsed * 1000,
+            note,
+            extra={"http": fields},
         )
