@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from service.app import create_app
 from service.embedded import EmbeddedDatabase, EmbeddedDatabaseError
@@ -106,6 +107,9 @@ def main() -> int:
             log_level=settings.log_level,
             # Sluice logs each request itself (service.observe.requests), quietly for polls.
             access_log=False,
+            # In JSON the app's logging (service.observe.logs) has set uvicorn's loggers
+            # up already; uvicorn's own configuration would undo it (its lines in text).
+            log_config=None if settings.log_format == "json" else LOGGING_CONFIG,
             # Without a bound, a request left open (a stream, a slow upload) would hold
             # the stop up until the supervisor kills the process.
             timeout_graceful_shutdown=settings.shutdown_grace_seconds,

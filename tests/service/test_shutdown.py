@@ -1,7 +1,8 @@
 """`python -m service` (the launcher) stops within SLUICE_SHUTDOWN_GRACE_SECONDS of a
 SIGTERM even while a request is still open, answers a request it cuts off before its
 answer 503 `shutting_down` (in its surface's error shape), ends a download under way
-short, logs neither as a traceback, and refuses a grace it cannot use."""
+short, logs neither as a traceback (and in JSON logs uvicorn's lines as JSON too), and
+refuses a grace it cannot use."""
 
 from __future__ import annotations
 
@@ -28,14 +29,18 @@ MARGIN = 10
 
 
 @pytest.fixture
-def launcher(sluice_env: dict[str, str], tmp_path: Path) -> Iterator[LauncherProcess]:
-    """A started `python -m service` on the test database, logging to `sluice.log`."""
+def launcher(
+    sluice_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[LauncherProcess]:
+    """A started `python -m service` on the test database, logging to `sluice.log` in
+    the SLUICE_LOG_FORMAT the test is parametrised with (indirectly), else text."""
     env = {
         **sluice_env,
         GRACE_VARIABLE: str(GRACE),
         # No handler deadline: only the grace may end the request left open below.
         "SLUICE_REQUEST_TIMEOUT": "0",
         "SLUICE_LOG_LEVEL": "warning",
+        "SLUICE_LOG_FORMAT": getattr(request, "param", "text"),
     }
     with LauncherProcess(env, log_path=tmp_path / "sluice.log") as process:
         yield process
@@ -146,6 +151,23 @@ def test_a_sigterm_ends_the_launcher_within_the_grace_answering_the_open_request
     assert_no_traceback(log)
     assert f"POST {path} 503" in log
     assert "(cut off by the stopping server: answered 503)" in log
+
+
+@pytest.mark.parametrize("launcher", ["json"], indirect=True)
+def test_in_json_the_cut_off_is_logged_as_json_lines(
+    launcher: LauncherProcess, tmp_path: Path
+) -> None:
+    with open_upload(launcher.port):
+        stop_within_grace(launcher)
+    log = (tmp_path / "sluice.log").read_text()
+    assert_no_traceback(log)
+    # The launcher's own lines (the warning that auth is off) are printed, not logged.
+    records = [orjson.loads(line) for line in log.splitlines() if not line.startswith("sluice: ")]
+    (server,) = [record for record in records if record["logger"] == "uvicorn.error"]
+    assert "timeout graceful shutdown exceeded" in server["message"]
+    (line,) = [record for record in records if record["logger"] == "sluice.http"]
+    assert line["level"] == "warning"
+    assert line["http"]["status"] == 503 and line["http"]["cut_off"] is True
 
 
 #: Size of the file downloaded below: far more than the socket buffers between the two
