@@ -118,3 +118,40 @@ class Notice(_Strict):
         max_length=2048,
         description="The URL that changed: the source's own.",
     )
+
+
+class _Entry(BaseModel):
+    # AERO's blocks carry keys Sluice does not read (collection_url, file_bn of inputs,
+    # tmpdir, download, start/end/duration, the worker's created_at...): ignored.
+    model_config = ConfigDict(strict=True, extra="ignore")
+
+
+class ProvInput(_Entry):
+    """One input of `POST /prov/new`: the exact version the run read."""
+
+    id: StrictStr | None = Field(default=None, min_length=1, max_length=128)
+    version: StrictInt | None = Field(default=None, ge=1)
+
+
+class ProvOutput(_Entry):
+    """One output of `POST /prov/new`: a reference-only version (`file_bn` its file
+    name, compared with the latest by `checksum`)."""
+
+    id: StrictStr = Field(min_length=1, max_length=128)
+    checksum: StrictStr = Field(min_length=1, max_length=256)
+    size: StrictInt = Field(ge=0)
+    file_bn: StrictStr = Field(min_length=1, max_length=1024)
+    file_format: StrictStr | list[StrictStr | None] | None = Field(
+        default=None, description="A MIME type, or the mimetypes [type, encoding] pair."
+    )
+    encoding: StrictStr | None = Field(default=None, max_length=64)
+    source_key: StrictStr | None = Field(default=None, max_length=2048)
+    dedup: StrictBool | None = None
+
+
+class ProvNew(_Strict):
+    """`POST /prov/new`: the `aero` block of a run committed by an AERO worker."""
+
+    input_data: dict[StrictStr, ProvInput] = Field(default_factory=dict, max_length=64)
+    output_data: dict[StrictStr, ProvOutput] = Field(default_factory=dict, max_length=64)
+    flow_id: StrictStr = Field(min_length=1, max_length=128)

@@ -97,7 +97,7 @@ async def latest(request: Request) -> Response:
     return JSONResponse({**shown, "code": 200, "data_version": shown})
 
 
-def _format(value: Any) -> str:
+def mime_of(value: Any) -> str:
     """AERO's `file_format`: a MIME string or the `mimetypes` tuple (its first item)."""
     if isinstance(value, list) and value:
         value = value[0]
@@ -123,7 +123,7 @@ async def new_version(request: Request) -> Response:
         data["_id"],
         checksum=checksum,
         file_name=name,
-        file_type=_format(body.get("file_format")),
+        file_type=mime_of(body.get("file_format")),
         size=size,
         encoding=_optional_text(body, "encoding"),
     )

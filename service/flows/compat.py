@@ -1,7 +1,8 @@
 """The flow and provenance routes of the AERO-compatible surface (mounted with the data
-routes under SLUICE_AERO_PREFIX): `POST /flow/register`, `GET /flow/{id}`, and the
-`/flow` and `/prov` listings (15 a page, 404 past the end: the client's stop; the
-mount's path rules serve `/flow/` and `//flow` here too).
+routes under SLUICE_AERO_PREFIX): `POST /flow/register`, `GET /flow/{id}`, the `/flow`
+and `/prov` listings (15 a page, 404 past the end: the client's stop; the mount's path
+rules serve `/flow/` and `//flow` here too) and `POST /prov/new`, an AERO worker's
+commit of a whole run (service.flows.legacy).
 
 Shapes are AERO's keys in AERO's order, then Sluice's extras: `function_args` is always
 an object (`{kwargs: {...kwargs, aero: {input_data, output_data, flow_id}}, function,
@@ -17,14 +18,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from schemas.flows import FlowRequest
-from service.auth import principal
+from schemas.flows import FlowRequest, ProvNew
+from service.auth import principal, record
 from service.body import request_json
 from service.data.fields import iso
 from service.data.listing import aero_page
 from service.data.present import data_json, version_json
 from service.db import Document
 from service.errors import BadRequest, NotFound
+from service.flows.legacy import block_of, run_id_of
 from service.flows.routes import flows, register
 from service.jsonio import JSONResponse
 from service.routing import Endpoint, Param
@@ -177,6 +179,14 @@ async def list_prov(request: Request) -> Response:
     return await aero_page(request, provenance.collection, query, present)
 
 
+async def new_prov(request: Request) -> Response:
+    block = block_of(await request_json(request))
+    run_id = run_id_of(request.headers.get("x-sluice-run-id"))
+    found = await flows(request).legacy.commit(block, run_id, principal(request))
+    await record(request, "flows.prov_new", found["_id"], {"run_id": run_id})
+    return JSONResponse(await prov_json(request, found))
+
+
 _PAGE = (
     Param("page", "query", {"type": "integer", "minimum": 1}, "page from 1 (404 past the end)"),
     Param("per_page", "query", {"type": "integer", "minimum": 1}, "records a page (15)"),
@@ -194,4 +204,8 @@ endpoints = [
              params=(_FLOW,), errors=(404,)),
     Endpoint("/prov", ("GET",), list_prov, "read", "AERO: a page of provenance (ProvJSON)",
              params=_PAGE, errors=(400, 404)),
+    Endpoint("/prov/new", ("POST",), new_prov, "work",
+             "AERO: commit a run's outputs (reference-only versions) and its provenance "
+             "(ProvJSON), once per X-Sluice-Run-Id header (else a fresh run id)",
+             body=ProvNew, errors=(400, 409, 422)),
 ]  # fmt: skip

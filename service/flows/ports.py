@@ -102,6 +102,16 @@ class Sources(Protocol):
         then `notify`s)."""
         ...
 
+    async def commit_reference(
+        self, data_id: str, *, checksum: str, file_name: str, file_type: str = ...,
+        size: int | None = None, encoding: str | None = None, run_id: str | None = None,
+        flow_id: str | None = None, commit_key: str | None = None,
+        session: AsyncClientSession | None = None,
+    ) -> Committed:  # fmt: skip
+        """Commit a reference-only version (no bytes; compared with the latest by the
+        `checksum` given), as `commit_version` does."""
+        ...
+
 
 class Functions(Protocol):
     """Registered functions (dotted import paths)."""

@@ -9,6 +9,7 @@ from service.buckets.store import BucketsStore
 from service.db import Database
 from service.flows.commit import Commits
 from service.flows.events import Events
+from service.flows.legacy import LegacyCommits
 from service.flows.ports import Functions, Ingestion, Sources
 from service.flows.provenance import ProvenanceStore
 from service.flows.runs import Triggers
@@ -21,13 +22,15 @@ from service.settings import Settings
 @dataclass(frozen=True)
 class Flows:
     """Flows (`store`), their triggers and runs (`triggers`), the worker's commits
-    (`commits`), provenance and the notices of INGESTION_EVENT flows (`events`)."""
+    (`commits`), provenance, the notices of INGESTION_EVENT flows (`events`) and the
+    runs AERO workers commit whole (`legacy`)."""
 
     store: FlowStore
     triggers: Triggers
     commits: Commits
     provenance: ProvenanceStore
     events: Events
+    legacy: LegacyCommits
 
     @classmethod
     def open(
@@ -47,7 +50,8 @@ class Flows:
         provenance = ProvenanceStore(database, settings.aero_lineage_max_nodes)
         sources.listeners.append(triggers.version_created)
         commits = Commits(database, triggers, provenance, ingestion)
-        return cls(store, triggers, commits, provenance, Events(store, triggers))
+        legacy = LegacyCommits(database, triggers, provenance)
+        return cls(store, triggers, commits, provenance, Events(store, triggers), legacy)
 
     async def create_indexes(self) -> None:
         await self.store.create_indexes()

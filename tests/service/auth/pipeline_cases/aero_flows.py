@@ -41,6 +41,11 @@ def _compat_registration(world: World) -> dict[str, Any]:
             "input_data": {"cases": {"id": world.aero_data}}}  # fmt: skip
 
 
+def _legacy_commit(world: World) -> dict[str, Any]:
+    return {"input_data": {"cases": {"id": world.aero_data, "version": 1}}, "output_data": {},
+            "flow_id": world.aero_flow}  # fmt: skip
+
+
 CASES: dict[tuple[str, str], Case] = {
     ("POST", "/aero/flows"): forbidden(call("/aero/flows", json=_registration)),
     ("GET", "/aero/flows"): hidden(_no_b, call("/aero/flows")),
@@ -80,4 +85,13 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("GET", f"{_AERO}/flow/{{flow_id}}"): forbidden(call(lambda w: f"{_AERO}//flow/{w.aero_flow}")),
     ("GET", f"{_AERO}/prov"): hidden(_no_b, call(f"{_AERO}/prov")),
+    # A valid commit of B's flow (no outputs): it would add a provenance record.
+    ("POST", f"{_AERO}/prov/new"): forbidden(
+        call(f"{_AERO}//prov/new", json=_legacy_commit),
+        call(
+            f"{_AERO}//prov/new",
+            json=lambda w: {"aero": _legacy_commit(w)},
+            headers={"X-Sluice-Run-Id": "walk-legacy"},
+        ),
+    ),
 }
