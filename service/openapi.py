@@ -12,8 +12,9 @@ from the code. Conventions a route author can rely on:
 - Every status in `Endpoint.errors` answers the shared error body
   (`schemas.errors.ErrorBody`). Statuses the machinery itself produces are added
   without being declared: 400 and 413 for a route with a body (`request_json`), 404
-  for a route with path parameters (the router), and 401, 403, 429 and 503 for every
-  route that needs a token.
+  for a route with path parameters (the router), 401, 403 and 429 for every route that
+  needs a token, and 503 for every route (the database unavailable, the request past
+  SLUICE_REQUEST_TIMEOUT, or cut off by a stopping server).
 - A query `Param` named `<word>` stands for free-form keys (`?<pipeline>=<id>`): it is
   described as an exploded form object whose keys are the names.
 - Routes needing a token accept it as `x-access-token` or `Authorization: Bearer`;
@@ -48,9 +49,11 @@ OPENAPI_VERSION = "3.1.0"
 JSON = "application/json"
 SCHEMA_REF = "#/components/schemas/{model}"
 
-#: Statuses every route needing a token may answer: no/bad token, missing scope, rate limit,
-#: database down.
-TOKEN_ERRORS = (401, 403, 429, 503)
+#: Statuses every route needing a token may answer: no/bad token, missing scope, rate limit.
+TOKEN_ERRORS = (401, 403, 429)
+#: Statuses every route may answer, public ones too: the database unavailable, the request
+#: past its deadline, or cut off by a stopping server.
+ANY_ERRORS = (503,)
 #: Statuses every route reading a JSON body may answer: not JSON, too large.
 BODY_ERRORS = (400, 413)
 #: A path parameter the router cannot match (a `/` or newline in it) is an unknown route.
@@ -218,7 +221,7 @@ def _responses(
             "content": {endpoint.media_type: {"schema": schema}},
         }
     }
-    statuses = set(endpoint.errors)
+    statuses = {*endpoint.errors, *ANY_ERRORS}
     if endpoint.body is not None:
         statuses.update(BODY_ERRORS)
     if endpoint.scope != "public":

@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from schemas.work import Work
 from service.app import create_app, mounts
-from service.openapi import TOKEN_ERRORS, app_endpoints, build_document
+from service.openapi import ANY_ERRORS, TOKEN_ERRORS, app_endpoints, build_document
 from service.routing import Endpoint, Param
 from service.settings import Settings
 
@@ -98,6 +98,8 @@ def test_security_and_errors_follow_the_scope(document: dict[str, Any]) -> None:
         else:
             assert operation["security"] == [{"accessToken": []}, {"bearerToken": []}]
             assert {str(s) for s in TOKEN_ERRORS} <= set(responses)
+        # Public routes too: the database down, the deadline, a stopping server.
+        assert {str(s) for s in ANY_ERRORS} <= set(responses)
         for status in endpoint.errors:
             assert responses[str(status)]["content"]["application/json"]["schema"] == ERROR_REF
 
