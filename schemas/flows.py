@@ -70,6 +70,12 @@ class FlowRequest(_Strict):
     inputs: dict[Identifier, FlowInput] = Field(default_factory=dict, max_length=64)
     outputs: dict[Identifier, FlowOutput] = Field(default_factory=dict, max_length=64)
     kwargs: dict[str, Any] = Field(default_factory=dict)
+    tasks: list[dict[str, Any]] | None = Field(
+        default=None,
+        min_length=1,
+        description="Instead of kwargs: one kwargs object per task, each run one work per "
+        "task (at most SLUICE_AERO_MAX_TASKS).",
+    )
     description: StrictStr | None = Field(default=None, max_length=4096)
     policy: Policy | StrictInt = "NONE"
     timer: StrictInt | None = Field(default=None, ge=1)

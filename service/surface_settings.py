@@ -112,6 +112,8 @@ class SurfaceSettings:
     #: Most flows one pass evaluates: dependants of one new version, due timer slots
     #: per scheduler pass, unfinished runs per pass.
     aero_max_dependants: int = 1000
+    #: Most tasks (kwargs objects, one work each per run) one flow may have (400 past it).
+    aero_max_tasks: int = 100
     #: Most steps one lineage query walks (a larger `depth` is clamped to it).
     aero_lineage_max_depth: int = 20
     #: Most provenance records one lineage query answers (then `truncated`).
@@ -135,6 +137,7 @@ class SurfaceSettings:
         "aero_min_timer",
         "aero_run_timeout",
         "aero_max_dependants",
+        "aero_max_tasks",
         "aero_lineage_max_depth",
         "aero_lineage_max_nodes",
     )

@@ -15,7 +15,7 @@ failure raises a `sluice.errors.SluiceError` carrying the server's status and me
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sluice.core.plan import Document
@@ -63,6 +63,7 @@ class Flows(Data):
         pull_function_uuid: str | None = None,
         commit_function_uuid: str | None = None,
         *,
+        tasks: Sequence[Mapping[str, Any]] | None = None,
         timeout: int | None = None,
         retries: int | None = None,
     ) -> Document:
@@ -70,17 +71,19 @@ class Flows(Data):
         for an INGESTION or INGESTION_EVENT flow) on workers of site `endpoint_uuid`; the flow.
         `input_data` is `{name: {"id", "version"}}` (version None: the latest),
         `output_data` `{name: {...}}` (`id` to write an existing source, `url` for an
-        ingestion), `policy` a name or AERO's integer. `config` is refused (multi-task
-        config files are not supported); the helper function ids are stored and
-        echoed, never run."""
+        ingestion), `policy` a name or AERO's integer. `tasks` (instead of `kwargs`):
+        one kwargs object per task, each run one work per task. `config` files are
+        refused (pass `tasks`); the helper function ids are stored and echoed, never
+        run."""
         if config is not None:
-            raise ValueError("config files are not supported: pass input_data and kwargs")
+            raise ValueError("config files are not supported: pass kwargs, or tasks=[...]")
         body: Document = {
             "function_id": function_uuid,
             "site": endpoint_uuid,
             "inputs": _inputs(input_data or {}),
             "outputs": _outputs(output_data or {}),
             "kwargs": dict(kwargs or {}),
+            "tasks": None if tasks is None else [dict(task) for task in tasks],
             "description": description,
             "policy": getattr(policy, "name", policy),
             "timer": timer_delay,

@@ -23,6 +23,7 @@ from service.errors import BadRequest, Conflict, ValidationFailed
 from service.flows.ports import Ingestion
 from service.flows.provenance import ProvenanceStore
 from service.flows.runs import ACTIVE, Triggers
+from service.flows.tasks import work_ids
 
 ENDED = ("committed", "unchanged", "failed")
 
@@ -86,19 +87,30 @@ class Commits:
         self.sources = triggers.flows.sources
 
     async def _active(self, run_id: str, caller: Principal | None) -> Document:
-        run = await self.triggers.get(run_id, caller)
+        run = await self._own(run_id, caller)
         if run["status"] == "failed":
             raise Conflict(f"run {run_id} already failed: {run['error']}", {"run_id": run_id})
         return run
 
-    async def started(self, run_id: str, caller: Principal | None = None) -> Document:
-        """The run's task, marking it running."""
+    async def _own(self, run_id: str, caller: Principal | None) -> Document:
+        """The run, if a worker carries it out: 400 for a run of tasks (its parts are)."""
         run = await self.triggers.get(run_id, caller)
+        if run.get("tasks"):
+            raise BadRequest(
+                f"run {run_id} has tasks: its parts {', '.join(work_ids(run))} are carried "
+                "out one by one", {"run_id": run_id, "work_ids": work_ids(run)},
+            )  # fmt: skip
+        return run
+
+    async def started(self, run_id: str, caller: Principal | None = None) -> Document:
+        """The run's task, marking it (and the run it is a part of) running."""
+        run = await self._own(run_id, caller)
         if run["status"] == "queued":
-            await self.runs.update_one(
-                {"_id": run_id, "status": "queued"},
-                {"$set": {"status": "running", "started_at": time.time()}},
-            )
+            for marked in filter(None, (run_id, run.get("parent"))):
+                await self.runs.update_one(
+                    {"_id": marked, "status": "queued"},
+                    {"$set": {"status": "running", "started_at": time.time()}},
+                )
             run = await self.triggers.get(run_id)
         return task(run)
 
@@ -133,7 +145,7 @@ class Commits:
     async def staging(self, blob_ids: list[str]) -> set[str]:
         """Of these blob ids, those staged as an output of a run not yet ended (its
         commit will make them versions). It reads at most SLUICE_AERO_MAX_DEPENDANTS
-        unfinished runs, as a pass of `Triggers.reconcile` does; while more are
+        unfinished runs, as a pass of `RunFollower.reconcile` does; while more are
         unfinished it cannot tell, and answers every id (the file sweep keeps them)."""
         limit = self.triggers.flows.settings.aero_max_dependants
         # Only the status in the filter: the database reads no run past the limit.
@@ -218,7 +230,7 @@ class Commits:
 
     async def fail(self, run_id: str, error: str, caller: Principal | None = None) -> Document:
         """Fail the run for good with `error` (the worker found it cannot run)."""
-        run = await self.triggers.get(run_id, caller)
+        run = await self._own(run_id, caller)
         await self.triggers.finish(run, "failed", error)
         return outcome(await self.triggers.get(run_id))
 

@@ -54,21 +54,21 @@ async def flow_json(request: Request, flow: Document) -> Document:
                   for name, given in flow["inputs"].items()}  # fmt: skip
     output_data = {name: {"id": given["data_id"], "url": given["url"]}
                    for name, given in flow["outputs"].items()}  # fmt: skip
-    kwargs = {**flow["kwargs"], "aero": {"input_data": input_data, "output_data": output_data,
-                                         "flow_id": flow["_id"]}}  # fmt: skip
     scheduled = flow["next_run_at"] is not None
-    return {
+
+    def arguments(task: Document) -> Document:
+        aero = {"input_data": input_data, "output_data": output_data, "flow_id": flow["_id"]}
+        return {"kwargs": {**task, "aero": aero}, "function": flow["function_id"],
+                "endpoint": flow["site"]}  # fmt: skip
+
+    shown = {
         "id": flow["_id"],
         "derived_from": [data_json(found[d]) for d in flow["input_ids"] if d in found],
         "contributed_to": [data_json(found[d]) for d in flow["output_ids"] if d in found],
         "description": flow["description"],
         "endpoint": flow["site"],
         "function_id": flow["function_id"],
-        "function_args": {
-            "kwargs": kwargs,
-            "function": flow["function_id"],
-            "endpoint": flow["site"],
-        },
+        "function_args": arguments(flow["kwargs"]),
         "timer": flow["timer"],
         "policy": flow["policy"],
         "timer_job_id": flow["_id"] if scheduled else None,
@@ -80,6 +80,9 @@ async def flow_json(request: Request, flow: Document) -> Document:
         "waiting_for": flow["waiting_for"],
         "created_at": when(flow["created_at"]),
     }
+    if flow.get("tasks"):
+        shown["tasks"] = [arguments(task) for task in flow["tasks"]]
+    return shown
 
 
 async def _versions(request: Request, entries: list[Document]) -> list[Document]:
@@ -115,8 +118,13 @@ def registration(body: Any) -> FlowRequest:
     unknown = sorted(set(body) - set(REGISTER_KEYS))
     if unknown:
         raise BadRequest(f"unknown field(s) {', '.join(unknown)}", {"unknown": unknown})
-    if body.get("tasks") or isinstance(body.get("flow_kwargs"), list):
-        raise BadRequest("multi-task flows are not supported: give one flow_kwargs object")
+    # A multi-entry config file: `tasks` (used when present), or a list as flow_kwargs.
+    kwargs = body.get("flow_kwargs") or {}
+    tasks = body.get("tasks")
+    if tasks is None and isinstance(kwargs, list):
+        tasks = kwargs
+    if tasks is not None:
+        kwargs = {}
     if not body.get("gc_endpoint"):
         raise BadRequest("gc_endpoint is required (the site of the workers)")
 
@@ -136,7 +144,8 @@ def registration(body: Any) -> FlowRequest:
         "site": body.get("gc_endpoint"),
         "inputs": inputs,
         "outputs": outputs,
-        "kwargs": body.get("flow_kwargs") or {},
+        "kwargs": kwargs,
+        "tasks": tasks,
         "description": body.get("description"),
         "policy": body.get("rule", -1),
         "timer": timer,

@@ -47,6 +47,7 @@ def flow_info(flow: Document) -> Document:
         "inputs": flow["inputs"],
         "outputs": flow["outputs"],
         "kwargs": flow["kwargs"],
+        "tasks": flow.get("tasks"),
         "description": flow["description"],
         "policy": NAMES[flow["policy"]],
         "timer": flow["timer"],

@@ -17,6 +17,7 @@ inputs it failed on are not retried on their own (`failed_inputs`), only by hand
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -32,6 +33,7 @@ from service.canonical import fingerprint
 from service.db import Database, Document
 from service.errors import NotFound
 from service.flows.store import GATED, SCHEDULED, FlowStore, kind_of
+from service.flows.tasks import parts, settled, work_ids
 from service.results.store import ResultsStore
 
 log = logging.getLogger("sluice.flows")
@@ -40,6 +42,7 @@ COLLECTION = "aero_runs"
 INDEXES = [
     IndexModel([("status", ASCENDING)], name="status"),
     IndexModel([("flow_id", ASCENDING), ("created_at", DESCENDING)], name="flow"),
+    IndexModel([("parent", ASCENDING)], name="parent"),
 ]
 #: The worker-side jobs (sluice.flowjob) of each kind of run.
 JOBS = {"ingest": "sluice.flowjob.ingest", "analysis": "sluice.flowjob.run_task"}
@@ -65,6 +68,9 @@ def run_info(run: Document) -> Document:
         "kind": run["kind"],
         "trigger": run["trigger"],
         "notice": run.get("notice"),
+        "work_ids": work_ids(run),
+        "parent": run.get("parent"),
+        "task": run.get("task"),
         "status": run["status"],
         "inputs": run["inputs"],
         "outputs": run["outputs"],
@@ -109,10 +115,11 @@ class Triggers:
         return run
 
     async def of_flow(self, flow_id: str, limit: int) -> list[Document]:
-        """The flow's latest `limit` runs, newest first."""
+        """The flow's latest `limit` runs, newest first (the parts of a run with tasks
+        are not listed: see `work_ids`)."""
         cursor = self.collection.find(
-            {"flow_id": flow_id}, sort=[("created_at", DESCENDING), ("_id", DESCENDING)],
-            limit=limit,
+            {"flow_id": flow_id, "parent": None},
+            sort=[("created_at", DESCENDING), ("_id", DESCENDING)], limit=limit,
         )  # fmt: skip
         return await cursor.to_list()
 
@@ -252,6 +259,7 @@ class Triggers:
             "inputs": given,
             "outputs": {n: o["data_id"] for n, o in flow["outputs"].items()},
             "kwargs": flow["kwargs"],
+            "tasks": flow.get("tasks"),
             "notice": notice,
             "previous_consumed": flow["consumed"],
             "status": "queued",
@@ -286,7 +294,19 @@ class Triggers:
         return run
 
     async def deposit(self, run: Document, flow: Document) -> None:
-        """Queue the run's work (again: a repeated deposit of its id queues nothing)."""
+        """Queue the run's work, or one per task (again: a repeated deposit of an id
+        queues nothing, a part stored already is kept)."""
+        if run.get("tasks"):
+            for part in parts(run):
+                # A deposit repeated after a crash: the part stored already is kept.
+                with contextlib.suppress(DuplicateKeyError):
+                    await self.collection.insert_one(part)
+                await self.deposit(part, flow)
+        else:
+            await self._deposit_work(run, flow)
+        await self.collection.update_one({"_id": run["_id"]}, {"$set": {"deposited": True}})
+
+    async def _deposit_work(self, run: Document, flow: Document) -> None:
         work = {
             "pipeline": run["pipeline"],
             "site": flow["site"],
@@ -299,11 +319,13 @@ class Triggers:
             "tags": ["aero", f"flow:{flow['_id']}"],
         }
         await self.buckets.deposit([work], run=run["_id"])
-        await self.collection.update_one({"_id": run["_id"]}, {"$set": {"deposited": True}})
 
     async def finish(self, run: Document, status: str, error: str | None = None) -> bool:
         """End `run` (committed, unchanged or failed) unless it already ended; release
-        its flow and fire the coalesced follow-up. Whether this call ended it."""
+        its flow and fire the coalesced follow-up (a part: end its run once every part
+        ended). Whether this call ended it."""
+        if run.get("parent") is not None:
+            return await self._finish_part(run, status, error)
         now = time.time()
         # An update_one: nothing is read back, and the embedded database's
         # find_one_and_update would scan every run.
@@ -335,49 +357,19 @@ class Triggers:
                     await self.enqueue(flow, given, flow["dirty"], ["follow-up", run["_id"]])
         return True
 
-    async def reconcile(self) -> dict[str, int]:
-        """Follow unfinished runs' works: deposit those not queued yet, mark running
-        ones, fail runs whose work failed for good (with its error) or vanished; then
-        re-evaluate the gates of idle ANY/ALL flows (a trigger lost to a crash fires
-        here). `{"failed", "deposited", "fired"}` tallies."""
-        tallies = {"failed": 0, "deposited": 0, "fired": 0}
-        limit = self.flows.settings.aero_max_dependants
-        async for run in self.collection.find({"status": {"$in": list(ACTIVE)}}, limit=limit):
-            flow = await self.flows.collection.find_one({"_id": run["flow_id"]})
-            if flow is None:
-                continue
-            if not run["deposited"]:
-                # Only the flow's pending run is queued: an undeposited run that is not
-                # is a trigger that lost the race to another (its enqueue deletes it).
-                if flow["pending_run_id"] == run["_id"]:
-                    await self.deposit(run, flow)
-                    tallies["deposited"] += 1
-                elif run["created_at"] < time.time() - ORPHAN_AGE:
-                    # Its process died mid-enqueue: free its id for the same trigger.
-                    await self.collection.delete_one({"_id": run["_id"], "deposited": False})
-                continue
-            wanted = {run["_id"]: run["pipeline"]}
-            found = await self.buckets.locate(wanted, self.results, run["_id"])
-            work = found.get(run["_id"])
-            if work is None:
-                tallies["failed"] += await self.finish(run, "failed", "the run's work was deleted")
-                continue
-            if await self.buckets.requeue_failure(work):
-                continue
-            if work.get("status") == "running" and run["status"] == "queued":
-                await self.collection.update_one(
-                    {"_id": run["_id"], "status": "queued"},
-                    {"$set": {"status": "running", "started_at": work.get("start")}},
-                )
-            elif work.get("status") in ("failure", "success"):
-                results = work.get("results")
-                error = results.get("error") if isinstance(results, dict) else None
-                why = str(error) if error else "the run's work ended without committing"
-                tallies["failed"] += await self.finish(run, "failed", why)
-        idle = self.flows.collection.find(
-            {"state": "active", "policy": {"$in": list(GATED)}, "pending_run_id": None},
-            limit=limit,
+    async def _finish_part(self, part: Document, status: str, error: str | None) -> bool:
+        ended = await self.collection.update_one(
+            {"_id": part["_id"], "status": {"$in": list(ACTIVE)}},
+            {"$set": {"status": status, "error": error, "ended_at": time.time()}},
         )
-        async for flow in idle:
-            tallies["fired"] += await self.evaluate(flow, "catch-up") is not None
-        return tallies
+        if not ended.matched_count:
+            return False
+        # Each part ends before it counts the others: the last to end sees none active.
+        cursor = self.collection.find(
+            {"parent": part["parent"]}, {"status": 1, "error": 1, "task": 1}
+        )
+        found = await cursor.to_list()
+        if all(each["status"] not in ACTIVE for each in found):
+            ending, why = settled(found)
+            await self.finish(await self.get(part["parent"]), ending, why)
+        return True

@@ -9,6 +9,7 @@ from service.buckets.store import BucketsStore
 from service.db import Database
 from service.flows.commit import Commits
 from service.flows.events import Events
+from service.flows.follow import RunFollower
 from service.flows.legacy import LegacyCommits
 from service.flows.ports import Functions, Ingestion, Sources
 from service.flows.provenance import ProvenanceStore
@@ -64,5 +65,5 @@ class Flows:
         tick = self.store.settings.aero_scheduler_tick
         return [
             Periodic("flow-scheduler", tick, self.triggers.tick),
-            Periodic("flow-runs", tick, self.triggers.reconcile),
+            Periodic("flow-runs", tick, RunFollower(self.triggers).reconcile),
         ]

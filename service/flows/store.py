@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
@@ -25,6 +24,7 @@ from service.auth.principal import Principal
 from service.canonical import fingerprint
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound
+from service.flows.checks import check_names, task_list
 from service.flows.ports import Functions, Ingestion, Sources
 from service.settings import Settings
 
@@ -135,7 +135,8 @@ class FlowStore:
         for a duplicate (naming it) or an output another live flow produces."""
         policy = policy_code(request.policy)
         function_path = await self._function_path(request.function_id, policy)
-        _check_names(request)
+        tasks = task_list(request, policy in INGESTIONS, self.settings)
+        check_names(request, tasks)
         inputs: dict[str, Document] = {}
         for name, given in request.inputs.items():
             await self._source(given.data_id, f"input {name!r}")
@@ -166,6 +167,7 @@ class FlowStore:
                 "inputs": {n: [i["data_id"], i["version"]] for n, i in inputs.items()},
                 "outputs": {n: [o.data_id, o.name, o.url] for n, o in request.outputs.items()},
                 "kwargs": request.kwargs,
+                **({} if tasks is None else {"tasks": tasks}),
             }
         )
         await self._refuse_duplicate(arg_hash)
@@ -198,7 +200,8 @@ class FlowStore:
             "input_ids": sorted({i["data_id"] for i in inputs.values()}),
             "outputs": outputs,
             "output_ids": sorted({o["data_id"] for o in outputs.values()}),
-            "kwargs": request.kwargs,
+            "kwargs": request.kwargs if tasks is None else tasks[0],
+            "tasks": tasks,
             "policy": policy,
             "timer": timer,
             "description": request.description,
@@ -364,23 +367,3 @@ class FlowStore:
             limit=self.settings.aero_max_dependants,
         )
         return await cursor.to_list()
-
-
-def _check_names(request: FlowRequest) -> None:
-    """400 unless input, output and kwargs names are distinct identifiers, none
-    starting with the reserved `aero`."""
-    seen: dict[str, str] = {}
-    groups: list[tuple[str, Any]] = [
-        ("input", request.inputs), ("output", request.outputs), ("kwarg", request.kwargs)
-    ]  # fmt: skip
-    for what, names in groups:
-        for name in names:
-            if not (isinstance(name, str) and name.isidentifier()):
-                raise BadRequest(f"{what} name {name!r} is not a Python identifier", {what: name})
-            if name.startswith("aero"):
-                raise BadRequest(f"{what} name {name!r}: names starting 'aero' are reserved", {})
-            if name in seen:
-                raise BadRequest(
-                    f"{what} name {name!r} is also the name of an {seen[name]}", {what: name}
-                )
-            seen[name] = what

@@ -51,3 +51,10 @@ def die_after(cases: str, marker: str, stage: str) -> dict[str, str]:
         os.kill(os.getppid(), signal.SIGKILL)
         os._exit(1)
     return {"summary": summary}
+
+
+def labelled(cases: str, label: str) -> dict[str, str]:
+    """Output `summary`: the label, then the input's bytes; the label "fail" raises."""
+    if label == "fail":
+        raise ValueError("asked to fail")
+    return {"summary": _written(label.encode() + Path(cases).read_bytes())}

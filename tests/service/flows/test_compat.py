@@ -75,7 +75,7 @@ def test_timer_delay_is_read_and_bad_registrations_are_4xx(client: httpx.Client)
     assert no_url.status_code == 400, no_url.text
     for body in ({"function_uuid": "unknown"},
                  {"function_uuid": upper, "input_data": {"x": {"id": "missing"}}},
-                 {"function_uuid": upper, "tasks": [{}, {}]},
+                 {"function_uuid": upper, "tasks": [1, 2]},
                  {"function_uuid": upper, "gc_endpoint": ""},
                  {"function_uuid": upper, "surprise": 1}):  # fmt: skip
         refused = aero_register(client, **body)

@@ -152,3 +152,12 @@ def test_notify_queues_an_event_flows_ingestion_from_the_client_and_the_cli(
                                 policy="INGESTION_EVENT")  # fmt: skip
     queued = CliRunner().invoke(main, ["--url", server.url, "data", "notify", feed])
     assert queued.exit_code == 0 and f"of flow {again['id']}" in queued.output, queued.output
+
+
+def test_register_flow_takes_tasks(flows: Flows) -> None:
+    function_id = flows.register_function("tests.service.flows.jobs.labelled")
+    made = flows.register_flow("local", function_id, tasks=[{"label": "a"}, {"label": "b"}])
+    assert made["tasks"] == [{"label": "a"}, {"label": "b"}]
+    assert made["kwargs"] == {"label": "a"}
+    with pytest.raises(BadRequest, match="not both"):
+        flows.register_flow("local", function_id, kwargs={"label": "c"}, tasks=[{"label": "d"}])
