@@ -139,10 +139,16 @@ class Flows(Data):
         return self._run(plans.get_run(run_id))
 
     def provenance(
-        self, flow_id: str | None = None, version_id: str | None = None
+        self,
+        flow_id: str | None = None,
+        version_id: str | None = None,
+        run_id: str | None = None,
     ) -> list[Document]:
-        """Provenance records (of a flow, or touching a version), newest first."""
-        return self._run(plans.every("provenance", flow_id=flow_id, version_id=version_id))
+        """Provenance records (of a flow, of a run, or touching a version), newest
+        first; a run of several tasks has one per task."""
+        return self._run(
+            plans.every("provenance", flow_id=flow_id, version_id=version_id, run_id=run_id)
+        )
 
     def lineage(
         self, data_id: str, version: int, direction: str = "up", depth: int | None = None

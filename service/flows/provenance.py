@@ -24,6 +24,7 @@ from service.flows.store import visible_pipelines
 COLLECTION = "aero_provenance"
 INDEXES = [
     IndexModel([("run_id", ASCENDING)], name="run_id", unique=True),
+    IndexModel([("parent", ASCENDING)], name="parent"),
     IndexModel([("derived_from", ASCENDING)], name="derived_from"),
     IndexModel([("contributed_to", ASCENDING)], name="contributed_to"),
     IndexModel([("flow_id", ASCENDING), ("created_at", DESCENDING)], name="flow"),
@@ -68,6 +69,8 @@ class ProvenanceStore:
         record: Document = {
             "_id": uuid.uuid4().hex,
             "run_id": run["_id"],
+            # A task's part: the run it is a part of, so a query by that run finds it.
+            "parent": run.get("parent"),
             "flow_id": run["flow_id"],
             "pipeline": run["pipeline"],
             "function_id": run["function_id"],
@@ -102,16 +105,19 @@ class ProvenanceStore:
         run_id: str | None,
         caller: Principal | None = None,
     ) -> Document:
-        """The filter of the records `caller` may see of a flow, a run, or touching a
-        version (either way)."""
+        """The filter of the records `caller` may see of a flow, a run (a run of tasks:
+        its parts' records), or touching a version (either way)."""
         query: Document = await visible_pipelines(self.collection, caller)
         if flow_id is not None:
             query["flow_id"] = flow_id
+        either: list[Document] = []
         if run_id is not None:
-            query["run_id"] = run_id
+            either.append({"$or": [{"run_id": run_id}, {"parent": run_id}]})
         if version_id is not None:
-            query["$or"] = [{"derived_from": version_id}, {"contributed_to": version_id},
-                            {"reproduced": version_id}]  # fmt: skip
+            either.append({"$or": [{"derived_from": version_id}, {"contributed_to": version_id},
+                                   {"reproduced": version_id}]})  # fmt: skip
+        if either:
+            query["$and"] = either
         return query
 
     async def lineage(

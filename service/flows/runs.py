@@ -33,7 +33,7 @@ from service.canonical import fingerprint
 from service.db import Database, Document
 from service.errors import NotFound
 from service.flows.store import GATED, SCHEDULED, FlowStore, kind_of
-from service.flows.tasks import parts, settled, work_ids
+from service.flows.tasks import parts, provenance_ids, recorded, settled, work_ids
 from service.results.store import ResultsStore
 
 log = logging.getLogger("sluice.flows")
@@ -76,6 +76,7 @@ def run_info(run: Document) -> Document:
         "outputs": run["outputs"],
         "committed": run["committed"],
         "provenance_id": run["provenance_id"],
+        "provenance_ids": provenance_ids(run),
         "function_path": run["function_path"],
         "function_version": run["function_version"],
         "error": run["error"],
@@ -366,10 +367,13 @@ class Triggers:
             return False
         # Each part ends before it counts the others: the last to end sees none active.
         cursor = self.collection.find(
-            {"parent": part["parent"]}, {"status": 1, "error": 1, "task": 1}
+            {"parent": part["parent"]}, {"status": 1, "error": 1, "task": 1, "provenance_id": 1}
         )
         found = await cursor.to_list()
         if all(each["status"] not in ACTIVE for each in found):
             ending, why = settled(found)
+            await self.collection.update_one(
+                {"_id": part["parent"]}, {"$set": {"provenance_ids": recorded(found)}}
+            )
             await self.finish(await self.get(part["parent"]), ending, why)
         return True

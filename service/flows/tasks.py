@@ -50,3 +50,18 @@ def settled(found: list[Document]) -> tuple[str, str | None]:
     if any(part["status"] == "committed" for part in found):
         return "committed", None
     return "unchanged", None
+
+
+def recorded(found: list[Document]) -> list[str]:
+    """The provenance ids of a run's ended parts (`found`), in task order."""
+    ordered = sorted(found, key=lambda part: part["task"])
+    return [part["provenance_id"] for part in ordered if part["provenance_id"] is not None]
+
+
+def provenance_ids(run: Document) -> list[str]:
+    """The ids of the run's provenance records: its own, or (a run of tasks, once it
+    ended) its parts' in task order."""
+    if run.get("tasks"):
+        ids: list[str] = run.get("provenance_ids") or []
+        return ids
+    return [] if run["provenance_id"] is None else [run["provenance_id"]]

@@ -55,6 +55,8 @@ def test_a_worker_killed_before_reporting_leaves_one_version_and_one_record(
     assert versions["total"] == 1 and content(client, summary, 1) == b"cba"
     (record,) = records(client, flow_id=flow["id"])
     assert record["run_id"] == run["id"] and run["provenance_id"] == record["id"]
+    assert records(client, run_id=run["id"]) == [record] and record["parent"] is None
+    assert run["provenance_ids"] == [record["id"]]
     assert record["contributed_to"] == [versions["items"][0]["id"]]
     work = client.get("/buckets/work", params={"id": run["id"]})
     if work.status_code == 200 and work.json():

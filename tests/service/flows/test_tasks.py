@@ -52,6 +52,21 @@ def test_each_task_is_a_work_with_its_own_kwargs_and_record(
     assert {content(client, summary, n) for n in (1, 2)} == {b"ax", b"bx"}
     records = client.get("/aero/provenance", params={"flow_id": made["id"]}).json()["items"]
     assert sorted(r["run_id"] for r in records) == run["work_ids"]
+    assert {r["parent"] for r in records} == {run["id"]}
+    # The run's own id finds its parts' records; a part's id only its own.
+    of_run = client.get("/aero/provenance", params={"run_id": run["id"]}).json()
+    assert of_run["total"] == 2
+    assert sorted(r["run_id"] for r in of_run["items"]) == run["work_ids"]
+    paged = client.get("/aero/provenance", params={"run_id": run["id"], "limit": 1}).json()
+    assert paged["total"] == 2 and len(paged["items"]) == 1
+    of_part = client.get("/aero/provenance", params={"run_id": run["work_ids"][1]}).json()
+    assert [r["run_id"] for r in of_part["items"]] == [run["work_ids"][1]]
+    assert run["provenance_ids"] == [p["provenance_id"] for p in parts]
+    assert all(p["provenance_ids"] == [p["provenance_id"]] for p in parts)
+    # With a version too: both filters hold.
+    made_version = of_part["items"][0]["contributed_to"][0]
+    both = client.get("/aero/provenance", params={"run_id": run["id"], "version_id": made_version})
+    assert [r["run_id"] for r in both.json()["items"]] == [run["work_ids"][1]]
     # The run of tasks is carried out by its parts only.
     refused = client.post(f"/aero/runs/{run['id']}/task")
     assert refused.status_code == 400 and "has tasks" in refused.text

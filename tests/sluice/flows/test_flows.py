@@ -76,6 +76,8 @@ def test_register_run_and_trace_a_flow_from_the_client(
     assert down["versions"] == [flows.get_version(summary, 1)["id"]]
     (record,) = flows.provenance(flow_id=flow["id"])
     assert record["run_id"] == run["id"]
+    assert flows.provenance(run_id=run["id"]) == [record]
+    assert flows.provenance(run_id="no-such-run") == []
     assert flow["id"] in [item["id"] for item in flows.list_flows()]
     assert any(flow["id"] in [f["id"] for f in page] for page in flows.list_metadata("flow"))
 
