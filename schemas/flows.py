@@ -65,7 +65,8 @@ class FlowRequest(_Strict):
         default=None,
         min_length=1,
         max_length=128,
-        description="A registered function; an INGESTION flow needs none.",
+        description="A registered function; an INGESTION flow needs none (given, it is "
+        "the transform of what it fetches).",
     )
     inputs: dict[Identifier, FlowInput] = Field(default_factory=dict, max_length=64)
     outputs: dict[Identifier, FlowOutput] = Field(default_factory=dict, max_length=64)

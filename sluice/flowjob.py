@@ -15,6 +15,10 @@ job reaches Sluice with the worker's `SLUICE_URL` and `SLUICE_TOKEN` (scopes `re
    `.path`, a list of them, or None when the flow has none) and commits, reporting the
    function's package version.
 
+An ingestion run's job asks the server to fetch and commit; with a transform (the
+flow's function) the server stages the raw upstream instead, and the job transforms it
+(`function(**{output: path}, **kwargs)`), uploads the result and commits.
+
 A retried job (its worker killed anywhere on the way) does it all again; the server
 keeps outputs and commit to exactly once, and a run already committed answers its
 outcome without running the function again.
@@ -60,8 +64,16 @@ class RunClient(Sender):
 
     def download(self, data_id: str, version: int, target: Path) -> str:
         """Stream a version's bytes into `target`; their sha256 (hex)."""
-        digest = hashlib.sha256()
         path = f"/data/{quote(data_id, safe='')}/versions/{int(version)}/content"
+        return self._save(path, target)
+
+    def source(self, run_id: str, target: Path) -> str:
+        """Stream the raw upstream an ingestion run staged for its transform into
+        `target`; its sha256 (hex)."""
+        return self._save(f"/runs/{quote(run_id, safe='')}/source", target)
+
+    def _save(self, path: str, target: Path) -> str:
+        digest = hashlib.sha256()
         try:
             with self._http.stream("GET", path) as response, target.open("wb") as out:
                 if not response.is_success:
@@ -121,13 +133,7 @@ def run_task(run_id: str) -> Document:
             return outcome
         if task["status"] == "failed":
             raise FlowJobError(f"run {run_id} already failed: {task['outcome']['error']}")
-        path = task["function"]
-        try:
-            function = load(path)
-        except Exception as exc:
-            message = f"cannot import {path}: {type(exc).__name__}: {exc}"
-            client.fail(run_id, message)
-            raise FlowJobError(message) from None
+        function = _load_or_fail(client, run_id, task["function"])
         with tempfile.TemporaryDirectory(prefix="sluice-flow-") as scratch:
             arguments = _stage(client, task, Path(scratch))
             os.environ[RUN_ID_VARIABLE] = run_id
@@ -140,9 +146,43 @@ def run_task(run_id: str) -> Document:
 
 def ingest(run_id: str) -> Document:
     """Carry out ingestion run `run_id` (the server fetches its source's URL and
-    commits what changed); the run's outcome."""
+    commits what changed); the run's outcome. With a transform, the server stages the
+    raw upstream instead (unless it is unchanged): the job downloads it (its sha256
+    checked), calls `transform(**{output: path}, **kwargs)`, uploads what it returns
+    as the output and commits. A transform that raises stores no version: its work
+    fails (and is retried as any), with the error naming the transform."""
     with RunClient() as client:
-        return client.ingest(run_id)
+        answer = client.ingest(run_id)
+        path = answer.get("transform")
+        if not path:
+            return answer
+        transform = _load_or_fail(client, run_id, path)
+        name, source = answer["output"], answer["source"]
+        with tempfile.TemporaryDirectory(prefix="sluice-ingest-") as scratch:
+            target = Path(scratch) / Path(source.get("file_name") or name).name
+            if client.source(run_id, target) != source["sha256"]:
+                raise FlowJobError("the upstream's downloaded bytes do not match its sha256")
+            os.environ[RUN_ID_VARIABLE] = run_id
+            try:
+                returned = transform(**{name: str(target)}, **answer["kwargs"])
+            except Exception as exc:
+                raise FlowJobError(
+                    f"the transform {path} raised {type(exc).__name__}: {exc}"
+                ) from exc
+            produced = produced_outputs(returned, {name: name})
+            client.output(run_id, name, Path(produced[name]))
+        distribution, version = package_version(transform)
+        return client.commit(run_id, {"function_version": version, "distribution": distribution})
+
+
+def _load_or_fail(client: RunClient, run_id: str, path: str) -> Callable[..., Any]:
+    """The function at `path`; one that cannot be imported fails the run for good."""
+    try:
+        return load(path)
+    except Exception as exc:
+        message = f"cannot import {path}: {type(exc).__name__}: {exc}"
+        client.fail(run_id, message)
+        raise FlowJobError(message) from None
 
 
 def load(path: str) -> Callable[..., Any]:

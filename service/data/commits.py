@@ -78,11 +78,19 @@ def entry_of(
     checksum: str,
     size: int | None,
     file: Document,
-    source_checksum: str | None,
+    source: tuple[str, str] | None,
 ) -> Document:
-    """What a commit records of its content; `key` is what "unchanged" compares."""
+    """What a commit records of its content; `key` is what "unchanged" compares,
+    `source` the raw upstream's (md5, sha256) of an ingested version."""
+    md5, raw = (None, None) if source is None else source
     return {"key": key, "sha256": sha256, "checksum": checksum, "size": size, "file": file,
-            "source_checksum": source_checksum}  # fmt: skip
+            "source_checksum": md5, "source_sha256": raw}  # fmt: skip
+
+
+def upstream_key(source_sha256: str) -> str:
+    """The comparison key of a transformed ingestion's version: the raw upstream's
+    sha256, so an unchanged upstream makes no version whatever the transform makes."""
+    return f"source:{source_sha256}"
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from service.data.blobs import Blob
+from service.data.commits import upstream_key
 from service.data.store import DataStore
 from service.db import Document
 from service.errors import PayloadTooLarge
@@ -111,12 +112,41 @@ class Ingestor:
         unconditional GET). With `commit_key`, a repeated call answers the first
         commit's outcome without fetching. 404 for an unknown data."""
         data = await self.data.get(data_id)
-        url = data.get("url")
         if commit_key is not None:
             prior = await self.data.committed(commit_key)
             if prior is not None:
                 status: Status = "created" if prior.created else "unchanged"
-                return IngestResult(status, data_id, url, prior.version)
+                return IngestResult(status, data_id, data.get("url"), prior.version)
+        fetched = await self.fetch(data_id, force=force)
+        if isinstance(fetched, IngestResult):
+            return fetched
+        commit = await self.data.commit_version(
+            data_id,
+            raw_blob(fetched),
+            file_name=fetched["file_name"],
+            file_type=fetched["file_type"],
+            encoding=fetched["encoding"],
+            source=(fetched["md5"], fetched["sha256"]),
+            run_id=run_id,
+            flow_id=flow_id,
+            commit_key=commit_key,
+        )
+        await self.remember(data_id, fetched)
+        return IngestResult(
+            "created" if commit.created else "unchanged",
+            data_id,
+            fetched["url"],
+            commit.version,
+            http_status=fetched["http_status"],
+        )
+
+    async def fetch(self, data_id: str, *, force: bool = False) -> IngestResult | Document:
+        """Fetch `data_id`'s URL into the blob store, committing nothing (conditional
+        unless `force`); the upstream fetched `{blob_id, sha256, md5, size, url,
+        file_name, file_type, encoding, etag, last_modified, http_status}`, or an
+        IngestResult `unchanged` (a 304) or `failed`. 404 for an unknown data."""
+        data = await self.data.get(data_id)
+        url = data.get("url")
         if not url:
             return IngestResult(
                 "failed", data_id, None, error={"code": "no_url", "message": "the data has no url"}
@@ -140,28 +170,34 @@ class Ingestor:
         if not isinstance(fetched, tuple):
             return fetched
         blob, response = fetched
-        commit = await self.data.commit_version(
-            data_id,
-            blob,
-            file_name=urlsplit(str(response.url)).path.rsplit("/", 1)[-1] or None,
-            file_type=response.headers.get("content-type", "").split(";")[0].strip()
+        return {
+            "blob_id": blob.blob_id,
+            "sha256": blob.sha256,
+            "md5": blob.md5,
+            "size": blob.size,
+            "url": str(response.url),
+            "file_name": urlsplit(str(response.url)).path.rsplit("/", 1)[-1] or None,
+            "file_type": response.headers.get("content-type", "").split(";")[0].strip()
             or "application/octet-stream",
-            encoding=response.charset_encoding,
-            source_checksum=blob.md5,
-            run_id=run_id,
-            flow_id=flow_id,
-            commit_key=commit_key,
-        )
-        await self.data.set_ingest_cache(
-            data_id, response.headers.get("etag"), response.headers.get("last-modified")
-        )
-        return IngestResult(
-            "created" if commit.created else "unchanged",
-            data_id,
-            str(response.url),
-            commit.version,
-            http_status=response.status_code,
-        )
+            "encoding": response.charset_encoding,
+            "etag": response.headers.get("etag"),
+            "last_modified": response.headers.get("last-modified"),
+            "http_status": response.status_code,
+        }
+
+    async def unchanged(self, data_id: str, upstream: Document) -> Document | None:
+        """The latest version of `data_id` if it was transformed from this very
+        upstream (its raw sha256), else None: a transform need not run again."""
+        data = await self.data.get(data_id)
+        latest = data.get("latest")
+        if latest is None or latest.get("key") != upstream_key(upstream["sha256"]):
+            return None
+        return await self.data.latest(data_id)
+
+    async def remember(self, data_id: str, upstream: Document) -> None:
+        """Keep the upstream's validators for the next conditional GET (once what it
+        sent is committed, or found unchanged)."""
+        await self.data.set_ingest_cache(data_id, upstream["etag"], upstream["last_modified"])
 
     async def _fetch(
         self, data_id: str, url: str, headers: dict[str, str]
@@ -228,6 +264,11 @@ class Ingestor:
             raise _TooLarge()
         async for chunk in response.aiter_raw():
             yield chunk
+
+
+def raw_blob(upstream: Document) -> Blob:
+    """The stored bytes of an upstream `Ingestor.fetch` brought."""
+    return Blob(upstream["blob_id"], upstream["sha256"], upstream["md5"], upstream["size"])
 
 
 @functools.cache

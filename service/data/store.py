@@ -30,6 +30,7 @@ from service.data.commits import (
     data_not_found,
     entry_of,
     search_copies,
+    upstream_key,
 )
 from service.data.fields import check_description, check_name, check_tags, check_url, now
 from service.db import Database, Document
@@ -230,7 +231,8 @@ class DataStore(VersionCommits):
         file_name: str | None = None,
         file_type: str = DEFAULT_TYPE,
         encoding: str | None = None,
-        source_checksum: str | None = None,
+        source: tuple[str, str] | None = None,
+        transformed: bool = False,
         run_id: str | None = None,
         flow_id: str | None = None,
         commit_key: str | None = None,
@@ -241,17 +243,23 @@ class DataStore(VersionCommits):
         repeated with the same key answers the first one's outcome (a retried run's
         output yields one version). With `session`, the version is written in that
         transaction (the caller then calls `notify` once it commits); the bytes are
-        written before, outside any transaction. 404 for an unknown data, 413 past
-        SLUICE_AERO_MAX_VERSION_BYTES."""
+        written before, outside any transaction. `source`: the raw upstream's (md5,
+        sha256) an ingestion fetched, recorded as `source_checksum`, `source_sha256`;
+        `transformed`: the content is a transform of it, and the comparison with the
+        latest is by the raw upstream (`upstream_key`), not the bytes stored. 404 for
+        an unknown data, 413 past SLUICE_AERO_MAX_VERSION_BYTES."""
         await self.get(data_id)
         if not isinstance(content, Blob):
             limit = self.settings.aero_max_version_bytes
             content = await self.blobs.put(content, limit, self.too_large)
+        key = f"sha256:{content.sha256}"
+        if transformed and source is not None:
+            key = upstream_key(source[1])
         entry = entry_of(
-            f"sha256:{content.sha256}", content.sha256, content.md5, content.size,
+            key, content.sha256, content.md5, content.size,
             {"blob_id": content.blob_id, "file_name": file_name or content.sha256,
              "file_type": file_type, "encoding": encoding},
-            source_checksum,
+            source,
         )  # fmt: skip
         return await self._commit(data_id, entry, Origin(run_id, flow_id, commit_key), session)
 

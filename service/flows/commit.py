@@ -20,7 +20,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from service.auth.principal import Principal
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, ValidationFailed
-from service.flows.ports import Ingestion
+from service.flows.ports import Fetched, Ingestion
 from service.flows.provenance import ProvenanceStore
 from service.flows.runs import ACTIVE, Triggers
 from service.flows.tasks import work_ids
@@ -150,12 +150,14 @@ class Commits:
         limit = self.triggers.flows.settings.aero_max_dependants
         # Only the status in the filter: the database reads no run past the limit.
         cursor = self.runs.find(
-            {"status": {"$in": list(ACTIVE)}}, {"staged": True}, limit=limit + 1
+            {"status": {"$in": list(ACTIVE)}}, {"staged": True, "source": True}, limit=limit + 1
         )
         unfinished = await cursor.to_list()
         if len(unfinished) > limit:
             return set(blob_ids)
         staged = {blob for run in unfinished for blob in run.get("staged", {}).values()}
+        # An ingestion's raw upstream, staged for its transform.
+        staged.update(run["source"]["blob_id"] for run in unfinished if run.get("source"))
         return staged & set(blob_ids)
 
     async def _record(self, run_id: str, name: str, created: bool, version: Document) -> None:
@@ -178,7 +180,7 @@ class Commits:
             return outcome(run)
         held = set(run["committed"]) | set(run.get("staged", {}))
         missing = sorted(set(run["outputs"]) - held)
-        if missing and run["kind"] == "analysis":
+        if missing and (run["kind"] == "analysis" or run.get("source")):
             raise BadRequest(
                 f"outputs not uploaded yet: {', '.join(missing)}", {"missing": missing}
             )
@@ -187,6 +189,9 @@ class Commits:
             return await self._commit_in(run_id, function_version, session)
 
         recorded, created = await self.database.transaction(body)
+        if run.get("source"):
+            (data_id,) = run["outputs"].values()
+            await self.ingestion.remember(data_id, run["source"])
         for version in created:
             await self.sources.notify(version)
         status = "committed" if recorded else "unchanged"
@@ -206,13 +211,15 @@ class Commits:
         assert run is not None  # runs are never deleted
         committed: dict[str, Document] = dict(run["committed"])
         created: list[Document] = []
+        upstream = run.get("source")
+        source = None if upstream is None else (upstream["md5"], upstream["sha256"])
         for name, blob_id in run.get("staged", {}).items():
             if name in committed:
                 continue
             done = await self.sources.commit_version(
                 run["outputs"][name], await self.sources.blobs.get(blob_id), file_name=name,
-                run_id=run_id, flow_id=run["flow_id"], commit_key=f"{run_id}:{name}",
-                session=session,
+                source=source, transformed=source is not None, run_id=run_id,
+                flow_id=run["flow_id"], commit_key=f"{run_id}:{name}", session=session,
             )  # fmt: skip
             committed[name] = entry(done.created, done.version)
             if done.created:
@@ -244,15 +251,54 @@ class Commits:
         if run["kind"] != "ingest":
             raise BadRequest(f"run {run_id} is not an ingestion", {"run_id": run_id})
         ((name, data_id),) = run["outputs"].items()
+        if run["function_path"] is not None and name not in run["committed"]:
+            return await self._fetch_for_transform(run, name, data_id)
         if name not in run["committed"]:
             fetched = await self.ingestion.ingest(
                 data_id, commit_key=f"{run_id}:{name}", run_id=run_id, flow_id=run["flow_id"]
             )
-            if fetched.status == "failed":
-                error = fetched.error or {}
-                message = str(error.get("message") or "the ingestion failed")
-                await self.triggers.finish(run, "failed", message)
-                raise IngestionFailed(message, {"run_id": run_id, **error})
+            await self._unless_failed(run, fetched)
             if fetched.version is not None:
                 await self._record(run_id, name, fetched.status == "created", fetched.version)
         return await self.commit(run_id, None)
+
+    async def _unless_failed(self, run: Document, fetched: Fetched) -> None:
+        """A failed fetch fails the run with its reason, and raises it."""
+        if fetched.status == "failed":
+            error = fetched.error or {}
+            message = str(error.get("message") or "the ingestion failed")
+            await self.triggers.finish(run, "failed", message)
+            raise IngestionFailed(message, {"run_id": run["_id"], **error})
+
+    async def _fetch_for_transform(self, run: Document, name: str, data_id: str) -> Document:
+        """Fetch the upstream of an ingestion with a transform. Unchanged (a 304, or the
+        raw bytes the latest version was transformed from): the run ends `unchanged`
+        and the transform never runs. Else the raw bytes are staged on the run
+        (`source`) and the answer tells the worker to transform them: `transform` (the
+        dotted path), `output`, `kwargs` and the `source` (sha256, size, file_name)."""
+        run_id = run["_id"]
+        fetched = await self.ingestion.fetch(data_id)
+        if not isinstance(fetched, dict):
+            await self._unless_failed(run, fetched)
+            return await self.commit(run_id, None)  # a 304: nothing new upstream
+        if await self.ingestion.unchanged(data_id, fetched) is not None:
+            await self.ingestion.remember(data_id, fetched)
+            return await self.commit(run_id, None)
+        await self.runs.update_one(
+            {"_id": run_id, "status": {"$in": list(ACTIVE)}}, {"$set": {"source": fetched}}
+        )
+        shown = {key: fetched[key] for key in ("sha256", "size", "file_name", "file_type")}
+        return {**outcome(await self.triggers.get(run_id)), "transform": run["function_path"],
+                "output": name, "kwargs": run["kwargs"], "source": shown}  # fmt: skip
+
+    async def source(self, run_id: str, caller: Principal | None = None) -> Document:
+        """The raw upstream staged for run `run_id`'s transform (`blob_id`, `sha256`,
+        `size`...); 400 if the run has none (not an ingestion with a transform, or not
+        fetched yet)."""
+        run = await self._active(run_id, caller)
+        staged: Document | None = run.get("source")
+        if staged is None:
+            raise BadRequest(
+                f"run {run_id} has no upstream staged for a transform", {"run_id": run_id}
+            )
+        return staged

@@ -94,12 +94,14 @@ class Sources(Protocol):
 
     async def commit_version(
         self, data_id: str, content: Any, *, file_name: str | None = None,
+        source: tuple[str, str] | None = None, transformed: bool = False,
         run_id: str | None = None, flow_id: str | None = None, commit_key: str | None = None,
         session: AsyncClientSession | None = None,
     ) -> Committed:  # fmt: skip
-        """Commit `content` (bytes or a stored blob) unless it is the latest's;
-        idempotent on `commit_key`; in `session`'s transaction if given (the caller
-        then `notify`s)."""
+        """Commit `content` (bytes or a stored blob) unless it is the latest's (with
+        `transformed`, unless the latest was transformed from the same raw upstream,
+        `source` its md5 and sha256); idempotent on `commit_key`; in `session`'s
+        transaction if given (the caller then `notify`s)."""
         ...
 
     async def commit_reference(
@@ -133,6 +135,20 @@ class Ingestion(Protocol):
         flow_id: str | None = None, force: bool = False,
     ) -> Fetched:  # fmt: skip
         """Fetch and commit what changed; idempotent on `commit_key`."""
+        ...
+
+    async def fetch(self, data_id: str, *, force: bool = False) -> Fetched | Document:
+        """Fetch the source's URL into the blob store, committing nothing: the upstream
+        (`blob_id`, `sha256`, `md5`, `file_name`, `etag`...), or `unchanged` (a 304) or
+        `failed`."""
+        ...
+
+    async def unchanged(self, data_id: str, upstream: Document) -> Document | None:
+        """The latest version if it was transformed from this very upstream."""
+        ...
+
+    async def remember(self, data_id: str, upstream: Document) -> None:
+        """Keep the upstream's ETag and Last-Modified for the next conditional GET."""
         ...
 
     def refusal(self, url: str) -> dict[str, Any] | None:

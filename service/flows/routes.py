@@ -10,7 +10,7 @@ caller's pipeline patterns against them.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from schemas.flows import FlowChange, FlowRequest, Notice, RunCommit
 from service.auth import caller_name, principal, record
@@ -213,6 +213,14 @@ async def ingest(request: Request) -> Response:
     return JSONResponse(done)
 
 
+async def source(request: Request) -> Response:
+    """The raw upstream bytes an ingestion run staged for its transform, streamed."""
+    staged = await flows(request).commits.source(request.path_params["run_id"], principal(request))
+    pieces = await stores(request).data.blobs.read(staged["blob_id"])
+    headers = {"etag": f'"{staged["sha256"]}"', "content-length": str(staged["size"])}
+    return StreamingResponse(pieces, media_type="application/octet-stream", headers=headers)
+
+
 async def provenance_list(request: Request) -> Response:
     found = flows(request).provenance
     query = await found.query(
@@ -317,8 +325,11 @@ endpoints = [
              "Fail a run for good with the reason", body=RunCommit, params=(_RUN,),
              errors=(400, 404, 422)),
     Endpoint("/aero/runs/{run_id}/ingest", ("POST",), ingest, "work",
-             "Fetch an ingestion run's source and commit what changed", params=(_RUN,),
-             errors=(400, 404, 409, 422)),
+             "Fetch an ingestion run's source and commit what changed (with a transform: "
+             "stage it and say so)", params=(_RUN,), errors=(400, 404, 409, 422)),
+    Endpoint("/aero/runs/{run_id}/source", ("GET",), source, "work",
+             "The raw upstream bytes an ingestion run staged for its transform (streamed)",
+             params=(_RUN,), errors=(400, 404, 409), media_type="application/octet-stream"),
     Endpoint("/aero/provenance", ("GET",), provenance_list, "read",
              "A page of provenance records, newest first", params=(*_PAGE, *_PROV_FILTERS),
              errors=(400,)),

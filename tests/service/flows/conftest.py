@@ -66,10 +66,10 @@ def function(client: httpx.Client, path: str) -> str:
     return function_id
 
 
-def register(client: httpx.Client, path: str, **body: Any) -> dict[str, Any]:
-    answer = client.post(
-        "/aero/flows", json={"function_id": function(client, path), "site": "local", **body}
-    )
+def register(client: httpx.Client, path: str | None, **body: Any) -> dict[str, Any]:
+    """Register a flow of function `path` (None: an ingestion without a transform)."""
+    given = {} if path is None else {"function_id": function(client, path)}
+    answer = client.post("/aero/flows", json={**given, "site": "local", **body})
     assert answer.status_code == 201, answer.text
     flow: dict[str, Any] = answer.json()
     return flow

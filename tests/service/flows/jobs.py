@@ -58,3 +58,16 @@ def labelled(cases: str, label: str) -> dict[str, str]:
     if label == "fail":
         raise ValueError("asked to fail")
     return {"summary": _written(label.encode() + Path(cases).read_bytes())}
+
+
+def shout(data: str, style: str, calls: str) -> dict[str, str]:
+    """An ingestion's transform: output `data`, the upstream upper-cased, then the
+    text of the file `style` (so a test can change what the transform makes); each call
+    leaves a file in the directory `calls`."""
+    Path(calls, f"{time.time():.6f}").write_text(data)
+    return {"data": _written(Path(data).read_bytes().upper() + Path(style).read_bytes())}
+
+
+def broken(data: str) -> dict[str, str]:
+    """An ingestion's transform that raises."""
+    raise ValueError(f"cannot read {Path(data).name}")

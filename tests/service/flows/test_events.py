@@ -31,8 +31,7 @@ def upstream() -> Iterator[Upstream]:
 def event_flow(client: httpx.Client, url: str) -> tuple[str, dict[str, Any]]:
     """A source fetched from `url` and the INGESTION_EVENT flow producing it."""
     source = new_source(client, "on notice", url=url)
-    made = register(client, "tests.service.flows.jobs.upper", policy="INGESTION_EVENT",
-                    outputs={"data": {"data_id": source}})  # fmt: skip
+    made = register(client, None, policy="INGESTION_EVENT", outputs={"data": {"data_id": source}})
     return source, made
 
 
@@ -90,7 +89,7 @@ def test_bad_notices_are_4xx_and_change_nothing(client: httpx.Client) -> None:
     source, made = event_flow(client, "http://127.0.0.1:9/other.csv")
     plain = new_source(client, "no flow")
     timed = new_source(client, "on a timer", url="http://127.0.0.1:9/timed.csv")
-    register(client, "tests.service.flows.jobs.upper", policy="INGESTION", timer=3600,
+    register(client, None, policy="INGESTION", timer=3600,
              outputs={"data": {"data_id": timed}})  # fmt: skip
     assert notify(client, "nope").status_code == 404
     for data_id in (plain, timed):

@@ -46,6 +46,8 @@ class Upstream:
     def __init__(self) -> None:
         self.content = b"v1"
         self.status = 200
+        #: False: no ETag sent, so every fetch is a full 200.
+        self.etags = True
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,12 +56,13 @@ class Upstream:
                 if upstream.status != 200:
                     self.send_response(upstream.status)
                     self.end_headers()
-                elif self.headers.get("If-None-Match") == etag:
+                elif upstream.etags and self.headers.get("If-None-Match") == etag:
                     self.send_response(304)
                     self.end_headers()
                 else:
                     self.send_response(200)
-                    self.send_header("ETag", etag)
+                    if upstream.etags:
+                        self.send_header("ETag", etag)
                     self.send_header("Content-Length", str(len(upstream.content)))
                     self.end_headers()
                     self.wfile.write(upstream.content)
@@ -126,8 +129,8 @@ def test_ingestion_commits_changes_only_and_fails_on_an_error_answer(
     client: httpx.Client, replicas: list[SluiceProcess], workers: Workers, upstream: Upstream
 ) -> None:
     source = new_source(client, "upstream", url=upstream.url)
-    flow = register(client, "tests.service.flows.jobs.upper", policy="INGESTION",
-                    timer=TIMER, outputs={"data": {"data_id": source}})  # fmt: skip
+    flow = register(client, None, policy="INGESTION", timer=TIMER,
+                    outputs={"data": {"data_id": source}})  # fmt: skip
     assert flow["next_run_at"] is not None
     worker(workers, replicas[2].url, "aero-ingest")
 

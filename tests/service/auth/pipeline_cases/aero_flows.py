@@ -64,6 +64,7 @@ CASES: dict[tuple[str, str], Case] = {
         call(lambda w: f"{_run(w)}/fail", json={"error": "forged"})
     ),
     ("POST", "/aero/runs/{run_id}/ingest"): forbidden(call(lambda w: f"{_run(w)}/ingest")),
+    ("GET", "/aero/runs/{run_id}/source"): forbidden(call(lambda w: f"{_run(w)}/source")),
     # A notice of B's event source would queue a run of B's flow: 403 before anything.
     ("POST", "/aero/data/{data_id}/notify"): forbidden(
         call(lambda w: f"/aero/data/{w.aero_event_data}/notify", json={}),
