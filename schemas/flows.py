@@ -107,6 +107,16 @@ class RunCommit(_Strict):
     error: StrictStr | None = Field(default=None, max_length=65536)
 
 
+class RunRequest(_Strict):
+    """`POST /aero/flows/{id}/runs` (the body is optional): run a flow now."""
+
+    force: StrictBool = Field(
+        default=False,
+        description="An ingestion only: fetch unconditionally and commit (transform) even "
+        "if the upstream did not change; a version only if the bytes stored differ.",
+    )
+
+
 class Notice(_Strict):
     """`POST /aero/data/{id}/notify`: the upstream of a source changed (every field
     optional, recorded on the run it queues; the fetch is the source's own URL, with

@@ -114,9 +114,11 @@ class Flows(Data):
         """Every live flow, newest first."""
         return self._run(plans.every("flows"))
 
-    def run_flow(self, flow_id: str) -> Document:
-        """Run the flow now; the run, or `{"coalesced": True}` when one is in flight."""
-        return self._run(plans.run(flow_id))
+    def run_flow(self, flow_id: str, force: bool = False) -> Document:
+        """Run the flow now; the run, or `{"coalesced": True}` when one is in flight.
+        `force` (an ingestion): fetch unconditionally and transform even an unchanged
+        upstream."""
+        return self._run(plans.run(flow_id, force))
 
     def pause_flow(self, flow_id: str) -> Document:
         """Stop the flow firing until resumed; the flow."""

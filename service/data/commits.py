@@ -114,12 +114,19 @@ class VersionCommits:
     _locks: dict[str, asyncio.Lock]
 
     async def _commit(
-        self, data_id: str, entry: Document, origin: Origin, session: AsyncClientSession | None
+        self,
+        data_id: str,
+        entry: Document,
+        origin: Origin,
+        session: AsyncClientSession | None,
+        compared: str = "key",
     ) -> Commit:
+        """Commit `entry` unless the latest version's `compared` field (`key`, or
+        `sha256`: the bytes stored) is the entry's."""
         commit_key = origin.commit_key
 
         async def body(inside: AsyncClientSession) -> Commit:
-            return await self._commit_in(data_id, entry, origin, inside)
+            return await self._commit_in(data_id, entry, origin, inside, compared)
 
         if session is not None:
             return await body(session)
@@ -153,7 +160,12 @@ class VersionCommits:
         return locks.setdefault(data_id, asyncio.Lock())
 
     async def _commit_in(
-        self, data_id: str, entry: Document, origin: Origin, session: AsyncClientSession
+        self,
+        data_id: str,
+        entry: Document,
+        origin: Origin,
+        session: AsyncClientSession,
+        compared: str,
     ) -> Commit:
         run_id, flow_id, commit_key = origin.run_id, origin.flow_id, origin.commit_key
         if commit_key is not None:
@@ -180,7 +192,7 @@ class VersionCommits:
         }
         # The one conditional update: only a different content takes the next number.
         data = await self.data.find_one_and_update(
-            {"_id": data_id, "latest.key": {"$ne": entry["key"]}},
+            {"_id": data_id, f"latest.{compared}": {"$ne": entry[compared]}},
             {"$inc": {"version_count": 1}, "$set": {"latest": latest, "updated_at": moment}},
             return_document=ReturnDocument.AFTER,
             session=session,

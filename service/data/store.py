@@ -233,6 +233,7 @@ class DataStore(VersionCommits):
         encoding: str | None = None,
         source: tuple[str, str] | None = None,
         transformed: bool = False,
+        forced: bool = False,
         run_id: str | None = None,
         flow_id: str | None = None,
         commit_key: str | None = None,
@@ -246,8 +247,9 @@ class DataStore(VersionCommits):
         written before, outside any transaction. `source`: the raw upstream's (md5,
         sha256) an ingestion fetched, recorded as `source_checksum`, `source_sha256`;
         `transformed`: the content is a transform of it, and the comparison with the
-        latest is by the raw upstream (`upstream_key`), not the bytes stored. 404 for
-        an unknown data, 413 past SLUICE_AERO_MAX_VERSION_BYTES."""
+        latest is by the raw upstream (`upstream_key`), not the bytes stored, unless
+        `forced` (a re-ingestion asked for: by the bytes stored, the version still keyed
+        by its upstream). 404 for an unknown data, 413 past SLUICE_AERO_MAX_VERSION_BYTES."""
         await self.get(data_id)
         if not isinstance(content, Blob):
             limit = self.settings.aero_max_version_bytes
@@ -261,7 +263,8 @@ class DataStore(VersionCommits):
              "file_type": file_type, "encoding": encoding},
             source,
         )  # fmt: skip
-        return await self._commit(data_id, entry, Origin(run_id, flow_id, commit_key), session)
+        origin = Origin(run_id, flow_id, commit_key)
+        return await self._commit(data_id, entry, origin, session, "sha256" if forced else "key")
 
     async def commit_reference(
         self,

@@ -218,7 +218,8 @@ class Commits:
                 continue
             done = await self.sources.commit_version(
                 run["outputs"][name], await self.sources.blobs.get(blob_id), file_name=name,
-                source=source, transformed=source is not None, run_id=run_id,
+                source=source, transformed=source is not None, forced=bool(run.get("force")),
+                run_id=run_id,
                 flow_id=run["flow_id"], commit_key=f"{run_id}:{name}", session=session,
             )  # fmt: skip
             committed[name] = entry(done.created, done.version)
@@ -255,8 +256,9 @@ class Commits:
             return await self._fetch_for_transform(run, name, data_id)
         if name not in run["committed"]:
             fetched = await self.ingestion.ingest(
-                data_id, commit_key=f"{run_id}:{name}", run_id=run_id, flow_id=run["flow_id"]
-            )
+                data_id, commit_key=f"{run_id}:{name}", run_id=run_id, flow_id=run["flow_id"],
+                force=bool(run.get("force")),
+            )  # fmt: skip
             await self._unless_failed(run, fetched)
             if fetched.version is not None:
                 await self._record(run_id, name, fetched.status == "created", fetched.version)
@@ -275,13 +277,14 @@ class Commits:
         raw bytes the latest version was transformed from): the run ends `unchanged`
         and the transform never runs. Else the raw bytes are staged on the run
         (`source`) and the answer tells the worker to transform them: `transform` (the
-        dotted path), `output`, `kwargs` and the `source` (sha256, size, file_name)."""
-        run_id = run["_id"]
-        fetched = await self.ingestion.fetch(data_id)
+        dotted path), `output`, `kwargs` and the `source` (sha256, size, file_name). A
+        forced run fetches unconditionally and always transforms."""
+        run_id, forced = run["_id"], bool(run.get("force"))
+        fetched = await self.ingestion.fetch(data_id, force=forced)
         if not isinstance(fetched, dict):
             await self._unless_failed(run, fetched)
             return await self.commit(run_id, None)  # a 304: nothing new upstream
-        if await self.ingestion.unchanged(data_id, fetched) is not None:
+        if not forced and await self.ingestion.unchanged(data_id, fetched) is not None:
             await self.ingestion.remember(data_id, fetched)
             return await self.commit(run_id, None)
         await self.runs.update_one(

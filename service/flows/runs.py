@@ -31,7 +31,7 @@ from service.auth.principal import Principal
 from service.buckets.store import BucketsStore
 from service.canonical import fingerprint
 from service.db import Database, Document
-from service.errors import NotFound
+from service.errors import BadRequest, NotFound
 from service.flows.store import GATED, SCHEDULED, FlowStore, kind_of
 from service.flows.tasks import parts, provenance_ids, recorded, settled, work_ids
 from service.results.store import ResultsStore
@@ -68,6 +68,7 @@ def run_info(run: Document) -> Document:
         "kind": run["kind"],
         "trigger": run["trigger"],
         "notice": run.get("notice"),
+        "force": run.get("force", False),
         "work_ids": work_ids(run),
         "parent": run.get("parent"),
         "task": run.get("task"),
@@ -193,16 +194,17 @@ class Triggers:
                 # periodic pass evaluates it again.
                 log.exception("flow %s: evaluating its gate failed", flow["_id"])
 
-    async def manual(self, flow: Document) -> Document | None:
+    async def manual(self, flow: Document, force: bool = False) -> Document | None:
         """Run `flow` now with its latest inputs (any policy); the run, or None when a
-        run is in flight (one follow-up is then coalesced). 400 if an input lacks a
-        version."""
+        run is in flight (one follow-up is then coalesced, not forced). `force`: an
+        ingestion fetched unconditionally, and transformed even if the upstream did not
+        change. 400 if an input lacks a version, or `force` for an analysis."""
+        if force and kind_of(flow) != "ingest":
+            raise BadRequest("force re-ingests: an analysis run always runs its function", {})
         given, waiting = await self.snapshot(flow)
         if waiting:
-            from service.errors import BadRequest
-
             raise BadRequest("inputs without the version they need", {"waiting_for": waiting})
-        return await self.enqueue(flow, given, "manual", ["manual", time.time()])
+        return await self.enqueue(flow, given, "manual", ["manual", time.time()], force=force)
 
     async def tick(self, now: float | None = None) -> dict[str, int]:
         """Claim every due TIMER/INGESTION slot (each once across all processes) and
@@ -240,10 +242,12 @@ class Triggers:
         key: Iterable[object],
         coalesce: bool = True,
         notice: Document | None = None,
+        force: bool = False,
     ) -> Document | None:
         """Make `flow`'s run with inputs `given` its one pending run and queue its work;
         the run, or None when another run is pending (then, with `coalesce`, the flow
-        is marked for one follow-up). `notice`: what a notify said, kept on the run."""
+        is marked for one follow-up). `notice`: what a notify said, kept on the run;
+        `force`: a forced re-ingestion."""
         run_id = fingerprint([flow["_id"], list(key), flow["last_run_id"]])[:32]
         consumed = dict(flow["consumed"])
         consumed.update({v["data_id"]: v["version"] for v in given.values()})
@@ -262,6 +266,7 @@ class Triggers:
             "kwargs": flow["kwargs"],
             "tasks": flow.get("tasks"),
             "notice": notice,
+            "force": force,
             "previous_consumed": flow["consumed"],
             "status": "queued",
             "deposited": False,

@@ -61,9 +61,10 @@ def delete(flow_id: str) -> Plan[bool]:
     return expect(answer, bool, "true")
 
 
-def run(flow_id: str) -> Plan[Document]:
+def run(flow_id: str, force: bool = False) -> Plan[Document]:
     """POST /aero/flows/{id}/runs: the run, or `{coalesced: true}`."""
-    return (yield from _object(Call("POST", f"/flows/{_id(flow_id)}/runs"), "a run"))
+    call = Call("POST", f"/flows/{_id(flow_id)}/runs", json={"force": True} if force else None)
+    return (yield from _object(call, "a run"))
 
 
 def runs(flow_id: str, limit: int) -> Plan[list[Document]]:

@@ -72,17 +72,25 @@ def test_the_transformed_bytes_are_stored_and_an_unchanged_upstream_is_not_trans
     style.write_bytes(b"?")
     notified(client, made["id"], source, "committed", "unchanged")
     assert len(versions(client, source)) == 1 and len(list(calls.iterdir())) == 1
+    # Unless a re-ingestion is forced: transformed again, a version as the bytes differ.
+    forced = client.post(f"/aero/flows/{made['id']}/runs", json={"force": True})
+    assert forced.status_code == 201, forced.text
+    wait_for(lambda: statuses(client, made["id"])[-1] == "committed", 30, "the forced run")
+    assert content(client, source, 2) == b"V1?" and len(list(calls.iterdir())) == 2
+    assert versions(client, source)[1]["source_checksum"] == hashlib.md5(b"v1").hexdigest()
+    done = ["committed", "unchanged", "committed"]
+    notified(client, made["id"], source, *done, "unchanged")  # still keyed by its upstream
     upstream.content = b"v2"
-    notified(client, made["id"], source, "committed", "unchanged", "committed")
-    assert content(client, source, 2) == b"V2?"
-    assert versions(client, source)[1]["source_checksum"] == hashlib.md5(b"v2").hexdigest()
+    notified(client, made["id"], source, *done, "unchanged", "committed")
+    assert content(client, source, 3) == b"V2?"
+    assert versions(client, source)[2]["source_checksum"] == hashlib.md5(b"v2").hexdigest()
     # With validators: the same raw bytes (unchanged, its ETag kept), then a 304.
     upstream.etags = True
-    notified(client, made["id"], source, "committed", "unchanged", "committed", "unchanged")
     notified(client, made["id"], source, *statuses(client, made["id"]), "unchanged")
-    assert len(versions(client, source)) == 2 and len(list(calls.iterdir())) == 2
+    notified(client, made["id"], source, *statuses(client, made["id"]), "unchanged")
+    assert len(versions(client, source)) == 3 and len(list(calls.iterdir())) == 3
     records = client.get("/aero/provenance", params={"flow_id": made["id"]}).json()["items"]
-    assert [r["function_path"] for r in records] == [SHOUT, SHOUT]
+    assert [r["function_path"] for r in records] == [SHOUT, SHOUT, SHOUT]
     assert sorted(v for r in records for v in r["contributed_to"]) == sorted(
         v["id"] for v in versions(client, source)
     )
@@ -108,3 +116,17 @@ def test_a_transform_that_raises_fails_the_run_and_stores_nothing(
     failed = client.get(f"/aero/runs/{run['id']}/source")
     assert failed.status_code == 409 and "failed" in failed.json()["error"]["message"]
     assert client.get("/aero/runs/nope/source").status_code == 404
+
+
+def test_force_is_for_ingestions_and_bad_run_bodies_are_4xx(client: httpx.Client) -> None:
+    cases = new_source(client, "cases")
+    analysis = register(client, "tests.service.flows.jobs.upper", policy="NONE",
+                        inputs={"cases": {"data_id": cases}}, outputs={"summary": {}})  # fmt: skip
+    runs_of = f"/aero/flows/{analysis['id']}/runs"
+    refused = client.post(runs_of, json={"force": True})
+    assert refused.status_code == 400 and "force" in refused.json()["error"]["message"]
+    for body in ({"force": 1}, {"force": "yes"}, {"surprise": True}, [1]):
+        answer = client.post(runs_of, json=body)
+        assert answer.status_code == 422, (body, answer.text)
+    assert client.post(runs_of, content=b"{nope").status_code == 400
+    assert runs(client, analysis["id"]) == []
