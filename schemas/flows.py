@@ -162,8 +162,17 @@ class ProvOutput(_Entry):
         default=None, description="A MIME type, or the mimetypes [type, encoding] pair."
     )
     encoding: StrictStr | None = Field(default=None, max_length=64)
-    source_key: StrictStr | None = Field(default=None, max_length=2048)
-    dedup: StrictBool | None = None
+    source_key: StrictStr | None = Field(
+        default=None,
+        max_length=2048,
+        description="Which object of its upstream the "
+        "version is (the AERO fork's): recorded on the version as given.",
+    )
+    dedup: StrictBool | None = Field(
+        default=None,
+        description="Taken and ignored: the version is compared with the "
+        "latest by its checksum whatever it says.",
+    )
 
 
 class ProvNew(_Strict):

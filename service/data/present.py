@@ -40,8 +40,8 @@ def data_json(doc: Document) -> dict[str, Any]:
 
 def version_json(version: Document, data: Document | None = None) -> dict[str, Any]:
     """VersionJSON: id, data (DataJSON, when `data` is given), version, created_at,
-    checksum, data_file; extras data_id, size, sha256, source_checksum, source_sha256, run_id,
-    flow_id, content_url (null for a reference-only version)."""
+    checksum, data_file; extras data_id, size, sha256, source_checksum, source_sha256,
+    source_key, run_id, flow_id, content_url (null for a reference-only version)."""
     file = version.get("file") or {}
     hint = (data or {}).get("storage_hint") or {}
     shown: dict[str, Any] = {"id": version["_id"]}
@@ -66,6 +66,7 @@ def version_json(version: Document, data: Document | None = None) -> dict[str, A
             "sha256": version.get("sha256"),
             "source_checksum": version.get("source_checksum"),
             "source_sha256": version.get("source_sha256"),
+            "source_key": version.get("source_key"),
             "run_id": version.get("run_id"),
             "flow_id": version.get("flow_id"),
             "content_url": content_path(version["data_id"], version["version"])

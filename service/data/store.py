@@ -275,14 +275,17 @@ class DataStore(VersionCommits):
         file_type: str = DEFAULT_TYPE,
         size: int | None = None,
         encoding: str | None = None,
+        source_key: str | None = None,
         run_id: str | None = None,
         flow_id: str | None = None,
         commit_key: str | None = None,
         session: AsyncClientSession | None = None,
     ) -> Commit:
         """A reference-only version (Sluice holds no bytes: AERO's `new-version`):
-        compared with the latest by the `checksum` its committer gives."""
+        compared with the latest by the `checksum` its committer gives. `source_key`:
+        which object of its upstream it is (the AERO fork's), recorded as given."""
         file = {"blob_id": None, "file_name": file_name, "file_type": file_type,
                 "encoding": encoding}  # fmt: skip
         entry = entry_of(f"given:{checksum}", None, checksum, size, file, None)
+        entry["source_key"] = source_key
         return await self._commit(data_id, entry, Origin(run_id, flow_id, commit_key), session)

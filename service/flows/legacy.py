@@ -118,7 +118,8 @@ class LegacyCommits:
             done = await self.sources.commit_reference(
                 output["id"], checksum=output["checksum"], file_name=output["file_bn"],
                 file_type=output["file_type"], size=output["size"],
-                encoding=output["encoding"], run_id=run["_id"], flow_id=run["flow_id"],
+                encoding=output["encoding"], source_key=output["source_key"],
+                run_id=run["_id"], flow_id=run["flow_id"],
                 commit_key=f"{run['_id']}:{name}", session=session,
             )  # fmt: skip
             committed[name] = entry(done.created, done.version)

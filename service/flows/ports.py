@@ -107,8 +107,8 @@ class Sources(Protocol):
 
     async def commit_reference(
         self, data_id: str, *, checksum: str, file_name: str, file_type: str = ...,
-        size: int | None = None, encoding: str | None = None, run_id: str | None = None,
-        flow_id: str | None = None, commit_key: str | None = None,
+        size: int | None = None, encoding: str | None = None, source_key: str | None = None,
+        run_id: str | None = None, flow_id: str | None = None, commit_key: str | None = None,
         session: AsyncClientSession | None = None,
     ) -> Committed:  # fmt: skip
         """Commit a reference-only version (no bytes; compared with the latest by the

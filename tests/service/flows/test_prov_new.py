@@ -104,12 +104,25 @@ def test_a_commit_makes_reference_versions_and_one_record_per_run_id(
     assert len(versions(client, summary)) == 1 and records(client, flow) == 2
     assert len(runs(client, downstream["id"])) == 1  # nothing new: nothing fired
 
-    changed = post(client, block(flow, cases, summary, "c2"), "legacy-2")
+    keyed = block(flow, cases, summary, "c2")
+    keyed["output_data"]["summary"].update({"source_key": "s3://bucket/week-2.csv",
+                                            "dedup": False})  # fmt: skip
+    changed = post(client, keyed, "legacy-2")
     assert [v["version"] for v in changed.json()["contributed_to"]] == [2]
+    assert changed.json()["contributed_to"][0]["source_key"] == "s3://bucket/week-2.csv"
+    latest = client.get(f"{AERO}/data/{summary}/latest").json()
+    assert latest["source_key"] == latest["data_version"]["source_key"] == "s3://bucket/week-2.csv"
+    assert versions(client, summary)[0]["source_key"] is None
+    # dedup is ignored: the same checksum again is the latest, reproduced, not a version.
+    keyed["output_data"]["summary"]["dedup"] = False
+    undeduped = post(client, keyed, "legacy-3")
+    assert undeduped.json()["contributed_to"] == [] and len(versions(client, summary)) == 2
+    assert post(client, {**keyed, "output_data": {"summary": {
+        **keyed["output_data"]["summary"], "source_key": 1}}}).status_code == 422  # fmt: skip
     # Fired by the version (or by the periodic pass that saw it first): one run of it.
     assert [run["inputs"]["s"]["version"] for run in runs(client, downstream["id"])] == [1, 2]
     listed = client.get(f"{AERO}/prov").json()
-    assert {"legacy-1", "legacy-2"} <= {record["run_id"] for record in listed}
+    assert {"legacy-1", "legacy-2", "legacy-3"} <= {record["run_id"] for record in listed}
 
 
 def test_racing_posts_of_one_run_id_store_one_version_and_one_record(
