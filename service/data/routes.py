@@ -182,8 +182,19 @@ async def ingest(request: Request) -> Response:
             raise BadRequest(f"{name} must be a string of 1-256 characters", {"field": name})
     if not isinstance(body.get("force", False), bool):
         raise BadRequest("force must be true or false", {"field": "force"})
+    data_id = request.path_params["data_id"]
+    flow = await stores(request).flows.store.transforming(data_id)
+    if flow is not None:
+        # Its versions are what the transform makes: raw bytes committed here would be
+        # a version of another kind, and the flow would transform them again.
+        raise BadRequest(
+            f"data {data_id} is ingested by flow {flow['_id']} through the transform "
+            f"{flow['function_path']}: run the flow (POST /aero/flows/{flow['_id']}/runs, "
+            '{"force": true} to re-ingest an unchanged upstream)',
+            {"flow_id": flow["_id"]},
+        )
     result = await stores(request).ingest.ingest(
-        request.path_params["data_id"],
+        data_id,
         commit_key=body.get("commit_key"),
         run_id=body.get("run_id"),
         flow_id=body.get("flow_id"),

@@ -360,6 +360,13 @@ class FlowStore:
         if deleted.matched_count == 0:
             raise flow_not_found(flow_id)
 
+    async def transforming(self, data_id: str) -> Document | None:
+        """The live ingestion flow producing `data_id` through a transform, if any."""
+        return await self.collection.find_one(
+            {"output_ids": data_id, "state": {"$ne": "deleted"},
+             "policy": {"$in": list(INGESTIONS)}, "function_path": {"$ne": None}},
+        )  # fmt: skip
+
     async def consumers(self, data_id: str) -> list[Document]:
         """The live ANY/ALL flows with `data_id` among their inputs."""
         cursor = self.collection.find(

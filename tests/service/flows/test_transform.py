@@ -94,6 +94,10 @@ def test_the_transformed_bytes_are_stored_and_an_unchanged_upstream_is_not_trans
     assert sorted(v for r in records for v in r["contributed_to"]) == sorted(
         v["id"] for v in versions(client, source)
     )
+    # Ingested only through its flow: raw bytes committed directly would skip the transform.
+    direct = client.post(f"/aero/data/{source}/ingest", json={"force": True})
+    assert direct.status_code == 400 and made["id"] in direct.json()["error"]["message"]
+    assert len(versions(client, source)) == 3
     # A run that ended has no upstream to hand out any more.
     last = runs(client, made["id"])[-1]["id"]
     assert client.get(f"/aero/runs/{last}/source").status_code == 400
