@@ -283,16 +283,25 @@ class Commits:
         fetched = await self.ingestion.fetch(data_id, force=forced)
         if not isinstance(fetched, dict):
             await self._unless_failed(run, fetched)
-            return await self.commit(run_id, None)  # a 304: nothing new upstream
+            return await self._unchanged(run_id)  # a 304: nothing new upstream
         if not forced and await self.ingestion.unchanged(data_id, fetched) is not None:
             await self.ingestion.remember(data_id, fetched)
-            return await self.commit(run_id, None)
+            return await self._unchanged(run_id)
         await self.runs.update_one(
             {"_id": run_id, "status": {"$in": list(ACTIVE)}}, {"$set": {"source": fetched}}
         )
         shown = {key: fetched[key] for key in ("sha256", "size", "file_name", "file_type")}
         return {**outcome(await self.triggers.get(run_id)), "transform": run["function_path"],
                 "output": name, "kwargs": run["kwargs"], "source": shown}  # fmt: skip
+
+    async def _unchanged(self, run_id: str) -> Document:
+        """End an ingestion run whose upstream is the latest version's: what an earlier
+        attempt staged (an upstream since reverted, its transform) is dropped."""
+        await self.runs.update_one(
+            {"_id": run_id, "status": {"$in": list(ACTIVE)}},
+            {"$unset": {"source": "", "staged": ""}},
+        )
+        return await self.commit(run_id, None)
 
     async def source(self, run_id: str, caller: Principal | None = None) -> Document:
         """The raw upstream staged for run `run_id`'s transform (`blob_id`, `sha256`,

@@ -134,3 +134,41 @@ def test_force_is_for_ingestions_and_bad_run_bodies_are_4xx(client: httpx.Client
         assert answer.status_code == 422, (body, answer.text)
     assert client.post(runs_of, content=b"{nope").status_code == 400
     assert runs(client, analysis["id"]) == []
+
+
+def test_an_upstream_reverted_between_attempts_ends_the_run_unchanged(
+    client: httpx.Client, upstream: Upstream, tmp_path: Path
+) -> None:
+    """The worker's side by hand: an attempt staged a changed upstream and died; by the
+    retry the upstream is back to the latest version's (a 304): nothing is committed."""
+    style, calls = tmp_path / "style", tmp_path / "calls"
+    style.write_bytes(b"")
+    calls.mkdir()
+    source = new_source(client, "reverted", url=upstream.url)
+    made = register(client, SHOUT, policy="INGESTION_EVENT",
+                    outputs={"data": {"data_id": source}},
+                    kwargs={"style": str(style), "calls": str(calls)})  # fmt: skip
+
+    def attempt(run_id: str) -> dict[str, Any]:
+        assert client.post(f"/aero/runs/{run_id}/task").status_code == 200
+        answer = client.post(f"/aero/runs/{run_id}/ingest")
+        assert answer.status_code == 200, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    first = client.post(f"/aero/data/{source}/notify").json()["id"]
+    asked = attempt(first)
+    assert asked["transform"] == SHOUT and asked["output"] == "data"
+    raw = client.get(f"/aero/runs/{first}/source")
+    assert raw.content == b"v1" and asked["source"]["sha256"] == hashlib.sha256(b"v1").hexdigest()
+    assert client.post(f"/aero/runs/{first}/outputs/data", content=b"V1").status_code == 200
+    done = client.post(f"/aero/runs/{first}/commit", json={}).json()
+    assert done["status"] == "committed" and len(done["created"]) == 1
+    upstream.content = b"v2"
+    second = client.post(f"/aero/data/{source}/notify").json()["id"]
+    assert attempt(second)["transform"] == SHOUT  # staged; then its worker died
+    upstream.content = b"v1"
+    retried = attempt(second)
+    assert retried["status"] == "unchanged" and "transform" not in retried, retried
+    assert len(versions(client, source)) == 1
+    assert statuses(client, made["id"]) == ["committed", "unchanged"]
