@@ -157,11 +157,16 @@ def show(ctx: click.Context, flow_id: str, show_runs: bool, as_json: bool) -> No
 
 @flow.command()
 @click.argument("flow_id")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="An ingestion: fetch unconditionally and transform even an unchanged upstream.",
+)
 @json_flag
 @click.pass_context
-def run(ctx: click.Context, flow_id: str, as_json: bool) -> None:
+def run(ctx: click.Context, flow_id: str, force: bool, as_json: bool) -> None:
     """Run a flow now with its latest inputs (coalesced behind a run in flight)."""
-    started = connect(ctx, Flows).run_flow(flow_id)
+    started = connect(ctx, Flows).run_flow(flow_id, force=force)
     if as_json:
         echo_json(started)
     elif started.get("coalesced"):

@@ -112,6 +112,8 @@ def test_the_flow_commands(flows: Flows, server: SluiceProcess, workers: Workers
     assert f"waiting_for: {b}" in shown.output and f"input a: {a}@latest" in shown.output
     ran = cli(server, "run", flow_id)
     assert ran.exit_code == 1 and "inputs without the version they need" in ran.output
+    forced = cli(server, "run", flow_id, "--force")
+    assert forced.exit_code == 1 and "force re-ingests" in forced.output, forced.output
     flows.upload_version(b, b"b")
     worker(workers, server.url)
     committed(flows, flow_id, 1)
