@@ -124,8 +124,9 @@ def test_a_path_that_cannot_be_imported_fails_its_run_with_the_reason(
                       30, "the run to fail")  # fmt: skip
     assert "cannot import tests.service.flows.no_such_module.f" in run["error"]
     assert "No module named" in run["error"]
-    found = client.get(f"/aero/flows/{flow['id']}").json()
-    assert found["last_error"] == run["error"] and found["pending_run_id"] is None
+    # The run ends first, then releases its flow (a second write): wait for both.
+    found = wait_for(lambda: released(client, flow["id"]), 30, "the flow's release")
+    assert found["last_error"] == run["error"]
     assert client.get("/aero/provenance", params={"flow_id": flow["id"]}).json()["total"] == 0
     time.sleep(1)  # several scheduler passes: the inputs it failed on do not fire again
     assert len(runs(client, flow["id"])) == 1
@@ -151,3 +152,9 @@ def test_pause_stops_firing_and_resume_catches_up(
     client.patch(f"/aero/flows/{flow['id']}", json={"state": "active"})
     wait_for(lambda: [r["status"] for r in runs(client, flow["id"])] == ["committed"] * 2, 30,
              "the run the resume fired")  # fmt: skip
+
+
+def released(client: httpx.Client, flow_id: str) -> dict[str, Any] | None:
+    """The flow once no run holds it, else None."""
+    found: dict[str, Any] = client.get(f"/aero/flows/{flow_id}").json()
+    return found if found["pending_run_id"] is None else None

@@ -153,7 +153,8 @@ def test_ingestion_commits_changes_only_and_fails_on_an_error_answer(
     assert client.get(f"/aero/data/{source}/versions/2/content").content == b"v2"
     records = client.get("/aero/provenance", params={"flow_id": flow["id"]}).json()
     assert records["total"] == 2  # unchanged ingestions leave no record
-    assert flow_error(client, flow["id"]) is not None
+    # The failed run ends, then sets its flow's error (a second write).
+    wait_for(lambda: flow_error(client, flow["id"]) is not None, 30, "the flow's error")
 
 
 def flow_error(client: httpx.Client, flow_id: str) -> str | None:

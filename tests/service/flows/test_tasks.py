@@ -82,7 +82,8 @@ def test_a_failed_task_fails_the_run_once_every_task_ended(
     assert "asked to fail" in run["error"]
     part = client.get(f"/aero/runs/{run['work_ids'][1]}").json()
     assert part["status"] == "committed"  # the other task ran all the same
-    assert flow(client, made["id"])["pending_run_id"] is None
+    # The run ends, then releases its flow (a second write).
+    wait_for(lambda: flow(client, made["id"])["pending_run_id"] is None, 30, "the release")
 
 
 def test_registration_checks_every_task(client: httpx.Client) -> None:
