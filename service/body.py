@@ -35,10 +35,15 @@ async def read_body(
     return b"".join(chunks)
 
 
-async def read_json(request: Request, max_bytes: int, max_depth: int) -> Any:
+async def read_json(
+    request: Request, max_bytes: int, max_depth: int, optional: bool = False
+) -> Any:
     """The request body parsed as JSON; 400 if it is not JSON, nests deeper than
-    `max_depth` or cannot be stored; 413 if too large."""
+    `max_depth` or cannot be stored; 413 if too large. With `optional`, no body (or
+    only whitespace) is `{}`."""
     body = await read_body(request, max_bytes)
+    if optional and not body.strip():
+        return {}
     if len(body) > INLINE_PARSE_BYTES:
         # Off the event loop: a large body's walk would stall every other request.
         return await asyncio.to_thread(parse_json, body, max_depth)
@@ -168,7 +173,8 @@ def check_storable(value: Any, max_depth: int, scalars: bool = True) -> None:
             )
 
 
-async def request_json(request: Request) -> Any:
-    """The request body as JSON, bounded by the app's SLUICE_MAX_BODY_BYTES."""
+async def request_json(request: Request, optional: bool = False) -> Any:
+    """The request body as JSON, bounded by the app's SLUICE_MAX_BODY_BYTES (with
+    `optional`, no body is `{}`)."""
     settings = stores(request).settings
-    return await read_json(request, settings.max_body_bytes, settings.max_json_depth)
+    return await read_json(request, settings.max_body_bytes, settings.max_json_depth, optional)

@@ -140,8 +140,7 @@ def run_task(run_id: str) -> Document:
             returned = function(**arguments, **task["kwargs"])
             for name, produced in produced_outputs(returned, task["outputs"]).items():
                 client.output(run_id, name, Path(produced))
-        distribution, version = package_version(function)
-        return client.commit(run_id, {"function_version": version, "distribution": distribution})
+        return _commit(client, run_id, function)
 
 
 def ingest(run_id: str) -> Document:
@@ -171,8 +170,13 @@ def ingest(run_id: str) -> Document:
                 ) from exc
             produced = produced_outputs(returned, {name: name})
             client.output(run_id, name, Path(produced[name]))
-        distribution, version = package_version(transform)
-        return client.commit(run_id, {"function_version": version, "distribution": distribution})
+        return _commit(client, run_id, transform)
+
+
+def _commit(client: RunClient, run_id: str, function: Callable[..., Any]) -> Document:
+    """Commit the run, reporting the package version of the function it ran."""
+    distribution, version = package_version(function)
+    return client.commit(run_id, {"function_version": version, "distribution": distribution})
 
 
 def _load_or_fail(client: RunClient, run_id: str, path: str) -> Callable[..., Any]:

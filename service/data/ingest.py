@@ -117,7 +117,7 @@ class Ingestor:
             if prior is not None:
                 status: Status = "created" if prior.created else "unchanged"
                 return IngestResult(status, data_id, data.get("url"), prior.version)
-        fetched = await self.fetch(data_id, force=force)
+        fetched = await self._fetch_source(data_id, data, force)
         if isinstance(fetched, IngestResult):
             return fetched
         commit = await self.data.commit_version(
@@ -145,7 +145,12 @@ class Ingestor:
         unless `force`); the upstream fetched `{blob_id, sha256, md5, size, url,
         file_name, file_type, encoding, etag, last_modified, http_status}`, or an
         IngestResult `unchanged` (a 304) or `failed`. 404 for an unknown data."""
-        data = await self.data.get(data_id)
+        return await self._fetch_source(data_id, await self.data.get(data_id), force)
+
+    async def _fetch_source(
+        self, data_id: str, data: Document, force: bool
+    ) -> IngestResult | Document:
+        """`fetch` of the source `data` (`data_id`'s document, already read)."""
         url = data.get("url")
         if not url:
             return IngestResult(

@@ -19,7 +19,11 @@ def task_list(request: FlowRequest, ingestion: bool, settings: Settings) -> list
     if request.kwargs:
         raise BadRequest("give kwargs or tasks (one kwargs object per task), not both", {})
     if ingestion:
-        raise BadRequest("an ingestion flow has no tasks: it runs no function", {})
+        raise BadRequest(
+            "an ingestion flow has no tasks: it fetches one source (its function, if any, "
+            "transforms it)",
+            {},
+        )
     limit = settings.aero_max_tasks
     if len(request.tasks) > limit:
         raise BadRequest(

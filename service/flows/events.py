@@ -31,10 +31,13 @@ class Events:
         self.store = store
         self.triggers = triggers
 
-    async def producer(self, data_id: str, caller: Principal | None = None) -> Document:
-        """The live INGESTION_EVENT flow producing `data_id`; 404 for an unknown
-        source, 400 if no such flow produces it, 403 outside `caller`'s pipelines."""
-        await self.store.sources.get(data_id)
+    async def _producer(
+        self, data_id: str, caller: Principal | None = None
+    ) -> tuple[Document, Document]:
+        """The source `data_id` and the live INGESTION_EVENT flow producing it; 404 for
+        an unknown source, 400 if no such flow produces it, 403 outside `caller`'s
+        pipelines."""
+        source = await self.store.sources.get(data_id)
         flow = await self.store.collection.find_one(
             {"output_ids": data_id, "policy": EVENT, "state": {"$ne": "deleted"}}
         )
@@ -45,7 +48,7 @@ class Events:
             )
         if caller is not None:
             caller.check_pipelines([flow["pipeline"]])
-        return flow
+        return source, flow
 
     async def notify(
         self, data_id: str, notice: Notice, caller: Principal | None = None
@@ -53,10 +56,10 @@ class Events:
         """Queue one ingestion run of the flow producing `data_id`; the flow and the run,
         or None for the run when it joined the run in flight. 400 when the flow is
         paused or the notice's `url` is not the source's."""
-        flow = await self.producer(data_id, caller)
+        source, flow = await self._producer(data_id, caller)
         if flow["state"] != "active":
             raise BadRequest(f"flow {flow['_id']} is {flow['state']}; resume it first", {})
-        url = (await self.store.sources.get(data_id)).get("url")
+        url = source.get("url")
         if notice.url is not None and notice.url != url:
             raise BadRequest(
                 f"the notice is about {notice.url!r}; data {data_id} is fetched from {url!r}",

@@ -14,7 +14,7 @@ from starlette.responses import Response, StreamingResponse
 
 from schemas.flows import FlowChange, FlowRequest, Notice, RunCommit, RunRequest
 from service.auth import caller_name, principal, record
-from service.body import parse_json, read_body, request_json
+from service.body import request_json
 from service.data.listing import native_page
 from service.data.routes import version_number
 from service.db import Document
@@ -123,20 +123,13 @@ async def run_now(request: Request) -> Response:
     """Run the flow now; the run (201), or 202 with `coalesced` when one is in flight
     (one follow-up then runs after it)."""
     found = flows(request)
-    asked = parse_model(RunRequest, await optional_json(request))
+    asked = parse_model(RunRequest, await request_json(request, optional=True))
     flow = await found.store.get(request.path_params["flow_id"], principal(request))
     if flow["state"] != "active":
         raise BadRequest(f"flow {flow['_id']} is {flow['state']}; resume it first", {})
     run = await found.triggers.manual(flow, asked.force)
     await record(request, "flows.run", flow["_id"])
     return queued(flow, run)
-
-
-async def optional_json(request: Request) -> object:
-    """The request's JSON body, or `{}` when it has none."""
-    settings = stores(request).settings
-    body = await read_body(request, settings.max_body_bytes)
-    return parse_json(body, settings.max_json_depth) if body.strip() else {}
 
 
 def queued(flow: Document, run: Document | None) -> Response:
@@ -150,7 +143,7 @@ def queued(flow: Document, run: Document | None) -> Response:
 async def notify(request: Request) -> Response:
     """The upstream of a source changed: run the INGESTION_EVENT flow producing it once."""
     # A webhook may send no body at all: that is a notice saying nothing more.
-    notice = parse_model(Notice, await optional_json(request))
+    notice = parse_model(Notice, await request_json(request, optional=True))
     flow, run = await flows(request).events.notify(
         request.path_params["data_id"], notice, principal(request)
     )

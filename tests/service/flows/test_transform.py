@@ -47,18 +47,28 @@ def versions(client: httpx.Client, source: str) -> list[dict[str, Any]]:
     return found
 
 
+def shout_flow(
+    client: httpx.Client, upstream: Upstream, name: str, style: Path, mark: bytes, calls: Path
+) -> tuple[str, dict[str, Any]]:
+    """A source `name` fetched from `upstream` and the INGESTION_EVENT flow shouting it
+    (its transform appends what `style` holds, `mark` to begin with, and leaves one file
+    in `calls` per call): the source's id and the flow."""
+    style.write_bytes(mark)
+    calls.mkdir()
+    source = new_source(client, name, url=upstream.url)
+    made = register(client, SHOUT, policy="INGESTION_EVENT",
+                    outputs={"data": {"data_id": source}},
+                    kwargs={"style": str(style), "calls": str(calls)})  # fmt: skip
+    return source, made
+
+
 def test_the_transformed_bytes_are_stored_and_an_unchanged_upstream_is_not_transformed(
     client: httpx.Client, server: SluiceProcess, workers: Workers, upstream: Upstream,
     tmp_path: Path,
 ) -> None:  # fmt: skip
     upstream.etags = False  # every fetch a full 200: change detection by the checksum
     style, calls = tmp_path / "style", tmp_path / "calls"
-    style.write_bytes(b"!")
-    calls.mkdir()
-    source = new_source(client, "transformed", url=upstream.url)
-    made = register(client, SHOUT, policy="INGESTION_EVENT",
-                    outputs={"data": {"data_id": source}},
-                    kwargs={"style": str(style), "calls": str(calls)})  # fmt: skip
+    source, made = shout_flow(client, upstream, "transformed", style, b"!", calls)
     assert made["function_path"] == SHOUT
     worker(workers, server.url, "aero-ingest")
     notified(client, made["id"], source, "committed")
@@ -142,12 +152,7 @@ def test_an_upstream_reverted_between_attempts_ends_the_run_unchanged(
     """The worker's side by hand: an attempt staged a changed upstream and died; by the
     retry the upstream is back to the latest version's (a 304): nothing is committed."""
     style, calls = tmp_path / "style", tmp_path / "calls"
-    style.write_bytes(b"")
-    calls.mkdir()
-    source = new_source(client, "reverted", url=upstream.url)
-    made = register(client, SHOUT, policy="INGESTION_EVENT",
-                    outputs={"data": {"data_id": source}},
-                    kwargs={"style": str(style), "calls": str(calls)})  # fmt: skip
+    source, made = shout_flow(client, upstream, "reverted", style, b"", calls)
 
     def attempt(run_id: str) -> dict[str, Any]:
         assert client.post(f"/aero/runs/{run_id}/task").status_code == 200
