@@ -9,6 +9,7 @@ code.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -90,26 +91,94 @@ class EndpointRoute(Route):
         self.spec = endpoint
 
 
-def with_deadline(handler: Handler) -> Handler:
+#: Seconds a handler cut off at its deadline (or by a stopping server) gets to finish its
+#: clean-ups (a transaction's abort, a partial write's removal) before the answer goes
+#: out without it; what is left of the handler then runs on, unawaited.
+CLEANUP_GRACE_SECONDS = 1.0
+
+#: Handlers still running after their request was answered (see `with_deadline`): held
+#: here so they are not garbage-collected before they end.
+_LATE: set[asyncio.Task[Response]] = set()
+
+log = logging.getLogger("sluice.http")
+
+
+def request_timeout(request: Request) -> float:
+    """SLUICE_REQUEST_TIMEOUT of the app serving `request`."""
+    return stores(request).settings.request_timeout
+
+
+def with_deadline(
+    handler: Handler, timeout: Callable[[Request], float] = request_timeout
+) -> Handler:
     """`handler` cut off after SLUICE_REQUEST_TIMEOUT seconds with a 503 (each of its
     database operations is bounded by SLUICE_OPERATION_TIMEOUT_MS besides). The
     deadline covers the handler, not the streaming of an answer after it, whose
-    batches each have their operation budget."""
+    batches each have their operation budget.
+
+    The handler runs as a task of its own, so the answer does not depend on it
+    honouring its cancellation: a cancellation that lands just as a driver call
+    completes can be swallowed inside the driver (asyncio.wait_for on Python 3.11),
+    and a handler run in the request's own task would then carry on to its last
+    database round trip. At the deadline the handler is cancelled and given
+    CLEANUP_GRACE_SECONDS to end; the 503 is answered then either way. `timeout`: the
+    deadline in seconds of a request (0: none)."""
 
     async def bounded(request: Request) -> Response:
-        seconds = stores(request).settings.request_timeout
+        seconds = timeout(request)
         if not seconds:
             return await handler(request)
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(handler(request))
+        ended = loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not ended.done():
+                ended.set_result(None)
+
+        timer = loop.call_later(seconds, wake)
+        task.add_done_callback(wake)
         try:
-            async with asyncio.timeout(seconds):
-                return await handler(request)
-        except TimeoutError:
-            raise Unavailable(
-                f"the request took longer than SLUICE_REQUEST_TIMEOUT ({seconds:g} s); retry later",
-                {"limit": "SLUICE_REQUEST_TIMEOUT"},
-            ) from None
+            await ended
+        except asyncio.CancelledError:  # the server is stopping: so is the handler
+            await _cut_off(task)
+            raise
+        finally:
+            timer.cancel()
+            task.remove_done_callback(wake)
+        if task.done():
+            return task.result()
+        if await _cut_off(task):
+            return task.result()  # it finished after all, in the grace
+        raise Unavailable(
+            f"the request took longer than SLUICE_REQUEST_TIMEOUT ({seconds:g} s); retry later",
+            {"limit": "SLUICE_REQUEST_TIMEOUT"},
+        )
 
     return bounded
+
+
+async def _cut_off(task: asyncio.Task[Response]) -> bool:
+    """Cancel `task` and wait up to CLEANUP_GRACE_SECONDS for it to end; True if it
+    ended with an answer (it ignored or outran the cancellation). A task still running
+    then is left to end by itself."""
+    _LATE.add(task)
+    task.add_done_callback(_ended)
+    task.cancel()
+    await asyncio.wait({task}, timeout=CLEANUP_GRACE_SECONDS)
+    if not task.done():
+        log.warning(
+            "a handler still runs %gs after its cancellation; answering without it",
+            CLEANUP_GRACE_SECONDS,
+        )
+        return False
+    return not task.cancelled() and task.exception() is None
+
+
+def _ended(task: asyncio.Task[Response]) -> None:
+    _LATE.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.debug("a cut-off handler ended with an error", exc_info=task.exception())
 
 
 def build_routes(
