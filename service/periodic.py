@@ -15,6 +15,11 @@ from service.observe.metrics import Metrics
 
 log = logging.getLogger("sluice.periodic")
 
+#: Seconds between the cancellations `Periodic.stop` sends until the loop has ended: a
+#: cancellation landing as a driver call completes can be swallowed inside the driver
+#: (asyncio.wait_for on Python 3.11), and the loop would then sleep on.
+STOP_RETRY_SECONDS = 0.1
+
 
 class Periodic:
     """Run `action` now and then every `interval` seconds until stopped; log its
@@ -36,6 +41,7 @@ class Periodic:
         self.interval = interval
         self.action = action
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def start(self) -> None:
         """Start the loop on the running event loop (no-op if interval is 0)."""
@@ -43,16 +49,21 @@ class Periodic:
             self._task = asyncio.create_task(self._run(), name=self.name)
 
     async def stop(self) -> None:
-        """Cancel the loop and wait for it to end."""
+        """Cancel the loop and wait for it to end (cancelling it again every
+        STOP_RETRY_SECONDS until it has)."""
         if self._task is None:
             return
-        self._task.cancel()
+        self._stopping = True
+        while not self._task.done():
+            self._task.cancel()
+            await asyncio.wait({self._task}, timeout=STOP_RETRY_SECONDS)
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+        self._stopping = False
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 outcome = await self.action()
                 if any(outcome.values()):
