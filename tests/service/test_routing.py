@@ -87,7 +87,8 @@ async def test_a_handler_that_swallows_its_cancellation_is_answered_anyway() -> 
     with pytest.raises(Unavailable):
         await _bounded(handler)(_request())
     took = time.monotonic() - started
-    assert DEADLINE + CLEANUP_GRACE_SECONDS <= took < DEADLINE + CLEANUP_GRACE_SECONDS + 2
+    # It waited out the grace (the loop's timers may fire a clock tick early), no longer.
+    assert DEADLINE + CLEANUP_GRACE_SECONDS - 0.05 <= took < DEADLINE + CLEANUP_GRACE_SECONDS + 2
     assert not ended.is_set() and len(routing._LATE) == 1  # it runs on, held
     release.set()
     await asyncio.wait_for(ended.wait(), 5)
