@@ -51,6 +51,8 @@ def flow_info(flow: Document) -> Document:
         "description": flow["description"],
         "policy": NAMES[flow["policy"]],
         "timer": flow["timer"],
+        "timeout": flow["timeout"],
+        "retries": flow["retries"],
         "state": flow["state"],
         "owner": flow["owner"],
         "pipeline": flow["pipeline"],

@@ -23,6 +23,13 @@ def _pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
     return found
 
 
+def _tasks(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> list[dict[str, Any]] | None:
+    """Each `--task` a JSON object: one task's kwargs; None when none is given."""
+    return [json_object(ctx, param, value) for value in values] or None
+
+
 def _inputs(given: dict[str, str]) -> dict[str, Any]:
     """`NAME=DATA_ID` or `NAME=DATA_ID@VERSION` as `input_data`."""
     inputs: dict[str, Any] = {}
@@ -90,20 +97,32 @@ def flow() -> None:
     metavar="JSON",
     help="Keyword arguments for the function.",
 )
+@click.option(
+    "--task",
+    "tasks",
+    multiple=True,
+    callback=_tasks,
+    metavar="JSON",
+    help="One task's keyword arguments, instead of --kwargs; repeat it: each run is one "
+    "work per task.",
+)
+@click.option("--timeout", type=click.IntRange(min=1), help="Seconds a run's work may take.")
+@click.option("--retries", type=click.IntRange(min=0), help="Retries of a failed work.")
 @click.option("--site", default="default", show_default=True, help="Site of the workers.")
 @click.option("--description", "-d", help="What the flow is for.")
 @json_flag
 @click.pass_context
 def register(
     ctx: click.Context, function_id: str | None, inputs: dict[str, str], outputs: dict[str, str],
-    policy: str, timer: int | None, kwargs: dict[str, Any], site: str,
-    description: str | None, as_json: bool,
+    policy: str, timer: int | None, kwargs: dict[str, Any], tasks: list[dict[str, Any]] | None,
+    timeout: int | None, retries: int | None, site: str, description: str | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Register a flow running FUNCTION_ID (from `sluice data function register`; an
     INGESTION or INGESTION_EVENT flow needs none)."""
     created = connect(ctx, Flows).register_flow(
         site, function_id, _inputs(inputs), _outputs(outputs), kwargs,
-        description=description, policy=policy.upper(), timer_delay=timer,
+        description=description, policy=policy.upper(), timer_delay=timer, tasks=tasks,
+        timeout=timeout, retries=retries,
     )  # fmt: skip
     if as_json:
         echo_json(created)

@@ -165,3 +165,20 @@ def test_register_flow_takes_tasks(flows: Flows) -> None:
     assert made["kwargs"] == {"label": "a"}
     with pytest.raises(BadRequest, match="not both"):
         flows.register_flow("local", function_id, kwargs={"label": "c"}, tasks=[{"label": "d"}])
+
+
+def test_the_register_command_takes_tasks_timeout_and_retries(
+    flows: Flows, server: SluiceProcess
+) -> None:
+    function_id = flows.register_function("tests.service.flows.jobs.shout")
+    tasks = ["--task", '{"style": "a"}', "--task", '{"style": "b"}']
+    registered = cli(server, "register", function_id, *tasks, "--timeout", "60", "--retries", "1",
+                     "--json")  # fmt: skip
+    assert registered.exit_code == 0, registered.output
+    made = json.loads(registered.output)
+    assert made["tasks"] == [{"style": "a"}, {"style": "b"}]
+    assert (made["timeout"], made["retries"]) == (60, 1)
+    both = cli(server, "register", function_id, "--task", '{"style": "a"}', "--kwargs", '{"x": 1}')
+    assert both.exit_code == 1 and "not both" in both.output, both.output
+    bad = cli(server, "register", function_id, "--task", "[1]")
+    assert bad.exit_code == 2 and "must be a JSON object" in bad.output, bad.output
