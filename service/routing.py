@@ -121,8 +121,9 @@ def with_deadline(
     completes can be swallowed inside the driver (asyncio.wait_for on Python 3.11),
     and a handler run in the request's own task would then carry on to its last
     database round trip. At the deadline the handler is cancelled and given
-    CLEANUP_GRACE_SECONDS to end; the 503 is answered then either way. `timeout`: the
-    deadline in seconds of a request (0: none)."""
+    CLEANUP_GRACE_SECONDS to end: its answer goes out if it ends with one in that
+    time, the 503 otherwise, whether or not it has ended. `timeout`: the deadline in
+    seconds of a request (0: none)."""
 
     async def bounded(request: Request) -> Response:
         seconds = timeout(request)
