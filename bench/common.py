@@ -246,6 +246,36 @@ def burst(request: Callable[[], object], pid: int, requests: int) -> Burst:
     return Burst(requests, seconds, cpu_seconds(pid) - cpu_before)
 
 
+#: Alternating bursts per side in `alternated`.
+ROUNDS = 10
+
+
+def alternated(
+    first: Callable[[], object],
+    first_pid: int,
+    second: Callable[[], object],
+    second_pid: int,
+    requests: int,
+    rounds: int = ROUNDS,
+) -> tuple[Burst, Burst]:
+    """`requests` calls of `first` and of `second` in `rounds` alternating bursts,
+    summed per side (each timed on the CPU of its pid, as `burst`): the box's drift (the
+    database's own work, other load) falls on both alike, where one long burst each
+    would catch it on one side only."""
+    rounds = max(1, min(rounds, requests))
+    pairs: list[tuple[Burst, Burst]] = []
+    for index in range(rounds):
+        share = requests // rounds + (index < requests % rounds)
+        pairs.append((burst(first, first_pid, share), burst(second, second_pid, share)))
+    return _summed([p[0] for p in pairs]), _summed([p[1] for p in pairs])
+
+
+def _summed(bursts: list[Burst]) -> Burst:
+    return Burst(
+        sum(b.requests for b in bursts), sum(b.seconds for b in bursts), sum(b.cpu for b in bursts)
+    )
+
+
 def number(value: float) -> str:
     """A figure for a table: thousands separated, fewer decimals as it grows."""
     if isinstance(value, int):

@@ -31,6 +31,7 @@ from bench.common import (
     Comparison,
     Context,
     Document,
+    alternated,
     burst,
     mongo_client,
     post_json,
@@ -57,8 +58,6 @@ MIN_DEPOSITS = 5
 DEPOSIT_SHARE = 10
 #: Works per deposit request.
 DEPOSIT_BATCH = 100
-#: Alternating bursts per route and side (see `_alternated`).
-ROUNDS = 10
 #: Below this much CPU per route and side, the figure is mostly clock-tick rounding.
 MIN_CPU_SECONDS = 0.1
 
@@ -106,29 +105,11 @@ def measure_sluice_and_driver(
             for _ in range(WARMUP):
                 route.sluice()
                 route.driver()
-        sluice, driver = _alternated(route, sluice_pid, driver_pid)
+        sluice, driver = alternated(
+            route.sluice, sluice_pid, route.driver, driver_pid, route.requests
+        )
         done.append((route, answer, sluice, driver))
     return done
-
-
-def _alternated(route: Route, sluice_pid: int, driver_pid: int) -> tuple[Burst, Burst]:
-    """The route's requests to Sluice and to the driver floor in ROUNDS alternating
-    bursts, summed: the box's drift (the database's own work, other load) falls on both
-    alike, where one long burst each would catch it on one side only."""
-    rounds = min(ROUNDS, route.requests)
-    bursts: list[tuple[Burst, Burst]] = []
-    for index in range(rounds):
-        share = route.requests // rounds + (index < route.requests % rounds)
-        bursts.append(
-            (burst(route.sluice, sluice_pid, share), burst(route.driver, driver_pid, share))
-        )
-    return _summed([b[0] for b in bursts]), _summed([b[1] for b in bursts])
-
-
-def _summed(bursts: list[Burst]) -> Burst:
-    return Burst(
-        sum(b.requests for b in bursts), sum(b.seconds for b in bursts), sum(b.cpu for b in bursts)
-    )
 
 
 def measure_bare(ctx: Context, done: list[tuple[Route, Any, Burst, Burst]]) -> list[Measured]:

@@ -7,8 +7,11 @@ Sluice is, for the CPU-per-request benchmark (bench/cpu.py):
   is the least any such service spends.
 - `create_driver_app`, the driver floor: a Starlette app whose routes each make the
   PyMongo async call the matching Sluice route makes, with the arguments the request
-  names, and answer its result: no validation, no auth, no middleware. Sluice's CPU over
-  this floor is what Sluice itself adds to the driver's work.
+  names, and answer its result: no validation, no auth, no middleware. Its client is
+  opened as Sluice's is (`service.db.open_client`: the same per-round-trip socket
+  timeout, which costs the driver a task per write on Python 3.11, the same tz-aware
+  decoding and write concern), so a call costs the driver the same on both sides and
+  Sluice's CPU over this floor is what Sluice itself adds to the driver's work.
 
 Both encode with orjson, as Sluice does.
 """
@@ -20,18 +23,17 @@ from typing import Any
 
 import orjson
 from bson import ObjectId
-from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo import ReturnDocument
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from service.buckets.claims import CLAIM_SORT, claim_update
+from service.db import open_client
+from service.settings import Settings
 
 ANSWERS_ENV = "SLUICE_BENCH_FLOOR_ANSWERS"
-#: The driver floor's database: MONGODB_URI and SLUICE_DB_NAME, as Sluice reads them.
-URI_ENV = "MONGODB_URI"
-DB_ENV = "SLUICE_DB_NAME"
 
 
 def _json(value: Any) -> Response:
@@ -73,9 +75,11 @@ def create_app() -> Starlette:
 
 def create_driver_app() -> Starlette:
     """The driver floor (a factory): `POST /find`, `/count`, `/insert`, `/claim` and
-    `/report`, each naming its collection and arguments in the body."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(os.environ[URI_ENV])
-    db = client[os.environ[DB_ENV]]
+    `/report`, each naming its collection and arguments in the body; its database is
+    Sluice's (MONGODB_URI, SLUICE_DB_NAME and the client settings, read as Sluice
+    reads them)."""
+    settings = Settings.from_env()
+    db = open_client(settings)[settings.db_name]
 
     async def body(request: Request) -> Any:
         return orjson.loads(await request.body())

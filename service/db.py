@@ -28,6 +28,24 @@ RETRY_PAUSE = 0.05
 CONNECT_TIMEOUT_MS = 20_000
 
 
+def open_client(settings: Settings) -> AsyncMongoClient[Document]:
+    """A client for `settings.mongodb_uri` configured as Sluice's own (the benchmark's
+    driver floor opens its client here too, so both make the same driver calls)."""
+    return AsyncMongoClient(
+        settings.mongodb_uri,
+        appname="sluice",
+        tz_aware=True,
+        serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
+        # Every round trip is bounded, so a hung server cannot hold a request forever.
+        # Not the driver's timeoutMS: under it a retryable operation retries until the
+        # whole budget is spent, so a database that is down would answer 503 only
+        # after SLUICE_OPERATION_TIMEOUT_MS instead of the server-selection timeout.
+        socketTimeoutMS=settings.operation_timeout_ms,
+        connectTimeoutMS=min(settings.operation_timeout_ms, CONNECT_TIMEOUT_MS),
+        w=settings.write_concern_value,
+    )
+
+
 class Database:
     """The client and database handle every store shares."""
 
@@ -37,19 +55,7 @@ class Database:
                 "MONGODB_URI is not set (the launcher sets it for the embedded server)"
             )
         self.settings = settings
-        self.client: AsyncMongoClient[Document] = AsyncMongoClient(
-            settings.mongodb_uri,
-            appname="sluice",
-            tz_aware=True,
-            serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
-            # Every round trip is bounded, so a hung server cannot hold a request forever.
-            # Not the driver's timeoutMS: under it a retryable operation retries until the
-            # whole budget is spent, so a database that is down would answer 503 only
-            # after SLUICE_OPERATION_TIMEOUT_MS instead of the server-selection timeout.
-            socketTimeoutMS=settings.operation_timeout_ms,
-            connectTimeoutMS=min(settings.operation_timeout_ms, CONNECT_TIMEOUT_MS),
-            w=settings.write_concern_value,
-        )
+        self.client: AsyncMongoClient[Document] = open_client(settings)
         self.db: AsyncDatabase[Document] = self.client.get_database(
             settings.db_name,
             write_concern=WriteConcern(w=settings.write_concern_value),
