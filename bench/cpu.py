@@ -50,15 +50,15 @@ from service.settings import Settings, env_name
 
 #: Untimed requests each way before a timed burst: connections and caches warm up.
 WARMUP = 20
-#: The bare floor's bursts are this many times longer: its CPU per request is small and
-#: CPU time is counted in clock ticks, so a short burst would be mostly rounding.
+#: The bare floor's bursts are this many times longer: its CPU per request is small, so a
+#: short burst would be mostly noise (and, off Linux, clock-tick rounding: `cpu_seconds`).
 BARE_FACTOR = 4
 #: Deposits are slow on the embedded database: a tenth of the requests, at least this.
 MIN_DEPOSITS = 5
 DEPOSIT_SHARE = 10
 #: Works per deposit request.
 DEPOSIT_BATCH = 100
-#: Below this much CPU per route and side, the figure is mostly clock-tick rounding.
+#: Below this much CPU per route and side, the figure is mostly noise.
 MIN_CPU_SECONDS = 0.1
 
 
@@ -171,7 +171,7 @@ def report(measured: list[Measured]) -> list[Comparison]:
     short = [m.name for m in measured if min(m.sluice.cpu, m.driver.cpu) < MIN_CPU_SECONDS]
     if short:
         print(f"note: under {MIN_CPU_SECONDS} s of CPU in all for {', '.join(short)}: "
-              "mostly clock-tick rounding; raise --requests")  # fmt: skip
+              "mostly noise; raise --requests")  # fmt: skip
     return comparisons
 
 
