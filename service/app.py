@@ -61,7 +61,7 @@ from service.periodic import Periodic
 from service.query import QueryValidator
 from service.results.routes import endpoints as results_endpoints
 from service.results.store import ResultsStore
-from service.routing import Endpoint, build_routes
+from service.routing import Endpoint, IndexedRouter, build_routes
 from service.settings import Settings
 from service.stores import Stores, stores
 from service.sweep import sweep_files
@@ -288,10 +288,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Every handler is admitted only with a token holding its endpoint's scope
         # (unless public or SLUICE_AUTH=off), within the rate limit.
         built = build_routes(endpoints, auth_guard.guarded)
-        routes.extend([Mount(prefix, routes=built)] if prefix else built)
+        routes.extend([Mount(prefix, app=IndexedRouter(built))] if prefix else built)
     app = Starlette(
-        routes=routes,
-        lifespan=lifespan,
         exception_handlers=exception_handlers,
         middleware=[
             Middleware(RequestObserver, metrics=metrics),
@@ -299,4 +297,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(FlowservErrors, prefix=settings.flowserv_prefix),
         ],
     )
+    # Starlette takes no router class: its router is replaced before the first request
+    # builds the middleware stack around it.
+    app.router = IndexedRouter(routes, lifespan=lifespan)
     return app

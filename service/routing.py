@@ -14,9 +14,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# The path every route matches against (root path taken off): the index must key on it.
+from starlette._utils import get_route_path
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Match, Mount, Route, Router
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from service.errors import Unavailable
 from service.stores import stores
@@ -200,3 +204,64 @@ def walk(routes: list[BaseRoute], prefix: str = "") -> list[tuple[str, BaseRoute
         else:
             found.append((prefix, route))
     return found
+
+
+#: The index key of routes that may match a path whatever its first segment.
+_ANY = "{any}"
+
+
+def _segment(path: str) -> str:
+    """A path's first segment: "/results/view" -> "results"; "/" and "" -> ""."""
+    return path[1:].partition("/")[0]
+
+
+def _key(route: BaseRoute) -> str:
+    """The first path segment every path `route` matches begins with, or _ANY when
+    that segment is not a constant (a parameter in it, a mount at the root, a route
+    with no path)."""
+    path = getattr(route, "path", None)
+    if not isinstance(path, str) or not path.startswith("/"):
+        return _ANY
+    segment = _segment(path)
+    return segment if segment and "{" not in segment else _ANY
+
+
+class IndexedRouter(Router):
+    """A Starlette router that tries, in table order, only the routes that can match
+    the request's first path segment, instead of every route: the same route is picked
+    (the FULL match first in table order, else the first PARTIAL one, the 405), and a
+    request no candidate matches goes on to Starlette's own scan, slash redirect and
+    404. The route table is fixed once the router is built, as Sluice's is."""
+
+    def __init__(self, routes: list[BaseRoute], **kwargs: Any) -> None:
+        super().__init__(routes, **kwargs)
+        anywhere = [route for route in self.routes if _key(route) == _ANY]
+        keys = {_key(route) for route in self.routes} - {_ANY}
+        self._anywhere = tuple(anywhere)
+        self._candidates = {
+            key: tuple(route for route in self.routes if _key(route) in (key, _ANY)) for key in keys
+        }
+
+    def pick(self, scope: AsgiScope) -> tuple[BaseRoute, AsgiScope] | None:
+        """The route a linear scan of the table would hand `scope` to (FULL before
+        PARTIAL), with its child scope; None when none matches."""
+        key = _segment(get_route_path(scope))
+        partial: tuple[BaseRoute, AsgiScope] | None = None
+        for route in self._candidates.get(key, self._anywhere):
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                return route, child_scope
+            if match is Match.PARTIAL and partial is None:
+                partial = route, child_scope
+        return partial
+
+    async def app(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        picked = self.pick(scope) if scope["type"] in ("http", "websocket") else None
+        if picked is None:
+            await super().app(scope, receive, send)
+            return
+        route, child_scope = picked
+        scope.setdefault("router", self)
+        scope["route"] = route
+        scope.update(child_scope)
+        await route.handle(scope, receive, send)
