@@ -235,11 +235,11 @@ class IndexedRouter(Router):
 
     def __init__(self, routes: list[BaseRoute], **kwargs: Any) -> None:
         super().__init__(routes, **kwargs)
-        anywhere = [route for route in self.routes if _key(route) == _ANY]
-        keys = {_key(route) for route in self.routes} - {_ANY}
-        self._anywhere = tuple(anywhere)
+        keyed = [(route, _key(route)) for route in self.routes]
+        self._anywhere = tuple(route for route, key in keyed if key == _ANY)
         self._candidates = {
-            key: tuple(route for route in self.routes if _key(route) in (key, _ANY)) for key in keys
+            key: tuple(route for route, its in keyed if its in (key, _ANY))
+            for key in {key for _, key in keyed} - {_ANY}
         }
 
     def pick(self, scope: AsgiScope) -> tuple[BaseRoute, AsgiScope] | None:
