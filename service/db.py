@@ -42,6 +42,10 @@ def open_client(settings: Settings) -> AsyncMongoClient[Document]:
         # after SLUICE_OPERATION_TIMEOUT_MS instead of the server-selection timeout.
         socketTimeoutMS=settings.operation_timeout_ms,
         connectTimeoutMS=min(settings.operation_timeout_ms, CONNECT_TIMEOUT_MS),
+        # The driver stops reading a pooled connection between replies, so it cannot see
+        # the server (or a middlebox) close one that sat idle, and a command that is not
+        # retryable (createIndexes, any command inside a transaction) would fail on it.
+        maxIdleTimeMS=settings.connection_max_idle_ms or None,
         w=settings.write_concern_value,
     )
 

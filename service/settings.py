@@ -47,6 +47,12 @@ class Settings(SurfaceSettings):
     #: Milliseconds every database operation may take (the driver's timeoutMS: sent to the
     #: server as maxTimeMS and enforced on the socket); past it the request answers 503.
     operation_timeout_ms: int = 30_000
+    #: Milliseconds a pooled database connection may sit unused before the driver drops it
+    #: instead of reusing it (0: kept however long). Below the embedded server's idle
+    #: timeout (300 s) and a typical load balancer's or NAT's: a connection they closed
+    #: while it sat in the pool looks alive to the driver, and the next command on it
+    #: fails.
+    connection_max_idle_ms: int = 60_000
     #: Seconds one request's handler may take (0: no deadline beyond each database
     #: operation's); past it the request is cut off with a 503.
     request_timeout: float = 30.0
@@ -235,6 +241,7 @@ class Settings(SurfaceSettings):
             "claim_batch",
             "claim_batch_seconds",
             "auth_cache_seconds",
+            "connection_max_idle_ms",
             *self.NON_NEGATIVE,
         ):
             if getattr(self, name) < 0:
