@@ -36,6 +36,9 @@ CONCURRENCY = 2
 #: imports), and its pool's children as much again: kills every 0.5 s spent half of a
 #: 2-core machine on replacements alone. Every 2 s, about 80 workers die in a run.
 KILL_EVERY = 2.0
+#: Seconds a worker must have lived to be a victim: one still starting (its imports, its
+#: pool) holds no work yet, and on a loaded machine the start takes seconds.
+MIN_AGE = 5.0
 #: Lease of every work, in seconds: the work of a killed worker is queued again soon.
 TIMEOUT = 3
 #: Kills between two calls of the audit route that requeues failed runs.
@@ -57,7 +60,10 @@ class Crew:
         self.argv += ["--log-level", "warning"]
         self.logs = logs
         self.started = 0
+        #: When each of `workers` was started.
+        self.born: list[float] = []
         self.workers = [self._start() for _ in range(WORKERS)]
+        self.born = [time.monotonic()] * WORKERS
 
     def _start(self) -> subprocess.Popen[bytes]:
         self.started += 1
@@ -65,11 +71,15 @@ class Crew:
             return subprocess.Popen(self.argv, cwd=ROOT, stdout=log, stderr=log)
 
     def replace_one(self) -> None:
-        """SIGKILL a random worker (its running work dies with it) and start another."""
-        index = random.randrange(len(self.workers))
+        """SIGKILL a random worker of those alive for MIN_AGE (else the oldest; its
+        running works die with it) and start another."""
+        now = time.monotonic()
+        grown = [i for i, born in enumerate(self.born) if now - born >= MIN_AGE]
+        index = random.choice(grown) if grown else self.born.index(min(self.born))
         self.workers[index].kill()
         self.workers[index].wait()
         self.workers[index] = self._start()
+        self.born[index] = time.monotonic()
 
     def stop(self) -> None:
         for worker in self.workers:
