@@ -61,9 +61,8 @@ class Crew:
         self.logs = logs
         self.started = 0
         #: When each of `workers` was started.
-        self.born: list[float] = []
-        self.workers = [self._start() for _ in range(WORKERS)]
         self.born = [time.monotonic()] * WORKERS
+        self.workers = [self._start() for _ in range(WORKERS)]
 
     def _start(self) -> subprocess.Popen[bytes]:
         self.started += 1
