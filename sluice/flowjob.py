@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import mimetypes
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -87,10 +88,12 @@ class RunClient(Sender):
         return digest.hexdigest()
 
     def output(self, run_id: str, name: str, source: Path) -> Document:
-        """Stage output `name` of the run from the file at `source`, streamed."""
+        """Stage output `name` of the run from the file at `source`, streamed; its
+        version's media type is the one its file name says (`.csv`: `text/csv`), else
+        application/octet-stream."""
         path = f"/runs/{quote(run_id, safe='')}/outputs/{quote(name, safe='')}"
-        headers = {"content-type": "application/octet-stream",
-                   "content-length": str(source.stat().st_size)}  # fmt: skip
+        media = mimetypes.guess_type(source.name, strict=False)[0] or "application/octet-stream"
+        headers = {"content-type": media, "content-length": str(source.stat().st_size)}
         with source.open("rb") as handle:
             try:
                 response = self._http.post(path, content=_chunks(handle), headers=headers)

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from service.auth import caller_name
 from service.data import search
+from service.data.fields import check_media_type
 from service.data.listing import aero_page
 from service.data.present import data_json, version_json
 from service.data.routes import body_object
@@ -101,11 +102,7 @@ def mime_of(value: Any) -> str:
     """AERO's `file_format`: a MIME string or the `mimetypes` tuple (its first item)."""
     if isinstance(value, list) and value:
         value = value[0]
-    if value is None:
-        return "application/octet-stream"
-    if not isinstance(value, str) or len(value) > 256:
-        raise BadRequest("file_format must be a MIME type string", {"field": "file_format"})
-    return value
+    return check_media_type(value, "file_format")
 
 
 async def new_version(request: Request) -> Response:

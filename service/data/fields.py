@@ -1,7 +1,9 @@
-"""Checks of the fields a data source is created with, and the clock of AERO records."""
+"""Checks of the fields a data source is created with, the media type of a version,
+and the clock of AERO records."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,6 +15,11 @@ DESCRIPTION_MAX = 10_000
 URL_MAX = 2048
 TAGS_MAX = 100
 TAG_MAX = 128
+#: The MIME type of a version whose committer names none.
+DEFAULT_TYPE = "application/octet-stream"
+#: A media type's `type/subtype`, each a name as RFC 6838 allows (1-127 characters).
+_MEDIA_NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
+_MEDIA_TYPE = re.compile(f"{_MEDIA_NAME}/{_MEDIA_NAME}")
 
 
 def now() -> datetime:
@@ -72,3 +79,26 @@ def check_tags(value: Any) -> list[str]:
     if not isinstance(value, list) or len(value) > TAGS_MAX:
         raise BadRequest(f"tags must be a list of at most {TAGS_MAX} strings", {"field": "tags"})
     return list(dict.fromkeys(_text("tags", tag, TAG_MAX, required=True) for tag in value))
+
+
+def media_type(value: str | None) -> str | None:
+    """The `type/subtype` of media type `value`, its parameters dropped (`text/csv;
+    charset=utf-8` is `text/csv`); DEFAULT_TYPE for none or a blank; None when `value`
+    is not a media type."""
+    essence = (value or "").split(";", 1)[0].strip()
+    if not essence:
+        return DEFAULT_TYPE
+    return essence if _MEDIA_TYPE.fullmatch(essence) else None
+
+
+def check_media_type(value: Any, field: str) -> str:
+    """`media_type` of `value`, or 400 naming `field` when it is not one: it becomes the
+    Content-Type of the version's download, where anything else (a line break, say)
+    would break the answer."""
+    found = media_type(value) if value is None or isinstance(value, str) else None
+    if found is None:
+        shown = value[:80] if isinstance(value, str) else type(value).__name__
+        raise BadRequest(
+            f"{field} must be a MIME type (type/subtype), not {shown!r}", {"field": field}
+        )
+    return found

@@ -25,6 +25,7 @@ import httpx
 
 from service.data.blobs import Blob
 from service.data.commits import upstream_key
+from service.data.fields import DEFAULT_TYPE, media_type
 from service.data.store import DataStore
 from service.db import Document
 from service.errors import PayloadTooLarge
@@ -182,8 +183,8 @@ class Ingestor:
             "size": blob.size,
             "url": str(response.url),
             "file_name": urlsplit(str(response.url)).path.rsplit("/", 1)[-1] or None,
-            "file_type": response.headers.get("content-type", "").split(";")[0].strip()
-            or "application/octet-stream",
+            # An upstream's odd Content-Type is not the caller's error: stored as none.
+            "file_type": media_type(response.headers.get("content-type")) or DEFAULT_TYPE,
             "encoding": response.charset_encoding,
             "etag": response.headers.get("etag"),
             "last_modified": response.headers.get("last-modified"),

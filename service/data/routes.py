@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from service.auth import caller_name, record
 from service.body import request_json
 from service.data import search
+from service.data.fields import check_media_type
 from service.data.ingest import IngestResult
 from service.data.listing import native_page
 from service.data.present import data_json, function_json, version_json
@@ -148,12 +149,15 @@ async def upload_version(request: Request) -> Response:
     if declared is not None and int(declared) > store.settings.aero_max_version_bytes:
         raise store.too_large()
     params = request.query_params
-    media = params.get("file_type") or request.headers.get("content-type", "")
+    if params.get("file_type"):
+        file_type = check_media_type(params["file_type"], "file_type")
+    else:
+        file_type = check_media_type(request.headers.get("content-type"), "content-type")
     commit = await store.commit_version(
         request.path_params["data_id"],
         request.stream(),
         file_name=params.get("file_name"),
-        file_type=media.split(";")[0].strip() or "application/octet-stream",
+        file_type=file_type,
         encoding=params.get("encoding"),
     )
     return JSONResponse(

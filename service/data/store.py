@@ -32,7 +32,14 @@ from service.data.commits import (
     search_copies,
     upstream_key,
 )
-from service.data.fields import check_description, check_name, check_tags, check_url, now
+from service.data.fields import (
+    DEFAULT_TYPE,
+    check_description,
+    check_name,
+    check_tags,
+    check_url,
+    now,
+)
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound, PayloadTooLarge, bytes_too_large
 from service.settings import Settings
@@ -41,8 +48,6 @@ DATA = "aero_data"
 VERSIONS = "aero_versions"
 COMMITS = "aero_commits"
 KINDS = ("source", "derived")
-#: The MIME type of a version whose committer names none.
-DEFAULT_TYPE = "application/octet-stream"
 
 
 class DataStore(VersionCommits):
@@ -229,7 +234,7 @@ class DataStore(VersionCommits):
         content: bytes | AsyncIterable[bytes] | Blob,
         *,
         file_name: str | None = None,
-        file_type: str = DEFAULT_TYPE,
+        file_type: str | None = None,
         encoding: str | None = None,
         source: tuple[str, str] | None = None,
         transformed: bool = False,
@@ -240,7 +245,8 @@ class DataStore(VersionCommits):
         session: AsyncClientSession | None = None,
     ) -> Commit:
         """Commit `content` (bytes, a stream or a stored blob) as the next version of
-        `data_id` unless it equals the latest version's. With `commit_key`, a commit
+        `data_id` unless it equals the latest version's, of media type `file_type`
+        (None: DEFAULT_TYPE; the caller has checked it). With `commit_key`, a commit
         repeated with the same key answers the first one's outcome (a retried run's
         output yields one version). With `session`, the version is written in that
         transaction (the caller then calls `notify` once it commits); the bytes are
@@ -260,7 +266,7 @@ class DataStore(VersionCommits):
         entry = entry_of(
             key, content.sha256, content.md5, content.size,
             {"blob_id": content.blob_id, "file_name": file_name or content.sha256,
-             "file_type": file_type, "encoding": encoding},
+             "file_type": file_type or DEFAULT_TYPE, "encoding": encoding},
             source,
         )  # fmt: skip
         origin = Origin(run_id, flow_id, commit_key)

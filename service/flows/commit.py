@@ -120,9 +120,11 @@ class Commits:
         name: str,
         content: bytes | AsyncIterable[bytes],
         caller: Principal | None = None,
+        file_type: str | None = None,
     ) -> Document:
-        """Stage output `name`'s bytes for the commit (again: the last upload counts);
-        `{output, blob_id}`, or the committed version's entry once committed."""
+        """Stage output `name`'s bytes for the commit (again: the last upload counts),
+        to be a version of media type `file_type` (None: the default); `{output,
+        blob_id}`, or the committed version's entry once committed."""
         run = await self._active(run_id, caller)
         if name not in run["outputs"]:
             raise BadRequest(
@@ -138,7 +140,7 @@ class Commits:
         stored = await self.sources.blobs.put(content, limit, self.sources.too_large)
         await self.runs.update_one(
             {"_id": run_id, f"committed.{name}": {"$exists": False}},
-            {"$set": {f"staged.{name}": stored.blob_id}},
+            {"$set": {f"staged.{name}": stored.blob_id, f"staged_types.{name}": file_type}},
         )
         return {"output": name, "blob_id": stored.blob_id}
 
@@ -213,13 +215,14 @@ class Commits:
         created: list[Document] = []
         upstream = run.get("source")
         source = None if upstream is None else (upstream["md5"], upstream["sha256"])
+        types = run.get("staged_types", {})
         for name, blob_id in run.get("staged", {}).items():
             if name in committed:
                 continue
             done = await self.sources.commit_version(
                 run["outputs"][name], await self.sources.blobs.get(blob_id), file_name=name,
-                source=source, transformed=source is not None, forced=bool(run.get("force")),
-                run_id=run_id,
+                file_type=types.get(name), source=source,
+                transformed=source is not None, forced=bool(run.get("force")), run_id=run_id,
                 flow_id=run["flow_id"], commit_key=f"{run_id}:{name}", session=session,
             )  # fmt: skip
             committed[name] = entry(done.created, done.version)
@@ -299,7 +302,7 @@ class Commits:
         attempt staged (an upstream since reverted, its transform) is dropped."""
         await self.runs.update_one(
             {"_id": run_id, "status": {"$in": list(ACTIVE)}},
-            {"$unset": {"source": "", "staged": ""}},
+            {"$unset": {"source": "", "staged": "", "staged_types": ""}},
         )
         return await self.commit(run_id, None)
 

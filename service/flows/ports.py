@@ -94,11 +94,13 @@ class Sources(Protocol):
 
     async def commit_version(
         self, data_id: str, content: Any, *, file_name: str | None = None,
+        file_type: str | None = None,
         source: tuple[str, str] | None = None, transformed: bool = False, forced: bool = False,
         run_id: str | None = None, flow_id: str | None = None, commit_key: str | None = None,
         session: AsyncClientSession | None = None,
     ) -> Committed:  # fmt: skip
-        """Commit `content` (bytes or a stored blob) unless it is the latest's (with
+        """Commit `content` (bytes or a stored blob) of media type `file_type` (None: the
+        default) unless it is the latest's (with
         `transformed`, unless the latest was transformed from the same raw upstream,
         `source` its md5 and sha256; `forced`: unless the bytes are the latest's);
         idempotent on `commit_key`; in `session`'s transaction if given (the caller

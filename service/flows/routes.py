@@ -15,6 +15,7 @@ from starlette.responses import Response, StreamingResponse
 from schemas.flows import FlowChange, FlowRequest, Notice, RunCommit, RunRequest
 from service.auth import caller_name, principal, record
 from service.body import request_json
+from service.data.fields import check_media_type
 from service.data.listing import native_page
 from service.data.routes import version_number
 from service.db import Document
@@ -183,9 +184,10 @@ async def output(request: Request) -> Response:
         raise BadRequest("Content-Length is not a number")
     if declared is not None and int(declared) > data.settings.aero_max_version_bytes:
         raise data.too_large()
+    file_type = check_media_type(request.headers.get("content-type"), "content-type")
     done = await flows(request).commits.output(
         request.path_params["run_id"], request.path_params["name"], request.stream(),
-        principal(request),
+        principal(request), file_type,
     )  # fmt: skip
     return JSONResponse(done)
 

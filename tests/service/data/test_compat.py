@@ -108,7 +108,9 @@ def test_new_version_records_a_reference_unless_unchanged(client: httpx.Client) 
     assert again.json()["version"]["version"] == 1
     changed = client.post(f"{AERO}/data/{data_id}/new-version", json={**body, "checksum": "d"})
     assert changed.json()["version"] == 2
-    for bad in ({**body, "checksum": ""}, {**body, "size": -1}, {**body, "x": 1}, {"file": "a"}):
+    for bad in ({**body, "checksum": ""}, {**body, "size": -1}, {**body, "x": 1}, {"file": "a"},
+                {**body, "file_format": "text/csv\r\nX-Injected: 1"},
+                {**body, "file_format": ["csv", None]}, {**body, "file_format": 7}):  # fmt: skip
         answer = client.post(f"{AERO}/data/{data_id}/new-version", json=bad)
         assert answer.status_code == 400, bad
     assert client.post(f"{AERO}/data/nope/new-version", json=body).status_code == 404

@@ -108,6 +108,18 @@ def test_etag_unchanged_changed_and_500(client: httpx.Client, upstream: Upstream
     assert versions(client, data_id) == 2
 
 
+def test_an_upstream_media_type_that_is_none_is_stored_as_the_default(
+    client: httpx.Client, upstream: Upstream
+) -> None:
+    upstream.routes["/odd"] = (200, {"Content-Type": "comma,separated"}, b"odd")
+    data_id = new_source(client, "odd", url=upstream.url("/odd"))
+    made = ingest(client, data_id)
+    assert made["status"] == "created"
+    assert made["version"]["data_file"]["file_type"] == "application/octet-stream"
+    content = client.get(f"/aero/data/{data_id}/versions/1/content")
+    assert content.headers["content-type"] == "application/octet-stream"
+
+
 def test_last_modified_is_sent_back(client: httpx.Client, upstream: Upstream) -> None:
     stamp = "Tue, 01 Dec 2026 10:00:00 GMT"
     upstream.routes["/lm"] = (200, {"Last-Modified": stamp}, b"dated")

@@ -143,3 +143,30 @@ def test_concurrent_commits_through_two_replicas_stay_gap_free(
     assert [answer.status_code for answer in answers] == [201] * 16
     assert sorted(a.json()["version"]["version"] for a in answers) == list(range(1, 17))
     assert numbers(client, data_id) == list(range(1, 17))
+
+
+def test_a_version_is_stored_with_a_media_type_or_refused(client: httpx.Client) -> None:
+    data_id = new_source(client)
+    versions = f"/aero/data/{data_id}/versions"
+    # What becomes the download's Content-Type must be one: a line break would break it.
+    for params, headers, field in (
+        ({"file_type": "text/plain\r\nX-Injected: 1"}, {}, "file_type"),
+        ({"file_type": "plain"}, {}, "file_type"),
+        ({}, {"content-type": "text/plain x"}, "content-type"),
+    ):
+        answer = client.post(versions, params=params, headers=headers, content=b"x")
+        assert answer.status_code == 400, (params, headers, answer.text)
+        assert answer.json()["error"]["details"] == {"field": field}
+    assert numbers(client, data_id) == []
+    for params, headers, stored in (
+        ({}, {}, "application/octet-stream"),
+        ({}, {"content-type": "text/csv; charset=utf-8"}, "text/csv"),
+        ({"file_type": "application/vnd.apache.parquet"}, {}, "application/vnd.apache.parquet"),
+    ):
+        made = client.post(versions, params=params, headers=headers, content=stored.encode())
+        assert made.status_code == 201, made.text
+        assert made.json()["version"]["data_file"]["file_type"] == stored
+        number = made.json()["version"]["version"]
+        download = client.get(f"{versions}/{number}/content")
+        assert download.status_code == 200
+        assert download.headers["content-type"].split(";")[0] == stored

@@ -12,8 +12,8 @@ from pathlib import Path
 from sluice.flowjob import RUN_ID_VARIABLE, RunClient
 
 
-def _written(content: bytes) -> str:
-    handle, path = tempfile.mkstemp(prefix="flow-test-")
+def _written(content: bytes, suffix: str = "") -> str:
+    handle, path = tempfile.mkstemp(prefix="flow-test-", suffix=suffix)
     os.write(handle, content)
     os.close(handle)
     return path
@@ -27,6 +27,11 @@ def combine(a: str, b: str, label: str = "") -> dict[str, str]:
 def upper(cases: str) -> dict[str, str]:
     """Output `summary`: the input in upper case."""
     return {"summary": _written(Path(cases).read_bytes().upper())}
+
+
+def table(cases: str) -> dict[str, str]:
+    """Output `summary`: the input in upper case, in a file named `.csv`."""
+    return {"summary": _written(Path(cases).read_bytes().upper(), ".csv")}
 
 
 def stamp(directory: str, seconds: float) -> None:

@@ -104,3 +104,46 @@ def test_provenance_names_exact_versions_and_lineage_walks_both_ways(
     assert latest["contributed_to"] == [] and latest["reproduced"] == [summary_v1["id"]]
     assert client.get(f"/aero/data/{summary}/versions").json()["total"] == 1
     assert len(records(client, version_id=summary_v1["id"])) == 3
+
+
+def test_an_output_version_has_the_media_type_its_file_name_says(
+    client: httpx.Client, server: SluiceProcess, workers: Workers
+) -> None:
+    cases = new_source(client, "cases")
+    commit(client, cases, b"a,b")
+    worker(workers, server.url)
+    flows = [register(client, f"{JOBS}.{job}", inputs={"cases": {"data_id": cases}},
+                      outputs={"summary": {}}, policy="ANY")
+             for job in ("table", "upper")]  # fmt: skip
+    for made, media in zip(flows, ("text/csv", "application/octet-stream"), strict=True):
+        (run,) = ended(client, made["id"])
+        assert run["status"] == "committed", run
+        summary = made["outputs"]["summary"]["data_id"]
+        shown = client.get(f"/aero/data/{summary}/versions/1").json()
+        assert shown["data_file"]["file_type"] == media
+        download = client.get(f"/aero/data/{summary}/versions/1/content")
+        assert download.content == b"A,B"
+        assert download.headers["content-type"].split(";")[0] == media
+
+
+def test_a_staged_output_that_is_not_a_media_type_is_refused(client: httpx.Client) -> None:
+    cases = new_source(client, "cases")
+    commit(client, cases, b"abc")
+    made = register(client, f"{JOBS}.upper", inputs={"cases": {"data_id": cases}},
+                    outputs={"summary": {}}, policy="NONE")  # fmt: skip
+    started = client.post(f"/aero/flows/{made['id']}/runs", json={})
+    assert started.status_code == 201, started.text
+    run_id = started.json()["id"]
+    path = f"/aero/runs/{run_id}/outputs/summary"
+    for bad in ("text/csv x", "nope", "text/", "/csv", "a b/c", "text/" + "c" * 200):
+        answer = client.post(path, content=b"x", headers={"content-type": bad})
+        assert answer.status_code == 400, (bad, answer.text)
+        assert answer.json()["error"]["details"] == {"field": "content-type"}
+    # None was staged: the commit finds the output missing.
+    assert client.post(f"/aero/runs/{run_id}/commit", json={}).status_code == 400
+    kept = client.post(path, content=b"x", headers={"content-type": "text/csv; charset=utf-8"})
+    assert kept.status_code == 200, kept.text
+    assert client.post(f"/aero/runs/{run_id}/commit", json={}).status_code == 200
+    summary = made["outputs"]["summary"]["data_id"]
+    shown = client.get(f"/aero/data/{summary}/versions/1").json()
+    assert shown["data_file"]["file_type"] == "text/csv"
