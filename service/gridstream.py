@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from bson import ObjectId
 from gridfs import AsyncGridFSBucket, AsyncGridOut, NoFile
@@ -259,6 +260,16 @@ class SweptBucket:
         replicas sweeping at once delete nothing twice."""
         unheld = await self.unheld.next(grace, limit, holds)
         return await delete_files(self.grid, [found["_id"] for found in unheld])
+
+
+def download_headers(name: str, size: int) -> dict[str, str]:
+    """Headers of a streamed download: its length and file name, percent-encoded as
+    UTF-8 (RFC 6266 `filename*`: any name, never a broken header). No Content-Encoding:
+    the flowServ client reads the raw stream."""
+    return {
+        "content-length": str(size),
+        "content-disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
+    }
 
 
 async def read_all(stream: AsyncGridOut) -> AsyncIterator[bytes]:

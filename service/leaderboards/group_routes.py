@@ -12,7 +12,6 @@ capability URL: the upload id (128 random bits) is the secret.
 from __future__ import annotations
 
 import mimetypes
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -24,7 +23,7 @@ from service.auth.principal import Principal, principal
 from service.body import request_json
 from service.db import Document
 from service.flowserv.present import parameter, run_descriptor
-from service.gridstream import read_all
+from service.gridstream import download_headers, read_all
 from service.jsonio import JSONResponse
 from service.leaderboards import board
 from service.routing import Endpoint, Param
@@ -144,15 +143,6 @@ def admitted(request: Request) -> Principal | None:
     """The caller the route's guard admitted, None on a capability (public) route."""
     caller = getattr(request.state, "principal", None)
     return caller if isinstance(caller, Principal) else None
-
-
-def download_headers(name: str, size: int) -> dict[str, str]:
-    """Headers of a streamed download: its length and file name (never compressed: no
-    Content-Encoding, as the flowServ client reads the raw stream)."""
-    return {
-        "content-length": str(size),
-        "content-disposition": f"attachment; filename*=UTF-8''{quote(name, safe='')}",
-    }
 
 
 async def download_file(request: Request) -> Response:

@@ -18,7 +18,7 @@ from service.auth import caller_name, principal, record
 from service.body import read_body, request_json
 from service.db import Document
 from service.errors import NotFound
-from service.gridstream import read_all
+from service.gridstream import download_headers, read_all
 from service.jsonio import JSONResponse
 from service.leaderboards import archive, ranking
 from service.leaderboards.present import ranking_row, run_info, template_info
@@ -142,10 +142,8 @@ def _download(run: Document, file_id: str | None, request: Request) -> Response:
 
     name = entry["name"].rsplit("/", 1)[-1]
     return StreamingResponse(
-        content(),
-        media_type="application/octet-stream",
-        headers={"Content-Length": str(entry["size"]),
-                 "Content-Disposition": f'attachment; filename="{name}"'},
+        content(), media_type="application/octet-stream",
+        headers=download_headers(name, entry["size"]),
     )  # fmt: skip
 
 

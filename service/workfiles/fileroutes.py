@@ -4,10 +4,15 @@ Both act only while the caller's `X-Sluice-Lease` holds the step's work, and ans
 for files of that step alone: `GET .../inputs/{n}` streams the n-th file staged into
 its working directory (`config.files.inputs` of the work names their paths in that
 order), `PUT .../outputs/{n}` stores the n-th declared output (raw bytes, streamed).
+A file streamed out names its path in `X-Sluice-Path`, percent-encoded as UTF-8 (a
+header holds Latin-1 only; `out/a.txt` reads as is).
 """
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
+from gridfs import AsyncGridOut
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -44,16 +49,20 @@ def _nth(items: list[str] | list[Document], request: Request, what: str) -> int:
     return index
 
 
+def _file(stream: AsyncGridOut, path: str) -> Response:
+    """A stored file's bytes, streamed, with their length and (encoded) path."""
+    headers = {"Content-Length": str(stream.length), "X-Sluice-Path": quote(path, safe="/")}
+    return StreamingResponse(
+        read_all(stream), media_type="application/octet-stream", headers=headers
+    )
+
+
 async def download_input(request: Request) -> Response:
     process, index, _ = await _step(request)
     inputs = inputs_of(process, index)
     item = inputs[_nth(inputs, request, "input")]
     stream = await stores(request).step_files.open(item["bucket"], item["ref"])
-    return StreamingResponse(
-        read_all(stream),
-        media_type="application/octet-stream",
-        headers={"Content-Length": str(stream.length), "X-Sluice-Path": item["path"]},
-    )
+    return _file(stream, item["path"])
 
 
 async def upload_output(request: Request) -> Response:
@@ -80,12 +89,7 @@ async def run_file(request: Request) -> Response:
     for step in process["steps"]:
         for item in step.get("files") or []:
             if str(item["id"]) == file_id:
-                stream = await held.step_files.open_output(file_id)
-                return StreamingResponse(
-                    read_all(stream),
-                    media_type="application/octet-stream",
-                    headers={"Content-Length": str(stream.length), "X-Sluice-Path": item["path"]},
-                )
+                return _file(await held.step_files.open_output(file_id), item["path"])
     raise NotFound(f"run {process['_id']} has no file {file_id!r}", {"id": file_id})
 
 

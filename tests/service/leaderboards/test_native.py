@@ -243,6 +243,8 @@ def test_archives_and_one_postprocessing_per_change(
     analytics = next(f for f in first["files"] if f["name"] == "results/analytics.json")
     one = lb.get(f"/runs/{first['id']}/files/{analytics['id']}")
     assert one.status_code == 200 and one.json()["max_line"] == "Hi Alice!"
+    # The name percent-encoded (RFC 6266): a step output may be named anything.
+    assert one.headers["content-disposition"] == "attachment; filename*=UTF-8''analytics.json"
     assert lb.get(f"/runs/{first['id']}/files/{'0' * 24}").status_code == 404
     done = wait_postproc(lb, bench.id)
     assert done["state"] == "SUCCESS", done["messages"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -68,6 +69,34 @@ def test_outputs_are_uploaded_and_staged_downstream(
     assert answer.status_code == 200 and answer.content == b"pulsar"
     other = httpx.get(f"{runs_sluice.url}/workfiles/processes/{process_id}/files/{'0' * 24}")
     assert other.status_code == 404
+
+
+@pytest.mark.parametrize("path", ["out/名前.txt", 'out/a "b".txt', "out/100% é.txt"])
+def test_any_output_name_is_uploaded_staged_and_served(
+    workfile: Workfile,
+    runs_sluice: SluiceProcess,
+    pipeline: str,
+    write_workflow: WriteWorkflow,
+    start_worker: StartWorker,
+    path: str,
+) -> None:
+    # A header holds Latin-1 only: the path it names is percent-encoded (UTF-8).
+    flow = files_flow(pipeline, make={"parameters": {"path": path, "text": "@text"},
+                                      "outputs": [path]},
+                      copy={"command": ["true"], "outputs": []},
+                      show={"parameters": {"path": path}})  # fmt: skip
+    stored = workfile.upload(f"ws-{uuid.uuid4().hex[:8]}", write_workflow(flow))
+    start_worker(runs_sluice.url, pipeline, "--sleep", "0.1")
+    report = run_to_end(workfile, stored["id"], "pulsar")
+    assert report["flowMetaInfo"]["status"] == "SUCCESS", report["outputs"]
+    show = workfile.process.find_operator("show", report)
+    assert show is not None and show["visualData"]["text"] == "pulsar"
+    process_id = report["flowMetaInfo"]["processId"]
+    info = httpx.get(f"{runs_sluice.url}/workfiles/processes/{process_id}").json()
+    (made,) = next(step for step in info["steps"] if step["name"] == "make")["files"]
+    answer = httpx.get(f"{runs_sluice.url}/workfiles/processes/{process_id}/files/{made['id']}")
+    assert answer.status_code == 200 and answer.content == b"pulsar"
+    assert unquote(answer.headers["x-sluice-path"]) == path == made["path"]
 
 
 def test_a_declared_output_not_written_fails_the_step(
