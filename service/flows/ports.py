@@ -100,11 +100,10 @@ class Sources(Protocol):
         session: AsyncClientSession | None = None,
     ) -> Committed:  # fmt: skip
         """Commit `content` (bytes or a stored blob) of media type `file_type` (None: the
-        default) unless it is the latest's (with
-        `transformed`, unless the latest was transformed from the same raw upstream,
-        `source` its md5 and sha256; `forced`: unless the bytes are the latest's);
-        idempotent on `commit_key`; in `session`'s transaction if given (the caller
-        then `notify`s)."""
+        default) unless it is the latest's (with `transformed`, unless the latest was
+        transformed from the same raw upstream, `source` its md5 and sha256; `forced`:
+        unless the bytes are the latest's); idempotent on `commit_key`; in `session`'s
+        transaction if given (the caller then `notify`s)."""
         ...
 
     async def commit_reference(
