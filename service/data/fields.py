@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from service.errors import BadRequest
 
@@ -61,13 +61,26 @@ def check_description(value: Any) -> str:
     return _text("description", value, DESCRIPTION_MAX, required=False)
 
 
+def http_url(text: str) -> SplitResult | None:
+    """`text` split, if it is an absolute http(s) URL with a host (and a port, if any,
+    of 0-65535); None if not, or if it cannot be split (`http://[::1`)."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 -- reading it checks it
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts
+
+
 def check_url(value: Any) -> str | None:
-    """None, or an absolute http(s) URL with a host of at most 2048 characters; else 400."""
+    """None, or an absolute http(s) URL (`http_url`) of at most 2048 characters; else
+    400."""
     if value is None:
         return None
     text = _text("url", value, URL_MAX, required=True)
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if http_url(text) is None:
         raise BadRequest(f"url must be an absolute http(s) URL, not {text!r}", {"field": "url"})
     return text
 

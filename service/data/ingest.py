@@ -25,7 +25,7 @@ import httpx
 
 from service.data.blobs import Blob
 from service.data.commits import upstream_key
-from service.data.fields import DEFAULT_TYPE, media_type
+from service.data.fields import DEFAULT_TYPE, http_url, media_type
 from service.data.store import DataStore
 from service.db import Document
 from service.errors import PayloadTooLarge
@@ -89,8 +89,8 @@ class Ingestor:
 
     def refusal(self, url: str) -> dict[str, Any] | None:
         """Why `url` may not be fetched ({code, message}), or None if it may."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        parts = http_url(url)
+        if parts is None or parts.hostname is None:
             return {"code": "bad_url", "message": f"not an absolute http(s) URL: {url!r}"}
         if not host_allowed(parts.hostname, self.hosts):
             return {
@@ -224,6 +224,8 @@ class Ingestor:
                 try:
                     request = client.build_request("GET", url, headers=headers)
                     response = await client.send(request, stream=True)
+                except httpx.InvalidURL as exc:  # one only httpx's parser refuses
+                    return failed("bad_url", f"not a URL httpx can fetch: {url!r}: {exc}")
                 except httpx.HTTPError as exc:
                     return failed("network", f"fetching {url} failed: {type(exc).__name__}: {exc}")
                 try:

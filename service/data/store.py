@@ -109,8 +109,10 @@ class DataStore(VersionCommits):
         kind: str = "source",
         producer_flow_id: str | None = None,
         storage_hint: Document | None = None,
+        session: AsyncClientSession | None = None,
     ) -> Document:
-        """A new data source (or a flow's derived output); 400 for a bad field."""
+        """A new data source (or a flow's derived output), in `session`'s transaction if
+        given; 400 for a bad field."""
         if kind not in KINDS:
             raise BadRequest(f"kind must be one of {', '.join(KINDS)}", {"kind": kind})
         moment = now()
@@ -130,7 +132,7 @@ class DataStore(VersionCommits):
             "created_at": moment,
             "updated_at": moment,
         }
-        await self.data.insert_one(document)
+        await self.data.insert_one(document, session=session)
         return document
 
     async def update(self, data_id: str, changes: Document) -> Document:

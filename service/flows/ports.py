@@ -83,9 +83,9 @@ class Sources(Protocol):
     async def create(
         self, name: Any, *, owner: str, url: Any = None, description: Any = "",
         tags: Any = None, kind: str = "source", producer_flow_id: str | None = None,
-        storage_hint: Document | None = None,
+        storage_hint: Document | None = None, session: AsyncClientSession | None = None,
     ) -> Document:  # fmt: skip
-        """A new source."""
+        """A new source (in `session`'s transaction if given)."""
         ...
 
     async def set_producer(self, data_id: str, flow_id: str) -> Document:

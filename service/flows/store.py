@@ -16,6 +16,7 @@ import time
 import uuid
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -102,6 +103,7 @@ class FlowStore:
         ingestion: Ingestion,
         settings: Settings,
     ) -> None:
+        self.database = database
         self.collection: AsyncCollection[Document] = database.db[COLLECTION]
         self.sources = sources
         self.functions = functions
@@ -174,20 +176,6 @@ class FlowStore:
         bound = [o.data_id for o in request.outputs.values() if o.data_id is not None]
         await self._check_outputs(bound, [i["data_id"] for i in inputs.values()])
         flow_id = uuid.uuid4().hex
-        outputs: dict[str, Document] = {}
-        for name, output in request.outputs.items():
-            data_id = output.data_id
-            if data_id is None:
-                created = await self.sources.create(
-                    output.name or name,
-                    owner=owner,
-                    url=output.url,
-                    description=output.description or "",
-                    kind="derived",
-                    producer_flow_id=flow_id,
-                )
-                data_id = created["_id"]
-            outputs[name] = {"data_id": data_id, "url": output.url}
         now = time.time()
         flow: Document = {
             "_id": flow_id,
@@ -198,8 +186,6 @@ class FlowStore:
                        "commit_function_id": request.commit_function_id},
             "inputs": inputs,
             "input_ids": sorted({i["data_id"] for i in inputs.values()}),
-            "outputs": outputs,
-            "output_ids": sorted({o["data_id"] for o in outputs.values()}),
             "kwargs": request.kwargs if tasks is None else tasks[0],
             "tasks": tasks,
             "policy": policy,
@@ -225,8 +211,27 @@ class FlowStore:
             "last_error": None,
             "created_at": now,
         }  # fmt: skip
+
+        async def store(session: AsyncClientSession) -> None:
+            # The new output sources and the flow together: a refused output (400), a
+            # duplicate or a crash leaves neither.
+            outputs: dict[str, Document] = {}
+            for name, output in request.outputs.items():
+                data_id = output.data_id
+                if data_id is None:
+                    created = await self.sources.create(
+                        output.name or name, owner=owner, url=output.url,
+                        description=output.description or "", kind="derived",
+                        producer_flow_id=flow_id, session=session,
+                    )  # fmt: skip
+                    data_id = created["_id"]
+                outputs[name] = {"data_id": data_id, "url": output.url}
+            flow["outputs"] = outputs
+            flow["output_ids"] = sorted({o["data_id"] for o in outputs.values()})
+            await self.collection.insert_one(flow, session=session)
+
         try:
-            await self.collection.insert_one(flow)
+            await self.database.transaction(store)
         except DuplicateKeyError:
             await self._refuse_duplicate(arg_hash)
             raise

@@ -103,7 +103,12 @@ def test_old_versions_stay_readable_and_bytes_are_stored_once(
 def test_bad_input_is_a_4xx_and_changes_nothing(client: httpx.Client) -> None:
     data_id = new_source(client)
     assert client.post("/aero/data", json={"name": ""}).status_code == 400
-    assert client.post("/aero/data", json={"name": "x", "url": "ftp://h/x"}).status_code == 400
+    for url in ("ftp://h/x", "http://[::1", "http://h:abc/x", "http://h:70000/x", "http:///x"):
+        refused = client.post("/aero/data", json={"name": "x", "url": url})
+        assert refused.status_code == 400, (url, refused.text)
+        assert refused.json()["error"]["details"] == {"field": "url"}
+        patched = client.patch(f"/aero/data/{data_id}", json={"url": url})
+        assert patched.status_code == 400, (url, patched.text)
     assert client.post("/aero/data", json={"name": "x", "tags": "a"}).status_code == 400
     assert client.post("/aero/data", json={"name": "x", "extra": 1}).status_code == 400
     assert client.post("/aero/data", json=[1]).status_code == 400

@@ -17,10 +17,13 @@ UPPER = "tests.service.flows.jobs.upper"
 
 
 def refused(client: httpx.Client, body: dict[str, Any], status: int = 400) -> str:
-    before = client.get("/aero/flows").json()["total"]
+    def totals() -> tuple[int, int]:
+        return tuple(client.get(f"/aero/{what}").json()["total"] for what in ("flows", "data"))
+
+    before = totals()
     answer = client.post("/aero/flows", json={"site": "local", **body})
     assert answer.status_code == status, answer.text
-    assert client.get("/aero/flows").json()["total"] == before  # nothing written
+    assert totals() == before  # nothing written: no flow, no output source
     message: str = answer.json()["error"]["message"]
     return message
 
@@ -55,6 +58,10 @@ def test_registration_refuses_what_it_cannot_run(client: httpx.Client) -> None:
     refused(client, {"function_id": upper, "inputs": {}, "policy": "ANY"})
     refused(client, {"function_id": upper, "policy": "SOMETIMES"}, 422)
     refused(client, {"function_id": upper, "policy": 7})
+    # A bad output after a good one: the good one's source is not made either.
+    for bad in ({"name": "   "}, {"url": "ftp://x/y"}, {"name": "a\x01b"}):
+        refused(client, {"function_id": upper, "inputs": inputs,
+                         "outputs": {"good": {"name": "fine"}, "bad": bad}})  # fmt: skip
     refused(client, {"function_id": upper, "policy": "TIMER", "timer": 0}, 422)
     refused(client, {"function_id": upper, "outputs": {"not-a-name": {}}}, 422)
     refused(client, {"function_id": upper, "policy": "INGESTION", "outputs": {"data": {}}})
@@ -79,7 +86,8 @@ def test_an_ingestion_url_on_a_host_not_allowed_is_refused_at_registration(
         assert error["details"]["reason"] == "host_not_allowed", error
     assert client.get("/aero/data").json()["total"] == sources  # no output source made
     assert client.get("/aero/flows").json()["total"] == flows
-    refused(client, {"policy": "INGESTION", "outputs": {"data": {"url": "ftp://127.0.0.1/x"}}})
+    for url in ("ftp://127.0.0.1/x", "http://[::1", "http://127.0.0.1:abc/x"):
+        refused(client, {"policy": "INGESTION", "outputs": {"data": {"url": url}}})
 
 
 def test_a_duplicate_is_409_naming_the_flow_and_a_cycle_is_refused(
