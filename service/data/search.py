@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from pymongo import DESCENDING
 
@@ -152,17 +152,24 @@ class _Parser:
         if token is not None and token.kind == "word":
             if token.text in ("NOT", "!"):
                 self.take()
-                return {"$nor": [self.unary(depth, field)]}
+                return {"$nor": [self.unary(self.deeper(depth, token), field)]}
             if token.text.startswith(("-", "+")) and len(token.text) > 1:
                 sign, token.text = token.text[0], token.text[1:]
                 token.at += 1
-                inner = self.unary(depth, field)
+                inner = self.unary(self.deeper(depth, token), field)
                 return {"$nor": [inner]} if sign == "-" else inner
             if token.text in ("-", "+"):
                 self.take()
-                inner = self.unary(depth, field)
+                inner = self.unary(self.deeper(depth, token), field)
                 return {"$nor": [inner]} if token.text == "-" else inner
         return self.primary(depth, field)
+
+    def deeper(self, depth: int, token: _Token) -> int:
+        """The depth inside a prefix (NOT, !, -, +), which nests as a parenthesis does
+        (each a level of the filter, or of the parser); 400 past the limit."""
+        if depth >= self.max_depth:
+            raise _bad("nested deeper than SLUICE_MAX_QUERY_DEPTH", token.at)
+        return depth + 1
 
     def primary(self, depth: int, field: str | None) -> Document:
         token = self.take()
@@ -277,7 +284,10 @@ def _date_bound(operator: str, token: _Token) -> Document:
         day = datetime.strptime(token.text.replace("/", "-"), "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raise _bad(f"created takes dates YYYY-MM-DD, not {token.text!r}", token.at) from None
-    following = day + timedelta(days=1)
+    # The last day there is (9999-12-31) ends at the last time there is.
+    following = (
+        day + timedelta(days=1) if day.date() < date.max else datetime.max.replace(tzinfo=UTC)
+    )
     if operator == "$eq":
         return {"$gte": day, "$lt": following}
     # A day is a span: "> day" starts after it, "<= day" includes all of it.

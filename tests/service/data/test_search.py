@@ -58,6 +58,11 @@ def test_terms_fields_and_operators(searched: httpx.Client) -> None:
     assert names(c, "foo", latest_only="true") == [("foo", 2)]
     assert names(c, "created:>=2000-01-01 AND name:foobar") == [("foobar", 1)]
     assert names(c, "created:<2000/01/01") == []
+    assert names(c, "NOT NOT NOT -name:foobar") == [("foobar", 1)]
+    # The last day there is: nothing yet, but no date arithmetic past it either.
+    for last in ("9999-12-31", ">9999-12-31", "[9999-12-31 TO *]"):
+        assert names(c, f"created:{last}") == [], last
+    assert len(names(c, "created:<=9999-12-31")) == 5
     assert len(names(c, "")) == 5  # no query: every version
 
 
@@ -84,6 +89,11 @@ def test_regex_and_operator_text_is_literal(searched: httpx.Client) -> None:
         "a" * 1001,
         " ".join(["t"] * 51),
         "(" * 20 + "x" + ")" * 20,
+        # Prefixes nest as parentheses do (a chain of 200 failed in the database).
+        "-" * 200 + "cases",
+        "NOT " * 240 + "cases",
+        "+" * 990 + "cases",
+        "(" * 6 + "NOT " * 7 + "x" + ")" * 6,
     ],
 )
 def test_bad_queries_are_400(searched: httpx.Client, query: str) -> None:
