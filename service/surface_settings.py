@@ -16,6 +16,8 @@ from typing import ClassVar
 
 #: A URL path prefix: one or more `/segment`s.
 URL_PREFIX = re.compile(r"(/[A-Za-z0-9._-]+)+")
+#: The longest SLUICE_AERO_MAX_TIMER may be: a flow's next slot stays a date.
+MAX_TIMER = 3_155_760_000
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ class SurfaceSettings:
     aero_default_timer: int = 86400
     #: Shortest timer a TIMER or INGESTION flow may have, in seconds (400 below it).
     aero_min_timer: int = 60
+    #: Longest timer such a flow may have, in seconds (400 past it): a year.
+    aero_max_timer: int = 31_622_400
     #: Seconds one flow run's work may take (its queue timeout) unless the flow says.
     aero_run_timeout: int = 3600
     #: Retries of a flow run's work (attempts after the first) unless the flow says.
@@ -135,6 +139,7 @@ class SurfaceSettings:
         "leaderboard_max_ranked",
         "aero_default_timer",
         "aero_min_timer",
+        "aero_max_timer",
         "aero_run_timeout",
         "aero_max_dependants",
         "aero_max_tasks",
@@ -157,6 +162,13 @@ class SurfaceSettings:
                 "SLUICE_AERO_RUN_RETRIES must be at most 5 and SLUICE_AERO_RUN_TIMEOUT at most "
                 "259200 (a work's limits)"
             )
+        if not self.aero_min_timer <= self.aero_default_timer <= self.aero_max_timer:
+            yield (
+                "SLUICE_AERO_DEFAULT_TIMER must be within SLUICE_AERO_MIN_TIMER and "
+                "SLUICE_AERO_MAX_TIMER"
+            )
+        if self.aero_max_timer > MAX_TIMER:
+            yield f"SLUICE_AERO_MAX_TIMER must be at most {MAX_TIMER} seconds (a century)"
         for name in ("session_ttl", "password_reset_ttl", "flowserv_token_ttl"):
             if getattr(self, name) <= 0:
                 yield f"SLUICE_{name.upper()} must be more than 0 seconds"

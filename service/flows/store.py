@@ -133,8 +133,9 @@ class FlowStore:
         """Validate and store a flow; the stored document. 400 for an unregistered
         function, an unknown source or pinned version, a name clash, a missing input, a
         missing ingestion URL or one ingestion may not fetch (not http(s), or its host not
-        in SLUICE_AERO_INGEST_HOSTS), a cycle or a timer below SLUICE_AERO_MIN_TIMER; 409
-        for a duplicate (naming it) or an output another live flow produces."""
+        in SLUICE_AERO_INGEST_HOSTS), a cycle or a timer outside SLUICE_AERO_MIN_TIMER and
+        SLUICE_AERO_MAX_TIMER; 409 for a duplicate (naming it) or an output another live
+        flow produces."""
         policy = policy_code(request.policy)
         function_path = await self._function_path(request.function_id, policy)
         tasks = task_list(request, policy in INGESTIONS, self.settings)
@@ -287,6 +288,11 @@ class FlowStore:
         if timer < self.settings.aero_min_timer:
             raise BadRequest(
                 f"timer must be at least {self.settings.aero_min_timer} s (SLUICE_AERO_MIN_TIMER)",
+                {"timer": timer},
+            )
+        if timer > self.settings.aero_max_timer:
+            raise BadRequest(
+                f"timer must be at most {self.settings.aero_max_timer} s (SLUICE_AERO_MAX_TIMER)",
                 {"timer": timer},
             )
         return timer

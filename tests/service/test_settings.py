@@ -55,6 +55,8 @@ def test_values_are_parsed() -> None:
         ("SLUICE_LEADERBOARD_INTERVAL", "-1", "SLUICE_LEADERBOARD_INTERVAL must not be negative"),
         ("SLUICE_FLOWSERV_URL", "ftp://x", "SLUICE_FLOWSERV_URL='ftp://x' must be an http(s)"),
         ("SLUICE_AERO_RUN_RETRIES", "6", "SLUICE_AERO_RUN_RETRIES must be at most 5"),
+        ("SLUICE_AERO_MAX_TIMER", "3600", "SLUICE_AERO_DEFAULT_TIMER must be within"),
+        ("SLUICE_AERO_MAX_TIMER", "9999999999", "SLUICE_AERO_MAX_TIMER must be at most"),
     ],
 )
 def test_invalid_values_fail_naming_the_variable(variable: str, value: str, message: str) -> None:

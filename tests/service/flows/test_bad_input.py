@@ -63,6 +63,11 @@ def test_registration_refuses_what_it_cannot_run(client: httpx.Client) -> None:
         refused(client, {"function_id": upper, "inputs": inputs,
                          "outputs": {"good": {"name": "fine"}, "bad": bad}})  # fmt: skip
     refused(client, {"function_id": upper, "policy": "TIMER", "timer": 0}, 422)
+    # Past a year (SLUICE_AERO_MAX_TIMER): its next slot would be no date at all.
+    for timer in (31_622_401, 1_000_000_000_000, 2**63 - 1):
+        assert "SLUICE_AERO_MAX_TIMER" in refused(
+            client, {"function_id": upper, "policy": "TIMER", "timer": timer}
+        )
     refused(client, {"function_id": upper, "outputs": {"not-a-name": {}}}, 422)
     refused(client, {"function_id": upper, "policy": "INGESTION", "outputs": {"data": {}}})
 
