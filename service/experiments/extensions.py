@@ -119,6 +119,8 @@ def _typed(data_type: str, value: Any, options: list[str] | None) -> Any:
             return value
         raise ValueError(f"must be a{'n' if data_type == 'int' else ''} {data_type}")
     if data_type == "int" and isinstance(value, int):
+        if not -(2**63) <= value < 2**63:  # what BSON stores
+            raise ValueError("must be an int within the signed 64-bit range")
         return value
     if data_type == "float" and isinstance(value, int | float) and math.isfinite(value):
         return float(value)

@@ -74,7 +74,7 @@ def check_tags(tags: list[Any]) -> list[str]:
     """`tags` lower-cased and de-duplicated in order; 400 naming the first bad one."""
     cleaned: list[str] = []
     for tag in tags:
-        if not isinstance(tag, str) or not _TAG.match(tag) or len(tag) > TAG_MAX:
+        if not isinstance(tag, str) or not _TAG.fullmatch(tag) or len(tag) > TAG_MAX:
             raise BadRequest(
                 f"invalid tag {tag!r}: 1-{TAG_MAX} characters among A-Z a-z 0-9 - _ : /",
                 {"tag": tag if isinstance(tag, str) else repr(tag)},

@@ -50,6 +50,9 @@ def test_manifests_as_the_client_reads_them(lab_http: httpx.Client) -> None:
     ("action", "params", "code"),
     [
         ("greet", [["exp", "EID"], ["who", "x"], ["times", "many"]], "validation_failed"),
+        # Past 64 bits: no BSON integer (it was a 500 when the task was stored).
+        ("greet", [["exp", "EID"], ["who", "x"], ["times", "9" * 23]], "validation_failed"),
+        ("greet", [["exp", "EID"], ["who", "x"], ["times", str(2**63)]], "validation_failed"),
         ("greet", [["exp", "EID"], ["who", "x"], ["loud", "maybe"]], "validation_failed"),
         ("greet", [["exp", "EID"], ["who", "x"], ["ratio", "nan"]], "validation_failed"),
         ("greet", [["exp", "EID"], ["who", "x"], ["mode", "medium"]], "validation_failed"),

@@ -96,6 +96,7 @@ def test_invalid_documents_are_graphql_errors(
         ({"title": "t", "description": "d" * 5001, "tags": []}, "validation_failed"),
         ({"title": "t", "description": "d", "tags": ["no spaces"]}, "bad_request"),
         ({"title": "t", "description": "d", "tags": ["x" * 65]}, "bad_request"),
+        ({"title": "t", "description": "d", "tags": ["trailing\n"]}, "bad_request"),
         ({"title": "t", "description": "d", "tags": [f"t{i}" for i in range(65)]}, "conflict"),
     ],
 )

@@ -7,6 +7,7 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -133,9 +134,14 @@ def test_tags_case_insensitive_first_spelling_and_removal(lab_http: httpx.Client
     assert lab_http.delete(f"/experiments/{ref}/tags/{cryo.swapcase()}").json()["tags"] == [run]
     absent = lab_http.delete(f"/experiments/{ref}/tags/{cryo.lower()}")
     assert absent.status_code == 404 and error_code(absent) == "not_found"
+    # A tag holding a "/" is removed too, sent as is or encoded (as the SDK sends it).
+    for sent in (run, quote(run, safe="")):
+        lab_http.post(f"/experiments/{ref}/tags", json={"tags": [run]})
+        removed = lab_http.delete(f"/experiments/{ref}/tags/{sent}")
+        assert removed.status_code == 200 and removed.json()["tags"] == [], removed.text
 
 
-@pytest.mark.parametrize("bad", ["has space", "x" * 65, "", "semi;colon", "ünï"])
+@pytest.mark.parametrize("bad", ["has space", "x" * 65, "", "semi;colon", "ünï", "line\n"])
 def test_invalid_tags_write_nothing(lab_http: httpx.Client, bad: str) -> None:
     record = create(lab_http)
     response = lab_http.post(f"/experiments/{record['eid']}/tags", json={"tags": ["ok", bad]})
