@@ -24,7 +24,9 @@ error of a request marked FLOWSERV_ERRORS, whatever raised it): 401 as 403, 409 
 as 400, and the message also at the top level of the body (`{"message", "error": {...}}`).
 
 A pymongo error that is transient (unreachable, hung or timed-out database, a write
-conflict) is a 503 with Retry-After too; any other is a bug, a 500.
+conflict) is a 503 with Retry-After too; DocumentTooLarge (a document the request would
+store is past MongoDB's 16 MiB, which the driver refuses before sending it) is a 413;
+any other is a bug, a 500.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import logging
 import traceback
 from typing import Any
 
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, DocumentTooLarge, OperationFailure, PyMongoError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -286,6 +288,16 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     return _answer(request, 503, answer.code, answer.message, answer.details, answer.headers)
 
 
+async def _document_too_large(request: Request, exc: Exception) -> Response:
+    # Small JSON values grow in BSON: a body within SLUICE_MAX_BODY_BYTES can still make
+    # a document MongoDB refuses. The driver refused it before sending it.
+    return _answer(
+        request, 413, PayloadTooLarge.code,
+        "a document this request would store is larger than MongoDB allows (16 MiB)",
+        {"limit": "MongoDB's largest document", "reason": _short(str(exc))},
+    )  # fmt: skip
+
+
 #: Longest line of a logged traceback, and most lines: an error's message may quote a
 #: whole client document, which the log must not echo.
 MAX_LOG_LINE = 500
@@ -314,6 +326,7 @@ exception_handlers: dict[Any, Any] = {
     SluiceError: _sluice_error,
     HTTPException: _http_error,
     PyMongoError: _database_error,
+    DocumentTooLarge: _document_too_large,  # a bson error, not a PyMongoError
     Exception: _unexpected_error,
 }
 

@@ -141,6 +141,12 @@ def test_bad_runs_are_refused(wf: httpx.Client, workspace: str, pipeline: str) -
     ):
         assert error_of(response, 404)["code"] == "process_not_found"
     assert wf.post("/buckets/view", json={"query": {"pipeline": pipeline}}).json() == []
+    # 4 MB of JSON (within SLUICE_MAX_BODY_BYTES) is over 16 MiB as the run's BSON:
+    # 413, not the driver's DocumentTooLarge as a 500.
+    big = b'{"variables": [{"name": "n", "value": [' + b",".join([b"0"] * 2_000_000) + b"]}]}"
+    too_large = wf.post(runs, content=big, headers={"content-type": "application/json"})
+    assert error_of(too_large, 413)["code"] == "payload_too_large"
+    assert wf.post("/buckets/view", json={"query": {"pipeline": pipeline}}).json() == []
     pid = start_run(wf, info["id"], [{"name": "n", "value": 2}])["process_id"]
     other = upload(wf, workspace, "e.yaml", as_yaml(diamond(pipeline))).json()
     error_of(wf.get(f"/workfiles/{other['id']}/processes/{pid}/results"), 404)
