@@ -31,18 +31,27 @@ def _at(document: Any, path: str) -> Any:
     return found
 
 
+#: The largest int a result may hold: stored as a 64-bit integer, and negated for a
+#: descending sort key (so -2**63 is out too).
+INT_MAX = 2**63 - 1
+
+
 def cast(dtype: str, value: Any) -> int | float | str:
     """`value` as a `dtype` value; ValueError if it is not one."""
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is a boolean")
     if dtype == "int":
         if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            return int(value.strip())
-        raise ValueError(f"{value!r} is not an integer")
+            whole = value
+        elif isinstance(value, float) and value.is_integer():
+            whole = int(value)
+        elif isinstance(value, str):
+            whole = int(value.strip())
+        else:
+            raise ValueError(f"{value!r} is not an integer")
+        if abs(whole) > INT_MAX:
+            raise ValueError(f"{value!r} is outside ±{INT_MAX} (a 64-bit integer's range)")
+        return whole
     if dtype == "float":
         number = float(value) if isinstance(value, int | float | str) else math.nan
         if not math.isfinite(number):
