@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+
+from schemas.leaderboards import SelectValue
 
 #: Most members, extra parameters and characters of a group name.
 MAX_MEMBERS = 100
@@ -18,7 +20,7 @@ PARAMETER_TYPES = ("bool", "file", "float", "int", "list", "record", "select", "
 class GroupParameter(BaseModel):
     """An extra parameter of a group, in the flowServ form: `dtype`, `name`, `index`,
     `isRequired`, and optionally `label`, `help`, `defaultValue`, `group`, `target`
-    (file), `range` (int, float) and `values` (select)."""
+    (file), `range` (int, float), `values` (select) and `fields` (record)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -32,7 +34,21 @@ class GroupParameter(BaseModel):
     group: StrictStr | None = Field(default=None, max_length=255)
     target: StrictStr | None = Field(default=None, max_length=1024)
     range: StrictStr | None = Field(default=None, max_length=64)
-    values: list[Any] | None = Field(default=None, max_length=1000)
+    #: select: its choices, as a template's (`{"name", "value", "isDefault"}` each).
+    values: list[SelectValue] | None = Field(default=None, max_length=1000)
+    #: record: its fields, each a parameter of the same form.
+    fields: list[GroupParameter] | None = Field(default=None, max_length=100)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GroupParameter:
+        # What a run's argument is checked against must be there (service.leaderboards
+        # .arguments): a select without choices or a record without fields could take
+        # no value at all.
+        if self.dtype == "select" and not self.values:
+            raise ValueError(f"select parameter {self.name!r} needs values")
+        if self.dtype == "record" and not self.fields:
+            raise ValueError(f"record parameter {self.name!r} needs fields")
+        return self
 
 
 class GroupRequest(BaseModel):

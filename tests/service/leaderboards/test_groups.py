@@ -66,8 +66,30 @@ def test_an_oversized_upload_is_413_and_leaves_nothing(lb: httpx.Client) -> None
 
 def test_bad_group_bodies_are_refused(lb: httpx.Client) -> None:
     workflow = install(lb, hello_template(f"g-{uuid.uuid4().hex[:8]}"))["id"]
-    for body in ({}, {"name": ""}, {"name": "x", "members": ["nobody"]}, {"name": "x", "y": 1}):
+    # Extra parameters a run's argument could never be checked against (a select without
+    # choices as a template has them, a record without fields) were taken, and every
+    # run using them then answered 500.
+    unusable = [{"name": "x", "dtype": "select", "values": ["a", "b"]},
+                {"name": "x", "dtype": "select"}, {"name": "x", "dtype": "record"},
+                {"name": "x", "dtype": "select", "values": [1, 2]}]  # fmt: skip
+    for body in ({}, {"name": ""}, {"name": "x", "members": ["nobody"]}, {"name": "x", "y": 1},
+                 *({"name": "x", "parameters": [given]} for given in unusable)):  # fmt: skip
         answer = lb.post(f"/workflows/{workflow}/groups", json=body)
         assert answer.status_code in (400, 422), (body, answer.text)
     assert lb.get(f"/workflows/{workflow}/groups").json()["groups"] == []
+    choices = [{"name": "A", "value": "a"}, {"name": "B", "value": "b", "isDefault": True}]
+    made = lb.post(f"/workflows/{workflow}/groups", json={
+        "name": "with a select", "parameters": [{"name": "x", "dtype": "select", "values": choices},
+                                                {"name": "r", "dtype": "record", "fields": [
+                                                    {"name": "n", "dtype": "int"}]}]})  # fmt: skip
+    assert made.status_code == 201, made.text
+    group = made.json()["id"]
+    sent = lb.post(f"/groups/{group}/files", files={"files": ("names.txt", b"Ada\n")})
+    names = {"name": "names", "value": {"fileId": sent.json()["id"]}}
+    for x, status in (("a", 201), ("c", 400), (1, 400)):
+        arguments = [names, {"name": "x", "value": x}, {"name": "r", "value": {"n": 2}}]
+        started = lb.post(
+            f"/workflows/{workflow}/runs", json={"group": group, "arguments": arguments}
+        )
+        assert started.status_code == status, (x, started.text)
     assert lb.post("/workflows/nope/groups", json={"name": "x"}).status_code == 404
