@@ -245,7 +245,7 @@ def order(workflow: WorkflowFile) -> list[Operator]:
             cycle=cycle,
         )
     ordered = sorted(workflow.operators, key=lambda op: level[op.name])
-    ancestors = _Ancestors(by_name, level)
+    ancestors = _Ancestors(ordered)
     for operator in ordered:
         for value in _leaves([operator.parameters, operator.command or []]):
             _check_reference(workflow, operator, ancestors, value)
@@ -253,29 +253,21 @@ def order(workflow: WorkflowFile) -> list[Operator]:
 
 
 class _Ancestors:
-    """Whether one operator is upstream of another, searched only when a reference is
-    not to a direct dependency (and cached per operator)."""
+    """Whether one operator is upstream of another: each operator's ancestors as one
+    integer's bits, built once in dependency order from its distinct dependencies' (so
+    a dependency listed many times, or a dense graph, costs one bit-or per edge)."""
 
-    def __init__(self, by_name: dict[str, Operator], level: dict[str, int]) -> None:
-        self.by_name = by_name
-        self.level = level
-        self.found: dict[str, set[str]] = {}
+    def __init__(self, ordered: list[Operator]) -> None:
+        self.bit = {operator.name: 1 << index for index, operator in enumerate(ordered)}
+        self.reach: dict[str, int] = {}
+        for operator in ordered:
+            bits = 0
+            for name in set(operator.depends_on):
+                bits |= self.reach[name] | self.bit[name]
+            self.reach[operator.name] = bits
 
     def upstream(self, operator: Operator, name: str) -> bool:
-        if name in operator.depends_on:
-            return True
-        if name not in self.level or self.level[name] >= self.level[operator.name]:
-            return False
-        if operator.name not in self.found:
-            seen: set[str] = set()
-            stack = list(operator.depends_on)
-            while stack:
-                current = stack.pop()
-                if current not in seen:
-                    seen.add(current)
-                    stack.extend(self.by_name[current].depends_on)
-            self.found[operator.name] = seen
-        return name in self.found[operator.name]
+        return bool(self.reach[operator.name] & self.bit.get(name, 0))
 
 
 def _cycle(blocked: dict[str, list[str]]) -> list[str]:
