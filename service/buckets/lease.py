@@ -102,6 +102,11 @@ def version(stored: Document) -> Document:
     }
 
 
+def _same(stored: str, given: str) -> bool:
+    # compare_digest takes ASCII text only (a token sent as "é" raised TypeError): bytes.
+    return secrets.compare_digest(stored.encode(), given.encode("utf-8", "surrogatepass"))
+
+
 def judge(
     stored: Document,
     incoming: Document,
@@ -116,7 +121,7 @@ def judge(
     running = stored.get("status") == "running"
     lease = stored.get(LEASE) if running else None
     if token is not None:
-        if lease is None or not secrets.compare_digest(str(lease["token"]), token):
+        if lease is None or not _same(str(lease["token"]), token):
             raise not_held(work_id)
         return _replacement(stored, incoming, lease, follow_start=False)
     # The server itself (caller None) acts as an administrator.

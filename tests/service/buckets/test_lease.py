@@ -51,6 +51,22 @@ def test_lease_routes_refuse_a_lease_not_held(
     assert response.status_code == 409
 
 
+def test_a_report_with_a_token_outside_ascii_is_a_lease_not_held(
+    http: httpx.Client, pipeline: str
+) -> None:
+    work, lease = claim(http, pipeline)
+    done = {**work, "status": "success"}
+    # The header as Latin-1 bytes, the batched report's token as JSON text: a 409 each,
+    # where comparing them with the stored token raised (500).
+    sent = http.put("/buckets/work", json=[done], headers={"X-Sluice-Lease": b"\xe9"})
+    assert sent.status_code == 409, sent.text
+    batched = http.post("/buckets/work/reports", json={"reports": [{"work": done, "lease": "é"}]})
+    assert batched.status_code == 200, batched.text
+    (outcome,) = batched.json()
+    assert outcome["recorded"] is False and outcome["error"]["code"] == "conflict", outcome
+    assert put(http, done, lease=lease).status_code == 200
+
+
 def test_release_requeues_without_counting_the_attempt(http: httpx.Client, pipeline: str) -> None:
     work, lease = claim(http, pipeline)
     assert work["attempt"] == 1
