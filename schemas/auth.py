@@ -91,6 +91,9 @@ class AuditEntry(BaseModel):
     details: Any = None
     token: str | None = Field(description="Name of the token used; null when auth is off.")
     owner: str | None
-    who: str = Field(description="'<token> (<owner>)', or 'anonymous' when auth is off.")
-    method: str
-    path: str
+    who: str = Field(
+        description="'<token> (<owner>)', 'anonymous' when auth is off, or 'sluice' for what "
+        "the server did by itself (a background pass)."
+    )
+    method: str | None = Field(description="The request's method; null for the server's own.")
+    path: str | None = Field(description="The request's path; null for the server's own.")

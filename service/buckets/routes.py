@@ -184,7 +184,9 @@ async def retry(request: Request) -> Response:
 async def run_transfer(request: Request) -> Response:
     principal(request).require_unrestricted("running the mover")
     held = stores(request)
-    tallies = await transfer.move(held.buckets, held.results, held.settings.transfer_cutoff)
+    tallies = await transfer.move(
+        held.buckets, held.results, held.settings.transfer_cutoff, held.audit_log
+    )
     return JSONResponse(tallies)
 
 

@@ -33,7 +33,8 @@ from service.results.store import ResultsStore
 
 log = logging.getLogger("sluice.buckets")
 
-#: Works moved per pass: the client's daemon deletes in batches of 100 too.
+#: Works moved per pass (fewer if SLUICE_MAX_BATCH, the most Results takes at once, is
+#: lower): the client's daemon deletes in batches of 100 too.
 BATCH = 100
 #: Passes per call at most, so one call never runs unbounded.
 MAX_PASSES = 50
@@ -61,22 +62,27 @@ async def move(
     `{"archived": n, "deleted": n, "conflicts": n}` (deleted counts every work removed
     from Buckets; conflicts, the works newly kept back, recorded in `audit_log`)."""
     total = {"archived": 0, "deleted": 0, "conflicts": 0}
+    size = min(BATCH, results.settings.max_batch)
     for _ in range(MAX_PASSES):
-        tally = await _pass(buckets, results, cutoff, audit_log)
+        tally = await _pass(buckets, results, cutoff, audit_log, size)
         for name, count in tally.items():
             total[name] += count
-        if tally["deleted"] + tally["conflicts"] < BATCH:
+        if tally["deleted"] + tally["conflicts"] < size:
             break
     return total
 
 
 async def _pass(
-    buckets: BucketsStore, results: ResultsStore, cutoff: int, audit_log: AuditLog | None
+    buckets: BucketsStore,
+    results: ResultsStore,
+    cutoff: int,
+    audit_log: AuditLog | None,
+    size: int,
 ) -> dict[str, int]:
     collection = buckets.collection
     oldest = time.time() - cutoff if cutoff else None
     finished = await collection.find(
-        {**FINISHED, CONFLICT: {"$exists": False}}, limit=BATCH, sort=[("_id", 1)]
+        {**FINISHED, CONFLICT: {"$exists": False}}, limit=size, sort=[("_id", 1)]
     ).to_list()
     archive: list[Document] = []
     discard: list[Any] = []
@@ -98,7 +104,7 @@ async def _pass(
         # Success is archived above whatever its age; a run is never deleted under it.
         deletable = {"status": {"$nin": ["running", "success"]}}
         stale = await collection.find(
-            {"creation": {"$lt": oldest}, **deletable}, {"_id": True}, limit=BATCH
+            {"creation": {"$lt": oldest}, **deletable}, {"_id": True}, limit=size
         ).to_list()
         if stale:
             outcome = await collection.delete_many(

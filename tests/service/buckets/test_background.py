@@ -11,6 +11,7 @@ import httpx
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.collection import Collection
 
+from schemas.auth import AuditEntry
 from service.buckets import audit
 from service.testing import SluiceProcess
 from tests.service.buckets.helpers import Work, deposit, new_work, view, wait_for, withdraw
@@ -154,6 +155,7 @@ def test_mover_archives_finished_work(
         audit = http.get("/admin/audit", params={"action": "buckets.transfer_conflict"})
         [entry] = [e for e in audit.json() if e["details"]["pipeline"] == pipeline]
         assert entry["details"]["id"] == "s4" and entry["who"] == "sluice"
+        assert AuditEntry.model_validate(entry).method is None  # the answer's declared shape
         time.sleep(0.5)
         audit = http.get("/admin/audit", params={"action": "buckets.transfer_conflict"})
         assert len([e for e in audit.json() if e["details"]["pipeline"] == pipeline]) == 1
@@ -161,6 +163,31 @@ def test_mover_archives_finished_work(
         assert http.delete("/results/results", params={pipeline: "s4"}).status_code == 200
         _set(http, "s4", stop=time.time())
         wait_for(lambda: not view(http, {"id": "s4"}), timeout=15)
+
+
+def test_the_transfer_route_moves_in_batches_results_takes_and_audits_conflicts(
+    start_sluice: StartSluice, db_name: str, pipeline: str
+) -> None:
+    # Results takes at most SLUICE_MAX_BATCH documents at once: with 10, a pass of the
+    # mover's 100 was refused (413) and nothing ever moved.
+    server = start_sluice(db_name, SLUICE_REAPER_INTERVAL="0", SLUICE_MAX_BATCH="10")
+    with httpx.Client(base_url=server.url, timeout=30) as http:
+        names = [f"w{i}" for i in range(25)]
+        for start in range(0, len(names), 10):
+            deposit(http, [new_work(pipeline, id=name) for name in names[start : start + 10]])
+        for name in names:
+            _set(http, name, status="success", attempt=1, results={"from": "buckets"})
+        (squatted,) = view(http, {"id": "w0"})
+        squat = {**squatted, "results": {"from": "squatter"}}
+        assert http.post("/results/results", json=[squat]).status_code == 200
+        moved = http.post("/buckets/transfer")
+        assert moved.status_code == 200, moved.text
+        assert moved.json() == {"archived": 24, "deleted": 24, "conflicts": 1}
+        assert [w["id"] for w in view(http, {"pipeline": pipeline}, limit=0)] == ["w0"]
+        # The route's conflict is audited as the background mover's is.
+        audit = http.get("/admin/audit", params={"action": "buckets.transfer_conflict"})
+        [entry] = [e for e in audit.json() if e["details"]["pipeline"] == pipeline]
+        assert entry["details"]["id"] == "w0" and entry["who"] == "sluice"
 
 
 def test_mover_is_off_by_default(

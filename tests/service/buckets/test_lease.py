@@ -58,7 +58,7 @@ def test_a_report_with_a_token_outside_ascii_is_a_lease_not_held(
     done = {**work, "status": "success"}
     # The header as Latin-1 bytes, the batched report's token as JSON text: a 409 each,
     # where comparing them with the stored token raised (500).
-    sent = http.put("/buckets/work", json=[done], headers={"X-Sluice-Lease": b"\xe9"})
+    sent = http.put("/buckets/work", json=[done], headers={b"X-Sluice-Lease": b"\xe9"})
     assert sent.status_code == 409, sent.text
     batched = http.post("/buckets/work/reports", json={"reports": [{"work": done, "lease": "é"}]})
     assert batched.status_code == 200, batched.text

@@ -255,7 +255,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/experiments/{ref}/tags"): shared(
         SHARED_EXPERIMENTS, call(lambda w: f"/experiments/{w.eid}/tags", json={"tags": ["walk"]})
     ),
-    ("DELETE", "/experiments/{ref}/tags/{tag}"): shared(
+    ("DELETE", "/experiments/{ref}/tags/{tag:path}"): shared(
         SHARED_EXPERIMENTS, call(lambda w: f"/experiments/{w.eid}/tags/walk")
     ),
     ("GET", "/experiments/{ref}/files"): shared(
