@@ -27,7 +27,11 @@ replicas) never take the same work. Two ways to pick it, by SLUICE_CLAIM_BATCH:
   it is read anew. A work queued through this process (deposit, release, requeue)
   that ranks before cached candidates cuts the batch there, so it is next at once; one
   queued through another replica waits at most that long. A filter with a top-level
-  operator (`$or`, ...) or on `status` keeps the one sorted claim.
+  operator (`$or`, ...) or on `status` keeps the sorted claim: for several works, one
+  sorted read of the best ids (no cache), claimed by id as above.
+
+Several works are claimed CLAIM_GROUP to an update, so a claim's cost grows with the
+number of works it takes, not with its square.
 """
 
 from __future__ import annotations
@@ -63,6 +67,9 @@ CACHED_FILTERS = 1024
 #: Candidate reads one claim request makes before it falls back to the sorted claim
 #: (each read's first candidates were all taken by other claimers meanwhile).
 READS_PER_CLAIM = 3
+
+#: Works one update claims at most when a request claims several (`_claim_ids`).
+CLAIM_GROUP = 50
 
 #: Where a work sorts in the claim order: (-priority, creation); smaller comes first.
 Rank = tuple[float, float]
@@ -234,18 +241,31 @@ class Claims:
                 raise refused(exc) from None
 
     async def _claim_sorted(self, query: Document, bound: bool, limit: int) -> list[Claimed]:
+        """One work: one sorted `find_one_and_update`. Several: the best `limit` read in
+        one sorted read (ids only), then claimed by `_claim_ids`; again for those other
+        claimers took meanwhile, at most READS_PER_CLAIM reads. One claim per work would
+        be a round trip each, and on the embedded database a scan each: 1,000 works with
+        an `$or` filter took 30 s, under the claim lock."""
         claim = {"status": "queued", **query}
         if "status" in query:
             claim = {"status": "queued", "$and": [query]}
-        found: list[Claimed] = []
-        while len(found) < limit:
+        if limit == 1:
             update, token = claim_update(bound)
             claimed = await self.collection.find_one_and_update(
                 claim, update, sort=CLAIM_SORT, return_document=ReturnDocument.AFTER
             )
-            if claimed is None:
+            return [] if claimed is None else [(public(claimed), token)]
+        found: list[Claimed] = []
+        for _ in range(READS_PER_CLAIM):
+            cursor = self.collection.find(
+                claim, CANDIDATE_FIELDS, sort=CLAIM_SORT, limit=limit - len(found)
+            )
+            candidates = await cursor.to_list()
+            if not candidates:
                 break
-            found.append((public(claimed), token))
+            found.extend(await self._claim_ids(candidates, claim, bound))
+            if len(found) == limit:
+                break
         return found
 
     async def _claim_batched(self, query: Document, bound: bool, limit: int) -> list[Claimed]:
@@ -328,33 +348,39 @@ class Claims:
         self, works: list[Document], claim: Document, bound: bool
     ) -> list[Claimed]:
         """Claim the candidates `works` (each its `_id` and `id`, best first) that still
-        match `claim`, with one update and one read for all of them, each work with a
-        lease token of its own; those claimed, in the order of `works`.
+        match `claim`, with one update and one read per CLAIM_GROUP of them, each work
+        with a lease token of its own; those claimed, in the order of `works`.
 
         The update does not say which works it took; the read does: a work is ours
         only while it holds the token written for it here (one taken by another
         claimer first was not updated, one taken from us in the instant between the two
         holds another token)."""
-        tokens = {work["_id"]: lease.new_token() for work in works}
-        keys = {
-            "_id": {"$in": list(tokens)},
-            "id": {"$in": [work.get("id") for work in works]},
-        }
-        # One expression writes each work's own token: the branch of its `_id`.
-        token = {
-            "$switch": {
-                "branches": [{"case": {"$eq": ["$_id", i]}, "then": t} for i, t in tokens.items()],
-                "default": None,
-            }
-        }
-        await self.collection.update_many({**keys, **claim}, claim_writing(bound, token))
-        held = {f"{LEASE}.token": {"$in": list(tokens.values())}}
-        stored = {work["_id"]: work async for work in self.collection.find({**keys, **held})}
         found: list[Claimed] = []
-        for work in works:
-            mine = stored.get(work["_id"])
-            if mine is not None and mine.get(LEASE, {}).get("token") == tokens[work["_id"]]:
-                found.append((public(mine), tokens[work["_id"]]))
+        # In groups: the update's token expression has a branch per work, evaluated for
+        # each work it updates, so one update of all would cost their number squared.
+        for start in range(0, len(works), CLAIM_GROUP):
+            group = works[start : start + CLAIM_GROUP]
+            tokens = {work["_id"]: lease.new_token() for work in group}
+            keys = {
+                "_id": {"$in": list(tokens)},
+                "id": {"$in": [work.get("id") for work in group]},
+            }
+            # One expression writes each work's own token: the branch of its `_id`.
+            token = {
+                "$switch": {
+                    "branches": [
+                        {"case": {"$eq": ["$_id", i]}, "then": t} for i, t in tokens.items()
+                    ],
+                    "default": None,
+                }
+            }
+            await self.collection.update_many({**keys, **claim}, claim_writing(bound, token))
+            held = {f"{LEASE}.token": {"$in": list(tokens.values())}}
+            stored = {work["_id"]: work async for work in self.collection.find({**keys, **held})}
+            for work in group:
+                mine = stored.get(work["_id"])
+                if mine is not None and mine.get(LEASE, {}).get("token") == tokens[work["_id"]]:
+                    found.append((public(mine), tokens[work["_id"]]))
         return found
 
 

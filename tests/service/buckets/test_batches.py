@@ -41,6 +41,27 @@ def test_a_batch_is_claimed_best_first_each_with_its_own_lease(
     assert batch(http, {"pipeline": pipeline}, 5).json() == []
 
 
+@pytest.mark.parametrize("shape", ["field", "operator"])
+def test_a_large_batch_is_claimed_in_order_in_groups(
+    http: httpx.Client, pipeline: str, works: Collection[dict[str, Any]], shape: str
+) -> None:
+    # More works than one claim update takes (claims.CLAIM_GROUP), by either path: the
+    # candidate reads (a field filter) or the sorted read (a top-level operator).
+    now = time.time()
+    ids = deposit(
+        http, [new_work(pipeline, priority=1 + i % 3, creation=now + i) for i in range(130)]
+    )
+    query = {"pipeline": pipeline} if shape == "field" else {"$or": [{"pipeline": pipeline}]}
+    claimed = batch(http, query, 120).json()
+    expected = sorted(range(130), key=lambda i: (-(1 + i % 3), i))[:120]
+    assert [c["work"]["id"] for c in claimed] == [ids[i] for i in expected]
+    assert len({c["lease"] for c in claimed}) == 120
+    for entry in claimed:
+        stored = works.find_one({"id": entry["work"]["id"]})
+        assert stored is not None and stored["_lease"]["token"] == entry["lease"]
+    assert len(batch(http, query, 120).json()) == 10
+
+
 def test_a_bad_batch_withdraw_is_refused(http: httpx.Client, pipeline: str) -> None:
     deposit(http, [new_work(pipeline)])
     for body in (
