@@ -19,7 +19,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from service.auth.principal import Principal
 from service.buckets import audit, lease
-from service.buckets.claims import Candidates
+from service.buckets.candidates import Candidates
 from service.buckets.documents import LEASE, RUN, STOP, public
 from service.db import Document
 from service.results.store import ResultsStore

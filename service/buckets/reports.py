@@ -25,7 +25,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from schemas.work import Work
 from service.auth.principal import Principal
 from service.buckets import lease
-from service.buckets.claims import Candidates
+from service.buckets.candidates import Candidates
 from service.buckets.lease import Late
 from service.db import Document
 from service.errors import Conflict, Forbidden, NotFound, SluiceError, ValidationFailed

@@ -20,7 +20,8 @@ from schemas.work import ViewRequest, Work
 from service.auth.principal import Principal
 from service.buckets import audit, lease
 from service.buckets.batches import Batches
-from service.buckets.claims import CLAIM_SORT, Candidates, Claims
+from service.buckets.candidates import Candidates
+from service.buckets.claims import CLAIM_SORT, Claims
 from service.buckets.documents import (
     DEPOSIT,
     LEASE,

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from pymongo.collection import Collection
 
-from service.buckets.claims import Candidates, batchable, rank
+from service.buckets.candidates import Candidates, rank
+from service.buckets.claims import batchable
 from service.buckets.store import COLLECTION, BucketsStore
 from service.db import Database
 from service.errors import BadRequest
