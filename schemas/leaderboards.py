@@ -127,7 +127,10 @@ class Template(_Strict):
     name: StrictStr = Field(min_length=1, max_length=256)
     description: Text | None = None
     instructions: Text | None = None
-    pipeline: PipelineName = Field(description="Default pipeline of the steps.")
+    pipeline: PipelineName = Field(
+        description="The pipeline every step runs in (and post-processing step): it decides "
+        "who may see, install and run the template, so a step naming another is refused."
+    )
     site: StrictStr = Field(min_length=1, max_length=256)
     parameters: list[Parameter] = Field(default_factory=list, max_length=256)
     parameterGroups: list[ParameterGroup] = Field(default_factory=list, max_length=64)
@@ -145,6 +148,12 @@ class Template(_Strict):
             if parameter.group is not None and parameter.group not in groups:
                 raise ValueError(
                     f"parameter {parameter.name!r} names unknown group {parameter.group!r}"
+                )
+        for step in [*self.steps, *(self.postproc.steps if self.postproc else [])]:
+            if step.pipeline not in (None, self.pipeline):
+                raise ValueError(
+                    f"step {step.name!r} names pipeline {step.pipeline!r}: a template's steps "
+                    f"run in its pipeline ({self.pipeline!r})"
                 )
         outputs = {path for step in self.steps for path in step.outputs}
         if self.results is not None and self.results.file not in outputs:

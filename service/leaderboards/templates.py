@@ -56,6 +56,9 @@ def workflow_of(template: Document, postproc: bool = False) -> WorkflowFile:
     """The workfile a run of `template` (or of its post-processing) executes: its
     steps, with one variable per parameter (post-processing has none)."""
     steps = template["postproc"]["steps"] if postproc else template["steps"]
+    # Every step in the template's pipeline, the one access is checked on (a template
+    # stored before steps were held to it may name another).
+    steps = [{**step, "pipeline": template["pipeline"]} for step in steps]
     variables = (
         {}
         if postproc

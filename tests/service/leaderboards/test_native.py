@@ -103,6 +103,11 @@ def test_a_template_is_installed_listed_and_read(lb: httpx.Client, pipeline: str
                      "orderBy": [{"name": "b"}]}},
         {"results": {"file": "nowhere.json", "schema": [{"name": "a"}]}},
         {"steps": [{"name": "s", "command": ["echo", "@undeclared"]}], "results": None},
+        # A step in another pipeline: access is decided by the template's, so a run
+        # would queue works where its caller may not.
+        {"steps": [{"name": "s", "command": ["true"], "pipeline": "elsewhere"}], "results": None},
+        {"postproc": {"steps": [{"name": "p", "command": ["true"], "outputs": ["o"],
+                                 "pipeline": "elsewhere"}], "outputs": ["o"]}},
     ],
 )  # fmt: skip
 def test_an_invalid_template_is_refused_and_nothing_stored(
