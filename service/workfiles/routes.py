@@ -29,7 +29,7 @@ from service.routing import Endpoint, Param
 from service.stores import stores
 from service.validation import parse_model
 from service.workfiles import report, runs
-from service.workfiles.store import info, pipelines_of
+from service.workfiles.store import check_access, info, pipelines_of
 from service.workfiles.workspaces import info as workspace_info
 
 MEDIA_TYPES = {"yaml": "application/yaml", "json": "application/json"}
@@ -101,9 +101,11 @@ async def delete(request: Request) -> Response:
 
 async def start_run(request: Request, workfile_id: str, asked: RunRequest) -> Document:
     """Start a run of the workfile's latest version for the caller, who must be allowed
-    every pipeline of its steps; the new run (its first steps queued, none executed)."""
+    every pipeline any of its versions names (as to read it) and those of the latest's
+    steps; the new run (its first steps queued, none executed)."""
     stored, entry, workflow = await stores(request).workfiles.load(workfile_id)
     caller = principal(request)
+    check_access(stored, caller)
     caller.check_pipelines(pipelines_of(workflow))
     given = [(variable.name, variable.value) for variable in asked.variables or []]
     return await stores(request).runs.start(

@@ -41,6 +41,13 @@ def test_scopes_and_pipelines_are_enforced(
         stop = f"/workfiles/processes/{process['process_id']}/stop"
         error_of(depositor.post(stop), 403)
         assert worker.post(stop).json()["status"] == "STOPPED"
+        # A later version in the token's own pipeline: the workfile still names the
+        # first one's, so running it needs that too (as reading it does).
+        other = as_yaml(diamond("other-mine"))
+        again = admin.post("/workfiles", params=params, content=other).json()
+        assert again["id"] == stored["id"]
+        error_of(limited.get(f"/workfiles/{stored['id']}"), 403)
+        assert pipeline in str(error_of(limited.post(runs, json={}), 403)["message"])
         error_of(depositor.delete(f"/workfiles/{stored['id']}"), 403)
         assert admin.delete(f"/workfiles/{stored['id']}").json() is True
         trail = admin.get("/admin/audit").json()
