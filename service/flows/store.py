@@ -162,8 +162,12 @@ class FlowStore:
         if policy in INGESTIONS:
             await self._check_ingestion(request, NAMES[policy])
         timer = self._timer(policy, request.timer)
+        pipeline = pipeline_of(request)
         arg_hash = fingerprint(
             {
+                # The same flow in another pipeline is another flow (whose callers may
+                # not see this one): a duplicate is one of the same pipeline.
+                "pipeline": pipeline,
                 "function_id": request.function_id,
                 "policy": policy,
                 "site": request.site,
@@ -175,7 +179,7 @@ class FlowStore:
         )
         await self._refuse_duplicate(arg_hash)
         bound = [o.data_id for o in request.outputs.values() if o.data_id is not None]
-        await self._check_outputs(bound, [i["data_id"] for i in inputs.values()])
+        await self._check_outputs(bound, [i["data_id"] for i in inputs.values()], pipeline)
         flow_id = uuid.uuid4().hex
         now = time.time()
         flow: Document = {
@@ -193,7 +197,7 @@ class FlowStore:
             "timer": timer,
             "description": request.description,
             "owner": owner,
-            "pipeline": pipeline_of(request),
+            "pipeline": pipeline,
             "timeout": request.timeout or self.settings.aero_run_timeout,
             "retries": self.settings.aero_run_retries if request.retries is None
                        else request.retries,
@@ -302,18 +306,19 @@ class FlowStore:
         if existing is not None:
             raise Conflict("Flow already exists", {"flow_id": existing["_id"]})
 
-    async def _check_outputs(self, bound: list[str], inputs: list[str]) -> None:
-        """409 if a bound output has a live producer; 400 if it is an input or an
-        ancestor of one (a flow that would trigger itself)."""
+    async def _check_outputs(self, bound: list[str], inputs: list[str], pipeline: str) -> None:
+        """409 if a bound output has a live producer (named when it is a flow of
+        `pipeline`, the new flow's: one of another pipeline stays unseen); 400 if it is
+        an input or an ancestor of one (a flow that would trigger itself)."""
         if not bound:
             return
         producer = await self.collection.find_one(
-            {"output_ids": {"$in": bound}, "state": {"$ne": "deleted"}}, {"_id": True}
+            {"output_ids": {"$in": bound}, "state": {"$ne": "deleted"}},
+            {"_id": True, "pipeline": True},
         )
         if producer is not None:
-            raise Conflict(
-                "an output is already produced by another flow", {"flow_id": producer["_id"]}
-            )
+            shown = {"flow_id": producer["_id"]} if producer.get("pipeline") == pipeline else {}
+            raise Conflict("an output is already produced by another flow", shown)
         ancestors = set(inputs)
         frontier = list(inputs)
         visited = 0

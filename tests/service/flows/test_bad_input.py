@@ -105,7 +105,23 @@ def test_a_duplicate_is_409_naming_the_flow_and_a_cycle_is_refused(
                                              "site": "local", **body})  # fmt: skip
     assert again.status_code == 409, again.text
     assert again.json()["error"]["details"]["flow_id"] == first["id"]
+    # The same flow in another pipeline is another flow: taken, and nothing of the
+    # first (its id) shown to it.
+    elsewhere = register(client, UPPER, pipeline="elsewhere", **body)
+    assert elsewhere["id"] != first["id"]
     summary = first["outputs"]["summary"]["data_id"]
+    produced = {**body, "outputs": {"summary": {"data_id": summary}}}
+    taken = client.post(
+        "/aero/flows",
+        json={
+            "function_id": first["function_id"],
+            "site": "local",
+            "pipeline": "other",
+            **produced,
+        },
+    )
+    assert taken.status_code == 409 and taken.json()["error"]["details"] == {}, taken.text
+    client.delete(f"/aero/flows/{elsewhere['id']}")
     # summary -> cases would close a loop (cases is summary's ancestor).
     loop = {
         "function_id": first["function_id"],
