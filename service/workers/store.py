@@ -73,7 +73,8 @@ class WorkerStore:
     ) -> list[Document]:
         """Workers heard from within SLUICE_WORKER_STALE seconds, most recent first
         (at most SLUICE_MAX_VIEW_RESULTS), each serving some pipeline the caller may
-        touch; optionally only those serving `pipeline` and at `site`."""
+        touch, and showing only those (and its current work only if of one of them);
+        optionally only those serving `pipeline` and at `site`."""
         query: dict[str, Any] = {"seen": {"$gte": time.time() - self.stale}}
         if pipeline is not None:
             query["pipelines"] = pipeline
@@ -82,8 +83,13 @@ class WorkerStore:
         cursor = self.collection.find(query, sort=[("seen", DESCENDING), ("_id", ASCENDING)])
         found: list[Document] = []
         async for document in cursor.limit(self.cap):
-            if any(caller.allows(name) for name in document.get("pipelines", [])):
-                found.append(_public(document))
+            mine = [name for name in document.get("pipelines", []) if caller.allows(name)]
+            if mine:
+                shown = {**_public(document), "pipelines": mine}
+                current = shown.get("current")
+                if isinstance(current, dict) and not caller.allows(current.get("pipeline")):
+                    shown["current"] = None  # a work of another pipeline
+                found.append(shown)
         return found
 
     async def serving(self) -> dict[str, int]:

@@ -77,6 +77,19 @@ def test_bad_beats_and_other_tokens(registry: SluiceProcess, pipeline: str) -> N
         assert http.delete(f"/buckets/workers/{worker}", headers=theirs).json() is False
         [listed] = http.get("/buckets/workers", params={"pipeline": pipeline}, headers=mine).json()
         assert listed["id"] == worker and "token" not in listed
+        # A worker serving another pipeline too, busy with one of its works: a reader of
+        # this pipeline sees neither.
+        both = uuid.uuid4().hex
+        current = {"id": "w-9", "pipeline": "x-other", "attempt": 1, "started": time.time()}
+        admin = token_header(ADMIN_SECRET)
+        beat_both = beat([pipeline, "x-other"], current=current)
+        assert http.put(f"/buckets/workers/{both}", json=beat_both, headers=admin).is_success
+        shown = http.get("/buckets/workers", params={"pipeline": pipeline}, headers=mine).json()
+        [other] = [w for w in shown if w["id"] == both]
+        assert other["pipelines"] == [pipeline] and other["current"] is None
+        full = http.get("/buckets/workers", params={"pipeline": pipeline}, headers=admin).json()
+        [seen] = [w for w in full if w["id"] == both]
+        assert seen["pipelines"] == [pipeline, "x-other"] and seen["current"]["id"] == "w-9"
 
 
 def test_registry_settings() -> None:
