@@ -9,9 +9,8 @@ and `AsyncAdmin` (asyncio); the token they use needs the `admin` scope.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import quote
 
-from sluice.core.plan import Call, Document, Plan, expect
+from sluice.core.plan import Call, Document, Plan, expect, segment
 from sluice.core.sender import AsyncSender, Sender
 
 
@@ -40,7 +39,7 @@ def tokens() -> Plan[list[Document]]:
 
 def revoke_token(name: str) -> Plan[Document]:
     """POST /tokens/{name}/revoke: the token, now revoked."""
-    answer = yield Call("POST", f"/tokens/{quote(name, safe='')}/revoke")
+    answer = yield Call("POST", f"/tokens/{segment(name)}/revoke")
     return expect(answer, dict, "the revoked token")
 
 
@@ -62,7 +61,7 @@ def users() -> Plan[list[Document]]:
 
 def delete_user(username: str) -> Plan[Document]:
     """DELETE /users/{username}: the deleted user."""
-    answer = yield Call("DELETE", f"/users/{quote(username, safe='')}")
+    answer = yield Call("DELETE", f"/users/{segment(username)}")
     return expect(answer, dict, "the deleted user")
 
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
-from sluice.core.plan import Document
+from sluice.core.plan import Document, segment
 from sluice.core.sender import Sender, file_pieces, get_stream, put_stream
 from sluice.plans import data as plans
 from sluice.plans.flows import page
@@ -126,7 +126,7 @@ class Data(Sender):
         path = Path(content)
         query = urlencode({"file_name": file_name or path.name, "file_type": file_type})
         return put_stream(
-            self._http, f"/data/{quote(data_id, safe='')}/versions?{query}",
+            self._http, f"/data/{segment(data_id)}/versions?{query}",
             file_pieces(path), path.stat().st_size, method="POST",
         )  # fmt: skip
 
@@ -138,7 +138,7 @@ class Data(Sender):
         """Stream a version's bytes (the latest by default) into the file `target`,
         checked against the version's sha256 (ProtocolError if they differ); its path."""
         found = self.get_version(data_id, version)
-        path = f"/data/{quote(data_id, safe='')}/versions/{found['version']}/content"
+        path = f"/data/{segment(data_id)}/versions/{found['version']}/content"
         return get_stream(self._http, path, Path(target), lambda _: str(found["sha256"] or ""))
 
     def ingest(self, data_id: str, force: bool = False) -> Document:

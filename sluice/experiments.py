@@ -14,21 +14,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-from sluice.core.plan import Call, Document, Plan, expect
+from sluice.core.plan import Call, Document, Plan, expect, segment
 from sluice.core.sender import Progress as Progress  # re-exported: callers name it from here
 from sluice.core.sender import Sender, file_pieces, get_stream, put_stream
 
 
-def _ref(ref: str) -> str:
-    return quote(str(ref), safe="")
-
-
 def _file_path(ref: str, name: str) -> str:
-    return f"/experiments/{_ref(ref)}/files/{quote(name, safe='')}"
+    return f"/experiments/{segment(ref)}/files/{segment(name)}"
 
 
 def _params(**values: Any) -> tuple[tuple[str, str], ...]:
@@ -83,24 +78,24 @@ class Experiments(Sender):
 
     def get(self, ref: str) -> Document:
         """The experiment with this EID or UUID."""
-        return self._run(_json("GET", f"/experiments/{_ref(ref)}", dict))
+        return self._run(_json("GET", f"/experiments/{segment(ref)}", dict))
 
     def update(
         self, ref: str, title: str | None = None, description: str | None = None
     ) -> Document:
         body = {k: v for k, v in (("title", title), ("description", description)) if v is not None}
-        return self._run(_json("PATCH", f"/experiments/{_ref(ref)}", dict, body))
+        return self._run(_json("PATCH", f"/experiments/{segment(ref)}", dict, body))
 
     def remove(self, ref: str) -> bool:
         """Remove the experiment with its files and tasks."""
-        return bool(self._run(_json("DELETE", f"/experiments/{_ref(ref)}", bool)))
+        return bool(self._run(_json("DELETE", f"/experiments/{segment(ref)}", bool)))
 
     def add_tags(self, ref: str, tags: Sequence[str]) -> Document:
         body = {"tags": list(tags)}
-        return self._run(_json("POST", f"/experiments/{_ref(ref)}/tags", dict, body))
+        return self._run(_json("POST", f"/experiments/{segment(ref)}/tags", dict, body))
 
     def remove_tag(self, ref: str, tag: str) -> Document:
-        path = f"/experiments/{_ref(ref)}/tags/{quote(tag, safe='')}"
+        path = f"/experiments/{segment(ref)}/tags/{segment(tag)}"
         return self._run(_json("DELETE", path, dict))
 
     def tags(self) -> list[Document]:
@@ -109,11 +104,11 @@ class Experiments(Sender):
 
     # Files
     def files(self, ref: str) -> list[Document]:
-        return self._run(_json("GET", f"/experiments/{_ref(ref)}/files", list))
+        return self._run(_json("GET", f"/experiments/{segment(ref)}/files", list))
 
     def remove_files(self, ref: str, names: Sequence[str]) -> list[str]:
         """Remove files, all or nothing (Conflict naming the missing ones)."""
-        path = f"/experiments/{_ref(ref)}/files"
+        path = f"/experiments/{segment(ref)}/files"
         answer = self._run(_json("DELETE", path, dict, name=list(names)))
         removed: list[str] = answer.get("removed", [])
         return removed
@@ -147,11 +142,11 @@ class Experiments(Sender):
 
     def execute(self, extension: str, action: str, parameters: Mapping[str, Any]) -> Document:
         """Start an action; returns the task."""
-        path = f"/extensions/{quote(extension, safe='')}/{quote(action, safe='')}"
+        path = f"/extensions/{segment(extension)}/{segment(action)}"
         return self._run(_json("POST", path, dict, {"parameters": dict(parameters)}))
 
     def task(self, task_id: str) -> Document:
-        return self._run(_json("GET", f"/tasks/{quote(task_id, safe='')}", dict))
+        return self._run(_json("GET", f"/tasks/{segment(task_id)}", dict))
 
     def tasks(self, limit: int = 10, offset: int = 0, **filters: Any) -> Document:
         """`{"tasks": [...], "total": n}`; filters: extension_name, action_name,
@@ -160,4 +155,4 @@ class Experiments(Sender):
 
     def cancel(self, task_id: str) -> Document:
         """Revoke or stop a task (idempotent); returns it."""
-        return self._run(_json("POST", f"/tasks/{quote(task_id, safe='')}/cancel", dict))
+        return self._run(_json("POST", f"/tasks/{segment(task_id)}/cancel", dict))

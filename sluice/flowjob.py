@@ -35,12 +35,11 @@ from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import quote
 
 import httpx
 
 from sluice.core import plan as protocol
-from sluice.core.plan import Document
+from sluice.core.plan import Document, segment
 from sluice.core.sender import Sender
 from sluice.errors import error_from_response, error_from_transport
 from sluice.plans import flows as plans
@@ -65,13 +64,13 @@ class RunClient(Sender):
 
     def download(self, data_id: str, version: int, target: Path) -> str:
         """Stream a version's bytes into `target`; their sha256 (hex)."""
-        path = f"/data/{quote(data_id, safe='')}/versions/{int(version)}/content"
+        path = f"/data/{segment(data_id)}/versions/{int(version)}/content"
         return self._save(path, target)
 
     def source(self, run_id: str, target: Path) -> str:
         """Stream the raw upstream an ingestion run staged for its transform into
         `target`; its sha256 (hex)."""
-        return self._save(f"/runs/{quote(run_id, safe='')}/source", target)
+        return self._save(f"/runs/{segment(run_id)}/source", target)
 
     def _save(self, path: str, target: Path) -> str:
         digest = hashlib.sha256()
@@ -91,7 +90,7 @@ class RunClient(Sender):
         """Stage output `name` of the run from the file at `source`, streamed; its
         version's media type is the one its file name says (`.csv`: `text/csv`), else
         application/octet-stream."""
-        path = f"/runs/{quote(run_id, safe='')}/outputs/{quote(name, safe='')}"
+        path = f"/runs/{segment(run_id)}/outputs/{segment(name)}"
         media = mimetypes.guess_type(source.name, strict=False)[0] or "application/octet-stream"
         headers = {"content-type": media, "content-length": str(source.stat().st_size)}
         with source.open("rb") as handle:

@@ -14,9 +14,8 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
-from urllib.parse import quote
 
-from sluice.core.plan import Document
+from sluice.core.plan import Document, segment
 from sluice.core.sender import AsyncSender, Sender, get_stream
 from sluice.plans import leaderboards as plans
 from sluice.plans.leaderboards import SortSpec
@@ -57,7 +56,7 @@ class Leaderboards(Sender):
 
     def save_result_archive(self, workflow_id: str, target: Path) -> Path:
         """Stream the workflow's archive to `target` (written whole, then renamed)."""
-        path = f"/workflows/{quote(workflow_id, safe='')}/archive"
+        path = f"/workflows/{segment(workflow_id)}/archive"
         return get_stream(self._http, path, Path(target))
 
     def install(self, path: Path) -> Document:

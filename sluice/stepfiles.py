@@ -8,9 +8,8 @@ Both send the work's lease (`X-Sluice-Lease`): they act only while it is held.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
 
-from sluice.core.plan import Document
+from sluice.core.plan import Document, segment
 from sluice.core.sender import Sender, file_pieces, get_stream, put_stream
 
 
@@ -22,12 +21,12 @@ class StepFiles(Sender):
     def download_input(self, work_id: str, index: int, lease: str, target: Path) -> Path:
         """Stream input `index` of step `work_id` to `target` (written under a
         temporary name, then renamed); returns `target`."""
-        path = f"/{quote(work_id, safe='')}/inputs/{index}"
+        path = f"/{segment(work_id)}/inputs/{index}"
         return get_stream(self._http, path, target, headers={"x-sluice-lease": lease})
 
     def upload_output(self, work_id: str, index: int, lease: str, source: Path) -> Document:
         """Stream `source` as declared output `index` of step `work_id`; the stored
         file's `{"id", "path", "size"}`."""
-        path = f"/{quote(work_id, safe='')}/outputs/{index}"
+        path = f"/{segment(work_id)}/outputs/{index}"
         size = source.stat().st_size
         return put_stream(self._http, path, file_pieces(source), size, {"x-sluice-lease": lease})

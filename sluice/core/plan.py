@@ -12,6 +12,7 @@ import json
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 import orjson
@@ -50,6 +51,14 @@ class Reply:
 
     body: Any
     headers: Mapping[str, str]
+
+
+def segment(value: object) -> str:
+    """`value` as one path segment of a URL: every reserved character escaped, and a
+    `.` or `..` escaped too, which HTTP clients would otherwise resolve against the path
+    (`DELETE /experiments/E/tags/..` would delete experiment E)."""
+    text = quote(str(value), safe="")
+    return text.replace(".", "%2E") if text in (".", "..") else text
 
 
 def decode(response: httpx.Response) -> Any:

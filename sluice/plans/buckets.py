@@ -6,13 +6,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
-from urllib.parse import quote
 
 from pydantic import ValidationError
 
 from schemas.buckets import BIND_HEADER, LEASE_HEADER, LeaseStatus, ReportOutcome
 from schemas.work import Work
-from sluice.core.plan import Call, Document, Plan, Reply, expect
+from sluice.core.plan import Call, Document, Plan, Reply, expect, segment
 from sluice.errors import ProtocolError
 
 #: Ids per DELETE request, as the `workflow` client sends them.
@@ -255,7 +254,7 @@ def pipelines() -> Plan[list[str]]:
 
 def details(pipeline: str) -> Plan[dict[str, int]]:
     """GET /status/details/{pipeline}: `{"total", "queued", "running", "success", "failure"}`."""
-    answer = yield Call("GET", f"/status/details/{quote(pipeline, safe='')}")
+    answer = yield Call("GET", f"/status/details/{segment(pipeline)}")
     return expect(answer, dict, "a JSON object of counts")
 
 

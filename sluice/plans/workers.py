@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from schemas.workers import BeatAnswer
-from sluice.core.plan import Call, Document, Plan, expect
+from sluice.core.plan import Call, Document, Plan, expect, segment
 
 
 def beat(worker_id: str, info: Mapping[str, Any]) -> Plan[BeatAnswer]:
     """PUT /workers/{id}: register or renew worker `worker_id` (a `WorkerBeat` body)."""
-    answer = yield Call("PUT", f"/workers/{quote(worker_id, safe='')}", json=dict(info))
+    answer = yield Call("PUT", f"/workers/{segment(worker_id)}", json=dict(info))
     return BeatAnswer.model_validate(expect(answer, dict, "a beat answer"))
 
 
 def forget(worker_id: str) -> Plan[bool]:
     """DELETE /workers/{id}: remove a worker that exits; whether it was registered."""
-    answer = yield Call("DELETE", f"/workers/{quote(worker_id, safe='')}")
+    answer = yield Call("DELETE", f"/workers/{segment(worker_id)}")
     return bool(answer)
 
 

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
-from sluice.core.plan import Call, Document, Plan, expect
+from sluice.core.plan import Call, Document, Plan, expect, segment
 from sluice.errors import WorkfileNotFound
 
 MEDIA_TYPES = {"json": "application/json", "yaml": "application/yaml"}
-
-
-def _id(value: Any) -> str:
-    return quote(str(value), safe="")
 
 
 def upload(workspace_id: str, file_name: str, content: bytes) -> Plan[Document]:
@@ -31,7 +26,7 @@ def upload(workspace_id: str, file_name: str, content: bytes) -> Plan[Document]:
 
 def get(workfile_id: str) -> Plan[Document]:
     """GET /workfiles/{id}: metadata."""
-    answer = yield Call("GET", f"/workfiles/{_id(workfile_id)}")
+    answer = yield Call("GET", f"/workfiles/{segment(workfile_id)}")
     return expect(answer, dict, "workfile metadata")
 
 
@@ -77,19 +72,21 @@ def get_id(workfile_name: str, workspace_id: str) -> Plan[str]:
 def download(workfile_id: str, version: int | None = None) -> Plan[bytes]:
     """GET /workfiles/{id}/content: the bytes as uploaded (latest version by default)."""
     params = None if version is None else (("version", str(version)),)
-    content = yield Call("GET", f"/workfiles/{_id(workfile_id)}/content", params=params, raw=True)
+    content = yield Call(
+        "GET", f"/workfiles/{segment(workfile_id)}/content", params=params, raw=True
+    )
     return expect(content, bytes, "the workfile's bytes")
 
 
 def delete(workfile_id: str) -> Plan[None]:
     """DELETE /workfiles/{id}."""
-    yield Call("DELETE", f"/workfiles/{_id(workfile_id)}")
+    yield Call("DELETE", f"/workfiles/{segment(workfile_id)}")
 
 
 def run(workflow_id: str, variables: Sequence[Any] | None) -> Plan[Document]:
     """POST /workfiles/{id}/processes: start a run; the run (`process_id`, steps...)."""
     body = {"variables": None if variables is None else list(variables)}
-    answer = yield Call("POST", f"/workfiles/{_id(workflow_id)}/processes", json=body)
+    answer = yield Call("POST", f"/workfiles/{segment(workflow_id)}/processes", json=body)
     process = expect(answer, dict, "a run")
     expect(process.get("process_id"), str, "a process id")
     return process
@@ -104,7 +101,7 @@ def recent(status: str | None = None, limit: int = 100) -> Plan[list[Document]]:
 
 def status(process_id: str) -> Plan[Document]:
     """GET /workfiles/processes/{id}: the run's state, status and steps."""
-    answer = yield Call("GET", f"/workfiles/processes/{_id(process_id)}")
+    answer = yield Call("GET", f"/workfiles/processes/{segment(process_id)}")
     process = expect(answer, dict, "a run")
     expect(process.get("state"), str, "a run state")
     return process
@@ -112,12 +109,12 @@ def status(process_id: str) -> Plan[Document]:
 
 def stop(process_id: str) -> Plan[str]:
     """POST /workfiles/processes/{id}/stop: "STOPPED" or "STOP FAILED"."""
-    answer = yield Call("POST", f"/workfiles/processes/{_id(process_id)}/stop")
+    answer = yield Call("POST", f"/workfiles/processes/{segment(process_id)}/stop")
     return expect(expect(answer, dict, "a stop answer").get("status"), str, "a stop status")
 
 
 def results(workflow_id: str, process_id: str) -> Plan[Document]:
     """GET /workfiles/{id}/processes/{pid}/results: the run report."""
-    path = f"/workfiles/{_id(workflow_id)}/processes/{_id(process_id)}/results"
+    path = f"/workfiles/{segment(workflow_id)}/processes/{segment(process_id)}/results"
     answer = yield Call("GET", path)
     return expect(answer, dict, "a run report")
