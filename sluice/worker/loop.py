@@ -39,7 +39,7 @@ from sluice.worker.leases import Held, Leases, beat_interval
 from sluice.worker.perform import Performer, Stopping
 from sluice.worker.pool import Pool
 from sluice.worker.presence import Backoff, Presence
-from sluice.worker.reports import RETRYABLE, Reporter, finished
+from sluice.worker.reports import RETRYABLE, Reporter, finished, pause_for
 
 __all__ = ["Filters", "Worker", "beat_interval", "finished"]
 
@@ -199,7 +199,7 @@ class Worker:
             except SluiceError as exc:
                 if self.once or not isinstance(exc, RETRYABLE):
                     raise
-                pause = self.backoff.next()
+                pause = pause_for(exc, self.backoff.next())
                 log.warning("withdraw failed, retrying in %.1fs: %s", pause, exc)
                 self.stopping.event.wait(pause)
                 continue

@@ -26,7 +26,14 @@ from dataclasses import dataclass, field
 
 from sluice.buckets import Buckets
 from sluice.core.plan import Document
-from sluice.errors import APIError, Conflict, ServerError, SluiceError, TransportError
+from sluice.errors import (
+    APIError,
+    Conflict,
+    RateLimited,
+    ServerError,
+    SluiceError,
+    TransportError,
+)
 from sluice.worker import runner
 from sluice.worker.leases import Held, Leases
 
@@ -40,13 +47,21 @@ REPORTS_PER_REQUEST = 100
 REPORT_PATIENCE = 30.0
 #: Seconds before a batch the server could not take is sent again.
 RETRY_PAUSE = 1.0
-#: Errors worth retrying: the server was unreachable or failed, not the request.
-RETRYABLE = (TransportError, ServerError)
+#: Errors worth retrying: the server was unreachable, failed or asked to slow down
+#: (429: never a verdict on the request, so never a reason to record a failure).
+RETRYABLE = (TransportError, ServerError, RateLimited)
+
 #: Statuses of a server that has no `POST /work/reports`.
 NO_ROUTE = frozenset({404, 405})
 
 #: Called once a report is settled: the outcome the server recorded, None if none.
 Settled = Callable[[runner.Outcome | None], None]
+
+
+def pause_for(exc: SluiceError, pause: float) -> float:
+    """`pause` seconds, or longer if `exc` is a 429 whose Retry-After says so."""
+    asked = exc.retry_after if isinstance(exc, RateLimited) else None
+    return pause if asked is None else max(pause, asked)
 
 
 @dataclass(eq=False)
@@ -136,15 +151,15 @@ class Reporter:
             try:
                 reports = [(finished(p.work, p.outcome, p.ended), p.lease) for p in batch]
                 answers = self.buckets.report_many(reports)
+            except RETRYABLE as exc:  # before APIError: a 5xx or 429 is one too
+                self._again(batch, exc)
+                return
             except APIError as exc:
                 if exc.status_code in NO_ROUTE:
                     log.info("the server has no batched reports; reporting one by one")
                     self._batched = False
                 else:
                     log.warning("batched report refused (%s); reporting one by one", exc)
-            except RETRYABLE as exc:
-                self._again(batch, exc)
-                return
             else:
                 for item, answer in zip(batch, answers, strict=True):
                     if not answer.recorded and answer.error and answer.error.code != "conflict":
@@ -169,7 +184,7 @@ class Reporter:
                 self._settle(item, None)
             return
         log.warning("reporting %d work(s) failed, retrying: %s", len(batch), exc)
-        time.sleep(RETRY_PAUSE)
+        time.sleep(pause_for(exc, RETRY_PAUSE))
         with self._changed:
             self._pending[:0] = batch
 
@@ -203,7 +218,7 @@ def report_one(
             if time.monotonic() > deadline:
                 log.error("giving up reporting work %s: %s", work.get("id"), exc)
                 return None
-            time.sleep(RETRY_PAUSE)
+            time.sleep(pause_for(exc, RETRY_PAUSE))
         except APIError as exc:
             if substituted:
                 log.error("work %s: report refused: %s", work.get("id"), exc)

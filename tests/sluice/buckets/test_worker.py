@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from service.testing import SluiceProcess
+from service.testing import SluiceProcess, SluiceStarter
 from sluice import Buckets, Conflict, new_work
+from sluice.errors import RateLimited
 from tests.sluice.buckets.conftest import StartWorker, finish, job, wait_for
 
 
@@ -183,3 +184,26 @@ def test_a_worker_is_listed_with_its_work_while_it_lives(
     assert buckets.workers(pipeline, site="elsewhere") == []
     finish(worker)
     assert buckets.workers(pipeline) == [], "an exiting worker removes itself"
+
+
+def test_a_rate_limited_worker_slows_down_and_loses_no_work(
+    start_sluice: SluiceStarter, pipeline: str, start_worker: StartWorker
+) -> None:
+    # 429 is no verdict on a report or a claim: the worker waits as Retry-After says.
+    # It turned finished works' reports into failures, and exited on a refused claim.
+    server = start_sluice("rate-limited", SLUICE_RATE_LIMIT="3", SLUICE_RATE_BURST="4")
+    with Buckets(server.url) as buckets:
+        ids = buckets.deposit([job(pipeline, "noop", parameters={"n": n}) for n in range(12)], True)
+        time.sleep(1.5)  # the deposit's share of the rate is back
+        worker = start_worker(server.url, pipeline, "--lives", "12", "--sleep", "0",
+                              "--concurrency", "3")  # fmt: skip
+        log = finish(worker, timeout=90)
+        assert "429" in log  # it was held back, and rode it out
+
+        def statuses() -> dict[str, str] | None:
+            try:
+                return {w["id"]: w["status"] for w in buckets.view({"pipeline": pipeline})}
+            except RateLimited:
+                return None
+
+        assert wait_for(statuses, 30, "the works' statuses") == dict.fromkeys(ids, "success")
