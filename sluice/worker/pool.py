@@ -38,6 +38,8 @@ from sluice.worker.runner import KILL_AFTER, PREEXEC, Outcome, call, kill_group
 
 #: Bytes read from the outcome pipe at a time.
 CHUNK = 1 << 16
+#: Seconds between checks that a child still runs while its pipe says nothing.
+EXIT_CHECK = 0.2
 #: The line a child writes first, once it has booted.
 READY = b"ready"
 
@@ -108,9 +110,24 @@ class Child:
     def _read(self, deadline: float) -> bool:
         """Add what the child writes by `deadline` (a `time.monotonic()`) to the buffer,
         or see that it ended; False if it wrote nothing in time."""
-        left = max(0.0, deadline - time.monotonic())
-        if not select.select([self._out], [], [], left)[0]:
-            return False
+        while True:
+            left = max(0.0, deadline - time.monotonic())
+            if select.select([self._out], [], [], min(left, EXIT_CHECK))[0]:
+                break
+            # A process the work forked keeps the pipe open: the child's own exit
+            # would otherwise go unseen until the work's timeout.
+            if self.process.poll() is not None:
+                # What it wrote before it ended (its outcome, maybe) is still there.
+                while select.select([self._out], [], [], 0)[0]:
+                    chunk = os.read(self._out, CHUNK)
+                    if not chunk:
+                        break
+                    self._buffer += chunk
+                self._take_line()
+                self._end()
+                return True
+            if left <= EXIT_CHECK:
+                return False
         chunk = os.read(self._out, CHUNK)
         if chunk:
             self._buffer += chunk

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from abc import ABC, abstractmethod
 from collections import deque
@@ -39,6 +40,9 @@ if TYPE_CHECKING:
 
 #: Lines of a command's stdout and stderr kept in its results, and of a traceback.
 TAIL_LINES = 50
+#: Bytes of one such line kept (the rest of a longer line is dropped): a command's kept
+#: output stays under TAIL_LINES x LINE_BYTES per stream, however it writes.
+LINE_BYTES = 2000
 #: Seconds a stopped child gets between SIGTERM and SIGKILL.
 KILL_AFTER = 3.0
 #: Seconds to wait, once a command ended, for the last of its output.
@@ -107,17 +111,31 @@ PREEXEC = _pdeathsig()
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:
-    """End `process` and its whole process group: SIGTERM, then SIGKILL if it lingers
-    past KILL_AFTER seconds; returns once `process` has ended."""
+    """End `process` and its whole process group: SIGTERM, then SIGKILL to whatever of
+    the group is left after KILL_AFTER seconds (at once if it all ended); returns once
+    `process` has ended. Also ends what a finished process left running in its group."""
     # Signal the group even if its leader is gone: a shell's children may live on.
-    for sig, patience in ((signal.SIGTERM, KILL_AFTER), (signal.SIGKILL, None)):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(patience)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    group = process.pid
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGTERM)
+    deadline = time.monotonic() + KILL_AFTER
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(KILL_AFTER)
+    # The leader ending says nothing of the rest (one that ignores SIGTERM, a shell's
+    # background job): they get what is left of the patience, then SIGKILL.
+    while _group_alive(group) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGKILL)
+    process.wait()
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 class Run(ABC):
@@ -252,8 +270,10 @@ class CommandRun(Run):
 
     def _outcome(self) -> Outcome:
         assert self.process is not None
+        # What the command left running in its group (a background job) ends with it.
+        kill_group(self.process)
         for reader in self._readers:
-            # A background child of the command may hold the pipe open long after.
+            # A child that left the group may hold the pipe open long after.
             reader.join(READER_PATIENCE)
         code = self.process.returncode
         output = {
@@ -286,8 +306,12 @@ def command_environment(parameters: Any) -> dict[str, str]:
 def _drain(stream: IO[bytes] | None, tail: deque[str]) -> None:
     assert stream is not None
     with stream:
-        for line in stream:
-            tail.append(line.decode("utf-8", "replace").rstrip("\r\n"))
+        # Bounded reads: one line of gigabytes must not be held whole.
+        continuing = False
+        while piece := stream.readline(LINE_BYTES):
+            if not continuing:  # the rest of a longer line is dropped, up to its end
+                tail.append(piece.decode("utf-8", "replace").rstrip("\r\n"))
+            continuing = not piece.endswith(b"\n")
 
 
 class _Unrunnable(Run):

@@ -47,6 +47,17 @@ def vanish() -> None:
     os._exit(9)
 
 
+def fork_then_vanish(marker: str) -> None:
+    """Fork a process that outlives this one holding its pipes (its pid in `marker`),
+    then end this one without a word."""
+    child = os.fork()
+    if child == 0:
+        time.sleep(30)
+        os._exit(0)
+    Path(marker).write_text(str(child))
+    os._exit(3)
+
+
 def bad_products() -> tuple[dict[str, Any], list[int]]:
     """Return products that are not file paths: the server refuses the report."""
     return {"a": 1}, [1, 2]

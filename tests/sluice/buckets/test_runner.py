@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,7 @@ import pytest
 
 from sluice import new_work
 from sluice.worker.loop import beat_interval, finished
-from sluice.worker.runner import Outcome, Run, split_outcome, start
+from sluice.worker.runner import LINE_BYTES, Outcome, Run, split_outcome, start
 from tests.sluice.buckets.conftest import job
 from tests.workers import ROOT
 
@@ -93,6 +95,65 @@ def test_stop_ends_the_whole_process_group(tmp_path: Path) -> None:
     shell = start(new_work("p", "s", "u", command=["sleep 30 & sleep 30"]))
     shell.stop()
     assert shell.wait(0) and shell.outcome().status == "failure"
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` still runs a second on (a zombie does not): a signal that ends a
+    process is delivered, not awaited."""
+    for _ in range(20):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        if state == "Z":
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def leftover(marker: Path) -> int:
+    """The pid a command wrote in `marker` (waiting for it to be written)."""
+    for _ in range(100):
+        if marker.exists() and marker.read_text().strip():
+            return int(marker.read_text())
+        time.sleep(0.05)
+    raise AssertionError(f"nothing written to {marker}")
+
+
+def test_nothing_of_a_command_outlives_it(tmp_path: Path) -> None:
+    # Stopped: a member of its group that ignores SIGTERM gets SIGKILL, even once the
+    # group's leader has ended.
+    marker = tmp_path / "stubborn"
+    script = f"(trap '' TERM; exec sleep 300) & echo $! > {marker}; sleep 300"
+    run = start(new_work("p", "s", "u", command=["sh", "-c", script]))
+    stubborn = leftover(marker)
+    run.stop(timed_out=True)
+    assert run.wait(0) and not alive(stubborn)
+    # Ended by itself: what it left running in the background ends too.
+    marker = tmp_path / "background"
+    ended = run_to_end(new_work("p", "s", "u", command=[f"sleep 300 & echo $! > {marker}"]))
+    assert ended.status == "success" and not alive(leftover(marker))
+
+
+def test_a_command_writing_one_endless_line_keeps_a_bounded_tail() -> None:
+    # 50 MB on one line, then a short one: the kept tail is the line's first
+    # LINE_BYTES and the short line (the worker held the whole line: gigabytes).
+    script = "head -c 50000000 /dev/zero | tr '\\0' x; echo; echo done"
+    outcome = run_to_end(new_work("p", "s", "u", command=[script]), timeout=60)
+    assert outcome.status == "success" and outcome.results is not None
+    assert outcome.results["stdout"] == ["x" * LINE_BYTES, "done"]
+
+
+def test_a_function_process_that_ends_after_forking_is_seen_at_once(tmp_path: Path) -> None:
+    marker = tmp_path / "forked"
+    began = time.monotonic()
+    run = start(job("p", "fork_then_vanish", parameters={"marker": str(marker)}, timeout=60))
+    assert run.wait(20)
+    assert time.monotonic() - began < 10  # not at the work's timeout
+    assert run.outcome() == Outcome.failed(
+        "the function's process exited with code 3 and no result"
+    )
+    os.kill(leftover(marker), signal.SIGKILL)
 
 
 def test_finished_merges_like_the_workflow_client() -> None:
