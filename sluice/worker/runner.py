@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 TAIL_LINES = 50
 #: Bytes of one such line kept (the rest of a longer line is dropped): a command's kept
 #: output stays under TAIL_LINES x LINE_BYTES per stream, however it writes.
-LINE_BYTES = 2000
+LINE_BYTES = 16_384
 #: Seconds a stopped child gets between SIGTERM and SIGKILL.
 KILL_AFTER = 3.0
 #: Seconds to wait, once a command ended, for the last of its output.
