@@ -16,6 +16,9 @@ USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 #: Shortest and longest password accepted.
 MIN_PASSWORD = 6
 MAX_PASSWORD = 1024
+#: A password holds no NUL: scrypt's key derivation pads a key with NULs, so "pw" and
+#: "pw\0" would be the same password (and "\0" * 10 the empty one).
+PASSWORD_PATTERN = r"^[^\x00]*$"
 
 
 class UserRequest(BaseModel):
@@ -27,7 +30,8 @@ class UserRequest(BaseModel):
     password: StrictStr = Field(
         min_length=MIN_PASSWORD,
         max_length=MAX_PASSWORD,
-        description="Stored only as its scrypt hash.",
+        pattern=PASSWORD_PATTERN,
+        description="Stored only as its scrypt hash; no NUL character.",
     )
     scopes: list[TokenScope] = Field(min_length=1, max_length=4)
     pipelines: list[PipelineGlob] = Field(

@@ -7,6 +7,8 @@ app's `Gate` (one per app, in `service.stores.Stores`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -101,30 +103,36 @@ class Gate:
         """The caller presenting `secret`: the bootstrap admin, a token, or a login
         session opened for `surface` (None: the native and Alpine one); 401 otherwise,
         counted against the client's failed authentications."""
-        self.before_attempt(request)
-        admin = self.settings.admin_token
-        if admin is not None and same_secret(secret, admin):
-            return bootstrap_principal()
-        try:
+        with self.attempt(request):
+            admin = self.settings.admin_token
+            if admin is not None and same_secret(secret, admin):
+                return bootstrap_principal()
             if secret.startswith(SESSION_PREFIX):
                 caller, _user = await self.users.authenticate(secret, surface)
                 return caller
             return await self.tokens.authenticate(secret)
+
+    @contextmanager
+    def attempt(self, request: Request) -> Iterator[None]:
+        """Around checking a secret or password: 429 first if the request's client
+        address is past SLUICE_AUTH_FAILURE_RATE (past the limit a guess is not even
+        tried: a right one cannot be told apart), and an Unauthorized inside counts
+        against it. The failure is counted before the check, and given back unless it
+        fails: guesses sent all at once are limited as those sent one after another."""
+        if self.failures is None:
+            yield
+            return
+        key = _client(request)
+        self.failures.take(key)
+        failed = False
+        try:
+            yield
         except Unauthorized:
-            self.failed_attempt(request)
+            failed = True
             raise
-
-    def before_attempt(self, request: Request) -> None:
-        """429 if the request's client address is past SLUICE_AUTH_FAILURE_RATE; call it
-        before checking any secret or password, so that past the limit a guess is not
-        even tried (a right one cannot be told apart)."""
-        if self.failures is not None:
-            self.failures.check(_client(request))
-
-    def failed_attempt(self, request: Request) -> None:
-        """Count a failed authentication against the request's client address."""
-        if self.failures is not None:
-            self.failures.spend(_client(request))
+        finally:
+            if not failed:
+                self.failures.refund(key)
 
     async def admit(self, request: Request, scope: str, sessions: bool = False) -> Principal:
         """Identify the caller, count it against the rate limit, check `scope`."""

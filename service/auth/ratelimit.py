@@ -71,6 +71,12 @@ class RateLimiter:
         self.check(key)
         self.spend(key)
 
+    def refund(self, key: str) -> None:
+        """Give back one `take` spent (never past `burst`)."""
+        now = self.clock()
+        if key in self._buckets:
+            self._buckets[key] = (min(float(self.burst), self._level(key, now) + 1), now)
+
     def _forget_idle(self, now: float) -> None:
         # A bucket that has refilled is indistinguishable from a new one.
         for key, (level, stamp) in list(self._buckets.items()):

@@ -41,11 +41,10 @@ async def refresh(request: Request) -> Response:
     if grant != "refresh_token" or not secret:
         raise InvalidGrant("only the refresh_token grant with a refresh_token is answered")
     gate = stores(request).gate
-    gate.before_attempt(request)  # guesses count against the failed-authentication limit
     try:
-        caller = await stores(request).tokens.authenticate(secret)
+        with gate.attempt(request):  # guesses count against the failed-authentication limit
+            caller = await stores(request).tokens.authenticate(secret)
     except Unauthorized as exc:
-        gate.failed_attempt(request)
         raise InvalidGrant(
             f"the refresh token is not a valid Sluice token: {exc.message}"
         ) from None

@@ -59,14 +59,10 @@ async def register(request: Request) -> Response:
 async def login(request: Request) -> Response:
     body = parse_model(Credentials, await request_json(request))
     held = stores(request)
-    held.gate.before_attempt(request)
-    try:
+    with held.gate.attempt(request):  # password guesses are limited like token guesses
         token, found = await held.users.login(
             body.username, body.password, SURFACE, held.settings.flowserv_token_ttl
         )
-    except Unauthorized:
-        held.gate.failed_attempt(request)  # password guesses are limited like token guesses
-        raise
     return JSONResponse(user(found, token))
 
 

@@ -130,6 +130,7 @@ class UserStore:
         if removed is None:
             raise NotFound(f"no user named {username!r}", {"username": username})
         await self.sessions.delete_many({"user_id": removed["_id"]})
+        await self.resets.delete_many({"user_id": removed["_id"]})
         return public(removed)
 
     async def login(
@@ -142,7 +143,7 @@ class UserStore:
         surface authenticates (`authenticate(secret, surface)`), never elsewhere; it
         lasts `ttl` seconds (default SLUICE_SESSION_TTL)."""
         user = await self.users.find_one({"username": username})
-        if len(password) > MAX_PASSWORD:
+        if len(password) > MAX_PASSWORD or "\x00" in password:  # no password holds one
             raise bad_credentials()
         # An unknown name is checked against a decoy hash: it takes as long to refuse.
         matches = await passwords.verify_async(
@@ -164,6 +165,12 @@ class UserStore:
                 "surface": surface,
             }
         )
+        # The password may have changed (or the user gone) while it was being checked:
+        # a reset ends the sessions there are after it changes the hash, so one opened
+        # with the old password after that must not outlive it.
+        if await self.users.find_one({"_id": user["_id"], "password": user["password"]}) is None:
+            await self.sessions.delete_one({"_id": digest(secret)})
+            raise bad_credentials()
         return secret, public(user)
 
     async def _live_session(self, secret: str, now: float, surface: str | None) -> Document:
@@ -248,9 +255,9 @@ class UserStore:
     async def reset_password(self, request_id: str, password: str) -> Document:
         """Set the password of the reset request's user and end all its sessions; the
         user's public fields. 400 for an unknown, used or expired request id."""
-        if len(password) < MIN_PASSWORD or len(password) > MAX_PASSWORD:
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD or "\x00" in password:
             raise BadRequest(
-                f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters",
+                f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters, no NUL",
                 {"min": MIN_PASSWORD, "max": MAX_PASSWORD},
             )
         now = time.time()
@@ -268,6 +275,11 @@ class UserStore:
             return_document=ReturnDocument.AFTER,
         )
         if user is None:
-            raise NotFound("the reset request's user no longer exists")
+            raise BadRequest("the reset request's user no longer exists", {"reason": "reset"})
         await self.sessions.delete_many({"user_id": user["_id"]})
+        # Every other reset id of the user ends with this one: a password just set is
+        # not to be set again by an older id.
+        await self.resets.update_many(
+            {"user_id": user["_id"], "used": None}, {"$set": {"used": now}}
+        )
         return public(user)

@@ -4,6 +4,7 @@ Retry-After."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -111,3 +112,21 @@ def test_failed_authentications_are_limited_per_address(guarded: SluiceProcess) 
     time.sleep(retry_after)
     with httpx.Client(base_url=guarded.url, timeout=30) as client:
         assert client.get("/admin/tokens", headers=right).status_code == 200
+
+
+def test_guesses_sent_at_once_are_limited_as_those_sent_one_by_one(
+    guarded: SluiceProcess,
+) -> None:
+    # Each guess is counted before its check, not after: 30 at once all got a 401 (were
+    # all checked) while the bucket still looked full.
+    elsewhere = httpx.AsyncHTTPTransport(local_address="127.0.0.3")
+    wrong = token_header("slc_" + "x" * 40)
+
+    async def all_at_once() -> list[int]:
+        async with httpx.AsyncClient(base_url=guarded.url, transport=elsewhere, timeout=30) as c:
+            answers = await asyncio.gather(*(c.get("/results/status", headers=wrong)
+                                             for _ in range(30)))  # fmt: skip
+        return sorted(answer.status_code for answer in answers)
+
+    statuses = asyncio.run(all_at_once())
+    assert statuses.count(401) <= 3 and statuses.count(429) >= 27, statuses
