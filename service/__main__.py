@@ -113,6 +113,10 @@ def main() -> int:
             # Without a bound, a request left open (a stream, a slow upload) would hold
             # the stop up until the supervisor kills the process.
             timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+            # X-Forwarded-For names the client only where a proxy is trusted to set it
+            # (FORWARDED_ALLOW_IPS): uvicorn's default trusts it from 127.0.0.1, so any
+            # local process could pose as many clients past the failure limit.
+            proxy_headers="FORWARDED_ALLOW_IPS" in os.environ,
         )
     finally:
         if embedded is not None:

@@ -63,11 +63,14 @@ class SluiceProcess:
     def argv(self) -> list[str]:
         """The command that serves Sluice on `port`."""
         grace = Settings.from_env({GRACE_VARIABLE: self.env[GRACE_VARIABLE]})
+        trusted = "FORWARDED_ALLOW_IPS" in {**os.environ, **self.env}
         return [
             sys.executable, "-m", "uvicorn", self.app, "--factory",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--log-level", "warning", "--no-access-log",
             "--timeout-graceful-shutdown", str(grace.shutdown_grace_seconds),
+            # As `python -m service` serves: X-Forwarded-For only from a trusted proxy.
+            *([] if trusted else ["--no-proxy-headers"]),
         ]  # fmt: skip
 
     def start(self, timeout: float = 60.0) -> Self:

@@ -130,3 +130,21 @@ def test_guesses_sent_at_once_are_limited_as_those_sent_one_by_one(
 
     statuses = asyncio.run(all_at_once())
     assert statuses.count(401) <= 3 and statuses.count(429) >= 27, statuses
+
+
+def test_a_forwarded_for_header_is_no_other_client_unless_a_proxy_is_trusted(
+    sluice_env: dict[str, str], start_sluice: SluiceStarter
+) -> None:
+    # uvicorn trusts X-Forwarded-For from 127.0.0.1 by default: each spoofed address had
+    # an allowance of its own. Without FORWARDED_ALLOW_IPS, Sluice reads none.
+    env = secure_env(sluice_env, SLUICE_AUTH_FAILURE_RATE="0.5", SLUICE_AUTH_FAILURE_BURST="3")
+    server = start_sluice("forwarded", **env)
+    wrong = token_header("slc_" + "y" * 40)
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        statuses = [
+            client.get(
+                "/results/status", headers={**wrong, "X-Forwarded-For": f"10.0.0.{n}"}
+            ).status_code
+            for n in range(8)
+        ]
+    assert statuses[:3] == [401] * 3 and statuses[3:] == [429] * 5, statuses
