@@ -18,7 +18,7 @@ from service.data import search
 from service.data.fields import check_media_type
 from service.data.listing import aero_page
 from service.data.present import data_json, version_json
-from service.data.routes import body_object
+from service.data.routes import body_object, check_writer
 from service.db import Document
 from service.errors import BadRequest, NotFound
 from service.jsonio import JSONResponse
@@ -107,6 +107,7 @@ def mime_of(value: Any) -> str:
 
 async def new_version(request: Request) -> Response:
     body = await body_object(request, _VERSION_FIELDS)
+    await check_writer(request, request.path_params["data_id"])
     checksum, name, size = body.get("checksum"), body.get("file"), body.get("size")
     if not isinstance(checksum, str) or not 0 < len(checksum) <= 256:
         raise BadRequest("checksum must be a non-empty string", {"field": "checksum"})

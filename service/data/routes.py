@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from service.auth import caller_name, record
+from service.auth import caller_name, principal, record
 from service.body import request_json
 from service.data import search
 from service.data.fields import check_media_type
@@ -94,8 +94,15 @@ async def show_data(request: Request) -> Response:
     return JSONResponse(data_json(await stores(request).data.get(request.path_params["data_id"])))
 
 
+async def check_writer(request: Request, data_id: str) -> None:
+    """403 unless the caller may write source `data_id`: sources are shared, but one a
+    live flow produces only through that flow's pipeline."""
+    await stores(request).flows.store.check_producers(data_id, principal(request))
+
+
 async def change_data(request: Request) -> Response:
     body = await body_object(request, ("name", "url", "description", "tags"))
+    await check_writer(request, request.path_params["data_id"])
     changed = await stores(request).data.update(request.path_params["data_id"], body)
     return JSONResponse(data_json(changed))
 
@@ -143,6 +150,7 @@ async def download(request: Request) -> Response:
 
 async def upload_version(request: Request) -> Response:
     store = stores(request).data
+    await check_writer(request, request.path_params["data_id"])
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > 2**63):
         raise BadRequest("Content-Length is not a number")
@@ -187,6 +195,7 @@ async def ingest(request: Request) -> Response:
     if not isinstance(body.get("force", False), bool):
         raise BadRequest("force must be true or false", {"field": "force"})
     data_id = request.path_params["data_id"]
+    await check_writer(request, data_id)
     flow = await stores(request).flows.store.transforming(data_id)
     if flow is not None:
         # Its versions are what the transform makes: raw bytes committed here would be

@@ -242,6 +242,19 @@ class FlowStore:
             raise
         return flow
 
+    async def check_producers(self, data_id: str, caller: Principal | None) -> None:
+        """403 unless `caller` may touch the pipeline of each live flow producing source
+        `data_id`: a flow's output is written through that flow's pipeline only (another
+        pipeline's commit, or change of its URL, would feed the flow's runs)."""
+        if caller is None or not caller.restricted:
+            return
+        cursor = self.collection.find(
+            {"output_ids": data_id, "state": {"$ne": "deleted"}}, {"pipeline": True}
+        )
+        pipelines = [flow["pipeline"] async for flow in cursor]
+        if pipelines:
+            caller.check_pipelines(pipelines)
+
     async def _function_path(self, function_id: str | None, policy: int) -> str | None:
         """The dotted path of the registered function `function_id`; 400 if it is not
         registered, or missing from a flow other than an ingestion (Sluice's own

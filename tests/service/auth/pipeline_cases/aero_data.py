@@ -8,7 +8,9 @@ from tests.service.auth.pipeline_cases.cases import Call, Case, call, shared
 
 SHARED_DATA = (
     "AERO data sources, their versions and registered functions are shared records of "
-    "no pipeline (like experiments); the works of flow runs belong to their pipelines"
+    "no pipeline (like experiments); the works of flow runs belong to their pipelines, "
+    "and a source a live flow produces is written through its pipeline only "
+    "(tests/service/flows/test_outputs_access.py)"
 )
 _AERO = "/osprey/api/v1.0"
 _DATA = lambda w: f"/aero/data/{w.aero_data}"  # noqa: E731
