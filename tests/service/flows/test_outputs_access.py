@@ -5,6 +5,7 @@ feed the flow's runs."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -29,7 +30,7 @@ def test_a_flows_output_is_written_by_its_pipeline_only(
         assert made.status_code == 201, made.text
         produced = made.json()["outputs"]["feed"]["data_id"]
         shared = admin.post("/aero/data", json={"name": "shared"}).json()["id"]
-        writes = [
+        writes: list[tuple[str, str, dict[str, Any]]] = [
             ("PATCH", f"/aero/data/{produced}", {"json": {"url": "http://evil.example/x.csv"}}),
             ("POST", f"/aero/data/{produced}/versions", {"content": b"forged"}),
             ("POST", f"/aero/data/{produced}/ingest", {"json": {}}),
