@@ -38,6 +38,8 @@ from sluice.worker.runner import KILL_AFTER, PREEXEC, Outcome, call, kill_group
 
 #: Bytes read from the outcome pipe at a time.
 CHUNK = 1 << 16
+#: The outcome's key saying the child ends after this work.
+RETIRING = "_retiring"
 #: Seconds between checks that a child still runs while its pipe says nothing.
 EXIT_CHECK = 0.2
 #: The line a child writes first, once it has booted.
@@ -73,6 +75,8 @@ class Child:
         self._ended = False
         #: Whether the child said it booted (its first line, `READY`).
         self._booted = False
+        #: Whether the child said it ends after its work.
+        self._retiring = False
 
     @property
     def pid(self) -> int:
@@ -145,6 +149,8 @@ class Child:
             self._buffer = rest
             if self._booted:
                 self._outcome = orjson.loads(line)
+                # The child's word that it ends after this work (see `main`).
+                self._retiring = bool(self._outcome.pop(RETIRING, False))
                 return True
             self._booted = True
 
@@ -158,7 +164,7 @@ class Child:
 
     @property
     def alive(self) -> bool:
-        return not self._ended and self.process.poll() is None
+        return not (self._ended or self._retiring) and self.process.poll() is None
 
     def kill(self) -> None:
         """End the child and its whole process group: SIGTERM, SIGKILL if it lingers."""
@@ -300,6 +306,7 @@ def main(argv: list[str]) -> int:
     os.set_inheritable(specs_fd, False)
     os.set_inheritable(out_fd, False)
     home = os.getcwd()
+    standard = _standard_streams()
     # Booted: the worker claims works only once its children can run them.
     os.write(out_fd, READY + b"\n")
     with os.fdopen(specs_fd, "rb") as specs:
@@ -318,10 +325,29 @@ def main(argv: list[str]) -> int:
             # The next work starts where every work starts.
             with contextlib.suppress(OSError):
                 os.chdir(home)
-            data = memoryview(orjson.dumps(asdict(outcome)) + b"\n")
+            # A work that closed or replaced stdin, stdout or stderr would have the next
+            # one print into nothing (or into a file of its own): this child retires,
+            # saying so with the outcome, and the worker starts a fresh one.
+            retiring = _standard_streams() != standard
+            data = memoryview(orjson.dumps({**asdict(outcome), RETIRING: retiring}) + b"\n")
             while data:
                 data = data[os.write(out_fd, data) :]
+            if retiring:
+                return 0
     return 0
+
+
+def _standard_streams() -> list[tuple[int, int] | None]:
+    """What fds 0-2 are (device and inode; None when closed)."""
+    found: list[tuple[int, int] | None] = []
+    for fd in (0, 1, 2):
+        try:
+            stat = os.fstat(fd)
+        except OSError:
+            found.append(None)
+        else:
+            found.append((stat.st_dev, stat.st_ino))
+    return found
 
 
 if __name__ == "__main__":

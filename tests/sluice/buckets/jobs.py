@@ -58,6 +58,13 @@ def fork_then_vanish(marker: str) -> None:
     os._exit(3)
 
 
+def close_streams() -> dict[str, Any]:
+    """Close stdout and stderr, then succeed, naming this process."""
+    os.close(1)
+    os.close(2)
+    return {"pid": os.getpid()}
+
+
 def bad_products() -> tuple[dict[str, Any], list[int]]:
     """Return products that are not file paths: the server refuses the report."""
     return {"a": 1}, [1, 2]

@@ -47,6 +47,19 @@ def test_children_are_reused_then_recycled(
     assert max(per_child.values()) == 3 and len(per_child) < 8, per_child
 
 
+def test_a_work_that_closes_its_streams_retires_its_child(
+    buckets: Buckets, base_url: str, pipeline: str, start_worker: StartWorker
+) -> None:
+    # The next work in the same child printed into a closed stdout (an OSError).
+    closing = job(pipeline, "close_streams", priority=5)
+    buckets.deposit([closing, job(pipeline, "whoami", parameters={"n": 1}, priority=1)])
+    finish(start_worker(base_url, pipeline, "--lives", "2", "--sleep", "0.1"))
+    works = results(buckets, pipeline)
+    assert [w["status"] for w in works] == ["success"] * 2, works
+    pids = {w["results"]["pid"] for w in works}  # type: ignore[index]
+    assert len(pids) == 2, works
+
+
 def test_a_failure_retires_its_child(
     buckets: Buckets, base_url: str, pipeline: str, start_worker: StartWorker
 ) -> None:
