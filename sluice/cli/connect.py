@@ -59,10 +59,12 @@ def echo_json(value: Any) -> None:
 
 
 def console() -> Console:
-    """A rich console on stdout; wide when piped."""
-    out = Console()
+    """A rich console on stdout; wide when piped. Markup is off: the values printed
+    (tags, parameters, errors) are stored data, and `[/b]` in one would raise; a line
+    that styles its own text says so (`markup=True`, the data escaped)."""
+    out = Console(markup=False)
     if not out.is_terminal:
-        out = Console(width=PIPE_WIDTH)
+        out = Console(width=PIPE_WIDTH, markup=False)
     return out
 
 

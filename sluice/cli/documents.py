@@ -14,6 +14,8 @@ def read_documents(stream: IO[str]) -> list[dict[str, Any]]:
         loaded = yaml.safe_load(stream)
     except yaml.YAMLError as exc:
         raise click.BadParameter(f"not valid JSON or YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"not UTF-8 text: {exc}") from None
     documents = loaded if isinstance(loaded, list) else [loaded]
     if not documents or not all(isinstance(d, dict) for d in documents):
         raise click.BadParameter("expected an object or a list of objects")

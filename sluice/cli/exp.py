@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -112,7 +113,10 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
         echo_json(r)
         return
     out = console()
-    out.print(f"[bold]{r['eid']}[/bold]  {r['title']}\nuuid {r['uuid']}")
+    out.print(
+        f"[bold]{escape(str(r['eid']))}[/bold]  {escape(str(r['title']))}\nuuid {r['uuid']}",
+        markup=True,
+    )
     out.print(f"created {_local(r['created_at'])}, updated {_local(r['updated_at'])} (UTC)")
     out.print(f"tags: {join(r['tags']) or '-'}")
     if r["description"]:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from sluice.cli.connect import connect, console, echo_json, json_flag, utc
@@ -60,7 +61,7 @@ def show(ctx: click.Context, workflow_id: str, as_json: bool) -> None:
         echo_json(workflow)
         return
     out = console()
-    out.print(f"[bold]{workflow['name']}[/bold] ({workflow['id']})")
+    out.print(f"[bold]{escape(str(workflow['name']))}[/bold] ({workflow['id']})", markup=True)
     if workflow["description"]:
         out.print(workflow["description"])
     table = Table(title="parameters")

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import click
+import httpx
 
 from sluice.cli.buckets import buckets
 from sluice.cli.connect import Connection
@@ -76,7 +77,23 @@ def _url_hint(ctx: click.Context, exc: SluiceError) -> str | None:
 @click.pass_context
 def main(ctx: click.Context, url: str | None, token: str | None) -> None:
     """Sluice: a results store and work queue for scientific data pipelines."""
+    _check_url(url or default_url())
+    if token is not None and not (token.isascii() and token.isprintable() and token.strip()):
+        # It goes in a header: printable ASCII only.
+        raise click.BadParameter("not a token (printable ASCII)", param_hint="--token")
     ctx.obj = Connection(url, token)
+
+
+def _check_url(url: str) -> None:
+    """A usage error unless `url` is an http(s) URL with a host (and a port, if any, a
+    number): httpx would raise deep inside the first request."""
+    try:
+        parsed = httpx.URL(url)
+        valid = parsed.scheme in ("http", "https") and bool(parsed.host)
+    except (httpx.InvalidURL, ValueError):
+        valid = False
+    if not valid:
+        raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="--url")
 
 
 for _command in SUBCOMMANDS:

@@ -7,6 +7,7 @@ from typing import IO, Any
 
 import click
 from pydantic import ValidationError
+from rich.markup import escape
 
 from sluice.buckets import Buckets
 from sluice.cli.connect import connect, console, echo_json, json_flag, utc
@@ -119,7 +120,8 @@ def show(ctx: click.Context, work_id: str, as_json: bool) -> None:
         if results.get("permanent"):
             rows.append(("permanent", "yes: not retried"))
     for name, value in rows:
-        out.print(f"[bold]{name:>14}[/bold]  {'' if value is None else value}", highlight=False)
+        shown = escape("" if value is None else str(value))
+        out.print(f"[bold]{name:>14}[/bold]  {shown}", highlight=False, markup=True)
     traceback = results.get("traceback") if results else None
     if isinstance(traceback, list) and traceback:
         out.print("\n".join(str(line) for line in traceback), highlight=False, markup=False)
@@ -129,11 +131,12 @@ def show(ctx: click.Context, work_id: str, as_json: bool) -> None:
 @click.argument("ids", nargs=-1, required=True, metavar="ID...")
 @click.pass_context
 def retry(ctx: click.Context, ids: tuple[str, ...]) -> None:
-    """Queue the failed works ID... again now (admin)."""
+    """Queue the failed works ID... again now (admin); exit 1 unless every one was."""
     retried = connect(ctx, Buckets).retry(list(ids))
     click.echo(f"Queued {retried} of {len(ids)} works again.")
     if retried < len(ids):
         click.echo("The others are not failed works in Buckets.", err=True)
+        ctx.exit(1)
 
 
 @click.command()

@@ -103,7 +103,7 @@ def _watch(ctx: click.Context, process_id: str, every: float, timeout: float) ->
     """Draw `process_id`'s steps until it ends; exit 1 unless it succeeded."""
     client = connect(ctx, Workfile)
     out = console()
-    err = Console(stderr=True)
+    err = Console(stderr=True, markup=False)  # step names and pipelines are data
     check = _WorkerCheck(connect(ctx, Buckets), err)
     seen: dict[str, Any] = {}
     live = Live(console=out, auto_refresh=False) if out.is_terminal else None

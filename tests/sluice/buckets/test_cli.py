@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+from pathlib import Path
 from typing import Protocol
 
 import pytest
@@ -129,12 +130,34 @@ def test_deposit_show_retry_and_transfer(
     assert "1 of 3" in shown.stdout
     assert cli("buckets", "show", "no-such-id").exit_code == 1
     retried = cli("buckets", "retry", work["id"], ids[1])
-    assert retried.exit_code == 0, retried.output
+    assert retried.exit_code == 1, retried.output  # not every one was
     assert "Queued 1 of 2" in retried.stdout
     assert buckets.view({"id": work["id"]})[0]["status"] == "queued"
     moved = cli("buckets", "transfer", "--json")
     assert moved.exit_code == 0, moved.output
     assert {"archived", "deleted"} <= set(json.loads(moved.stdout))
+
+
+def test_stored_text_is_printed_as_it_is(cli: Run, buckets: Buckets, pipeline: str) -> None:
+    # Rich markup in a value ("[/b]") raised MarkupError, "[red]x" lost its brackets.
+    sent = job(pipeline, "noop", parameters={"note": "[red]alert [/b]"})
+    [work_id] = buckets.deposit([sent], True)
+    shown = cli("buckets", "show", work_id)
+    assert shown.exit_code == 0, shown.output
+    assert "[red]alert [/b]" in shown.stdout
+
+
+def test_bad_connection_options_and_files_are_usage_errors(cli: Run, tmp_path: Path) -> None:
+    runner = CliRunner()
+    for options in (["--url", "http://[::1"], ["--url", "http://h:abc"], ["--url", "ftp://h"],
+                    ["--token", "tökén"]):  # fmt: skip
+        answer = runner.invoke(main, [*options, "results", "status"])
+        assert answer.exit_code == 2 and "Traceback" not in answer.output, answer.output
+        assert options[0] in answer.output
+    latin = tmp_path / "works.json"
+    latin.write_bytes(b'[{"pipeline": "caf\xe9"}]')
+    answer = cli("buckets", "deposit", str(latin))
+    assert answer.exit_code == 2 and "not UTF-8" in answer.output, answer.output
 
 
 def test_a_pipeline_typo_names_the_known_ones(cli: Run, buckets: Buckets, pipeline: str) -> None:
