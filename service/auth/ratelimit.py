@@ -14,6 +14,8 @@ from service.errors import RateLimited
 
 #: Keys kept before idle (full) buckets are forgotten.
 MAX_KEYS = 10_000
+#: Longest Retry-After answered, in seconds (a tiny rate would make it endless).
+MAX_RETRY_AFTER = 86_400
 
 
 class RateLimiter:
@@ -48,8 +50,8 @@ class RateLimiter:
         level = self._level(key, now)
         if level >= 1:
             return
-        self._buckets[key] = (level, now)
-        retry_after = max(1, math.ceil((1 - level) / self.rate))
+        self._set(key, (level, now))
+        retry_after = max(1, math.ceil(min((1 - level) / self.rate, MAX_RETRY_AFTER)))
         rate_name, burst_name = self.settings
         raise RateLimited(
             f"more than {rate_name} ({self.rate:g} {self.what}/s, burst "
@@ -62,9 +64,14 @@ class RateLimiter:
     def spend(self, key: str) -> None:
         """Take one from `key`'s bucket (it may go empty, never below zero)."""
         now = self.clock()
-        self._buckets[key] = (max(0.0, self._level(key, now) - 1), now)
+        self._set(key, (max(0.0, self._level(key, now) - 1), now))
         if len(self._buckets) > MAX_KEYS:
             self._forget_idle(now)
+
+    def _set(self, key: str, bucket: tuple[float, float]) -> None:
+        # Last used last: past MAX_KEYS the least recently used go first.
+        self._buckets.pop(key, None)
+        self._buckets[key] = bucket
 
     def take(self, key: str) -> None:
         """Spend one of `key`'s bucket; 429 with Retry-After when it is empty."""
@@ -75,7 +82,7 @@ class RateLimiter:
         """Give back one `take` spent (never past `burst`)."""
         now = self.clock()
         if key in self._buckets:
-            self._buckets[key] = (min(float(self.burst), self._level(key, now) + 1), now)
+            self._set(key, (min(float(self.burst), self._level(key, now) + 1), now))
 
     def _forget_idle(self, now: float) -> None:
         # A bucket that has refilled is indistinguishable from a new one.
@@ -83,6 +90,6 @@ class RateLimiter:
             if level + (now - stamp) * self.rate >= self.burst:
                 del self._buckets[key]
         # Keys may come from clients (addresses): memory stays bounded even when none
-        # is idle, at the cost of forgetting the oldest keys first.
+        # is idle, at the cost of forgetting the least recently used first.
         for key in list(self._buckets)[: max(0, len(self._buckets) - MAX_KEYS)]:
             del self._buckets[key]

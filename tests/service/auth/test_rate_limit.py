@@ -10,7 +10,7 @@ import time
 import httpx
 import pytest
 
-from service.auth.ratelimit import RateLimiter
+from service.auth.ratelimit import MAX_RETRY_AFTER, RateLimiter
 from service.errors import RateLimited
 from service.testing import SluiceProcess, SluiceStarter
 from tests.service.auth.helpers import ADMIN_SECRET, create_token, secure_env, token_header
@@ -80,6 +80,30 @@ def test_check_spends_nothing_and_spend_never_refuses() -> None:
     assert caught.value.details["limit"] == "SLUICE_X"
     clock.now += 1
     limiter.check("a")
+
+
+def test_a_refund_gives_one_back_and_a_tiny_rate_waits_a_day_at_most() -> None:
+    clock = Clock()
+    limiter = RateLimiter(rate=1e-310, burst=1, clock=clock)
+    limiter.take("a")
+    limiter.refund("a")  # the attempt did not fail
+    limiter.take("a")
+    with pytest.raises(RateLimited) as caught:  # Retry-After was ceil(inf): OverflowError
+        limiter.take("a")
+    assert caught.value.details["retry_after"] == MAX_RETRY_AFTER
+
+
+def test_the_least_recently_used_key_is_forgotten_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("service.auth.ratelimit.MAX_KEYS", 3)
+    clock = Clock()
+    limiter = RateLimiter(rate=0.001, burst=1, clock=clock)
+    for key in ("old", "b", "c"):
+        limiter.spend(key)
+    limiter.spend("old")  # still hammering: used last
+    limiter.spend("d")  # one key too many: "b" goes, not "old"
+    with pytest.raises(RateLimited):
+        limiter.check("old")
+    limiter.check("b")
 
 
 @pytest.fixture(scope="module")
