@@ -204,7 +204,7 @@ _SESSION = Param("session_id", "query", {"type": "string"}, "the login session")
 endpoints = [
     Endpoint("/sessions", ("POST",), login, "public",
              "Log in with form fields username and password; 201 with the session",
-             body=bytes, status=201, errors=(400, 401, 413), sessions=True),
+             body=bytes, status=201, errors=(400, 401, 413, 429), sessions=True),
     Endpoint("/sessions", ("GET",), session_status, "public", "The logged-in user",
              params=(_SESSION,), errors=(401,), sessions=True),
     Endpoint("/sessions", ("DELETE",), logout, "public", "Log out: end the session",
