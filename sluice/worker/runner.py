@@ -358,18 +358,36 @@ def call(spec: Document) -> Outcome:
         _check_parameters(function, parameters)
     except BaseException as exc:
         # Importing or binding fails the same way every time: no retry can help.
-        return Outcome.failed_for_good(f"{type(exc).__name__}: {exc}", traceback=_tail())
+        return Outcome.failed_for_good(_said(exc), traceback=_tail())
     try:
         results, products, plots = split_outcome(function(**parameters))
         outcome = Outcome("success", results, products, plots)
         orjson.dumps(asdict(outcome))  # a result that is not JSON is a failure here
         return outcome
     except BaseException as exc:
-        return Outcome.failed(f"{type(exc).__name__}: {exc}", traceback=_tail())
+        return Outcome.failed(_said(exc), traceback=_tail())
+
+
+def _said(exc: BaseException) -> str:
+    """`Type: message` of `exc` as text that encodes: a message that cannot be made
+    (its __str__ raises) or holds a lone surrogate would crash the child."""
+    try:
+        message = str(exc)
+    except BaseException:
+        message = "(its message could not be made)"
+    return _text(f"{type(exc).__name__}: {message}")
+
+
+def _text(value: str) -> str:
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _tail() -> list[str]:
-    return traceback.format_exc().splitlines()[-TAIL_LINES:]
+    try:
+        lines = traceback.format_exc().splitlines()
+    except BaseException:
+        lines = ["(the traceback could not be formatted)"]
+    return [_text(line) for line in lines[-TAIL_LINES:]]
 
 
 def _check_parameters(function: Callable[..., Any], parameters: Any) -> None:

@@ -65,6 +65,22 @@ def close_streams() -> dict[str, Any]:
     return {"pid": os.getpid()}
 
 
+class Unprintable(Exception):
+    """An error whose message cannot be made."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no message")
+
+
+def raise_unprintable() -> None:
+    raise Unprintable
+
+
+def raise_surrogate() -> None:
+    """Raise with a message holding a lone surrogate (no UTF-8 text)."""
+    raise ValueError("bad \ud800 text")
+
+
 def bad_products() -> tuple[dict[str, Any], list[int]]:
     """Return products that are not file paths: the server refuses the report."""
     return {"a": 1}, [1, 2]

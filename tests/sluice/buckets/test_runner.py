@@ -156,6 +156,16 @@ def test_a_function_process_that_ends_after_forking_is_seen_at_once(tmp_path: Pa
     os.kill(leftover(marker), signal.SIGKILL)
 
 
+def test_an_error_whose_message_cannot_be_sent_still_says_what_it_was() -> None:
+    # The child crashed making the message: "exited with code 1 and no result".
+    unprintable = run_to_end(job("p", "raise_unprintable"))
+    assert unprintable.results is not None
+    assert unprintable.results["error"] == "Unprintable: (its message could not be made)"
+    surrogate = run_to_end(job("p", "raise_surrogate"))
+    assert surrogate.results is not None
+    assert surrogate.results["error"] == "ValueError: bad \\ud800 text"
+
+
 def test_finished_merges_like_the_workflow_client() -> None:
     work = {**new_work("p", "s", "u"), "results": {"a": 1}, "products": ["x"]}
     report = finished(work, Outcome("success", {"b": 2}, ["y"], ["z"]))
