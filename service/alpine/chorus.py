@@ -52,7 +52,7 @@ async def login(request: Request) -> Response:
     if not username or password is None:
         raise BadRequest("log in with the form fields username and password")
     held = stores(request)
-    with held.gate.attempt(request):  # password guesses are limited like token guesses
+    async with held.gate.attempt(request):  # password guesses are limited like token guesses
         secret, user = await held.users.login(username, password)
     response = present.envelope({"session_id": secret, "user": present.user(user)}, status_code=201)
     ttl = stores(request).settings.session_ttl

@@ -7,8 +7,8 @@ app's `Gate` (one per app, in `service.stores.Stores`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -103,7 +103,7 @@ class Gate:
         """The caller presenting `secret`: the bootstrap admin, a token, or a login
         session opened for `surface` (None: the native and Alpine one); 401 otherwise,
         counted against the client's failed authentications."""
-        with self.attempt(request):
+        async with self.attempt(request):
             admin = self.settings.admin_token
             if admin is not None and same_secret(secret, admin):
                 return bootstrap_principal()
@@ -112,18 +112,19 @@ class Gate:
                 return caller
             return await self.tokens.authenticate(secret)
 
-    @contextmanager
-    def attempt(self, request: Request) -> Iterator[None]:
+    @asynccontextmanager
+    async def attempt(self, request: Request) -> AsyncIterator[None]:
         """Around checking a secret or password: 429 first if the request's client
         address is past SLUICE_AUTH_FAILURE_RATE (past the limit a guess is not even
         tried: a right one cannot be told apart), and an Unauthorized inside counts
-        against it. The failure is counted before the check, and given back unless it
-        fails: guesses sent all at once are limited as those sent one after another."""
+        against it. No more checks of one address run at once than its allowance left
+        (others wait for them): guesses sent all at once are limited as those sent one
+        after another."""
         if self.failures is None:
             yield
             return
         key = _client(request)
-        self.failures.take(key)
+        await self.failures.reserve(key)
         failed = False
         try:
             yield
@@ -131,8 +132,7 @@ class Gate:
             failed = True
             raise
         finally:
-            if not failed:
-                self.failures.refund(key)
+            self.failures.settle(key, failed)
 
     async def admit(self, request: Request, scope: str, sessions: bool = False) -> Principal:
         """Identify the caller, count it against the rate limit, check `scope`."""

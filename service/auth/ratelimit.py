@@ -6,6 +6,7 @@ per second. The state lives in the process, so N replicas allow N times the rate
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -16,6 +17,10 @@ from service.errors import RateLimited
 MAX_KEYS = 10_000
 #: Longest Retry-After answered, in seconds (a tiny rate would make it endless).
 MAX_RETRY_AFTER = 86_400
+#: Seconds a reservation waits at most for checks holding the whole bucket, and between
+#: looks at it.
+RESERVE_PATIENCE = 5.0
+RESERVE_POLL = 0.01
 
 
 class RateLimiter:
@@ -39,6 +44,8 @@ class RateLimiter:
         self.what = what
         self.settings = settings
         self._buckets: dict[str, tuple[float, float]] = {}
+        #: Reservations still running, by key (`reserve`, `settle`).
+        self._held: dict[str, int] = {}
 
     def _level(self, key: str, now: float) -> float:
         level, stamp = self._buckets.get(key, (float(self.burst), now))
@@ -51,9 +58,12 @@ class RateLimiter:
         if level >= 1:
             return
         self._set(key, (level, now))
+        raise self._limited(key, level)
+
+    def _limited(self, key: str, level: float) -> RateLimited:
         retry_after = max(1, math.ceil(min((1 - level) / self.rate, MAX_RETRY_AFTER)))
         rate_name, burst_name = self.settings
-        raise RateLimited(
+        return RateLimited(
             f"more than {rate_name} ({self.rate:g} {self.what}/s, burst "
             f"{burst_name}={self.burst}) for {key}; retry after {retry_after}s",
             {"limit": rate_name, "rate": self.rate, "burst": self.burst,
@@ -78,11 +88,31 @@ class RateLimiter:
         self.check(key)
         self.spend(key)
 
-    def refund(self, key: str) -> None:
-        """Give back one `take` spent (never past `burst`)."""
-        now = self.clock()
-        if key in self._buckets:
-            self._set(key, (min(float(self.burst), self._level(key, now) + 1), now))
+    async def reserve(self, key: str, patience: float = RESERVE_PATIENCE) -> None:
+        """Hold one of `key`'s bucket for a check whose outcome is not known yet (then
+        `settle` it): 429 when the bucket is empty; while it is held whole by checks
+        still running, wait for them, up to `patience` seconds (then 429). Checks run
+        at once are thus as limited as those run one after another, and right ones are
+        kept waiting, not refused."""
+        deadline = time.monotonic() + patience  # waiting is real time, whatever the clock
+        while True:
+            self.check(key)
+            now = self.clock()
+            held = self._held.get(key, 0)
+            if self._level(key, now) - held >= 1:
+                self._held[key] = held + 1
+                return
+            if time.monotonic() >= deadline:
+                raise self._limited(key, max(0.0, self._level(key, now) - held))
+            await asyncio.sleep(RESERVE_POLL)
+
+    def settle(self, key: str, failed: bool) -> None:
+        """End a `reserve`: a failed check spends one of the bucket, a right one not."""
+        held = self._held.pop(key, 1) - 1
+        if held > 0:
+            self._held[key] = held
+        if failed:
+            self.spend(key)
 
     def _forget_idle(self, now: float) -> None:
         # A bucket that has refilled is indistinguishable from a new one.

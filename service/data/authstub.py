@@ -42,7 +42,7 @@ async def refresh(request: Request) -> Response:
         raise InvalidGrant("only the refresh_token grant with a refresh_token is answered")
     gate = stores(request).gate
     try:
-        with gate.attempt(request):  # guesses count against the failed-authentication limit
+        async with gate.attempt(request):  # guesses count against the failed-authentication limit
             caller = await stores(request).tokens.authenticate(secret)
     except Unauthorized as exc:
         raise InvalidGrant(

@@ -59,7 +59,7 @@ async def register(request: Request) -> Response:
 async def login(request: Request) -> Response:
     body = parse_model(Credentials, await request_json(request))
     held = stores(request)
-    with held.gate.attempt(request):  # password guesses are limited like token guesses
+    async with held.gate.attempt(request):  # password guesses are limited like token guesses
         token, found = await held.users.login(
             body.username, body.password, SURFACE, held.settings.flowserv_token_ttl
         )

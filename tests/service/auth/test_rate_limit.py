@@ -82,11 +82,29 @@ def test_check_spends_nothing_and_spend_never_refuses() -> None:
     limiter.check("a")
 
 
-def test_a_refund_gives_one_back_and_a_tiny_rate_waits_a_day_at_most() -> None:
+def test_reservations_hold_the_bucket_until_settled() -> None:
+    clock = Clock()
+    limiter = RateLimiter(rate=1.0, burst=2, clock=clock)
+
+    async def go() -> None:
+        await limiter.reserve("a")
+        await limiter.reserve("a")
+        # Both held by checks still running: a third waits, then gives up with a 429.
+        with pytest.raises(RateLimited):
+            await limiter.reserve("a", patience=0.05)
+        limiter.settle("a", failed=False)  # a right one spends nothing
+        await limiter.reserve("a")
+        limiter.settle("a", failed=True)
+        limiter.settle("a", failed=True)
+        with pytest.raises(RateLimited):  # both failed: the bucket is empty
+            await limiter.reserve("a")
+
+    asyncio.run(go())
+
+
+def test_a_tiny_rate_waits_a_day_at_most() -> None:
     clock = Clock()
     limiter = RateLimiter(rate=1e-310, burst=1, clock=clock)
-    limiter.take("a")
-    limiter.refund("a")  # the attempt did not fail
     limiter.take("a")
     with pytest.raises(RateLimited) as caught:  # Retry-After was ceil(inf): OverflowError
         limiter.take("a")
@@ -154,6 +172,18 @@ def test_guesses_sent_at_once_are_limited_as_those_sent_one_by_one(
 
     statuses = asyncio.run(all_at_once())
     assert statuses.count(401) <= 3 and statuses.count(429) >= 27, statuses
+    # Right ones sent all at once (a token not read yet, so each is looked up) wait for
+    # each other instead of being refused.
+    token = token_header(create_token(guarded.url, ["read"]))
+    fresh = httpx.AsyncHTTPTransport(local_address="127.0.0.5")
+
+    async def right_ones() -> list[int]:
+        async with httpx.AsyncClient(base_url=guarded.url, transport=fresh, timeout=30) as c:
+            answers = await asyncio.gather(*(c.get("/results/status", headers=token)
+                                             for _ in range(30)))  # fmt: skip
+        return [answer.status_code for answer in answers]
+
+    assert asyncio.run(right_ones()) == [200] * 30
 
 
 def test_a_forwarded_for_header_is_no_other_client_unless_a_proxy_is_trusted(
