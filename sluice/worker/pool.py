@@ -34,7 +34,8 @@ from typing import Any
 
 import orjson
 
-from sluice.worker.runner import KILL_AFTER, PREEXEC, Outcome, call, kill_group
+from sluice.worker.groups import KILL_AFTER, PREEXEC, kill_group
+from sluice.worker.runner import Outcome, call
 
 #: Bytes read from the outcome pipe at a time.
 CHUNK = 1 << 16

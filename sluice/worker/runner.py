@@ -15,15 +15,11 @@ killed if the worker dies.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib
 import inspect
 import os
-import signal
 import subprocess
-import sys
 import threading
-import time
 import traceback
 from abc import ABC, abstractmethod
 from collections import deque
@@ -32,6 +28,8 @@ from dataclasses import asdict, dataclass
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 import orjson
+
+from sluice.worker.groups import PREEXEC, kill_group
 
 if TYPE_CHECKING:
     from sluice.core.plan import Document
@@ -43,8 +41,6 @@ TAIL_LINES = 50
 #: Bytes of one such line kept (the rest of a longer line is dropped): a command's kept
 #: output stays under TAIL_LINES x LINE_BYTES per stream, however it writes.
 LINE_BYTES = 16_384
-#: Seconds a stopped child gets between SIGTERM and SIGKILL.
-KILL_AFTER = 3.0
 #: Seconds to wait, once a command ended, for the last of its output.
 READER_PATIENCE = 2.0
 
@@ -88,54 +84,6 @@ def split_outcome(value: Any) -> tuple[Document | None, list[str] | None, list[s
             elif isinstance(item, list):
                 lists.append(item)
     return results, (lists[0] if lists else None), (lists[1] if len(lists) > 1 else None)
-
-
-def _pdeathsig() -> Callable[[], None] | None:
-    """On Linux, a preexec hook asking the kernel to SIGKILL the child when the worker
-    dies, so a killed worker leaves no orphan computing a result nobody will report.
-    (The kernel acts when the thread that started the child ends: start children only
-    from threads that live as long as the worker.)"""
-    if not sys.platform.startswith("linux"):
-        return None
-    # Looked up here, not in the child between fork and exec, where little is safe.
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    pr_set_pdeathsig = 1
-
-    def hook() -> None:
-        prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-    return hook
-
-
-PREEXEC = _pdeathsig()
-
-
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    """End `process` and its whole process group: SIGTERM, then SIGKILL to whatever of
-    the group is left after KILL_AFTER seconds (at once if it all ended); returns once
-    `process` has ended. Also ends what a finished process left running in its group."""
-    # Signal the group even if its leader is gone: a shell's children may live on.
-    group = process.pid
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(group, signal.SIGTERM)
-    deadline = time.monotonic() + KILL_AFTER
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(KILL_AFTER)
-    # The leader ending says nothing of the rest (one that ignores SIGTERM, a shell's
-    # background job): they get what is left of the patience, then SIGKILL.
-    while _group_alive(group) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(group, signal.SIGKILL)
-    process.wait()
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
 
 
 class Run(ABC):
