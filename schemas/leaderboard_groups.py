@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
 
-from schemas.leaderboards import SelectValue
+from schemas.leaderboards import SelectValue, check_parts
 
 #: Most members, extra parameters and characters of a group name.
 MAX_MEMBERS = 100
@@ -41,13 +41,7 @@ class GroupParameter(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> GroupParameter:
-        # What a run's argument is checked against must be there (service.leaderboards
-        # .arguments): a select without choices or a record without fields could take
-        # no value at all.
-        if self.dtype == "select" and not self.values:
-            raise ValueError(f"select parameter {self.name!r} needs values")
-        if self.dtype == "record" and not self.fields:
-            raise ValueError(f"record parameter {self.name!r} needs fields")
+        check_parts(self.name, self.dtype, self.values, self.fields)
         return self
 
 

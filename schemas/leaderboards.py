@@ -36,6 +36,15 @@ class SelectValue(_Strict):
     isDefault: StrictBool = False
 
 
+def check_parts(name: str, dtype: str, values: list[Any] | None, fields: list[Any] | None) -> None:
+    """ValueError unless a parameter has what its values are checked against
+    (service.leaderboards.arguments): a select its choices, a record its fields."""
+    if dtype == "select" and not values:
+        raise ValueError(f"select parameter {name!r} needs values")
+    if dtype == "record" and not fields:
+        raise ValueError(f"record parameter {name!r} needs fields")
+
+
 class Parameter(_Strict):
     """A typed template parameter; a run gives it a value (or takes `defaultValue`)."""
 
@@ -60,10 +69,7 @@ class Parameter(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Parameter:
-        if self.dtype == "select" and not self.values:
-            raise ValueError(f"select parameter {self.name!r} needs values")
-        if self.dtype == "record" and not self.fields:
-            raise ValueError(f"record parameter {self.name!r} needs fields")
+        check_parts(self.name, self.dtype, self.values, self.fields)
         if self.target is not None and self.dtype != "file":
             raise ValueError(f"parameter {self.name!r}: only file parameters have a target")
         if self.range is not None and self.dtype not in ("int", "float"):
