@@ -1,4 +1,4 @@
-"""Registration checks of a flow's names and tasks, before anything is stored."""
+"""Registration checks of a flow's names, tasks and timer, before anything is stored."""
 
 from __future__ import annotations
 
@@ -54,3 +54,22 @@ def _check(what: str, names: Any, seen: dict[str, str]) -> None:
                 f"{what} name {name!r} is also the name of an {seen[name]}", {what: name}
             )
         seen[name] = what
+
+
+def check_timer(scheduled: bool, given: int | None, settings: Settings) -> int | None:
+    """The timer of a flow (None unless `scheduled`: a TIMER or INGESTION flow), the
+    default when not `given`; 400 outside SLUICE_AERO_MIN_TIMER and SLUICE_AERO_MAX_TIMER."""
+    if not scheduled:
+        return None
+    timer = settings.aero_default_timer if given is None else given
+    if timer < settings.aero_min_timer:
+        raise BadRequest(
+            f"timer must be at least {settings.aero_min_timer} s (SLUICE_AERO_MIN_TIMER)",
+            {"timer": timer},
+        )
+    if timer > settings.aero_max_timer:
+        raise BadRequest(
+            f"timer must be at most {settings.aero_max_timer} s (SLUICE_AERO_MAX_TIMER)",
+            {"timer": timer},
+        )
+    return timer

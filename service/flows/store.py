@@ -25,7 +25,7 @@ from service.auth.principal import Principal
 from service.canonical import fingerprint
 from service.db import Database, Document
 from service.errors import BadRequest, Conflict, NotFound
-from service.flows.checks import check_names, task_list
+from service.flows.checks import check_names, check_timer, task_list
 from service.flows.ports import Functions, Ingestion, Sources
 from service.settings import Settings
 
@@ -161,7 +161,7 @@ class FlowStore:
             raise BadRequest(f"policy {NAMES[policy]} needs at least one input", {})
         if policy in INGESTIONS:
             await self._check_ingestion(request, NAMES[policy])
-        timer = self._timer(policy, request.timer)
+        timer = check_timer(policy in SCHEDULED, request.timer, self.settings)
         pipeline = pipeline_of(request)
         arg_hash = fingerprint(
             {
@@ -298,22 +298,6 @@ class FlowStore:
                 {"url": url, "reason": refused["code"]},
             )
 
-    def _timer(self, policy: int, given: int | None) -> int | None:
-        if policy not in SCHEDULED:
-            return None
-        timer = self.settings.aero_default_timer if given is None else given
-        if timer < self.settings.aero_min_timer:
-            raise BadRequest(
-                f"timer must be at least {self.settings.aero_min_timer} s (SLUICE_AERO_MIN_TIMER)",
-                {"timer": timer},
-            )
-        if timer > self.settings.aero_max_timer:
-            raise BadRequest(
-                f"timer must be at most {self.settings.aero_max_timer} s (SLUICE_AERO_MAX_TIMER)",
-                {"timer": timer},
-            )
-        return timer
-
     async def _refuse_duplicate(self, arg_hash: str) -> None:
         existing = await self.collection.find_one({"live_hash": arg_hash}, {"_id": True})
         if existing is not None:
@@ -363,7 +347,7 @@ class FlowStore:
         if change.description is not None:
             update["description"] = change.description
         if change.timer is not None:
-            update["timer"] = self._timer(flow["policy"], change.timer)
+            update["timer"] = check_timer(flow["policy"] in SCHEDULED, change.timer, self.settings)
         if change.state is not None:
             update["state"] = change.state
             if change.state == "active" and flow["policy"] in SCHEDULED:
